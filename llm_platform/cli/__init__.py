@@ -1,0 +1,27 @@
+"""The ``llm-platform`` command line (typer). Each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="llm-platform",
+    help="GitOps continuous delivery for LLM deployments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so that each command module stays independent and importing the package
+    # stays cheap.
+    from llm_platform.cli import validate_cmd
+
+    validate_cmd.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register()
+    app()
