@@ -19,6 +19,16 @@ def _register() -> None:
     from llm_platform.cli import validate_cmd
 
     validate_cmd.register(app)
+    from llm_platform.cli import demo_cmd
+
+    demo_cmd.register(app)
+    from llm_platform.cli import slo_cmd
+
+    slo_cmd.register(app)
+    from llm_platform.cli import endpoint_cmd; endpoint_cmd.register(app)  # noqa: E702, I001
+    from llm_platform.cli import scan_cmd
+
+    scan_cmd.register(app)
 
 
 def main() -> None:

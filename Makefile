@@ -1,0 +1,65 @@
+# llm-platform: two commands for a newcomer, `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export LLM_PLATFORM_HOME ?= $(CURDIR)/.llm-platform
+export DAGSTER_HOME ?= $(LLM_PLATFORM_HOME)/dagster
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install system-deps lint typecheck test test-fast dev demo bench clean
+
+help:
+	@echo "make demo   - run the whole flow headless on the embedded defaults"
+	@echo "make test   - install everything, then lint, type-check and run the tests"
+	@echo "make dev    - dagster dev (UI on http://127.0.0.1:3000) on the embedded defaults"
+	@echo "make bench  - run every benchmark in bench/ (quick sizes)"
+
+$(STAMP): pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@$(BIN)/pip list 2>/dev/null | grep -E '^dagster(-webserver|-k8s|-aws)? ' || true
+	@touch $(STAMP)
+
+install: $(STAMP) system-deps
+
+# Debian packages the embedded stack needs (Prometheus + promtool).
+system-deps:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  echo "installing Debian package prometheus"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq git; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: install lint typecheck
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -x -q
+
+$(DAGSTER_HOME)/dagster.yaml:
+	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $@
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/llm-platform demo-repo
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/llm-platform demo
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

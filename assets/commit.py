@@ -1,0 +1,58 @@
+"""Which commit of the models repo a run works on, and what upstream assets recorded."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.names import MODEL_CONFIG, TAG_COMMIT
+from llm_platform.gitops import GitRepo
+
+
+def run_commit(context: dg.AssetExecutionContext, repo: GitRepo) -> str:
+    """The commit this run works on.
+
+    Runs launched by the git-push sensor carry the commit in a tag, so every step of the run
+    sees the same commit even if the branch moves meanwhile. A manual launch from the UI has no
+    tag and works on the branch head at that moment.
+    """
+    sha = context.run.tags.get(TAG_COMMIT)
+    if sha:
+        return sha
+    repo.sync()
+    return repo.head()
+
+
+def latest_materialization_metadata(
+    context: dg.AssetExecutionContext, asset: str, partition: str
+) -> dict[str, object] | None:
+    """Metadata values of the latest materialization of ``asset`` for ``partition``."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=1,
+    ).records
+    if not records:
+        return None
+    materialization = records[0].asset_materialization
+    if materialization is None:
+        return None
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+def validated_config_metadata(context: dg.AssetExecutionContext, partition: str) -> dict:
+    """The latest ``model_config`` materialization of a model, refusing an invalid one.
+
+    Raises:
+        dagster.Failure: the model has no valid, materialized config.
+    """
+    meta = latest_materialization_metadata(context, MODEL_CONFIG, partition)
+    if meta is None:
+        raise dg.Failure(
+            description=f"model {partition!r}: {MODEL_CONFIG} was never materialized; "
+            "materialize it first (the git-push sensor does this on every push)."
+        )
+    if not meta.get("valid"):
+        raise dg.Failure(
+            description=f"model {partition!r}: the latest {MODEL_CONFIG} "
+            f"(commit {meta.get('commit_sha')}) is invalid; fix models/{partition}/model.yaml",
+        )
+    return meta

@@ -1,0 +1,102 @@
+"""The ``model_config`` asset: a model's validated configuration at a commit."""
+
+import dagster as dg
+
+from assets.commit import run_commit
+from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, TAG_COMMIT
+from assets.partitions import models_partitions
+from llm_platform.config import ConfigError, parse_model_config
+from llm_platform.gitops import GitError
+from resources.git_repo import ModelsRepoResource
+
+
+def _problems_markdown(problems: list[str]) -> str:
+    return "\n".join(f"- `{p}`" for p in problems)
+
+
+@dg.asset(
+    name=MODEL_CONFIG,
+    partitions_def=models_partitions,
+    group_name="gitops",
+    kinds={"git", "yaml"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_CONFIG_VALID,
+            asset=MODEL_CONFIG,
+            blocking=True,
+            partitions_def=models_partitions,
+            description="models/<name>/model.yaml passes the schema and the business rules "
+            "(memory >= 8 GiB per GPU, name equals its directory, DNS-1123 name, no unknown "
+            "or duplicate keys). Blocks registration in the same run.",
+        )
+    ],
+)
+def model_config(
+    context: dg.AssetExecutionContext, models_repo: ModelsRepoResource
+) -> dg.MaterializeResult:
+    """The model's ``model.yaml`` read from the models repo at the run's commit and validated.
+
+    Records the version, commit SHA, config hash and the resource request. An invalid config is
+    still recorded (so the UI shows what was pushed and why it is wrong) but its blocking check
+    fails, which stops registration for this model only; other models run separately.
+    """
+    name = context.partition_key
+    repo = models_repo.repo()
+    sha = run_commit(context, repo)
+    rel = f"models/{name}/model.yaml"
+    try:
+        raw = repo.read_file(sha, rel)
+    except GitError as exc:
+        raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
+    info = repo.commit_info(sha)
+    base_meta: dict[str, object] = {
+        "commit_sha": sha,
+        "commit_author": info.author,
+        "commit_subject": info.subject,
+        "path": rel,
+        "size_bytes": len(raw),
+        "triggered_by_push": TAG_COMMIT in context.run.tags,
+    }
+    try:
+        cfg = parse_model_config(raw, source=rel, expected_name=name)
+    except ConfigError as exc:
+        problems = [str(p) for p in exc.problems]
+        context.log.error(f"{rel} at {sha[:12]} is invalid:\n" + "\n".join(problems))
+        return dg.MaterializeResult(
+            metadata={
+                **base_meta,
+                "valid": False,
+                "problem_count": len(problems),
+                "problems": dg.MetadataValue.md(_problems_markdown(problems)),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CHECK_CONFIG_VALID,
+                    passed=False,
+                    description=f"{len(problems)} problem(s) in {rel}",
+                    metadata={"problems": dg.MetadataValue.md(_problems_markdown(problems))},
+                )
+            ],
+        )
+    config_hash = cfg.config_hash()
+    return dg.MaterializeResult(
+        metadata={
+            **base_meta,
+            "valid": True,
+            "version": cfg.version,
+            "config_hash": config_hash,
+            "architecture": cfg.architecture,
+            "memory_gb": float(cfg.resources.memory_gb),
+            "gpu_count": cfg.resources.gpu_count,
+            "gpu_type": cfg.resources.gpu_type or "",
+            "source": f"{cfg.source.type}:{cfg.source.uri}" if cfg.source else "",
+        },
+        data_version=dg.DataVersion(config_hash),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_CONFIG_VALID,
+                passed=True,
+                metadata={"version": cfg.version, "config_hash": config_hash},
+            )
+        ],
+    )

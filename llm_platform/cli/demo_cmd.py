@@ -1,0 +1,32 @@
+"""``llm-platform demo-repo``: create the demo models repo that the embedded default watches."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from llm_platform.demo_repo import ensure_demo_repo
+from llm_platform.errors import EXIT_USAGE, PlatformError
+from llm_platform.settings import Settings
+
+
+def demo_repo() -> None:
+    """Create the demo models repo under LLM_PLATFORM_HOME (if no repo is configured)."""
+    console = Console(stderr=True)
+    try:
+        settings = Settings.from_env()
+        if settings.models_repo != str(settings.demo_repo_path):
+            console.print(f"models repo configured: {settings.models_repo} (nothing to create)")
+            return
+        created = ensure_demo_repo(settings.demo_repo_path, branch=settings.models_branch)
+    except PlatformError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    verb = "created" if created else "exists"
+    console.print(f"demo models repo {verb}: {settings.demo_repo_path}")
+    console.print("edit a models/<name>/model.yaml there and `git commit`: the sensor reacts.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the CLI."""
+    app.command("demo-repo")(demo_repo)

@@ -1,0 +1,85 @@
+"""Platform settings, read from environment variables once, when the Definitions are built.
+
+Nothing reads the environment at import time; the composition root calls
+:meth:`Settings.from_env` and passes the result down. Secrets (``KFP_TOKEN``,
+``SLACK_WEBHOOK_URL``) are never stored here: only whether they are set, so the resources can
+refer to them through ``dg.EnvVar`` and the UI shows their names, not their values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from llm_platform.errors import ConfigurationError
+
+DEFAULT_HOME = ".llm-platform"
+DEMO_REPO_DIRNAME = "models-repo"
+
+
+class Settings(BaseModel):
+    """Where the platform's inputs and state live (DESIGN.md, "Configuration")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path
+    models_repo: str
+    models_branch: str = "main"
+    target: Literal["local", "kubernetes"] = "local"
+    artifact_store_uri: str
+    prometheus_url: str | None = None
+    kfp_endpoint: str | None = None
+    kfp_token_set: bool = False
+    slack_webhook_set: bool = False
+
+    @field_validator("models_branch")
+    @classmethod
+    def _branch_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("LLM_PLATFORM_MODELS_BRANCH must not be empty")
+        return v
+
+    @property
+    def demo_repo_path(self) -> Path:
+        """Where the demo models repo lives when no repo is configured."""
+        return self.home / DEMO_REPO_DIRNAME
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None
+    ) -> Settings:
+        """Build settings from environment variables (defaults per DESIGN.md).
+
+        Raises:
+            ConfigurationError: a variable has a value the platform cannot use.
+        """
+        env = os.environ if environ is None else environ
+        base = cwd or Path.cwd()
+        home = Path(env.get("LLM_PLATFORM_HOME") or base / DEFAULT_HOME)
+        if not home.is_absolute():
+            home = base / home
+        target = env.get("LLM_PLATFORM_TARGET", "local") or "local"
+        if target not in ("local", "kubernetes"):
+            raise ConfigurationError(
+                f"LLM_PLATFORM_TARGET={target!r}: expected 'local' or 'kubernetes'"
+            )
+        repo = env.get("LLM_PLATFORM_MODELS_REPO") or str(home / DEMO_REPO_DIRNAME)
+        store = env.get("ARTIFACT_STORE_URI") or str(home / "artifacts")
+        try:
+            return cls(
+                home=home,
+                models_repo=repo,
+                models_branch=env.get("LLM_PLATFORM_MODELS_BRANCH") or "main",
+                target=target,  # type: ignore[arg-type]
+                artifact_store_uri=store,
+                prometheus_url=env.get("PROMETHEUS_URL") or None,
+                kfp_endpoint=env.get("KFP_ENDPOINT") or None,
+                kfp_token_set=bool(env.get("KFP_TOKEN")),
+                slack_webhook_set=bool(env.get("SLACK_WEBHOOK_URL")),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc

@@ -1,0 +1,31 @@
+"""The models repository as a Dagster resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from llm_platform.gitops import GitRepo
+
+
+class ModelsRepoResource(dg.ConfigurableResource):
+    """The git repository holding ``models/<name>/model.yaml`` and ``config/<env>.yaml``.
+
+    ``location`` is a local path (read in place through git plumbing, the work tree is never
+    touched) or a git URL (mirrored into a local cache clone that is fetched on every sensor tick).
+    """
+
+    location: str
+    branch: str = "main"
+    cache_dir: str | None = None
+
+    _repo: GitRepo | None = PrivateAttr(default=None)
+
+    def repo(self) -> GitRepo:
+        """The git repository (created on first use, reused afterwards)."""
+        if self._repo is None:
+            cache = Path(self.cache_dir) if self.cache_dir else None
+            self._repo = GitRepo(self.location, branch=self.branch, cache_dir=cache)
+        return self._repo
