@@ -1,0 +1,136 @@
+"""``llm-platform slo check``: evaluate one model's SLOs in one environment against Prometheus."""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llm_platform.config import ConfigError, effective_slo, load_environment, load_model_config
+from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
+from llm_platform.slo import PROFILES, PrometheusClient, PrometheusError, SLOVerdict, evaluate
+
+EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
+_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+
+slo_app = typer.Typer(
+    help="Service-level objective checks against Prometheus.", no_args_is_help=True
+)
+
+
+class OutputFormat(StrEnum):
+    """How ``slo check`` prints its verdict."""
+
+    text = "text"
+    json = "json"
+
+
+def verdict_json(verdict: SLOVerdict) -> dict[str, object]:
+    """The CLI's JSON document for a verdict (the DESIGN.md contract, nothing more)."""
+    return {
+        "model": verdict.model,
+        "env": verdict.env,
+        "verdict": verdict.verdict,
+        "objectives": [
+            {
+                "name": r.name,
+                "query": r.query,
+                "value": r.value,
+                "threshold": r.threshold,
+                "samples": r.samples,
+                "verdict": r.verdict,
+                "reason": r.reason,
+            }
+            for r in verdict.objectives
+        ],
+    }
+
+
+def _print_text(verdict: SLOVerdict) -> None:
+    console = Console()
+    table = Table(title=f"SLO {verdict.model} in {verdict.env} (namespace {verdict.namespace})")
+    for column in ("objective", "value", "threshold", "samples", "verdict", "reason"):
+        table.add_column(column)
+    for r in verdict.objectives:
+        style = _STYLE[r.verdict]
+        table.add_row(
+            r.name,
+            "-" if r.value is None else f"{r.value:.6g}",
+            f"{r.threshold:g}",
+            "-" if r.samples is None else f"{r.samples:.0f}",
+            f"[{style}]{r.verdict}[/{style}]",
+            r.reason,
+        )
+    console.print(table)
+    style = _STYLE[verdict.verdict]
+    console.print(f"[{style}]{verdict.verdict}[/{style}]: {verdict.reason}", highlight=False)
+
+
+def _fail_usage(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error[/red]: {message}", highlight=False)
+    return typer.Exit(EXIT_USAGE)
+
+
+@slo_app.command("check")
+def check(
+    env: Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")],
+    model: Annotated[str, typer.Option("--model", help="Model name (models/NAME/model.yaml).")],
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo", help="Models repo root (default: $LLM_PLATFORM_MODELS_REPO, else '.')."
+        ),
+    ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            "--prometheus",
+            help="Prometheus URL (default: $PROMETHEUS_URL, else http://127.0.0.1:9090).",
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
+    ] = OutputFormat.text,
+    profile: Annotated[
+        str, typer.Option("--profile", help=f"Metric profile: {', '.join(PROFILES)}.")
+    ] = "default",
+) -> None:
+    """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
+    root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
+    url = prometheus or os.environ.get("PROMETHEUS_URL") or "http://127.0.0.1:9090"
+    if profile not in PROFILES:
+        raise _fail_usage(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
+    try:
+        env_cfg = load_environment(root, env)
+        model_cfg = load_model_config(root / "models" / model / "model.yaml", repo_root=root)
+        objectives = effective_slo(env_cfg, model_cfg)
+    except ConfigError as exc:
+        raise _fail_usage(str(exc)) from exc
+    try:
+        with PrometheusClient(url, timeout=30.0) as client:
+            verdict = evaluate(
+                client,
+                model=model,
+                namespace=env_cfg.namespace,
+                objectives=objectives,
+                profile=PROFILES[profile],
+                env=env,
+            )
+    except PrometheusError as exc:
+        raise _fail_usage(str(exc)) from exc
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(verdict_json(verdict), indent=2))
+    else:
+        _print_text(verdict)
+    raise typer.Exit(EXIT_BY_VERDICT[verdict.verdict])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``slo`` command group (``slo check``) to the ``llm-platform`` app."""
+    app.add_typer(slo_app, name="slo")
