@@ -36,10 +36,16 @@ def make_home(path: Path, n_partitions: int) -> Path:
         code = (
             "import dagster as dg;"
             "inst = dg.DagsterInstance.get();"
-            f"inst.add_dynamic_partitions('models', [f'model-{{i:05d}}' for i in range({n_partitions})])"
+            "import sys;"
+            "keys = [f'model-{i:05d}' for i in range(int(sys.argv[1]))];"
+            "inst.add_dynamic_partitions('models', keys)"
         )
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
-                       env={**os.environ, "DAGSTER_HOME": str(path)})
+        subprocess.run(
+            [sys.executable, "-c", code, str(n_partitions)],
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "DAGSTER_HOME": str(path)},
+        )
     return path
 
 
@@ -48,8 +54,13 @@ def time_load(home: Path, repeat: int) -> float:
     samples = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-W", "ignore", "-c", LOAD], check=True, cwd=ROOT,
-                       env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", LOAD],
+            check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+        )
         samples.append(time.perf_counter() - t0)
     return statistics.median(samples)
 

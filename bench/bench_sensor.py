@@ -42,16 +42,20 @@ def measure(root: Path, n: int, repeat: int) -> tuple[float, float]:
     base = git(repo, "rev-parse", "HEAD")
     head = touch_models(repo, [f"model-{i:05d}" for i in (1, n // 2, n - 1)], "1.0.1")
     defs = build_defs(
-        Settings.from_env({"LLM_PLATFORM_MODELS_REPO": str(repo),
-                           "LLM_PLATFORM_HOME": str(root / f"home-{n}")})
+        Settings.from_env(
+            {"LLM_PLATFORM_MODELS_REPO": str(repo), "LLM_PLATFORM_HOME": str(root / f"home-{n}")}
+        )
     )
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("models", [f"model-{i:05d}" for i in range(n)])
 
         def tick() -> None:
             ctx = dg.build_sensor_context(
-                instance=instance, instance_ref=instance.get_ref(), definitions=defs,
-                cursor=base, resources=dict(defs.resources or {}),
+                instance=instance,
+                instance_ref=instance.get_ref(),
+                definitions=defs,
+                cursor=base,
+                resources=dict(defs.resources or {}),
             )
             result = git_push_sensor.evaluate_tick(ctx)
             assert len(result.run_requests) == 3, result.run_requests
@@ -60,8 +64,11 @@ def measure(root: Path, n: int, repeat: int) -> tuple[float, float]:
         t_tick = median_time(tick, repeat)
 
     def bare() -> None:
-        subprocess.run(["git", "-C", str(repo), "diff", "--name-only", base, head],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "diff", "--name-only", base, head],
+            check=True,
+            capture_output=True,
+        )
 
     t_bare = median_time(bare, repeat)
     return t_tick, t_bare
@@ -76,10 +83,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         small_tick, small_bare = measure(Path(tmp), 100, args.repeat)
         big_tick, big_bare = measure(Path(tmp), big, args.repeat)
-    print(f"repo of   100 models: tick {small_tick * 1000:7.1f} ms, "
-          f"bare git diff {small_bare * 1000:6.1f} ms")
-    print(f"repo of {big:5d} models: tick {big_tick * 1000:7.1f} ms, "
-          f"bare git diff {big_bare * 1000:6.1f} ms")
+    print(
+        f"repo of   100 models: tick {small_tick * 1000:7.1f} ms, "
+        f"bare git diff {small_bare * 1000:6.1f} ms"
+    )
+    print(
+        f"repo of {big:5d} models: tick {big_tick * 1000:7.1f} ms, "
+        f"bare git diff {big_bare * 1000:6.1f} ms"
+    )
     print(f"ratio tick {big}/100 models: {big_tick / small_tick:.2f}x (target <= 1.5x)")
     print(f"ratio tick / bare git diff ({big} models): {big_tick / big_bare:.1f}x")
 

@@ -35,14 +35,10 @@ def partition_changes(
         present = changes.present
         return sorted(present - existing), sorted(existing - present)
     to_add = sorted(
-        m
-        for m in changes.affected
-        if not instance.has_dynamic_partition(MODELS_PARTITIONS_NAME, m)
+        m for m in changes.affected if not instance.has_dynamic_partition(MODELS_PARTITIONS_NAME, m)
     )
     to_delete = sorted(
-        m
-        for m in changes.deleted
-        if instance.has_dynamic_partition(MODELS_PARTITIONS_NAME, m)
+        m for m in changes.deleted if instance.has_dynamic_partition(MODELS_PARTITIONS_NAME, m)
     )
     return to_add, to_delete
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from conftest import ModelsRepo
 
 from assets.model_config import model_config
 from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, TAG_AUTHOR, TAG_COMMIT, TAG_SUBJECT
@@ -15,7 +16,6 @@ from definitions import build_defs
 from llm_platform.settings import Settings
 from resources.git_repo import ModelsRepoResource
 from sensors.git_push import git_push_sensor
-from conftest import ModelsRepo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,10 +101,18 @@ def test_deleted_model_partition_removed_new_model_added_same_tick(models_repo, 
         second = _tick(defs, instance, first.cursor)
         assert [r.partition_key for r in second.run_requests] == ["gamma"]
         reqs = second.dynamic_partitions_requests
-        adds = [k for r in reqs if isinstance(r, dg.AddDynamicPartitionsRequest)
-                for k in r.partition_keys]
-        dels = [k for r in reqs if isinstance(r, dg.DeleteDynamicPartitionsRequest)
-                for k in r.partition_keys]
+        adds = [
+            k
+            for r in reqs
+            if isinstance(r, dg.AddDynamicPartitionsRequest)
+            for k in r.partition_keys
+        ]
+        dels = [
+            k
+            for r in reqs
+            if isinstance(r, dg.DeleteDynamicPartitionsRequest)
+            for k in r.partition_keys
+        ]
         assert adds == ["gamma"] and dels == ["beta"]
         _apply_partition_requests(instance, second)
         assert _partitions(instance) == {"alpha", "gamma"}
@@ -241,8 +249,10 @@ def test_missing_model_file_fails_with_path(models_repo):
 
 def test_definitions_load_without_reading_the_models_repo(tmp_path):
     settings = Settings.from_env(
-        {"LLM_PLATFORM_MODELS_REPO": str(tmp_path / "does-not-exist"),
-         "LLM_PLATFORM_HOME": str(tmp_path / "h")}
+        {
+            "LLM_PLATFORM_MODELS_REPO": str(tmp_path / "does-not-exist"),
+            "LLM_PLATFORM_HOME": str(tmp_path / "h"),
+        }
     )
     defs = build_defs(settings)
     dg.Definitions.validate_loadable(defs)
@@ -253,13 +263,20 @@ def test_definitions_load_without_reading_the_models_repo(tmp_path):
 
 
 def test_dagster_cli_loads_the_same_code_with_and_without_workspace(tmp_path):
-    env = {"LLM_PLATFORM_HOME": str(tmp_path / "h"), "DAGSTER_HOME": str(tmp_path),
-           "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+    env = {
+        "LLM_PLATFORM_HOME": str(tmp_path / "h"),
+        "DAGSTER_HOME": str(tmp_path),
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+    }
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     for extra in ([], ["-w", "workspace.yaml"]):
         out = subprocess.run(
             [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", *extra],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert out.returncode == 0, out.stdout + out.stderr
         assert "llm_platform" in out.stdout + out.stderr

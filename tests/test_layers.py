@@ -41,7 +41,10 @@ def test_resources_never_import_assets_or_sensors():
 def test_import_linter_contracts_hold():
     out = subprocess.run(
         [str(Path(sys.executable).parent / "lint-imports")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 kept, 0 broken" in out.stdout

@@ -25,10 +25,18 @@ def _register() -> None:
     from llm_platform.cli import slo_cmd
 
     slo_cmd.register(app)
-    from llm_platform.cli import endpoint_cmd; endpoint_cmd.register(app)  # noqa: E702, I001
+    from llm_platform.cli import endpoint_cmd
+
+    endpoint_cmd.register(app)
     from llm_platform.cli import scan_cmd
 
     scan_cmd.register(app)
+    from llm_platform.cli import stack_cmd
+
+    stack_cmd.register(app)
+    from llm_platform.cli import history_cmd
+
+    history_cmd.register(app)
 
 
 def main() -> None:
