@@ -8,6 +8,7 @@ from pathlib import Path
 
 from llm_platform.gitops.changeset import ChangeSet, CommitInfo, parse_name_status
 from llm_platform.gitops.detect import detect_changes
+from llm_platform.gitops.export import export_tree
 from llm_platform.gitops.files import read_blob
 from llm_platform.gitops.mirror import (
     cache_path,
@@ -177,6 +178,15 @@ class GitRepo:
         """
         sha = self._resolve_fetching(commit)
         return read_blob(lambda args, stdin: self._git(args, stdin=stdin), sha, path, self.location)
+
+    def export(self, commit: str, path: str, dest: Path) -> Path:
+        """Write ``path`` (file or directory) as it is at ``commit`` under ``dest``.
+
+        Returns:
+            ``dest / path``.
+        """
+        sha = self._resolve_fetching(commit)
+        return export_tree(lambda args: self._git(args), sha, path, dest, self.location)
 
     def commit_info(self, sha: str) -> CommitInfo:
         """Author, subject and committer timestamp of a commit.
