@@ -1,0 +1,57 @@
+"""Shared helpers for the registry/registration tests: a real moto S3 server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from dagster_aws.s3 import S3Resource
+from moto.server import ThreadedMotoServer
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Run a moto S3 server on a free local port; yield its endpoint URL; stop it after."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        # moto keeps its state per process, across server instances: start from empty.
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=5
+        ).close()
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def s3_resource(endpoint: str) -> S3Resource:
+    """A dagster-aws S3 resource pointed at ``endpoint`` with dummy credentials."""
+    return S3Resource(
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def set_aws_env(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point plain boto3 clients (and kfp.local task subprocesses) at ``endpoint``."""
+    for key, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
