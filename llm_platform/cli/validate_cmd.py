@@ -1,0 +1,64 @@
+"""``llm-platform validate``: check model and environment configs, one problem per line."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from llm_platform.config import validate_report
+from llm_platform.errors import EXIT_FAIL, EXIT_OK
+
+
+class OutputFormat(StrEnum):
+    """How ``validate`` prints its result."""
+
+    text = "text"
+    json = "json"
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Models repo roots, model directories or config files (default: '.').",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
+    ] = OutputFormat.text,
+) -> None:
+    """Validate model.yaml and config/<env>.yaml files; exit 1 when any is invalid."""
+    report = validate_report(paths or [Path(".")])
+    if output is OutputFormat.json:
+        payload = {
+            "valid": report.valid,
+            "files": len(report.files),
+            "problems": [problem.model_dump() for problem in report.problems],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        for problem in report.problems:
+            typer.echo(str(problem))
+        stderr = Console(stderr=True)
+        files = len(report.files)
+        if report.valid:
+            stderr.print(f"[green]valid[/green]: {files} file(s), no problems")
+        else:
+            bad = len({problem.path for problem in report.problems})
+            stderr.print(
+                f"[red]invalid[/red]: {len(report.problems)} problem(s) in {bad} path(s) "
+                f"({files} file(s) checked)",
+                highlight=False,
+            )
+    raise typer.Exit(EXIT_OK if report.valid else EXIT_FAIL)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``validate`` command to the ``llm-platform`` app."""
+    app.command("validate")(validate)

@@ -1,0 +1,321 @@
+"""Pydantic models for ``models/<name>/model.yaml`` and ``config/<env>.yaml``.
+
+Every model forbids unknown keys (a typo must not pass silently) and validates strictly: a bool
+is not an int, a string is not a number, a number is not a string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_NAME_CHARS = re.compile(r"^[a-z0-9-]+$")
+_DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_PERCENT = re.compile(r"^\d+%$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+DNS_LABEL_MAX = 63
+GIB_PER_GPU = 8
+
+
+def check_dns_label(value: str) -> str:
+    """Validate a Kubernetes DNS-1123 label (``^[a-z0-9]([-a-z0-9]*[a-z0-9])?$``, <= 63 chars).
+
+    Args:
+        value: The candidate label.
+
+    Returns:
+        The value unchanged.
+
+    Raises:
+        ValueError: With a message saying which part of the rule is broken.
+    """
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > DNS_LABEL_MAX:
+        raise ValueError(
+            f"must be at most {DNS_LABEL_MAX} characters (a DNS-1123 label), got {len(value)}"
+        )
+    if not _NAME_CHARS.match(value):
+        raise ValueError(f"{value!r} may contain only lowercase letters, digits and '-'")
+    if value[0] == "-" or value[-1] == "-":
+        raise ValueError(f"{value!r} must start and end with a lowercase letter or digit")
+    return value
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a Prometheus duration such as ``30s``, ``5m``, ``1h30m`` or ``7d``."""
+    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
+
+
+def _check_duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a Prometheus duration (e.g. 30s, 5m, 24h, 7d)")
+    if duration_seconds(value) <= 0:
+        raise ValueError("must be longer than zero")
+    return value
+
+
+def _int_or_percent(value: Any) -> int | str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and _PERCENT.match(value):
+        return value
+    raise ValueError("must be a non-negative integer or a percentage such as '25%'")
+
+
+PromDuration = Annotated[str, Field(min_length=1)]
+IntOrPercent = Annotated[int | str, PlainValidator(_int_or_percent)]
+
+
+class Resources(BaseModel):
+    """Compute a model needs: memory (GiB) and GPUs."""
+
+    model_config = STRICT
+
+    memory_gb: float = Field(ge=1)
+    gpu_count: int = Field(ge=1)
+    gpu_type: str | None = None
+
+    @model_validator(mode="after")
+    def _enough_memory(self) -> Resources:
+        needed = GIB_PER_GPU * self.gpu_count
+        if self.memory_gb < needed:
+            raise PydanticCustomError(
+                "memory_per_gpu",
+                "memory_gb {memory_gb} is below {needed} ({per} GiB per GPU x {gpus} GPUs)",
+                {
+                    "memory_gb": self.memory_gb,
+                    "needed": needed,
+                    "per": GIB_PER_GPU,
+                    "gpus": self.gpu_count,
+                },
+            )
+        return self
+
+
+class Serving(BaseModel):
+    """How the model is served."""
+
+    model_config = STRICT
+
+    max_batch_size: int | None = Field(default=None, ge=1)
+    max_sequence_length: int | None = Field(default=None, ge=1)
+    protocol: Literal["http", "grpc"] = "http"
+
+
+class Source(BaseModel):
+    """Where the weights come from."""
+
+    model_config = STRICT
+
+    type: Literal["s3", "huggingface", "local"]
+    uri: str = Field(min_length=1)
+
+
+class SLOObjectives(BaseModel):
+    """Fully resolved service-level objectives for one model in one environment."""
+
+    model_config = STRICT
+
+    window: PromDuration = "24h"
+    availability: float = Field(default=0.999, gt=0, le=1)
+    latency_p95_ms: float = Field(default=2000, gt=0)
+    error_rate: float = Field(default=0.01, ge=0, le=1)
+    min_requests: int = Field(default=1000, ge=0)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        return _check_duration(value)
+
+    @property
+    def window_seconds(self) -> float:
+        """The evaluation window in seconds."""
+        return duration_seconds(self.window)
+
+
+class SLOOverrides(BaseModel):
+    """A model's optional per-objective overrides of its environment's SLO block."""
+
+    model_config = STRICT
+
+    window: PromDuration | None = None
+    availability: float | None = Field(default=None, gt=0, le=1)
+    latency_p95_ms: float | None = Field(default=None, gt=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    min_requests: int | None = Field(default=None, ge=0)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        return None if value is None else _check_duration(value)
+
+
+class ModelConfig(BaseModel):
+    """``models/<name>/model.yaml``: one deployable model."""
+
+    model_config = STRICT
+
+    name: str
+    version: str
+    architecture: str = Field(min_length=1)
+    description: str | None = None
+    resources: Resources
+    serving: Serving | None = None
+    source: Source | None = None
+    slo: SLOOverrides | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str, info: ValidationInfo) -> str:
+        check_dns_label(value)
+        expected = (info.context or {}).get("expected_name")
+        if expected is not None and value != expected:
+            raise ValueError(f"{value!r} does not match its directory name {expected!r}")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _SEMVER.match(value):
+            raise ValueError(f"{value!r} is not a semantic version MAJOR.MINOR.PATCH (e.g. 1.2.0)")
+        return value
+
+    def config_hash(self) -> str:
+        """sha256 (hex) of the canonical JSON form: formatting and key order do not change it."""
+        canonical = json.dumps(
+            self.model_dump(mode="json", exclude_none=True),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class Cluster(BaseModel):
+    """Where the environment's model pods are scheduled."""
+
+    model_config = STRICT
+
+    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
+
+
+class DefaultLimits(BaseModel):
+    """Multipliers applied to a model's requested resources to get its limits."""
+
+    model_config = STRICT
+
+    memory_multiplier: float = Field(default=1.0, gt=0)
+    gpu_multiplier: float = Field(default=1.0, gt=0)
+
+
+class EnvironmentResources(BaseModel):
+    """Resource defaults of an environment."""
+
+    model_config = STRICT
+
+    default_limits: DefaultLimits = Field(default_factory=DefaultLimits)
+
+
+class Autoscaling(BaseModel):
+    """Replica bounds (``min_replicas <= max_replicas``)."""
+
+    model_config = STRICT
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise PydanticCustomError(
+                "replica_bounds",
+                "min_replicas {low} is greater than max_replicas {high}",
+                {"low": self.min_replicas, "high": self.max_replicas},
+            )
+        return self
+
+
+class Monitoring(BaseModel):
+    """Monitoring settings of an environment."""
+
+    model_config = STRICT
+
+    prometheus_namespace: str = "monitoring"
+    alert_manager_webhook: str | None = None
+
+
+class Deployment(BaseModel):
+    """How new revisions roll out in an environment."""
+
+    model_config = STRICT
+
+    strategy: Literal["rolling-update", "blue-green", "canary"]
+    max_unavailable: IntOrPercent = 0
+    max_surge: IntOrPercent = 1
+    approval_required: bool = False
+    canary_percentage: int = Field(default=10, ge=1, le=100)
+
+
+class EnvironmentConfig(BaseModel):
+    """``config/<env>.yaml``: one deployment environment (staging, production, ...)."""
+
+    model_config = STRICT
+
+    environment: str = Field(min_length=1)
+    namespace: str
+    cluster: Cluster = Field(default_factory=Cluster)
+    resources: EnvironmentResources = Field(default_factory=EnvironmentResources)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    deployment: Deployment
+    slo: SLOObjectives = Field(default_factory=SLOObjectives)
+    approvers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        return check_dns_label(value)
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: str, info: ValidationInfo) -> str:
+        expected = (info.context or {}).get("expected_environment")
+        if expected is not None and value != expected:
+            raise ValueError(f"{value!r} does not match its file name {expected + '.yaml'!r}")
+        return value
+
+
+def effective_slo(env: EnvironmentConfig, model: ModelConfig) -> SLOObjectives:
+    """The objectives that apply to ``model`` in ``env``: the model's overrides win.
+
+    Args:
+        env: The environment, whose ``slo`` block holds the defaults.
+        model: The model, whose optional ``slo`` block overrides single objectives.
+
+    Returns:
+        Fully resolved objectives.
+    """
+    if model.slo is None:
+        return env.slo
+    overrides = model.slo.model_dump(exclude_none=True)
+    return env.slo.model_copy(update=overrides)

@@ -1,0 +1,143 @@
+"""Validate whole models repositories, model directories or single files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from llm_platform.config.files import MissingConfigFile, read_repo_file
+from llm_platform.config.loading import (
+    MODEL_FILE,
+    load_environment_config,
+    parse_environment_config,
+    parse_model_config,
+)
+from llm_platform.config.problems import ConfigError, Problem
+
+
+class ValidationReport(BaseModel):
+    """Outcome of validating some paths: the files checked and every problem found."""
+
+    files: list[str] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+def validate_paths(paths: list[Path]) -> list[Problem]:
+    """Every problem in the given paths (empty when all is valid); see :func:`validate_report`."""
+    return validate_report(paths).problems
+
+
+def validate_report(paths: list[Path]) -> ValidationReport:
+    """Validate models repositories, model directories and config files.
+
+    Each path may be a models repo root (has ``models/``: every ``models/*/model.yaml`` and every
+    ``config/*.yaml`` is validated), a model directory (has ``model.yaml``), a ``model.yaml``
+    file, or a ``config/<env>.yaml`` file.
+
+    Args:
+        paths: The paths to validate.
+
+    Returns:
+        The files checked and all problems, in path order.
+    """
+    report = ValidationReport()
+    for path in paths:
+        _validate_one(Path(path), report)
+    return report
+
+
+def _validate_one(path: Path, report: ValidationReport) -> None:
+    if not path.exists():
+        report.problems.append(Problem(path=str(path), message="path does not exist"))
+    elif path.is_file():
+        _validate_file(path, report)
+    elif (path / "models").is_dir():
+        _validate_repo(path, report)
+    elif (path / MODEL_FILE).exists() or path.parent.name == "models":
+        _check_model(path / MODEL_FILE, _repo_root_of(path).resolve(), False, report)
+    else:
+        message = (
+            "not a models repository (no models/ directory) "
+            f"and not a model directory (no {MODEL_FILE})"
+        )
+        report.problems.append(Problem(path=str(path), message=message))
+
+
+def _validate_file(path: Path, report: ValidationReport) -> None:
+    if path.name == MODEL_FILE:
+        _check_model(path, _repo_root_of(path.parent).resolve(), False, report)
+    elif path.parent.name == "config" and path.suffix == ".yaml":
+        report.files.append(str(path))
+        try:
+            load_environment_config(path)
+        except ConfigError as exc:
+            report.problems.extend(exc.problems)
+    else:
+        message = f"not a {MODEL_FILE} or config/<env>.yaml file; nothing to validate"
+        report.problems.append(Problem(path=str(path), message=message))
+
+
+def _validate_repo(root: Path, report: ValidationReport) -> None:
+    resolved_root = root.resolve()
+    models_dir = root / "models"
+    models_inside = models_dir.resolve().is_relative_to(resolved_root)
+    with os.scandir(models_dir) as scan:
+        entries = sorted(
+            (entry for entry in scan if not entry.name.startswith(".") and entry.is_dir()),
+            key=lambda entry: entry.name,
+        )
+    for entry in entries:
+        inside = models_inside and not entry.is_symlink()
+        _check_model(models_dir / entry.name / MODEL_FILE, resolved_root, inside, report)
+    config_dir = root / "config"
+    if config_dir.is_dir():
+        config_inside = config_dir.resolve().is_relative_to(resolved_root)
+        for env_file in sorted(config_dir.glob("*.yaml")):
+            _check_environment(env_file, resolved_root, config_inside, report)
+
+
+def _repo_root_of(model_dir: Path) -> Path:
+    """The repo root for ``<root>/models/<name>``; otherwise the model directory itself."""
+    if model_dir.parent.name == "models":
+        return model_dir.parent.parent
+    return model_dir
+
+
+def _check_model(
+    model_file: Path, resolved_root: Path, directory_inside: bool, report: ValidationReport
+) -> None:
+    try:
+        data = read_repo_file(
+            model_file, repo_root=resolved_root, directory_inside=directory_inside
+        )
+    except MissingConfigFile:
+        message = f"model directory has no {MODEL_FILE}"
+        report.problems.append(Problem(path=str(model_file.parent), message=message))
+        return
+    except ConfigError as exc:
+        report.files.append(str(model_file))
+        report.problems.extend(exc.problems)
+        return
+    report.files.append(str(model_file))
+    try:
+        parse_model_config(data, source=str(model_file), expected_name=model_file.parent.name)
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
+
+
+def _check_environment(
+    env_file: Path, resolved_root: Path, directory_inside: bool, report: ValidationReport
+) -> None:
+    report.files.append(str(env_file))
+    try:
+        data = read_repo_file(env_file, repo_root=resolved_root, directory_inside=directory_inside)
+        parse_environment_config(data, source=str(env_file), expected_environment=env_file.stem)
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
