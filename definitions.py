@@ -7,12 +7,43 @@ other module); the resource set for the target is chosen here, once.
 from __future__ import annotations
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from assets.jobs import model_job
 from assets.model_config import model_config
+from assets.registered_model import registered_model
 from llm_platform.settings import Settings
+from resources.artifact_store import (
+    ArtifactStoreResource,
+    LocalArtifactStore,
+    S3ArtifactStore,
+)
 from resources.git_repo import ModelsRepoResource
+from resources.registrar import (
+    LocalKfpRegistrarResource,
+    RegistrarResource,
+    RemoteKfpRegistrarResource,
+)
 from sensors.git_push import git_push_sensor
+
+
+def artifact_store_for(settings: Settings) -> ArtifactStoreResource:
+    """A local directory, or S3 through dagster-aws when the URI is ``s3://bucket/prefix``."""
+    uri = settings.artifact_store_uri
+    if uri.startswith("s3://"):
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        return S3ArtifactStore(s3=S3Resource(), bucket=bucket, prefix=prefix.strip("/"))
+    return LocalArtifactStore(root=uri.removeprefix("file://"))
+
+
+def registrar_for(settings: Settings) -> RegistrarResource:
+    """kfp.local unless a Kubeflow endpoint is configured (secrets via dg.EnvVar only)."""
+    if settings.kfp_endpoint:
+        return RemoteKfpRegistrarResource(
+            endpoint=dg.EnvVar("KFP_ENDPOINT"),
+            token=dg.EnvVar("KFP_TOKEN") if settings.kfp_token_set else None,
+        )
+    return LocalKfpRegistrarResource(pipeline_root=str(settings.home / "kfp"))
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -23,13 +54,15 @@ def build_resources(settings: Settings) -> dict[str, object]:
             branch=settings.models_branch,
             cache_dir=str(settings.home / "git-cache"),
         ),
+        "artifact_store": artifact_store_for(settings),
+        "registrar": registrar_for(settings),
     }
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, sensors and resources for ``settings``."""
     return dg.Definitions(
-        assets=[model_config],
+        assets=[model_config, registered_model],
         jobs=[model_job],
         sensors=[git_push_sensor],
         resources=build_resources(settings),

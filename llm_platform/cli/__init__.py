@@ -13,6 +13,12 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """GitOps continuous delivery for LLM deployments (exit codes: 0 ok, 1 fail, 2 usage, 3
+    inconclusive)."""
+
+
 def _register() -> None:
     # Imported here so that each command module stays independent and importing the package
     # stays cheap.

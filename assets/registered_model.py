@@ -1,0 +1,135 @@
+"""The ``registered_model`` asset: a scanned, content-addressed artifact with lineage."""
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+
+from assets.commit import validated_config_metadata
+from assets.names import (
+    CHECK_ARTIFACT_INTEGRITY,
+    CHECK_SECURITY_SCAN,
+    MODEL_CONFIG,
+    REGISTERED_MODEL,
+)
+from assets.partitions import models_partitions
+from llm_platform.config import ConfigError, parse_model_config
+from llm_platform.registration import RegistrationError
+from resources.artifact_store import ArtifactStoreResource
+from resources.git_repo import ModelsRepoResource
+from resources.registrar import RegistrarResource
+
+
+def _spec(name: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name,
+        asset=REGISTERED_MODEL,
+        blocking=True,
+        partitions_def=models_partitions,
+        description=description,
+    )
+
+
+@dg.asset(
+    name=REGISTERED_MODEL,
+    partitions_def=models_partitions,
+    deps=[MODEL_CONFIG],
+    group_name="registry",
+    kinds={"kubeflow", "s3"},
+    check_specs=[
+        _spec(
+            CHECK_SECURITY_SCAN,
+            "Every file of the artifact was scanned: no pickle importing dangerous globals, "
+            "every safetensors header parses and its offsets fit the file.",
+        ),
+        _spec(
+            CHECK_ARTIFACT_INTEGRITY,
+            "The bytes in the artifact store re-hash to the registered digest.",
+        ),
+    ],
+)
+def registered_model(
+    context: dg.AssetExecutionContext,
+    models_repo: ModelsRepoResource,
+    registrar: RegistrarResource,
+    artifact_store: ArtifactStoreResource,
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """The model version registered by the Kubeflow registration pipeline.
+
+    Fetches the source named in the validated config (at the config's commit), hashes every
+    file, scans it, and stores it content-addressed (``<name>/<version>/<digest>/``) with a
+    registry record linking commit → config hash → KFP run → artifact URI + digest. Registering
+    the same bytes again uploads nothing. An unsafe artifact is never stored.
+    """
+    name = context.partition_key
+    meta = validated_config_metadata(context, name)
+    sha = str(meta["commit_sha"])
+    repo = models_repo.repo()
+    rel = f"models/{name}/model.yaml"
+    try:
+        config = parse_model_config(repo.read_file(sha, rel), source=rel, expected_name=name)
+    except ConfigError as exc:  # the recorded commit was valid; this means the repo changed
+        raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
+    if config.source is None:
+        raise dg.Failure(description=f"{rel}: no 'source:' block, nothing to register")
+    with tempfile.TemporaryDirectory(prefix=f"register-{name}-") as tmp:
+        checkout = Path(tmp)
+        if config.source.type == "local" and not Path(config.source.uri).is_absolute():
+            repo.export(sha, config.source.uri, checkout)
+        try:
+            result = registrar.register(
+                artifact_store=artifact_store,
+                config=config,
+                models_repo_dir=checkout,
+                commit_sha=sha,
+                run_id=context.run_id,
+            )
+        except RegistrationError as exc:
+            if "security scan failed" in str(exc):
+                yield dg.AssetCheckResult(
+                    check_name=CHECK_SECURITY_SCAN,
+                    passed=False,
+                    description=str(exc)[:2000],
+                )
+            raise dg.Failure(description=str(exc)) from exc
+    record = result.record
+    problems = artifact_store.registry().verify_problems(record)
+    summary = record.scan_summary
+    context.log.info(
+        f"registered {name} {record.version} digest {record.digest[:12]} "
+        f"({len(record.files)} files, {record.total_size} bytes, reused={result.reused})"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "version": record.version,
+            "digest": record.digest,
+            "artifact_uri": dg.MetadataValue.url(record.artifact_uri)
+            if record.artifact_uri.startswith(("http", "s3"))
+            else record.artifact_uri,
+            "total_size_bytes": record.total_size,
+            "file_count": len(record.files),
+            "commit_sha": record.commit_sha,
+            "config_hash": record.config_hash,
+            "kfp_run_id": result.kfp_run_id,
+            "kfp_run_url": result.kfp_run_url or "(kfp.local: no UI)",
+            "registration_seconds": round(result.duration_s, 3),
+            "reused": result.reused,
+            "scan_safe": record.scan_safe,
+            "scan_summary": dg.MetadataValue.json(summary),
+        },
+        data_version=dg.DataVersion(record.digest),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_SECURITY_SCAN,
+                passed=bool(record.scan_safe),
+                metadata={k: v for k, v in summary.items() if isinstance(v, int)},
+            ),
+            dg.AssetCheckResult(
+                check_name=CHECK_ARTIFACT_INTEGRITY,
+                passed=not problems,
+                description="; ".join(problems)[:2000] if problems else None,
+                metadata={"digest": record.digest, "problem_count": len(problems)},
+            ),
+        ],
+    )
