@@ -1,0 +1,147 @@
+"""The target-neutral serving runtime interface and the models it exchanges.
+
+The local runtime (processes on this machine) and the Kubernetes runtime implement the same
+:class:`Runtime`, so assets and the CLI never branch on the target.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from llm_platform.errors import PlatformError
+
+Color = Literal["blue", "green", "stable", "canary"]
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+class RuntimeErrorBase(PlatformError):
+    """A runtime operation failed; the message names the deployment and what went wrong."""
+
+
+class DeploymentNotFound(RuntimeErrorBase):
+    """The named deployment (environment + model) is not in the desired state."""
+
+
+class DeploymentNotReady(RuntimeErrorBase):
+    """A deployment did not become ready; the message carries the failing server's log tail."""
+
+
+class InvalidDeploymentSpec(RuntimeErrorBase):
+    """A deployment spec or a weights change is inconsistent (names, weights)."""
+
+
+class RevisionSpec(BaseModel):
+    """One revision of a model to run: an exact artifact digest plus its traffic share."""
+
+    revision: str = Field(pattern=NAME_PATTERN, max_length=63)
+    version: str = Field(min_length=1)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    artifact_dir: str = Field(min_length=1)
+    color: Color
+    weight: int = Field(ge=0, le=100)
+    latency_ms: float = Field(default=0, ge=0)
+    error_rate: float = Field(default=0, ge=0, le=1)
+
+
+class DeploymentSpec(BaseModel):
+    """The desired revisions of one model in one environment; weights sum to 100."""
+
+    env: str = Field(pattern=NAME_PATTERN, max_length=63)
+    model: str = Field(pattern=NAME_PATTERN, max_length=63)
+    revisions: list[RevisionSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_revisions(self) -> DeploymentSpec:
+        names = [r.revision for r in self.revisions]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"revisions: duplicate revision names {duplicates}")
+        total = sum(r.weight for r in self.revisions)
+        if total != 100:
+            raise ValueError(f"revisions: weights must sum to 100, got {total}")
+        return self
+
+
+class RevisionStatus(BaseModel):
+    """What the runtime observes for one revision."""
+
+    revision: str
+    version: str
+    digest: str
+    color: Color
+    weight: int = Field(description="desired traffic share in percent")
+    url: str | None = Field(description="the revision's own server URL, None when not running")
+    pid: int | None
+    healthy: bool
+    restarts: int
+    last_error: str | None
+    retiring: bool = Field(
+        default=False,
+        description="replaced by a newer apply; serves until the new revisions are healthy",
+    )
+
+
+class DeploymentStatus(BaseModel):
+    """What the runtime observes for one deployment."""
+
+    env: str
+    model: str
+    revisions: list[RevisionStatus]
+    endpoint: str | None = Field(description="gateway URL + '/' + model")
+    ready: bool
+
+
+class CapacityReport(BaseModel):
+    """Resources of the serving target."""
+
+    memory_total_bytes: int
+    memory_available_bytes: int
+    gpus_enforced: bool = False
+    detail: str
+
+
+class Runtime(ABC):
+    """Where deployments run. Implementations keep desired state and converge towards it."""
+
+    @abstractmethod
+    def apply(self, spec: DeploymentSpec) -> DeploymentStatus:
+        """Make ``spec`` the desired state of its deployment and start converging.
+
+        Revisions dropped from the spec keep their traffic until the new revisions are healthy.
+        """
+
+    @abstractmethod
+    def status(self, env: str, model: str) -> DeploymentStatus | None:
+        """The observed status of one deployment, or None when it is not desired."""
+
+    @abstractmethod
+    def desired_spec(self, env: str, model: str) -> DeploymentSpec | None:
+        """The deployment's desired spec (full revision specs), or None when not desired."""
+
+    @abstractmethod
+    def list_deployments(self, env: str | None = None) -> list[DeploymentStatus]:
+        """Every desired deployment (of one environment when ``env`` is given)."""
+
+    @abstractmethod
+    def wait_ready(self, env: str, model: str, *, timeout_s: float) -> DeploymentStatus:
+        """Block until every revision of the deployment is healthy and routed.
+
+        Raises:
+            DeploymentNotReady: timeout, or a revision keeps failing to start; the message holds
+                the tail of the failing server's log.
+        """
+
+    @abstractmethod
+    def set_weights(self, env: str, model: str, weights: dict[str, int]) -> DeploymentStatus:
+        """Change the traffic split atomically; unnamed revisions get 0; the sum must be 100."""
+
+    @abstractmethod
+    def delete(self, env: str, model: str) -> None:
+        """Remove the deployment: stop routing to it, then stop its servers."""
+
+    @abstractmethod
+    def capacity(self) -> CapacityReport:
+        """Memory (and GPU accounting) of the target."""

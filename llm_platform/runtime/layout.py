@@ -1,0 +1,116 @@
+"""File locations under the platform home and the command lines of the data-plane processes."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llm_platform.runtime.base import RevisionSpec
+
+MODEL_SERVER_MODULE = "llm_platform.serving.model_server"
+GATEWAY_MODULE = "llm_platform.serving.gateway"
+CONTROLLER_MODULE = "llm_platform.runtime.controller"
+
+
+class Layout:
+    """Where the runtime keeps logs, routes files and fault files under ``home``."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.logs = home / "logs"
+        self.stack_file = home / "stack.json"
+
+    def revision_log(self, env: str, model: str, revision: str) -> Path:
+        """Log of one model server (appended across restarts)."""
+        return self.logs / env / model / f"{revision}.log"
+
+    def gateway_log(self, env: str) -> Path:
+        """Log of an environment's gateway."""
+        return self.logs / env / "gateway.log"
+
+    def routes_file(self, env: str) -> Path:
+        """The routes JSON an environment's gateway follows."""
+        return self.home / "gateway" / env / "routes.json"
+
+    def fault_file(self, env: str, model: str, revision: str) -> Path:
+        """JSON ``{"latency_ms", "error_rate"}`` a running server re-reads (fault injection)."""
+        return self.home / "faults" / env / model / f"{revision}.json"
+
+    @property
+    def controller_log(self) -> Path:
+        """Log of the controller loop."""
+        return self.logs / "controller.log"
+
+
+def default_python() -> str:
+    """This environment's interpreter, spelled the same whichever entry point runs us.
+
+    ``sys.executable`` is ``.../bin/python3`` under a console script and ``.../bin/python``
+    under ``python -m``; a stable spelling keeps recorded command lines comparable.
+    """
+    candidate = Path(sys.prefix) / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+@dataclass(frozen=True)
+class Commands:
+    """Builds the exact argv of every process the runtime starts (also used for pid checks)."""
+
+    python: str = field(default_factory=default_python)
+    model_server_module: str = MODEL_SERVER_MODULE
+    gateway_module: str = GATEWAY_MODULE
+
+    def model_server(
+        self, layout: Layout, env: str, model: str, rev: RevisionSpec, port: int
+    ) -> list[str]:
+        """The model server command line for one revision."""
+        argv = [
+            self.python,
+            "-m",
+            self.model_server_module,
+            "--artifact",
+            rev.artifact_dir,
+            "--expected-digest",
+            rev.digest,
+            "--model",
+            model,
+            "--version",
+            rev.version,
+            "--revision",
+            rev.revision,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--fault-file",
+            str(layout.fault_file(env, model, rev.revision)),
+        ]
+        if rev.latency_ms:
+            argv += ["--latency-ms", repr(float(rev.latency_ms))]
+        if rev.error_rate:
+            argv += ["--error-rate", repr(float(rev.error_rate))]
+        return argv
+
+    def gateway(self, layout: Layout, env: str, port: int) -> list[str]:
+        """The gateway command line for one environment."""
+        return [
+            self.python,
+            "-m",
+            self.gateway_module,
+            "--routes",
+            str(layout.routes_file(env)),
+            "--namespace",
+            env,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            # A stat() every 100 ms: traffic switches and drains take ~0.1 s instead of ~0.5 s.
+            "--poll-interval",
+            "0.1",
+        ]
+
+    def controller(self, home: Path) -> list[str]:
+        """The controller loop command line."""
+        return [self.python, "-m", CONTROLLER_MODULE, "--home", str(home)]

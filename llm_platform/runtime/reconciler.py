@@ -1,0 +1,290 @@
+"""One reconciliation pass of the local runtime: converge processes towards the desired state.
+
+The caller holds the state lock and saves both states afterwards. A pass never raises for a
+single failing process: the failure is recorded on its :class:`ProcessRecord` (``last_error``,
+restart back-off) and the other deployments are still reconciled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from llm_platform.runtime.base import RevisionSpec
+from llm_platform.runtime.layout import Commands, Layout
+from llm_platform.runtime.processes import (
+    ProcessStartError,
+    exit_code_if_child,
+    free_port,
+    http_get_json,
+    http_ok,
+    is_our_process,
+    spawn_detached,
+    stop_process,
+    tail_lines,
+)
+from llm_platform.runtime.prometheus import PrometheusPaths, target_groups, write_targets
+from llm_platform.runtime.routing import rollout_complete, route_entries
+from llm_platform.runtime.state import (
+    DesiredState,
+    ObservedState,
+    ProcessRecord,
+    atomic_write_json,
+    revision_key,
+)
+
+HealthyIn = Callable[[str, str], Callable[[str], bool]]
+
+log = logging.getLogger(__name__)
+
+HEALTH_FAILURE_THRESHOLD = 3
+MAX_BACKOFF_S = 30.0
+
+
+def restart_backoff(consecutive_crashes: int) -> float:
+    """Seconds to wait before restarting: 0 after the first crash, then 1, 2, 4 ... 30."""
+    if consecutive_crashes <= 1:
+        return 0.0
+    return min(MAX_BACKOFF_S, 2.0 ** (consecutive_crashes - 2))
+
+
+def needed_envs(desired: DesiredState) -> list[str]:
+    """Environments that need a gateway: declared ones plus those with deployments."""
+    envs = set(desired.environments) | {d.spec.env for d in desired.deployments.values()}
+    return sorted(envs)
+
+
+class Reconciler:
+    """Starts, health-checks, routes and stops processes for one runtime home."""
+
+    def __init__(self, layout: Layout, commands: Commands, *, drain_timeout_s: float = 3.0) -> None:
+        self.layout = layout
+        self.commands = commands
+        self.drain_timeout_s = drain_timeout_s
+        self.prom = PrometheusPaths(layout.home)
+
+    def run(self, desired: DesiredState, observed: ObservedState) -> None:
+        """Converge once. Mutates both states (retiring revisions are pruned from ``desired``)."""
+        now = time.time()
+        for rec in [*observed.revisions.values(), *observed.gateways.values()]:
+            self._refresh(rec, now)
+        envs = needed_envs(desired)
+        for env in envs:
+            self._ensure_gateway(env, desired, observed, now)
+        wanted: dict[str, tuple[str, str, RevisionSpec]] = {}
+        for dep in desired.deployments.values():
+            env, model = dep.spec.env, dep.spec.model
+            for rev in dep.spec.revisions:
+                key = revision_key(env, model, rev.revision)
+                wanted[key] = (env, model, rev)
+                self._ensure_revision(key, env, model, rev, observed, now)
+        self._check_health(observed)
+
+        def healthy_in(env: str, model: str) -> Callable[[str], bool]:
+            def healthy(revision: str) -> bool:
+                rec = observed.revisions.get(revision_key(env, model, revision))
+                return rec is not None and rec.healthy
+
+            return healthy
+
+        # Retiring revisions serve until their replacement is healthy; a dead one is dropped.
+        keep: set[str] = set(wanted)
+        for dep in desired.deployments.values():
+            env, model = dep.spec.env, dep.spec.model
+            healthy = healthy_in(env, model)
+            if rollout_complete(dep, healthy):
+                dep.retiring = []
+            else:
+                dep.retiring = [r for r in dep.retiring if healthy(r.revision)]
+            keep |= {revision_key(env, model, r.revision) for r in dep.retiring}
+
+        previously_routed = set()
+        for env in envs:
+            previously_routed |= self._write_routes(env, desired, observed, healthy_in)
+        to_stop = [k for k in observed.revisions if k not in keep]
+        if any(observed.revisions[k].pid and k in previously_routed for k in to_stop):
+            self._wait_gateways_loaded(envs, observed)
+        for key in to_stop:
+            rec = observed.revisions.pop(key)
+            if stop_process(rec.pid, rec.argv):
+                log.info("stopped %s (pid %s): no longer desired", key, rec.pid)
+        for env in [e for e in observed.gateways if e not in envs]:
+            rec = observed.gateways.pop(env)
+            if stop_process(rec.pid, rec.argv):
+                log.info("stopped gateway %s (pid %s): no longer needed", env, rec.pid)
+        models, gateways = target_groups(desired, observed)
+        write_targets(self.prom.model_targets, models)
+        write_targets(self.prom.gateway_targets, gateways)
+
+    def _refresh(self, rec: ProcessRecord, now: float) -> None:
+        """Notice a process that died since the last pass and schedule its restart."""
+        if rec.pid is None or is_our_process(rec.pid, rec.argv):
+            return
+        code = exit_code_if_child(rec.pid)
+        last_line = tail_lines(Path(rec.log_path), 1) if rec.log_path else ""
+        how = f"exited with code {code}" if code is not None else "is no longer running"
+        rec.last_error = f"pid {rec.pid} {how}" + (f": {last_line}" if last_line else "")
+        if not rec.ever_healthy:
+            rec.failed_starts += 1
+        rec.consecutive_crashes += 1
+        rec.next_start_at = now + restart_backoff(rec.consecutive_crashes)
+        log.warning("%s; next start in %.0fs", rec.last_error, rec.next_start_at - now)
+        rec.pid = None
+        rec.healthy = False
+        rec.health_failures = 0
+
+    def _start(self, rec: ProcessRecord, argv: list[str], log_path: Path, now: float) -> None:
+        try:
+            pid = spawn_detached(argv, log_path, cwd=self.layout.home)
+        except ProcessStartError as exc:
+            rec.last_error = str(exc)
+            rec.failed_starts += 1
+            rec.consecutive_crashes += 1
+            rec.next_start_at = now + restart_backoff(rec.consecutive_crashes)
+            return
+        rec.pid, rec.argv, rec.log_path = pid, argv, str(log_path)
+        rec.starts += 1
+        log.info("started pid %d (start #%d): %s", pid, rec.starts, " ".join(argv))
+        rec.ever_healthy = rec.healthy = False
+        rec.health_failures = 0
+
+    def _ensure_gateway(
+        self, env: str, desired: DesiredState, observed: ObservedState, now: float
+    ) -> None:
+        rec = observed.gateways.setdefault(env, ProcessRecord())
+        if rec.pid is not None or now < rec.next_start_at:
+            return
+        port = free_port(desired.gateway_ports.get(env))
+        desired.gateway_ports[env] = port
+        rec.port = port
+        if not self.layout.routes_file(env).exists():
+            atomic_write_json(self.layout.routes_file(env), {"models": {}})
+        argv = self.commands.gateway(self.layout, env, port)
+        self._start(rec, argv, self.layout.gateway_log(env), now)
+
+    def _ensure_revision(
+        self,
+        key: str,
+        env: str,
+        model: str,
+        rev: RevisionSpec,
+        observed: ObservedState,
+        now: float,
+    ) -> None:
+        rec = observed.revisions.setdefault(key, ProcessRecord())
+        if rec.pid is not None:
+            assert rec.port is not None
+            wanted = self.commands.model_server(self.layout, env, model, rev, rec.port)
+            if rec.argv[1:] == wanted[1:]:  # the interpreter's spelling may differ
+                return
+            # Same revision name, different launch settings: replace the process.
+            stop_process(rec.pid, rec.argv)
+            rec = observed.revisions[key] = ProcessRecord()
+        if now < rec.next_start_at:
+            return
+        rec.port = free_port(rec.port)
+        argv = self.commands.model_server(self.layout, env, model, rev, rec.port)
+        self._start(rec, argv, self.layout.revision_log(env, model, rev.revision), now)
+
+    def _check_health(self, observed: ObservedState) -> None:
+        checks: list[tuple[ProcessRecord, str]] = [
+            (rec, f"http://127.0.0.1:{rec.port}/health")
+            for rec in observed.revisions.values()
+            if rec.pid is not None
+        ] + [
+            (rec, f"http://127.0.0.1:{rec.port}/-/health")
+            for rec in observed.gateways.values()
+            if rec.pid is not None
+        ]
+        if not checks:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(checks))) as pool:
+            results = list(pool.map(lambda c: http_ok(c[1], timeout_s=1.0), checks))
+        for (rec, _), ok in zip(checks, results, strict=True):
+            if ok:
+                rec.healthy = rec.ever_healthy = True
+                rec.health_failures = rec.failed_starts = rec.consecutive_crashes = 0
+            else:
+                rec.health_failures += 1
+                # A serving process is only taken out of rotation after repeated failures, so
+                # one slow probe under load does not drop its traffic.
+                if not rec.ever_healthy or rec.health_failures >= HEALTH_FAILURE_THRESHOLD:
+                    rec.healthy = False
+
+    def _write_routes(
+        self, env: str, desired: DesiredState, observed: ObservedState, healthy_in: HealthyIn
+    ) -> set[str]:
+        """Write the env's routes file if it changed; return the keys routed before the write."""
+        path = self.layout.routes_file(env)
+        models: dict[str, object] = {}
+        for dep in desired.deployments.values():
+            if dep.spec.env != env:
+                continue
+            model = dep.spec.model
+
+            def url(revision: str, model: str = model) -> str:
+                rec = observed.revisions[revision_key(env, model, revision)]
+                return f"http://127.0.0.1:{rec.port}"
+
+            entries = route_entries(dep, healthy_in(env, model), url)
+            models[model] = {"revisions": [e.model_dump() for e in entries]}
+        new = {"models": models}
+        old = _read_json(path)
+        if old == new:
+            return set()
+        atomic_write_json(path, new)
+        return {
+            revision_key(env, m, r["revision"])
+            for m, spec in (old or {}).get("models", {}).items()
+            for r in spec.get("revisions", [])
+        }
+
+    def _wait_gateways_loaded(self, envs: list[str], observed: ObservedState) -> None:
+        """Wait until each live gateway serves the routes file now on disk (bounded)."""
+        deadline = time.monotonic() + self.drain_timeout_s
+        for env in envs:
+            rec = observed.gateways.get(env)
+            if rec is None or rec.pid is None or not rec.healthy:
+                continue
+            wait_gateway_synced(rec.port, self.layout.routes_file(env), deadline=deadline)
+        time.sleep(0.2)  # requests picked just before the swap are on the wire by now
+
+
+def wait_gateway_synced(port: int | None, routes_file: Path, *, deadline: float) -> bool:
+    """Poll a gateway's ``/-/routes`` until it serves ``routes_file``'s content.
+
+    Args:
+        port: the gateway's port.
+        routes_file: the routes file the gateway follows.
+        deadline: ``time.monotonic()`` value after which to give up.
+
+    Returns:
+        True when in sync before the deadline.
+    """
+    expected = (_read_json(routes_file) or {}).get("models")
+    while True:
+        if _gateway_models(port) == expected:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``; None when missing or unreadable (the caller rewrites it)."""
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _gateway_models(port: int | None) -> object:
+    """The ``models`` section a gateway currently serves (None when it does not answer)."""
+    data = http_get_json(f"http://127.0.0.1:{port}/-/routes", timeout_s=0.5)
+    return data.get("models") if isinstance(data, dict) else None

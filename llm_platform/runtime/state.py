@@ -1,0 +1,149 @@
+"""The local runtime's on-disk state: desired and observed JSON, written atomically under a lock.
+
+Layout under ``home/runtime/``: ``desired.json`` (what should run; survives ``stack down``),
+``observed.json`` (pids, ports, restart counters) and ``lock`` (an fcntl lock file serialising
+every read-modify-write between the controller, the CLI and Dagster runs).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, Field, ValidationError
+
+from llm_platform.errors import ConfigurationError
+from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class DesiredDeployment(BaseModel):
+    """A desired deployment plus the revisions it replaced that still carry traffic."""
+
+    spec: DeploymentSpec
+    retiring: list[RevisionSpec] = Field(default_factory=list)
+
+
+class DesiredState(BaseModel):
+    """Everything that should run. Keys of ``deployments`` are ``"<env>/<model>"``."""
+
+    environments: list[str] = Field(default_factory=list, description="envs that get a gateway")
+    gateway_ports: dict[str, int] = Field(default_factory=dict)
+    deployments: dict[str, DesiredDeployment] = Field(default_factory=dict)
+
+
+class ProcessRecord(BaseModel):
+    """One process the runtime started (model server or gateway)."""
+
+    pid: int | None = None
+    port: int | None = None
+    argv: list[str] = Field(default_factory=list, description="exact command line, for pid checks")
+    log_path: str = ""
+    starts: int = 0
+    consecutive_crashes: int = 0
+    failed_starts: int = Field(default=0, description="exits before ever becoming healthy")
+    ever_healthy: bool = False
+    healthy: bool = False
+    health_failures: int = Field(default=0, description="consecutive failed health checks")
+    last_error: str | None = None
+    next_start_at: float = 0.0
+
+    @property
+    def restarts(self) -> int:
+        """Starts after the first one."""
+        return max(0, self.starts - 1)
+
+
+class ObservedState(BaseModel):
+    """What runs. Keys: revisions ``"<env>/<model>/<revision>"``, gateways ``"<env>"``."""
+
+    revisions: dict[str, ProcessRecord] = Field(default_factory=dict)
+    gateways: dict[str, ProcessRecord] = Field(default_factory=dict)
+
+
+def revision_key(env: str, model: str, revision: str) -> str:
+    """Key of a revision in :attr:`ObservedState.revisions`."""
+    return f"{env}/{model}/{revision}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file in the same dir, fsync, os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: object) -> None:
+    """Serialise ``data`` as indented JSON and write it atomically."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_model(path: Path, model: type[M]) -> M:
+    """Load a pydantic model from a JSON file; a missing file gives the model's defaults.
+
+    Raises:
+        ConfigurationError: the file exists but is not valid JSON for ``model``.
+    """
+    if not path.exists():
+        return model()
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise ConfigurationError(f"{path}: corrupt runtime state: {exc}") from exc
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive fcntl lock on ``path`` (created if missing) for the ``with`` block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as lock_file:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+
+class StateStore:
+    """Desired and observed state of one runtime home, guarded by an exclusive file lock."""
+
+    def __init__(self, home: Path) -> None:
+        self.dir = home / "runtime"
+        self.desired_path = self.dir / "desired.json"
+        self.observed_path = self.dir / "observed.json"
+        self.lock_path = self.dir / "lock"
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the exclusive lock (blocks until other holders release it; not re-entrant)."""
+        return file_lock(self.lock_path)
+
+    def load_desired(self) -> DesiredState:
+        """Read the desired state (empty when never written)."""
+        return read_model(self.desired_path, DesiredState)
+
+    def load_observed(self) -> ObservedState:
+        """Read the observed state (empty when never written)."""
+        return read_model(self.observed_path, ObservedState)
+
+    def save_desired(self, desired: DesiredState) -> None:
+        """Write the desired state atomically; call while holding the lock."""
+        atomic_write_json(self.desired_path, desired.model_dump(mode="json"))
+
+    def save_observed(self, observed: ObservedState) -> None:
+        """Write the observed state atomically; call while holding the lock."""
+        atomic_write_json(self.observed_path, observed.model_dump(mode="json"))

@@ -1,0 +1,37 @@
+"""The serving runtime as a Dagster resource (local target).
+
+A thin wrapper: assets call ``runtime()`` and use the target-neutral
+:class:`llm_platform.runtime.base.Runtime` interface, so they never branch on the target.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from llm_platform.runtime.base import Runtime
+from llm_platform.runtime.local import LocalRuntime
+
+
+class LocalRuntimeResource(dg.ConfigurableResource):
+    """Model-server processes behind per-environment gateways, state under ``home``.
+
+    Deployments outlive the Dagster run that applied them: desired state is kept on disk under
+    ``home/runtime`` and the controller started by ``llm-platform stack up`` keeps them running.
+    """
+
+    home: str
+
+    _runtime: LocalRuntime | None = PrivateAttr(default=None)
+
+    def runtime(self) -> Runtime:
+        """The runtime (created on first use, reused afterwards)."""
+        return self.local_runtime()
+
+    def local_runtime(self) -> LocalRuntime:
+        """The concrete local runtime (for local-only helpers such as ``fault_file``)."""
+        if self._runtime is None:
+            self._runtime = LocalRuntime(Path(self.home))
+        return self._runtime
