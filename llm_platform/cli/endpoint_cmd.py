@@ -1,0 +1,64 @@
+"""``llm-platform test-endpoint``: run the integration suite against one model endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+
+
+def test_endpoint(
+    url: Annotated[str, typer.Argument(help="Endpoint root, e.g. http://127.0.0.1:8080/<model>")],
+    model: Annotated[str, typer.Option("--model", help="Model name sent in requests")],
+    health_path: Annotated[str, typer.Option(help="Health path below URL")] = "/health",
+    concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 8,
+    requests: Annotated[int, typer.Option(min=1, max=1_000_000)] = 50,
+    min_success_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.8,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 30.0,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Health, one inference and a concurrent load test against URL; exit 1 if any fails."""
+    from llm_platform.integration import run_suite
+
+    err = Console(stderr=True)
+    if fmt not in ("text", "json"):
+        err.print(f"--format must be 'text' or 'json', got {fmt!r}")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        report = run_suite(
+            url,
+            model=model,
+            health_path=health_path,
+            concurrency=concurrency,
+            requests=requests,
+            min_success_rate=min_success_rate,
+            timeout_s=timeout,
+        )
+    except ValueError as exc:
+        err.print(f"test-endpoint: {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    if fmt == "json":
+        print(report.model_dump_json(indent=2))
+    else:
+        out = Console(highlight=False, soft_wrap=True)
+        out.print(f"Integration suite for model [bold]{escape(model)}[/] at {escape(url)}")
+        for t in report.tests:
+            mark = "[green]PASS[/]" if t.passed else "[red]FAIL[/]"
+            ms = t.duration_s * 1000
+            out.print(f"  {mark} {t.name:<9} {escape(t.detail)} [dim]({ms:.0f} ms)[/]")
+        load = report.load
+        if load is not None and load.p50_ms is not None and load.p95_ms is not None:
+            out.print(f"  load latency: p50 {load.p50_ms:.1f} ms, p95 {load.p95_ms:.1f} ms")
+        passed = sum(t.passed for t in report.tests)
+        verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
+        out.print(f"Result: {verdict} ({passed}/{len(report.tests)} tests)")
+    raise typer.Exit(EXIT_OK if report.passed else EXIT_FAIL)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``test-endpoint`` to the ``llm-platform`` app."""
+    app.command("test-endpoint")(test_endpoint)

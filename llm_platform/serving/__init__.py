@@ -1,0 +1,1 @@
+"""The embedded serving data plane: an OpenAI-compatible model server and a weighted gateway."""

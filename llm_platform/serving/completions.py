@@ -1,0 +1,76 @@
+"""The OpenAI ``/v1/completions`` request schema and error bodies the model server uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_TOKENS_CAP = 512
+
+
+class CompletionRequest(BaseModel):
+    """The subset of the OpenAI completions body the demo model supports.
+
+    Unknown fields that OpenAI clients commonly send (``user``, ``logprobs``: null, ...) are
+    accepted and ignored; options that would change the answer's shape (``n`` > 1, ``stream``,
+    ``echo``) are refused so a client never receives something other than it asked for.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    prompt: str | list[str]
+    max_tokens: int = Field(default=16, ge=1, le=MAX_TOKENS_CAP)
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    n: int = Field(default=1, ge=1, le=1)
+    stream: bool = Field(default=False)
+    echo: bool = Field(default=False)
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list) and len(v) != 1:
+            raise ValueError("a list prompt must hold exactly one string (batching unsupported)")
+        return v
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_limit(cls, v: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(v, list) and len(v) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return v
+
+    @field_validator("stream", "echo")
+    @classmethod
+    def _unsupported(cls, v: bool) -> bool:
+        if v:
+            raise ValueError("not supported by this server")
+        return v
+
+    @property
+    def prompt_text(self) -> str:
+        """The single prompt string."""
+        return self.prompt[0] if isinstance(self.prompt, list) else self.prompt
+
+    @property
+    def stop_list(self) -> list[str] | None:
+        """Stop sequences as a list (None when absent)."""
+        if self.stop is None:
+            return None
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+def error_body(message: str, *, type_: str, code: str, param: str | None = None) -> dict[str, Any]:
+    """An OpenAI-style error object."""
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def validation_message(exc: ValidationError) -> tuple[str, str | None]:
+    """A one-line description of the first problems of a request body and the first field."""
+    errors = exc.errors()
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors[:5]]
+    first = ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else None
+    return "; ".join(parts), first

@@ -1,0 +1,214 @@
+"""The local gateway: routes ``/<model>/<path>`` to a model's revisions by weight.
+
+Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --host H --port N``.
+It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
+the added latency per request stays well under a millisecond. Inference requests
+(``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
+endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
+
+from llm_platform.errors import ConfigurationError
+from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
+from llm_platform.serving.httpserver import Request, Response, serve
+from llm_platform.serving.metrics import GatewayMetrics
+from llm_platform.serving.routes import RoutesWatcher
+
+log = logging.getLogger("llm_platform.gateway")
+
+_JSON = (b"content-type", b"application/json")
+
+
+def _json(status: int, obj: object) -> Response:
+    return Response(status, [_JSON], json.dumps(obj, separators=(",", ":")).encode())
+
+
+def _error(status: int, message: str, type_: str, code: str) -> Response:
+    return _json(status, {"error": {"message": message, "type": type_, "code": code}})
+
+
+def is_inference_path(rest: bytes) -> bool:
+    """True for the paths the contract metrics count (``/v1/...`` except model listing)."""
+    return rest.startswith(b"/v1/") and not rest.startswith(b"/v1/models")
+
+
+class Gateway:
+    """Request handling of the gateway (transport-independent).
+
+    Args:
+        watcher: the routes file watcher (polled by :meth:`poll_forever`).
+        namespace: environment name put on every metric (``namespace`` label).
+        upstream_timeout_s: seconds an upstream may take for a complete response (then 504).
+        seed: seed of the weighted choice (None: random).
+    """
+
+    def __init__(
+        self,
+        watcher: RoutesWatcher,
+        *,
+        namespace: str,
+        upstream_timeout_s: float = 120.0,
+        seed: int | None = None,
+    ) -> None:
+        self.watcher = watcher
+        self.namespace = namespace
+        self.upstream_timeout_s = upstream_timeout_s
+        self.metrics = GatewayMetrics(namespace)
+        self.client = HttpClient()
+        self.rng = random.Random(seed)
+
+    async def poll_forever(self, interval_s: float) -> None:
+        """Reload the routes file whenever it changes; invalid files keep the old table."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                if self.watcher.poll():
+                    log.warning("routes reloaded from %s", self.watcher.path)
+            except ConfigurationError as exc:
+                log.error("keeping the previous routes: %s", exc)
+
+    def _admin(self, path: bytes) -> Response:
+        if path == b"/-/health":
+            return _json(200, {"status": "ok"})
+        if path == b"/-/routes":
+            return _json(
+                200,
+                {
+                    "namespace": self.namespace,
+                    "routes_file": str(self.watcher.path),
+                    "generation": self.watcher.generation,
+                    "error": self.watcher.error,
+                    **self.watcher.table.spec.model_dump(),
+                },
+            )
+        return _error(404, f"no admin endpoint {path.decode(errors='replace')}", "not_found", "404")
+
+    async def handle(self, req: Request) -> Response:
+        """Answer one request: admin, metrics, or proxy to a revision of the model."""
+        path = req.path
+        if path.startswith(b"/-/"):
+            return self._admin(path)
+        if path == b"/metrics":
+            body = generate_latest(self.metrics.registry)
+            return Response(200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], body)
+        model_b, _, rest_b = path[1:].partition(b"/")
+        model = model_b.decode(errors="replace")
+        router = self.watcher.table.routers.get(model)
+        if router is None:
+            msg = f"model {model!r} is not routed by this gateway ({self.namespace})"
+            return _error(404, msg, "not_found", "model_not_found")
+        rest = b"/" + rest_b
+        counted = is_inference_path(rest)
+        start = time.perf_counter()
+        backend = router.pick(self.rng)
+        if backend is None:
+            if counted:
+                self.metrics.observe(model, "none", "none", "none", 0.0, True)
+            msg = f"model {model!r} has no revision with traffic weight > 0"
+            return _error(503, msg, "unavailable", "no_revision")
+        target = rest + b"?" + req.query if req.query else rest
+        try:
+            resp = await self.client.pool(backend.origin).request(
+                req.method,
+                target,
+                headers=req.headers,
+                body=req.body,
+                timeout_s=self.upstream_timeout_s,
+            )
+        except (OSError, UpstreamError, TimeoutError) as exc:
+            if counted:
+                elapsed = time.perf_counter() - start
+                self.metrics.observe(
+                    model, backend.version, backend.color, backend.revision, elapsed, True
+                )
+            msg = f"upstream {backend.origin} (revision {backend.revision}) failed: {exc}"
+            if isinstance(exc, TimeoutError):
+                return _error(504, msg, "upstream_error", "upstream_timeout")
+            return _error(502, msg, "upstream_error", "upstream_unreachable")
+        if counted:
+            self.metrics.observe(
+                model,
+                backend.version,
+                backend.color,
+                backend.revision,
+                time.perf_counter() - start,
+                resp.status >= 500,
+            )
+        headers = [h for h in resp.headers if h[0] not in HOP_BY_HOP]
+        headers += (
+            (b"x-llm-revision", backend.revision.encode()),
+            (b"x-llm-version", backend.version.encode()),
+            (b"x-llm-color", backend.color.encode()),
+        )
+        return Response(resp.status, headers, resp.body)
+
+
+async def _run(gateway: Gateway, host: str, port: int, poll_interval_s: float) -> None:
+    poller = asyncio.create_task(gateway.poll_forever(poll_interval_s))
+    try:
+        await serve(
+            gateway.handle,
+            host,
+            port,
+            on_start=lambda: log.info(
+                "gateway (%s) listening on %s:%d", gateway.namespace, host, port
+            ),  # fmt: skip
+        )
+    finally:
+        poller.cancel()
+        gateway.client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (see module docstring); returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m llm_platform.serving.gateway")
+    parser.add_argument("--routes", required=True, type=Path, help="routes JSON file")
+    parser.add_argument("--namespace", required=True, help="environment, e.g. staging")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds")
+    parser.add_argument("--upstream-timeout", type=float, default=120.0, help="seconds")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the weighted choice")
+    args = parser.parse_args(argv)
+    disable_created_metrics()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    watcher = RoutesWatcher(args.routes)
+    try:
+        watcher.poll()
+    except ConfigurationError as exc:
+        sys.stderr.write(f"gateway: cannot start: {exc}\n")
+        return 2
+    if not args.routes.exists():
+        log.warning("routes file %s does not exist yet; no models are routed", args.routes)
+    gateway = Gateway(
+        watcher, namespace=args.namespace, upstream_timeout_s=args.upstream_timeout, seed=args.seed
+    )
+    try:
+        import uvloop
+    except ImportError:  # optional: the standard loop works, somewhat slower
+        runner = asyncio.Runner()
+    else:
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    try:
+        with runner:
+            runner.run(_run(gateway, args.host, args.port, args.poll_interval))
+    except OSError as exc:
+        sys.stderr.write(f"gateway: cannot listen on {args.host}:{args.port}: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The gateway's routes file: which revisions serve a model, and with what traffic weight.
+
+The local runtime writes the file atomically (write + rename); the gateway polls its identity
+(inode, mtime, size) and swaps in a new immutable :class:`RouteTable` when it changes. A request
+picks its backend once, so a swap never affects a request that is already being proxied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llm_platform.errors import ConfigurationError
+
+
+class RevisionRoute(BaseModel):
+    """One serving revision of a model behind the gateway."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    color: str = ""
+    url: str = Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")
+    weight: int = Field(ge=0, le=100)
+
+
+class ModelRoutes(BaseModel):
+    """All revisions of one model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revisions: list[RevisionRoute]
+
+
+class RoutesFile(BaseModel):
+    """The whole routes file: ``{"models": {"<model>": {"revisions": [...]}}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: dict[str, ModelRoutes] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """A revision chosen for one request; carries its metric labels."""
+
+    model: str
+    revision: str
+    version: str
+    color: str
+    origin: str
+
+
+class ModelRouter:
+    """Weighted random choice among the revisions of one model with weight > 0."""
+
+    __slots__ = ("backends", "_cumulative", "_total")
+
+    def __init__(self, model: str, routes: ModelRoutes) -> None:
+        self.backends: list[Backend] = []
+        self._cumulative: list[int] = []
+        total = 0
+        for r in routes.revisions:
+            if r.weight <= 0:
+                continue
+            total += r.weight
+            origin = r.url.rstrip("/")
+            self.backends.append(Backend(model, r.revision, r.version, r.color, origin))
+            self._cumulative.append(total)
+        self._total = total
+
+    def pick(self, rng: random.Random) -> Backend | None:
+        """A backend drawn in proportion to the weights, or None when all weights are 0."""
+        if self._total == 0:
+            return None
+        if len(self.backends) == 1:
+            return self.backends[0]
+        return self.backends[bisect_right(self._cumulative, rng.randrange(self._total))]
+
+
+class RouteTable:
+    """An immutable snapshot of the routes file."""
+
+    def __init__(self, spec: RoutesFile) -> None:
+        self.spec = spec
+        self.routers = {name: ModelRouter(name, m) for name, m in spec.models.items()}
+
+
+def parse_routes(text: str, *, source: str) -> RouteTable:
+    """Parse and validate routes JSON.
+
+    Raises:
+        ConfigurationError: the text is not valid JSON or does not match the schema; the
+            message names ``source`` and the offending field.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{source}: not valid JSON: {exc}") from exc
+    try:
+        return RouteTable(RoutesFile.model_validate(data))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"{source}: invalid routes: {problems}") from exc
+
+
+class RoutesWatcher:
+    """Reloads the routes file when its identity (inode, mtime, size) changes.
+
+    Args:
+        path: the routes file. A missing file means "no routes yet" (empty table).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.table = RouteTable(RoutesFile())
+        self.error: str | None = None
+        self.generation = 0
+        self._loaded = False
+        self._stamp: tuple[int, int, int] | None = None
+
+    def _identity(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def poll(self) -> bool:
+        """Reload when the file changed.
+
+        Returns:
+            True when a new table was installed.
+
+        Raises:
+            ConfigurationError: the changed file is invalid; the previous table stays active
+                and :attr:`error` holds the message.
+        """
+        stamp = self._identity()
+        if stamp == self._stamp and self._loaded:
+            return False
+        self._stamp, self._loaded = stamp, True
+        if stamp is None:
+            table = RouteTable(RoutesFile())
+        else:
+            try:
+                table = parse_routes(self.path.read_text(encoding="utf-8"), source=str(self.path))
+            except ConfigurationError as exc:
+                self.error = str(exc)
+                raise
+        self.table = table
+        self.error = None
+        self.generation += 1
+        return True

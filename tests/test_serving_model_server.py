@@ -1,0 +1,208 @@
+"""The model server as a real process: digest verification, OpenAI shape, faults, metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.serving_fixtures import build_artifact, free_port, start_model_server
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("artifact") / "tiny-shakespeare"
+    return out, build_artifact(out)
+
+
+@pytest.fixture(scope="module")
+def server(
+    artifact: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """One server for the shape tests; its fault file starts absent."""
+    logs = tmp_path_factory.mktemp("logs")
+    fault_file = logs / "faults.json"
+    proc, url = start_model_server(
+        artifact[0], artifact[1], logs, extra=["--fault-file", str(fault_file), "--fault-seed", "1"]
+    )
+    yield url, fault_file
+    proc.stop()
+
+
+def _complete(url: str, **body: object) -> httpx.Response:
+    payload = {"model": "tiny", "prompt": "Shall I compare thee", "max_tokens": 12, **body}
+    return httpx.post(url + "/v1/completions", json=payload, timeout=10)
+
+
+def _server_args(artifact: Path, digest: str, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "llm_platform.serving.model_server", "--artifact", str(artifact),
+        "--expected-digest", digest, "--model", "tiny", "--version", "1.0.0", "--revision", "r1",
+        "--host", "127.0.0.1", "--port", str(free_port()), *extra,
+    ]  # fmt: skip
+
+
+def test_wrong_digest_refuses_to_start(artifact: tuple[Path, str]) -> None:
+    out = subprocess.run(
+        _server_args(artifact[0], "0" * 64), capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode != 0
+    assert "digest mismatch" in out.stderr
+    assert artifact[1] in out.stderr  # names the digest actually found
+
+
+def test_tampered_artifact_refuses_to_start(artifact: tuple[Path, str], tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in artifact[0].iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    cfg = copy / "config.json"
+    cfg.write_text(cfg.read_text() + " ")
+    out = subprocess.run(
+        _server_args(copy, artifact[1]), capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode != 0
+    assert "digest mismatch" in out.stderr
+
+
+def test_fail_load_exits_with_reason(artifact: tuple[Path, str]) -> None:
+    out = subprocess.run(
+        _server_args(*artifact, "--fail-load"), capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode != 0
+    assert "model load failed" in out.stderr
+
+
+def test_health_and_models(server: tuple[str, Path], artifact: tuple[Path, str]) -> None:
+    url, _ = server
+    health = httpx.get(url + "/health").json()
+    assert health == {
+        "status": "ok",
+        "model": "tiny",
+        "version": "1.0.0",
+        "revision": "r1",
+        "digest": artifact[1],
+    }
+    models = httpx.get(url + "/v1/models").json()
+    assert [m["id"] for m in models["data"]] == ["tiny"]
+
+
+def test_completion_shape_and_determinism(server: tuple[str, Path]) -> None:
+    url, _ = server
+    first = _complete(url, temperature=0.0)
+    assert first.status_code == 200
+    body = first.json()
+    assert body["object"] == "text_completion"
+    assert body["id"].startswith("cmpl-")
+    assert body["model"] == "tiny"
+    assert isinstance(body["created"], int)
+    (choice,) = body["choices"]
+    assert choice["index"] == 0 and choice["logprobs"] is None
+    assert choice["text"] and choice["finish_reason"] in ("length", "stop")
+    usage = body["usage"]
+    assert 0 < usage["completion_tokens"] <= 12
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    again = _complete(url, temperature=0.0, prompt=["Shall I compare thee"]).json()
+    assert again["choices"][0]["text"] == choice["text"]
+    seeded = [_complete(url, temperature=1.0, seed=5).json()["choices"][0]["text"] for _ in "ab"]
+    assert seeded[0] == seeded[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"prompt": "x"}, "model"),
+        ({"model": "tiny"}, "prompt"),
+        ({"model": "tiny", "prompt": "x", "max_tokens": 100000}, "max_tokens"),
+        ({"model": "tiny", "prompt": ["a", "b"]}, "prompt"),
+        ({"model": "tiny", "prompt": "x", "temperature": -1}, "temperature"),
+        ({"model": "tiny", "prompt": "x", "stream": True}, "stream"),
+    ],
+)
+def test_bad_bodies_get_openai_400(server: tuple[str, Path], body: dict, param: str) -> None:
+    r = httpx.post(server[0] + "/v1/completions", json=body)
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["type"] == "invalid_request_error" and err["param"] == param
+    assert param in err["message"]
+
+
+def test_non_json_body_is_400(server: tuple[str, Path]) -> None:
+    r = httpx.post(server[0] + "/v1/completions", content=b"{not json")
+    assert r.status_code == 400
+    assert "not valid JSON" in r.json()["error"]["message"]
+
+
+def test_wrong_model_is_404(server: tuple[str, Path]) -> None:
+    r = _complete(server[0], model="other")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "model_not_found"
+
+
+def test_fault_file_changes_running_server(server: tuple[str, Path]) -> None:
+    url, fault_file = server
+    assert _complete(url).status_code == 200
+    fault_file.write_text(json.dumps({"error_rate": 1.0}))
+    statuses = {_complete(url).status_code for _ in range(5)}
+    assert statuses == {500}
+    assert _complete(url).json()["error"]["code"] == "injected_fault"
+    fault_file.write_text(json.dumps({"error_rate": 0.0, "latency_ms": 250}))
+    t0 = time.perf_counter()
+    assert _complete(url).status_code == 200
+    assert time.perf_counter() - t0 >= 0.25
+    fault_file.write_text("{broken")
+    assert _complete(url).status_code == 200  # invalid file: previous settings stay
+    assert "invalid fault settings" in httpx.get(url + "/health").json()["fault_file_error"]
+    fault_file.unlink()
+    t0 = time.perf_counter()
+    assert _complete(url).status_code == 200
+    assert time.perf_counter() - t0 < 0.25  # back to the command-line settings
+
+
+def test_metrics_count_requests_and_errors(server: tuple[str, Path]) -> None:
+    url, _ = server
+    text = httpx.get(url + "/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    labels = {"model": "tiny", "version": "1.0.0", "revision": "r1"}
+    for name in ("llm_server_requests", "llm_server_errors", "llm_server_request_duration_seconds"):
+        assert name in families, name
+        assert all({k: s.labels[k] for k in labels} == labels for s in families[name].samples), name
+    requests = next(s.value for s in families["llm_server_requests"].samples
+                    if s.name.endswith("_total"))  # fmt: skip
+    assert requests >= 1
+
+
+def test_error_rate_and_latency_flags(artifact: tuple[Path, str], tmp_path: Path) -> None:
+    proc, url = start_model_server(
+        *artifact, tmp_path, extra=["--error-rate", "1.0", "--latency-ms", "150"]
+    )
+    try:
+        t0 = time.perf_counter()
+        r = _complete(url)
+        assert r.status_code == 500
+        assert time.perf_counter() - t0 >= 0.15
+        assert httpx.get(url + "/health").status_code == 200  # health is not faulted
+        text = httpx.get(url + "/metrics").text
+        errors = [line for line in text.splitlines() if line.startswith("llm_server_errors_total")]
+        assert errors and float(errors[0].split()[-1]) == 1.0
+    finally:
+        proc.stop()
+
+
+def test_seeded_partial_error_rate(artifact: tuple[Path, str], tmp_path: Path) -> None:
+    proc, url = start_model_server(
+        *artifact, tmp_path, extra=["--error-rate", "0.5", "--fault-seed", "3"]
+    )
+    try:
+        statuses = [_complete(url, max_tokens=2).status_code for _ in range(60)]
+    finally:
+        proc.stop()
+    assert set(statuses) == {200, 500}
+    assert 15 <= statuses.count(500) <= 45
