@@ -1,0 +1,449 @@
+"""Canary analysis: compare the canary revision with the stable one over a short window.
+
+The canary passes only when it meets the objectives on its own (error rate, p95 latency and,
+where the source measures it, availability) AND is not clearly worse than the stable revision
+serving the same traffic at the same time. Too few canary requests (or no stable baseline) is
+``inconclusive``, which rolls back: a canary is never promoted on no evidence.
+
+Two metric sources answer the same question: :class:`PrometheusSource` (the SLO package's
+queries scoped with ``revision=...`` over the window) and :class:`GatewayMetricsSource` (the
+gateway's own ``/metrics`` counters diffed between the start and the end of the window).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel, Field
+
+from llm_platform.config import SLOObjectives
+from llm_platform.slo import DEFAULT_PROFILE, InstantQueryClient, MetricProfile, evaluate
+from llm_platform.slo.prom import PrometheusError
+
+Verdict = Literal["pass", "fail", "inconclusive"]
+
+
+class CanaryThresholds(BaseModel):
+    """What a canary must meet, absolutely and relative to the stable revision."""
+
+    error_rate: float = Field(default=0.01, ge=0, le=1, description="objective (fraction)")
+    latency_p95_ms: float = Field(default=2000, gt=0, description="objective")
+    availability: float = Field(default=0.999, gt=0, le=1, description="objective")
+    min_requests: int = Field(default=20, ge=1, description="canary requests needed")
+    error_rate_tolerance: float = Field(
+        default=0.01, ge=0, le=1, description="canary may exceed the stable error rate by this"
+    )
+    latency_ratio: float = Field(default=1.5, ge=1, description="max canary/stable p95 ratio")
+    latency_slack_ms: float = Field(
+        default=50, ge=0, description="absolute p95 slack (bucket resolution of tiny latencies)"
+    )
+
+    @classmethod
+    def from_objectives(
+        cls, objectives: SLOObjectives, *, min_requests: int = 20
+    ) -> CanaryThresholds:
+        """Thresholds from an environment's SLO objectives (``min_requests`` is per canary)."""
+        return cls(
+            error_rate=objectives.error_rate,
+            latency_p95_ms=objectives.latency_p95_ms,
+            availability=objectives.availability,
+            min_requests=min_requests,
+        )
+
+
+class RevisionObservation(BaseModel):
+    """What one revision did during the window (None: no data)."""
+
+    revision: str
+    requests: float | None
+    failed: float | None
+    error_rate: float | None
+    latency_p95_ms: float | None
+    availability: float | None = None
+
+
+class CanaryCheck(BaseModel):
+    """One comparison of the analysis."""
+
+    name: str
+    verdict: Verdict
+    canary: float | None
+    stable: float | None
+    threshold: float | None
+    reason: str
+
+
+class CanaryAnalysis(BaseModel):
+    """The analysis verdict with every observation and check behind it."""
+
+    verdict: Verdict
+    reason: str
+    source: str
+    window_s: float
+    canary: RevisionObservation
+    stable: RevisionObservation
+    checks: list[CanaryCheck]
+    queries: list[str] = Field(default_factory=list)
+
+
+class AnalysisTarget(BaseModel):
+    """Which deployment and revisions to compare."""
+
+    env: str
+    namespace: str = Field(description="the metrics' namespace label (the env name locally)")
+    model: str
+    canary: str
+    stable: str
+
+
+class MetricsSource(Protocol):
+    """Observes two revisions over a window: ``begin`` at its start, ``collect`` at its end."""
+
+    name: str
+    measures_availability: bool
+
+    def begin(self, target: AnalysisTarget) -> None:
+        """Mark the start of the window."""
+        ...
+
+    def collect(
+        self, target: AnalysisTarget, window_s: float
+    ) -> tuple[RevisionObservation, RevisionObservation, list[str]]:
+        """(canary, stable, queries used) for the window that began at ``begin``."""
+        ...
+
+
+def _bad(value: float | None) -> bool:
+    return value is None or math.isnan(value)
+
+
+def _num(value: float | None) -> float | None:
+    """NaN (0/0 in PromQL) is no data: None, which the checks treat as inconclusive."""
+    return None if _bad(value) else value
+
+
+def _fmt(value: float | None) -> str:
+    return "none" if value is None else f"{value:.4g}"
+
+
+def _compare(
+    name: str,
+    canary: float | None,
+    stable: float | None,
+    limit: float | None,
+    what: str,
+    *,
+    blocked: str | None,
+    at_least: bool = False,
+) -> CanaryCheck:
+    """One check: ``blocked`` (a reason) makes it inconclusive; else canary vs ``limit``."""
+    reason = blocked
+    if reason is None and (canary is None or math.isnan(canary)):
+        reason = "no canary value in the window"
+    if reason is None and limit is None:
+        reason = "no stable value to compare with"
+    if reason is not None or canary is None or limit is None:
+        return CanaryCheck(
+            name=name,
+            verdict="inconclusive",
+            canary=canary,
+            stable=stable,
+            threshold=limit,
+            reason=reason or "no data",
+        )
+    ok = canary >= limit if at_least else canary <= limit
+    op = (">=" if ok else "<") if at_least else ("<=" if ok else ">")
+    return CanaryCheck(
+        name=name,
+        verdict="pass" if ok else "fail",
+        canary=canary,
+        stable=stable,
+        threshold=limit,
+        reason=f"canary {canary:.4g} {op} {what}",
+    )
+
+
+def judge_canary(
+    canary: RevisionObservation,
+    stable: RevisionObservation,
+    thresholds: CanaryThresholds,
+    *,
+    with_availability: bool,
+) -> tuple[Verdict, str, list[CanaryCheck]]:
+    """Apply the canary rules; any fail -> fail, else any inconclusive -> inconclusive.
+
+    Args:
+        canary: the canary's observations over the window.
+        stable: the stable revision's observations over the same window.
+        thresholds: objectives and tolerances.
+        with_availability: judge availability too (the source measures it).
+
+    Returns:
+        (overall verdict, reason naming the failing or inconclusive checks, every check).
+    """
+    t = thresholds
+    n = canary.requests
+    enough = not _bad(n) and (n or 0) >= t.min_requests
+    gate = (
+        None
+        if enough
+        else f"canary served {0 if _bad(n) else n:.0f} requests " + (f"(need >= {t.min_requests})")
+    )
+    baseline = None
+    if _bad(stable.requests) or (stable.requests or 0) < t.min_requests:
+        baseline = f"stable served too few requests to compare (need >= {t.min_requests})"
+    c_err, s_err = canary.error_rate, stable.error_rate
+    c_lat, s_lat = canary.latency_p95_ms, stable.latency_p95_ms
+    err_limit = None if _bad(s_err) else (s_err or 0) + t.error_rate_tolerance
+    lat_limit = None
+    if not _bad(s_lat) and s_lat is not None:
+        lat_limit = max(s_lat * t.latency_ratio, s_lat + t.latency_slack_ms)
+    checks = [
+        CanaryCheck(
+            name="canary_requests",
+            verdict="pass" if enough else "inconclusive",
+            canary=n,
+            stable=stable.requests,
+            threshold=t.min_requests,
+            reason=gate or f"canary served {n:.0f} requests",
+        ),
+        _compare(
+            "error_rate",
+            c_err,
+            s_err,
+            t.error_rate,
+            f"objective {t.error_rate:g} (error rate)",
+            blocked=gate,
+        ),
+        _compare(
+            "error_rate_vs_stable",
+            c_err,
+            s_err,
+            err_limit,
+            f"stable {_fmt(s_err)} + {t.error_rate_tolerance:g} (error rate)",
+            blocked=gate or baseline,
+        ),
+        _compare(
+            "latency_p95",
+            c_lat,
+            s_lat,
+            t.latency_p95_ms,
+            f"objective {t.latency_p95_ms:g} ms (p95 ms)",
+            blocked=gate,
+        ),
+        _compare(
+            "latency_p95_vs_stable",
+            c_lat,
+            s_lat,
+            lat_limit,
+            f"{lat_limit or 0:.1f} ms = max(stable {_fmt(s_lat)} ms x {t.latency_ratio:g}, "
+            f"+ {t.latency_slack_ms:g} ms) (p95 ms)",
+            blocked=gate or baseline,
+        ),
+    ]
+    if with_availability:
+        checks.append(
+            _compare(
+                "availability",
+                canary.availability,
+                stable.availability,
+                t.availability,
+                f"{t.availability:g} (availability)",
+                blocked=None,
+                at_least=True,
+            )
+        )
+    for wanted in ("fail", "inconclusive"):
+        hits = [c for c in checks if c.verdict == wanted]
+        if hits:
+            reason = "; ".join(f"{c.name}: {c.reason}" for c in hits)
+            return ("fail" if wanted == "fail" else "inconclusive"), reason, checks
+    return "pass", "canary meets every objective and is not worse than stable", checks
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Prometheus' ``histogram_quantile`` over cumulative bucket counts (``le`` -> count)."""
+    edges = sorted(buckets)
+    if not edges or not math.isinf(edges[-1]):
+        return None
+    total = buckets[edges[-1]]
+    if total <= 0:
+        return None
+    rank = q * total
+    prev_le, prev_count = 0.0, 0.0
+    for le in edges:
+        count = buckets[le]
+        if count >= rank:
+            if math.isinf(le):
+                return prev_le
+            if count == prev_count:
+                return le
+            return prev_le + (le - prev_le) * (rank - prev_count) / (count - prev_count)
+        prev_le, prev_count = le, count
+    return prev_le
+
+
+class _Counts(BaseModel):
+    requests: float = 0.0
+    failed: float = 0.0
+    buckets: dict[float, float] = Field(default_factory=dict)
+
+
+class GatewayMetricsSource:
+    """Diffs the gateway's contract counters between ``begin`` and ``collect``.
+
+    Args:
+        gateway_url: the environment gateway's root URL (``/metrics`` is appended).
+        timeout_s: per scrape.
+    """
+
+    name = "gateway-metrics"
+    measures_availability = False
+
+    def __init__(self, gateway_url: str, *, timeout_s: float = 5.0) -> None:
+        self.url = gateway_url.rstrip("/") + "/metrics"
+        self.timeout_s = timeout_s
+        self._before: dict[str, _Counts] = {}
+
+    def _scrape(self, model: str) -> dict[str, _Counts]:
+        try:
+            resp = httpx.get(self.url, timeout=self.timeout_s, trust_env=False)
+            resp.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise PrometheusError(f"cannot scrape gateway metrics at {self.url}: {exc}") from exc
+        out: dict[str, _Counts] = {}
+        for family in text_string_to_metric_families(resp.text):
+            for s in family.samples:
+                if s.labels.get("model") != model or "revision" not in s.labels:
+                    continue
+                c = out.setdefault(s.labels["revision"], _Counts())
+                if s.name == "llm_requests_total":
+                    c.requests = s.value
+                elif s.name == "llm_requests_failed_total":
+                    c.failed = s.value
+                elif s.name == "llm_request_duration_seconds_bucket":
+                    c.buckets[float(s.labels["le"])] = s.value
+        return out
+
+    def begin(self, target: AnalysisTarget) -> None:
+        """Snapshot the counters."""
+        self._before = self._scrape(target.model)
+
+    def collect(
+        self, target: AnalysisTarget, window_s: float
+    ) -> tuple[RevisionObservation, RevisionObservation, list[str]]:
+        """Snapshot again and turn the differences into observations."""
+        after = self._scrape(target.model)
+
+        def observe(revision: str) -> RevisionObservation:
+            end = after.get(revision)
+            if end is None:
+                return RevisionObservation(
+                    revision=revision,
+                    requests=None,
+                    failed=None,
+                    error_rate=None,
+                    latency_p95_ms=None,
+                )
+            start = self._before.get(revision, _Counts())
+            if end.requests < start.requests:  # the gateway restarted: counters reset
+                start = _Counts()
+            requests, failed = end.requests - start.requests, end.failed - start.failed
+            buckets = {le: n - start.buckets.get(le, 0.0) for le, n in end.buckets.items()}
+            p95 = histogram_quantile(0.95, buckets)
+            return RevisionObservation(
+                revision=revision,
+                requests=requests,
+                failed=failed,
+                error_rate=failed / requests if requests > 0 else None,
+                latency_p95_ms=None if p95 is None else p95 * 1000.0,
+            )
+
+        return observe(target.canary), observe(target.stable), [f"GET {self.url} (diff)"]
+
+
+class PrometheusSource:
+    """The SLO package's queries, scoped to one revision, over the analysis window.
+
+    Args:
+        client: a Prometheus client (``PrometheusClient(url)``).
+        settle_s: wait this long at the end of the window so the last scrape lands.
+        profile: metric names.
+    """
+
+    name = "prometheus"
+    measures_availability = True
+
+    def __init__(
+        self,
+        client: InstantQueryClient,
+        *,
+        settle_s: float = 2.0,
+        profile: MetricProfile = DEFAULT_PROFILE,
+    ) -> None:
+        self.client, self.settle_s, self.profile = client, settle_s, profile
+
+    def begin(self, target: AnalysisTarget) -> None:
+        """Nothing to snapshot: Prometheus keeps the history."""
+
+    def collect(
+        self, target: AnalysisTarget, window_s: float
+    ) -> tuple[RevisionObservation, RevisionObservation, list[str]]:
+        """Evaluate both revisions at now over ``window_s`` (+ settle)."""
+        time.sleep(self.settle_s)
+        window = f"{max(2, math.ceil(window_s + self.settle_s))}s"
+        objectives = SLOObjectives(window=window, min_requests=0)
+        at = datetime.now(UTC)
+        queries: list[str] = []
+
+        def observe(revision: str) -> RevisionObservation:
+            verdict = evaluate(
+                self.client,
+                model=target.model,
+                namespace=target.namespace,
+                objectives=objectives,
+                profile=self.profile,
+                extra_labels={"revision": revision},
+                at=at,
+            )
+            by_name = {o.name: o for o in verdict.objectives}
+            queries.extend(o.query for o in verdict.objectives)
+            requests, rate = _num(by_name["error_rate"].samples), _num(by_name["error_rate"].value)
+            return RevisionObservation(
+                revision=revision,
+                requests=requests,
+                failed=None if rate is None or requests is None else rate * requests,
+                error_rate=rate,
+                latency_p95_ms=_num(by_name["latency_p95"].value),
+                availability=_num(by_name["availability"].value),
+            )
+
+        return observe(target.canary), observe(target.stable), queries
+
+
+def analyze(
+    source: MetricsSource,
+    target: AnalysisTarget,
+    thresholds: CanaryThresholds,
+    window_s: float,
+) -> CanaryAnalysis:
+    """Collect the window's observations from ``source`` (after ``begin``) and judge them."""
+    canary, stable, queries = source.collect(target, window_s)
+    verdict, reason, checks = judge_canary(
+        canary, stable, thresholds, with_availability=source.measures_availability
+    )
+    return CanaryAnalysis(
+        verdict=verdict,
+        reason=reason,
+        source=source.name,
+        window_s=window_s,
+        canary=canary,
+        stable=stable,
+        checks=checks,
+        queries=queries,
+    )

@@ -1,0 +1,394 @@
+"""Production rollouts with automatic rollback: the plan, the result and the entry points.
+
+``execute_rollout`` runs one strategy (blue-green, canary, rolling-update; a first deployment
+when nothing serves) and rolls back on its own when the smoke test, readiness or the canary
+analysis fails. ``rollback`` restores a previous revision (used by the production SLO sensor);
+``retire_previous`` removes the rollback target once its window is over.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from llm_platform.config import EnvironmentConfig
+from llm_platform.errors import PlatformError
+from llm_platform.integration import run_suite
+from llm_platform.promotion.analysis import (
+    CanaryThresholds,
+    GatewayMetricsSource,
+    MetricsSource,
+    PrometheusSource,
+)
+from llm_platform.promotion.strategies import (
+    STRATEGIES,
+    Outcome,
+    RolloutContext,
+    RolloutStep,
+    SmokeTest,
+    first_deployment,
+)
+from llm_platform.runtime.base import (
+    NAME_PATTERN,
+    Color,
+    DeploymentNotFound,
+    DeploymentSpec,
+    InvalidDeploymentSpec,
+    RevisionSpec,
+    Runtime,
+)
+from llm_platform.runtime.local import LocalRuntime
+from llm_platform.slo import PrometheusClient
+
+Strategy = Literal["rolling-update", "blue-green", "canary"]
+
+
+class RolloutPlan(BaseModel):
+    """What to roll out where, and how.
+
+    ``smoke_requests=0`` skips the smoke test; only the canary strategy allows it (its analysis
+    is then the only gate). ``latency_ms`` / ``error_rate`` inject faults into the new revision
+    (demos and tests).
+    """
+
+    env: str = Field(pattern=NAME_PATTERN, max_length=63)
+    model: str = Field(pattern=NAME_PATTERN, max_length=63)
+    version: str = Field(min_length=1)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    artifact_dir: str = Field(min_length=1)
+    strategy: Strategy
+    canary_percentage: int = Field(default=10, ge=1, le=100)
+    smoke_requests: int = Field(default=20, ge=0)
+    smoke_min_success_rate: float = Field(default=1.0, ge=0, le=1)
+    smoke_timeout_s: float = Field(default=30.0, gt=0)
+    ready_timeout_s: float = Field(default=60.0, gt=0)
+    analysis_window_s: float = Field(default=30.0, gt=0)
+    analysis_traffic_rps: float = Field(
+        default=0.0, ge=0, description="synthetic requests/s through the gateway (0: live only)"
+    )
+    thresholds: CanaryThresholds | None = None
+    prometheus_url: str | None = Field(default=None, description="canary analysis source")
+    metrics_namespace: str | None = Field(
+        default=None, description="namespace label of the metrics (default: env)"
+    )
+    rollback_window_s: float = Field(default=3600.0, ge=0)
+    latency_ms: float = Field(default=0, ge=0)
+    error_rate: float = Field(default=0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> RolloutPlan:
+        if self.smoke_requests == 0 and self.strategy != "canary":
+            raise ValueError(
+                f"smoke_requests: 0 skips the only gate of strategy {self.strategy}; "
+                "only canary may skip the smoke test"
+            )
+        if self.strategy == "canary" and self.canary_percentage >= 100:
+            raise ValueError("canary_percentage: must be below 100 (stable is the baseline)")
+        return self
+
+
+class RolloutResult(BaseModel):
+    """What a rollout (or rollback) did, step by step, and why it ended as it did."""
+
+    outcome: Outcome
+    strategy: Literal["rolling-update", "blue-green", "canary", "first-deployment", "rollback"]
+    env: str
+    model: str
+    new_revision: str
+    previous_revision: str | None
+    new_spec: RevisionSpec
+    previous_spec: RevisionSpec | None
+    steps: list[RolloutStep]
+    reason: str
+    smoke: dict[str, object] | None = None
+    analysis: dict[str, object] | None = None
+    retire_after: datetime | None = Field(
+        default=None, description="previous revision kept at 0% for rollback until then"
+    )
+    duration_s: float = 0.0
+
+
+def plan_from_environment(
+    config: EnvironmentConfig,
+    *,
+    env: str,
+    model: str,
+    version: str,
+    digest: str,
+    artifact_dir: str,
+    **overrides: object,
+) -> RolloutPlan:
+    """A plan with the environment's strategy, canary percentage and SLO thresholds.
+
+    Args:
+        config: ``config/<env>.yaml`` of the target environment.
+        env: the runtime's environment name.
+        model: model name.
+        version: model version.
+        digest: artifact digest (hex).
+        artifact_dir: where the verified artifact lies.
+        **overrides: any other :class:`RolloutPlan` field (windows, prometheus_url, ...).
+
+    Raises:
+        pydantic.ValidationError: an inconsistent combination (named field).
+    """
+    data: dict[str, object] = {
+        "env": env,
+        "model": model,
+        "version": version,
+        "digest": digest,
+        "artifact_dir": artifact_dir,
+        "strategy": config.deployment.strategy,
+        "canary_percentage": config.deployment.canary_percentage,
+        "thresholds": CanaryThresholds.from_objectives(config.slo),
+    }
+    return RolloutPlan.model_validate({**data, **overrides})
+
+
+def desired_spec(runtime: Runtime, env: str, model: str) -> DeploymentSpec | None:
+    """The deployment's desired spec (full revision specs: artifact dirs, faults).
+
+    The :class:`Runtime` interface reports observed status only; runtimes expose their desired
+    spec through a ``desired_spec(env, model)`` method. :class:`LocalRuntime` does not have it
+    yet, so its state store is read directly.
+
+    Raises:
+        PlatformError: the runtime offers no way to read its desired spec.
+    """
+    reader = getattr(runtime, "desired_spec", None)
+    if callable(reader):
+        spec = reader(env, model)
+        if spec is not None and not isinstance(spec, DeploymentSpec):
+            raise PlatformError(f"{type(runtime).__name__}.desired_spec returned {type(spec)}")
+        return spec
+    if isinstance(runtime, LocalRuntime):
+        dep = runtime.store.load_desired().deployments.get(f"{env}/{model}")
+        return dep.spec if dep is not None else None
+    raise PlatformError(
+        f"{type(runtime).__name__} has no desired_spec(env, model): cannot roll out safely"
+    )
+
+
+def revision_name(version: str, digest: str, taken: set[str]) -> str:
+    """A DNS-label revision name ``v<version>-<digest[:8]>`` not in ``taken``."""
+    ver = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-") or "0"
+    base = f"v{ver}"[:50].rstrip("-") + f"-{digest[:8]}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def _serving(spec: DeploymentSpec | None) -> RevisionSpec | None:
+    if spec is None:
+        return None
+    live = [r for r in spec.revisions if r.weight > 0]
+    if len(live) != 1:
+        split = {r.revision: r.weight for r in live}
+        raise InvalidDeploymentSpec(
+            f"{spec.env}/{spec.model}: traffic is split {split}; another rollout is in progress"
+        )
+    return live[0]
+
+
+def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
+    if serving is None:
+        return "blue" if strategy == "blue-green" else "stable"
+    if strategy == "blue-green":
+        return "blue" if serving.color == "green" else "green"
+    return "canary" if strategy == "canary" else "stable"
+
+
+def _default_source(plan: RolloutPlan) -> Callable[[str | None], MetricsSource]:
+    def make(endpoint: str | None) -> MetricsSource:
+        if plan.prometheus_url:
+            return PrometheusSource(PrometheusClient(plan.prometheus_url, timeout=10.0))
+        if endpoint is None:
+            raise PlatformError(f"{plan.env}/{plan.model}: no gateway endpoint to analyse")
+        return GatewayMetricsSource(endpoint.rsplit("/", 1)[0])
+
+    return make
+
+
+def execute_rollout(
+    runtime: Runtime,
+    plan: RolloutPlan,
+    *,
+    smoke: SmokeTest = run_suite,
+    analyzer: MetricsSource | None = None,
+) -> RolloutResult:
+    """Roll ``plan`` out with its strategy; roll back automatically when a gate fails.
+
+    Args:
+        runtime: the serving target.
+        plan: what to deploy and how.
+        smoke: the smoke test (``run_suite``-like), run against the new revision's own URL.
+        analyzer: canary metrics source (default: Prometheus when ``plan.prometheus_url`` is
+            set, else the gateway's ``/metrics`` diffed over the window).
+
+    Returns:
+        ``promoted``, ``rolled_back`` (a gate failed; the previous state is restored) or
+        ``failed`` (could not start, or the rollback itself failed), with every step.
+
+    Raises:
+        Exception: unexpected errors propagate after a rollback attempt (never swallowed).
+    """
+    t0 = time.perf_counter()
+    current = desired_spec(runtime, plan.env, plan.model)
+    serving = _serving(current)
+    taken = {r.revision for r in current.revisions} if current else set()
+    new = RevisionSpec(
+        revision=revision_name(plan.version, plan.digest, taken),
+        version=plan.version,
+        digest=plan.digest,
+        artifact_dir=plan.artifact_dir,
+        color=_new_color(plan.strategy, serving),
+        weight=0,
+        latency_ms=plan.latency_ms,
+        error_rate=plan.error_rate,
+    )
+    source_for = (lambda _: analyzer) if analyzer is not None else _default_source(plan)
+    ctx = RolloutContext(runtime, plan, smoke, source_for, serving, new)
+    run = STRATEGIES[plan.strategy] if serving is not None else first_deployment
+    label = plan.strategy if serving is not None else "first-deployment"
+    same = serving is not None and serving.model_dump(exclude={"revision", "color", "weight"}) == (
+        new.model_dump(exclude={"revision", "color", "weight"})
+    )
+    outcome: Outcome = "failed"
+    try:
+        if same:
+            assert serving is not None
+            outcome, reason, ctx.new = "promoted", f"already serving as {serving.revision}", serving
+        else:
+            outcome, reason = run(ctx)
+    except PlatformError as exc:
+        failed_step = ctx.steps[-1].name if ctx.steps else "start"
+        reason = f"{failed_step} failed: {exc}"
+        try:
+            ctx.undo()
+            outcome = "rolled_back" if ctx.changed else "failed"
+        except PlatformError as undo_exc:
+            outcome, reason = "failed", f"{reason}; rollback failed too: {undo_exc}"
+    except BaseException:
+        ctx.undo()  # best effort to restore serving; the original error is re-raised
+        raise
+    return RolloutResult(
+        outcome=outcome,
+        strategy=label,  # type: ignore[arg-type]
+        env=plan.env,
+        model=plan.model,
+        new_revision=ctx.new.revision,
+        previous_revision=serving.revision if serving and not same else None,
+        new_spec=ctx.new.model_copy(update={"weight": 100}),
+        previous_spec=serving if not same else None,
+        steps=ctx.steps,
+        reason=reason,
+        smoke=ctx.smoke.model_dump(mode="json") if ctx.smoke else None,
+        analysis=ctx.analysis.model_dump(mode="json") if ctx.analysis else None,
+        retire_after=ctx.retire_after if outcome == "promoted" else None,
+        duration_s=round(time.perf_counter() - t0, 3),
+    )
+
+
+def rollback(
+    runtime: Runtime,
+    *,
+    env: str,
+    model: str,
+    to_revision: RevisionSpec | str,
+    ready_timeout_s: float = 60.0,
+) -> RolloutResult:
+    """Give 100% back to a previous revision and remove the others.
+
+    Args:
+        runtime: the serving target.
+        env: environment.
+        model: model name.
+        to_revision: the revision to restore: its spec (redeployed when no longer running,
+            e.g. ``RolloutResult.previous_spec``), or the name of a revision still desired.
+        ready_timeout_s: how long the restored revision may take to become ready.
+
+    Returns:
+        ``rolled_back`` when the revision serves 100% alone; ``failed`` otherwise (the current
+        revisions keep serving).
+
+    Raises:
+        DeploymentNotFound: no such deployment, or a name that is not desired any more.
+    """
+    t0 = time.perf_counter()
+    current = desired_spec(runtime, env, model)
+    if current is None:
+        raise DeploymentNotFound(f"{env}/{model}: no such deployment to roll back")
+    by_name = {r.revision: r for r in current.revisions}
+    name = to_revision if isinstance(to_revision, str) else to_revision.revision
+    if isinstance(to_revision, str):
+        if name not in by_name:
+            raise DeploymentNotFound(
+                f"{env}/{model}: revision {name} is not desired any more; pass its RevisionSpec"
+            )
+        target = by_name[name]
+    else:
+        target = by_name.get(name, to_revision)
+    target = target.model_copy(update={"weight": 100})
+    removed = [r for r in current.revisions if r.revision != name]
+    bad = next((r for r in removed if r.weight > 0), removed[0] if removed else None)
+    plan = RolloutPlan(
+        env=env,
+        model=model,
+        version=target.version,
+        digest=target.digest,
+        artifact_dir=target.artifact_dir,
+        strategy="rolling-update",
+        ready_timeout_s=ready_timeout_s,
+    )
+    ctx = RolloutContext(runtime, plan, run_suite, _default_source(plan), None, target)
+    outcome: Outcome = "failed"
+    try:
+        if name in by_name:
+            try:
+                ctx.switch({name: 100}, "switch_back")
+            except InvalidDeploymentSpec:
+                # Not routable now: applying it alone keeps the others serving until it is.
+                ctx.steps[-1].detail += " (re-applying it alone instead)"
+        ctx.apply([target], "restore")
+        ctx.wait_ready_any()
+        outcome = "rolled_back"
+        reason = f"{name} ({target.digest[:12]}) serves 100%; removed " + (
+            ", ".join(r.revision for r in removed) or "nothing"
+        )
+    except PlatformError as exc:
+        outcome, reason = "failed", f"{ctx.steps[-1].name} failed: {exc}"
+    return RolloutResult(
+        outcome=outcome,
+        strategy="rollback",
+        env=env,
+        model=model,
+        new_revision=name,
+        previous_revision=bad.revision if bad else None,
+        new_spec=target,
+        previous_spec=bad,
+        steps=ctx.steps,
+        reason=reason,
+        duration_s=round(time.perf_counter() - t0, 3),
+    )
+
+
+def retire_previous(runtime: Runtime, *, env: str, model: str) -> list[str]:
+    """Remove every revision at 0% (the rollback target, once its window is over).
+
+    Returns:
+        The removed revision names (empty when there was none).
+    """
+    current = desired_spec(runtime, env, model)
+    if current is None:
+        raise DeploymentNotFound(f"{env}/{model}: no such deployment")
+    idle = [r.revision for r in current.revisions if r.weight == 0]
+    if idle:
+        keep = [r for r in current.revisions if r.weight > 0]
+        runtime.apply(DeploymentSpec(env=env, model=model, revisions=keep))
+    return idle

@@ -1,0 +1,326 @@
+"""The step sequences of each rollout strategy, on the target-neutral :class:`Runtime`.
+
+Every strategy starts the new revision next to the serving one at weight 0, waits until it is
+ready and smoke-tests its own URL before it gets any traffic; every traffic change is one
+``runtime.set_weights`` call (atomic on the gateway). A strategy returns ``(outcome, reason)``;
+an exception from a step is turned into a rollback by :func:`llm_platform.promotion.rollout.
+execute_rollout`, which calls :meth:`RolloutContext.undo`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from llm_platform.integration import SuiteReport
+from llm_platform.promotion.analysis import (
+    AnalysisTarget,
+    CanaryAnalysis,
+    CanaryThresholds,
+    MetricsSource,
+    analyze,
+)
+from llm_platform.runtime.base import (
+    DeploymentNotFound,
+    DeploymentSpec,
+    InvalidDeploymentSpec,
+    RevisionSpec,
+    Runtime,
+)
+
+if TYPE_CHECKING:
+    from llm_platform.promotion.rollout import RolloutPlan
+
+Outcome = Literal["promoted", "rolled_back", "failed"]
+
+
+class SmokeTest(Protocol):
+    """The shape of :func:`llm_platform.integration.run_suite`."""
+
+    def __call__(
+        self,
+        base_url: str,
+        *,
+        model: str,
+        concurrency: int,
+        requests: int,
+        min_success_rate: float,
+        timeout_s: float,
+    ) -> SuiteReport:
+        """Test one endpoint."""
+        ...
+
+
+class RolloutStep(BaseModel):
+    """One recorded step of a rollout."""
+
+    name: str
+    started_at: datetime
+    duration_s: float
+    ok: bool
+    detail: str
+
+
+@dataclass
+class StepDetail:
+    """Filled in by a step's body: what happened, and whether the step's check passed."""
+
+    text: str = ""
+    ok: bool = True
+
+
+@dataclass
+class RolloutContext:
+    """State of one rollout: the runtime, the plan, the serving and the new revision."""
+
+    runtime: Runtime
+    plan: RolloutPlan
+    smoke_test: SmokeTest
+    source_for: Callable[[str | None], MetricsSource]
+    serving: RevisionSpec | None
+    new: RevisionSpec
+    steps: list[RolloutStep] = field(default_factory=list)
+    smoke: SuiteReport | None = None
+    analysis: CanaryAnalysis | None = None
+    retire_after: datetime | None = None
+    changed: bool = False
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[StepDetail]:
+        """Record a step; an exception marks it failed (with its message) and propagates."""
+        started, t0, detail = datetime.now(UTC), time.perf_counter(), StepDetail()
+        try:
+            yield detail
+        except BaseException as exc:
+            self._record(name, started, t0, False, f"{type(exc).__name__}: {exc}")
+            raise
+        self._record(name, started, t0, detail.ok, detail.text)
+
+    def _record(self, name: str, started: datetime, t0: float, ok: bool, text: str) -> None:
+        self.steps.append(
+            RolloutStep(
+                name=name,
+                started_at=started,
+                duration_s=round(time.perf_counter() - t0, 3),
+                ok=ok,
+                detail=text,
+            )
+        )
+
+    # -- operations -----------------------------------------------------------------------
+
+    def apply(self, revisions: list[RevisionSpec], what: str) -> None:
+        """Make ``revisions`` the desired spec."""
+        with self.step(what) as d:
+            spec = DeploymentSpec(env=self.plan.env, model=self.plan.model, revisions=revisions)
+            self.changed = True
+            self.runtime.apply(spec)
+            d.text = ", ".join(f"{r.revision}={r.weight}%" for r in revisions)
+
+    def wait_ready(self) -> str:
+        """Wait until every revision is ready; return the new revision's own URL."""
+        with self.step("wait_ready") as d:
+            status = self.runtime.wait_ready(
+                self.plan.env, self.plan.model, timeout_s=self.plan.ready_timeout_s
+            )
+            urls = {r.revision: r.url for r in status.revisions}
+            url = urls.get(self.new.revision)
+            if url is None:
+                raise InvalidDeploymentSpec(f"revision {self.new.revision} has no URL: {urls}")
+            d.text = f"{self.new.revision} ready at {url}"
+            return url
+
+    def switch(self, weights: dict[str, int], what: str = "switch") -> None:
+        """Shift traffic atomically."""
+        with self.step(what) as d:
+            self.runtime.set_weights(self.plan.env, self.plan.model, weights)
+            d.text = ", ".join(f"{k}={v}%" for k, v in weights.items())
+
+    def run_smoke(self, url: str) -> str | None:
+        """Smoke-test the new revision's own URL; the failure reason, or None when it passed."""
+        with self.step("smoke") as d:
+            report = self.smoke_test(
+                url,
+                model=self.plan.model,
+                concurrency=min(4, self.plan.smoke_requests),
+                requests=self.plan.smoke_requests,
+                min_success_rate=self.plan.smoke_min_success_rate,
+                timeout_s=self.plan.smoke_timeout_s,
+            )
+            self.smoke = report
+            failed = [f"{t.name}: {t.detail}" for t in report.tests if not t.passed]
+            if report.passed:
+                d.text = f"{len(report.tests)} tests passed against {url}"
+                return None
+            d.ok, d.text = False, "; ".join(failed)
+            return f"smoke test of revision {self.new.revision} at {url} failed: " + "; ".join(
+                failed
+            )
+
+    def undo(self) -> None:
+        """Restore the state before the rollout: the serving revision at 100, or nothing."""
+        if not self.changed:
+            return
+        env, model = self.plan.env, self.plan.model
+        if self.serving is None:
+            with self.step("rollback") as d:
+                try:
+                    self.runtime.delete(env, model)
+                    d.text = f"removed {env}/{model} (nothing served before)"
+                except DeploymentNotFound:
+                    d.text = f"{env}/{model} was never created: nothing to remove"
+            return
+        keep = self.serving.model_copy(update={"weight": 100})
+        with self.step("rollback") as d:
+            try:
+                self.runtime.set_weights(env, model, {keep.revision: 100})
+                d.text = f"{keep.revision}=100% (switched back)"
+            except InvalidDeploymentSpec as exc:
+                # Not routable right now: re-applying it alone keeps the current revisions
+                # serving until it is healthy again (Runtime.apply contract).
+                d.text = f"switch back refused ({exc}); re-applied {keep.revision} alone"
+        self.apply([keep], "remove_new")
+        self.wait_ready_any()
+
+    def wait_ready_any(self) -> None:
+        """Wait until the deployment is ready (no URL of the new revision needed)."""
+        with self.step("wait_ready") as d:
+            self.runtime.wait_ready(
+                self.plan.env, self.plan.model, timeout_s=self.plan.ready_timeout_s
+            )
+            d.text = "ready"
+
+    def keep_for_rollback(self) -> None:
+        """Record until when the previous revision stays as the rollback target."""
+        self.retire_after = datetime.now(UTC) + timedelta(seconds=self.plan.rollback_window_s)
+
+
+def _drive(endpoint: str, model: str, *, duration_s: float, rps: float) -> int:
+    """Send completions through the gateway at about ``rps`` for ``duration_s``; bounded."""
+    deadline = time.monotonic() + duration_s
+    sent, limit = 0, int(duration_s * rps) + 1
+    body = {"model": model, "prompt": "Canary check", "max_tokens": 4, "temperature": 0.0}
+    with httpx.Client(trust_env=False, timeout=10.0) as client:
+        while time.monotonic() < deadline and sent < limit:
+            t0 = time.monotonic()
+            try:
+                client.post(f"{endpoint}/v1/completions", json=body)
+            except httpx.HTTPError:
+                pass  # the gateway counts the failure; the analysis judges it
+            sent += 1
+            time.sleep(max(0.0, 1.0 / rps - (time.monotonic() - t0)))
+    time.sleep(max(0.0, deadline - time.monotonic()))
+    return sent
+
+
+# -- strategies ---------------------------------------------------------------------------
+
+
+def first_deployment(ctx: RolloutContext) -> tuple[Outcome, str]:
+    """Nothing serves yet: the runtime needs weights summing to 100, so deploy straight."""
+    ctx.apply([ctx.new.model_copy(update={"weight": 100})], "deploy")
+    failure = ctx.run_smoke(ctx.wait_ready())
+    if failure:
+        ctx.undo()
+        return "rolled_back", failure
+    return "promoted", f"first deployment: {ctx.new.revision} serves 100%"
+
+
+def _stage_new(ctx: RolloutContext) -> str | None:
+    """Start the new revision at 0% next to the serving one, wait, smoke; failure reason."""
+    assert ctx.serving is not None
+    ctx.apply([ctx.serving, ctx.new.model_copy(update={"weight": 0})], "deploy")
+    url = ctx.wait_ready()
+    return ctx.run_smoke(url) if ctx.plan.smoke_requests > 0 else None
+
+
+def blue_green(ctx: RolloutContext) -> tuple[Outcome, str]:
+    """Green at 0% -> smoke -> switch 100% -> keep blue at 0% for the rollback window."""
+    failure = _stage_new(ctx)
+    if failure:
+        ctx.undo()
+        return "rolled_back", failure
+    assert ctx.serving is not None
+    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0})
+    ctx.keep_for_rollback()
+    return "promoted", (
+        f"{ctx.new.revision} ({ctx.new.color}) serves 100%; {ctx.serving.revision} kept at 0% "
+        f"for rollback until {ctx.retire_after:%Y-%m-%dT%H:%M:%SZ}"
+    )
+
+
+def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
+    """Smoke the new revision, switch, then remove the old one at once."""
+    failure = _stage_new(ctx)
+    if failure:
+        ctx.undo()
+        return "rolled_back", failure
+    assert ctx.serving is not None
+    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0})
+    ctx.apply([ctx.new.model_copy(update={"weight": 100})], "remove_previous")
+    return "promoted", f"{ctx.new.revision} serves 100%; {ctx.serving.revision} removed"
+
+
+def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
+    """Canary at ``canary_percentage`` -> analysis over the window -> promote or roll back."""
+    plan = ctx.plan
+    failure = _stage_new(ctx)
+    if failure:
+        ctx.undo()
+        return "rolled_back", failure
+    assert ctx.serving is not None
+    status = ctx.runtime.status(plan.env, plan.model)
+    endpoint = status.endpoint if status is not None else None
+    source = ctx.source_for(endpoint)
+    target = AnalysisTarget(
+        env=plan.env,
+        namespace=plan.metrics_namespace or plan.env,
+        model=plan.model,
+        canary=ctx.new.revision,
+        stable=ctx.serving.revision,
+    )
+    thresholds = plan.thresholds or CanaryThresholds()
+    source.begin(target)
+    pct = plan.canary_percentage
+    ctx.switch({ctx.new.revision: pct, ctx.serving.revision: 100 - pct}, "canary_traffic")
+    with ctx.step("observe") as d:
+        if plan.analysis_traffic_rps > 0 and endpoint is not None:
+            sent = _drive(
+                endpoint,
+                plan.model,
+                duration_s=plan.analysis_window_s,
+                rps=plan.analysis_traffic_rps,
+            )
+            d.text = f"{plan.analysis_window_s:g}s window, {sent} synthetic requests sent"
+        else:
+            time.sleep(plan.analysis_window_s)
+            d.text = f"{plan.analysis_window_s:g}s window of live traffic"
+    with ctx.step("analysis") as d:
+        ctx.analysis = analyze(source, target, thresholds, plan.analysis_window_s)
+        d.ok = ctx.analysis.verdict == "pass"
+        d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
+    if ctx.analysis.verdict != "pass":
+        ctx.undo()
+        return "rolled_back", f"canary analysis {ctx.analysis.verdict}: {ctx.analysis.reason}"
+    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0}, "promote")
+    ctx.new = ctx.new.model_copy(update={"color": "stable", "weight": 100})
+    ctx.apply([ctx.new, ctx.serving.model_copy(update={"weight": 0})], "relabel_stable")
+    ctx.keep_for_rollback()
+    return "promoted", (
+        f"canary {ctx.new.revision} passed analysis and serves 100%; "
+        f"{ctx.serving.revision} kept at 0% for rollback"
+    )
+
+
+STRATEGIES: dict[str, Callable[[RolloutContext], tuple[Outcome, str]]] = {
+    "blue-green": blue_green,
+    "canary": canary,
+    "rolling-update": rolling_update,
+}
