@@ -12,6 +12,8 @@ from dagster_aws.s3 import S3Resource
 from assets.jobs import model_job
 from assets.model_config import model_config
 from assets.registered_model import registered_model
+from assets.slo_checks import production_slo_checks, staging_slo_checks
+from assets.staging import staging_deployment
 from llm_platform.settings import Settings
 from resources.artifact_store import (
     ArtifactStoreResource,
@@ -19,11 +21,13 @@ from resources.artifact_store import (
     S3ArtifactStore,
 )
 from resources.git_repo import ModelsRepoResource
+from resources.prometheus import PrometheusResource
 from resources.registrar import (
     LocalKfpRegistrarResource,
     RegistrarResource,
     RemoteKfpRegistrarResource,
 )
+from resources.runtime import LocalRuntimeResource
 from sensors.git_push import git_push_sensor
 
 
@@ -56,13 +60,19 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "artifact_store": artifact_store_for(settings),
         "registrar": registrar_for(settings),
+        "runtime": LocalRuntimeResource(home=str(settings.home)),
+        "prometheus": PrometheusResource(
+            url=dg.EnvVar("PROMETHEUS_URL") if settings.prometheus_url else None,
+            home=str(settings.home),
+        ),
     }
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, sensors and resources for ``settings``."""
     return dg.Definitions(
-        assets=[model_config, registered_model],
+        assets=[model_config, registered_model, staging_deployment],
+        asset_checks=[staging_slo_checks],
         jobs=[model_job],
         sensors=[git_push_sensor],
         resources=build_resources(settings),

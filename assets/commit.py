@@ -5,7 +5,14 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.names import MODEL_CONFIG, TAG_COMMIT
-from llm_platform.gitops import GitRepo
+from llm_platform.config import (
+    ConfigError,
+    EnvironmentConfig,
+    ModelConfig,
+    parse_environment_config,
+    parse_model_config,
+)
+from llm_platform.gitops import GitError, GitRepo
 
 
 def run_commit(context: dg.AssetExecutionContext, repo: GitRepo) -> str:
@@ -56,3 +63,31 @@ def validated_config_metadata(context: dg.AssetExecutionContext, partition: str)
             f"(commit {meta.get('commit_sha')}) is invalid; fix models/{partition}/model.yaml",
         )
     return meta
+
+
+def environment_config(repo: GitRepo, sha: str, env: str) -> EnvironmentConfig:
+    """``config/<env>.yaml`` at ``sha``, validated.
+
+    Raises:
+        dagster.Failure: the file is missing or invalid (the message lists every problem).
+    """
+    rel = f"config/{env}.yaml"
+    try:
+        return parse_environment_config(
+            repo.read_file(sha, rel), source=rel, expected_environment=env
+        )
+    except (GitError, ConfigError) as exc:
+        raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
+
+
+def model_config_at(repo: GitRepo, sha: str, name: str) -> ModelConfig:
+    """``models/<name>/model.yaml`` at ``sha``, validated.
+
+    Raises:
+        dagster.Failure: the file is missing or invalid.
+    """
+    rel = f"models/{name}/model.yaml"
+    try:
+        return parse_model_config(repo.read_file(sha, rel), source=rel, expected_name=name)
+    except (GitError, ConfigError) as exc:
+        raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc

@@ -21,3 +21,16 @@ TAG_PARTITION = "dagster/partition"
 
 MODEL_JOB = "model_job"
 GIT_PUSH_SENSOR = "git_push_sensor"
+
+STAGING_ENV = "staging"
+PRODUCTION_ENV = "production"
+
+CHECK_SLO_AVAILABILITY = "slo_availability"
+CHECK_SLO_LATENCY_P95 = "slo_latency_p95"
+CHECK_SLO_ERROR_RATE = "slo_error_rate"
+#: objective name in an SLO verdict -> asset check name
+SLO_CHECKS = {
+    "availability": CHECK_SLO_AVAILABILITY,
+    "latency_p95": CHECK_SLO_LATENCY_P95,
+    "error_rate": CHECK_SLO_ERROR_RATE,
+}

@@ -62,10 +62,19 @@ def needed_envs(desired: DesiredState) -> list[str]:
 class Reconciler:
     """Starts, health-checks, routes and stops processes for one runtime home."""
 
-    def __init__(self, layout: Layout, commands: Commands, *, drain_timeout_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        commands: Commands,
+        *,
+        drain_timeout_s: float = 3.0,
+        scrape_drain_s: float = 2.5,
+    ) -> None:
         self.layout = layout
         self.commands = commands
         self.drain_timeout_s = drain_timeout_s
+        #: file_sd refresh (1 s) + scrape interval (1 s) + margin: see ``run``.
+        self.scrape_drain_s = scrape_drain_s
         self.prom = PrometheusPaths(layout.home)
 
     def run(self, desired: DesiredState, observed: ObservedState) -> None:
@@ -109,17 +118,22 @@ class Reconciler:
         to_stop = [k for k in observed.revisions if k not in keep]
         if any(observed.revisions[k].pid and k in previously_routed for k in to_stop):
             self._wait_gateways_loaded(envs, observed)
-        for key in to_stop:
-            rec = observed.revisions.pop(key)
-            if stop_process(rec.pid, rec.argv):
-                log.info("stopped %s (pid %s): no longer desired", key, rec.pid)
-        for env in [e for e in observed.gateways if e not in envs]:
-            rec = observed.gateways.pop(env)
-            if stop_process(rec.pid, rec.argv):
-                log.info("stopped gateway %s (pid %s): no longer needed", env, rec.pid)
+        stopping = [(key, observed.revisions.pop(key)) for key in to_stop]
+        stopping += [
+            (f"gateway {env}", observed.gateways.pop(env))
+            for env in list(observed.gateways)
+            if env not in envs
+        ]
+        # Take processes out of Prometheus' targets before stopping them: a scrape of a server we
+        # retire on purpose would otherwise record up == 0, a false outage in availability SLOs.
         models, gateways = target_groups(desired, observed)
         write_targets(self.prom.model_targets, models)
         write_targets(self.prom.gateway_targets, gateways)
+        if any(rec.pid and rec.healthy for _, rec in stopping):
+            time.sleep(self.scrape_drain_s)
+        for name, rec in stopping:
+            if stop_process(rec.pid, rec.argv):
+                log.info("stopped %s (pid %s): no longer desired", name, rec.pid)
 
     def _refresh(self, rec: ProcessRecord, now: float) -> None:
         """Notice a process that died since the last pass and schedule its restart."""

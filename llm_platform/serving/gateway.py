@@ -101,6 +101,9 @@ class Gateway:
         if path.startswith(b"/-/"):
             return self._admin(path)
         if path == b"/metrics":
+            for model, routes in self.watcher.table.spec.models.items():
+                for r in routes.revisions:
+                    self.metrics.prepare(model, r.version, r.color, r.revision)
             body = generate_latest(self.metrics.registry)
             return Response(200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], body)
         model_b, _, rest_b = path[1:].partition(b"/")

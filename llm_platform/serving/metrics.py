@@ -64,10 +64,9 @@ class GatewayMetrics:
         )
         self._children: dict[tuple[str, str, str, str], tuple[Histogram, Counter, Counter]] = {}
 
-    def observe(
-        self, model: str, version: str, color: str, revision: str, seconds: float, failed: bool
-    ) -> None:
-        """Record one inference request."""
+    def _series(
+        self, model: str, version: str, color: str, revision: str
+    ) -> tuple[Histogram, Counter, Counter]:
         key = (model, version, color, revision)
         children = self._children.get(key)
         if children is None:
@@ -78,6 +77,22 @@ class GatewayMetrics:
                 self.failed.labels(*labels),
             )
             self._children[key] = children
+        return children
+
+    def prepare(self, model: str, version: str, color: str, revision: str) -> None:
+        """Export a routed revision's series at zero before its first request.
+
+        Prometheus' ``increase()`` only counts what happens after a series' first sample; a
+        series born with its first request would hide that request (and all before the next
+        scrape) from the SLO's sample count.
+        """
+        self._series(model, version, color, revision)
+
+    def observe(
+        self, model: str, version: str, color: str, revision: str, seconds: float, failed: bool
+    ) -> None:
+        """Record one inference request."""
+        children = self._series(model, version, color, revision)
         children[0].observe(seconds)
         children[1].inc()
         if failed:

@@ -1,0 +1,167 @@
+"""SLO asset checks on staging and production deployments (one check per objective)."""
+
+import time
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from assets.commit import (
+    environment_config,
+    latest_materialization_metadata,
+    model_config_at,
+    validated_config_metadata,
+)
+from assets.names import PRODUCTION_DEPLOYMENT, SLO_CHECKS, STAGING_DEPLOYMENT
+from assets.partitions import models_partitions
+from llm_platform.config import effective_slo
+from llm_platform.slo import PrometheusError, SLOVerdict, evaluate
+from resources.git_repo import ModelsRepoResource
+from resources.prometheus import PrometheusResource
+
+#: A deployment younger than this may not have been scraped yet: wait for the data to settle.
+SETTLE_AFTER_DEPLOY_S = 120.0
+SETTLE_TIMEOUT_S = 20.0
+SETTLE_POLL_S = 2.0
+
+_DESCRIPTIONS = {
+    "availability": "avg_over_time(up) of the model's servers over the window >= objective.",
+    "latency_p95": "p95 of llm_request_duration_seconds over the window <= objective (ms).",
+    "error_rate": "failed / total requests over the window <= objective.",
+}
+
+
+def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
+    """One check per SLO objective on ``asset``, per model partition."""
+    return [
+        dg.AssetCheckSpec(
+            check,
+            asset=asset,
+            blocking=blocking,
+            partitions_def=models_partitions,
+            description=_DESCRIPTIONS[objective]
+            + " No data or too little traffic is inconclusive and fails the check.",
+        )
+        for objective, check in SLO_CHECKS.items()
+    ]
+
+
+def _results(asset: str, verdict: SLOVerdict, extra: dict[str, object]):
+    for obj in verdict.objectives:
+        meta: dict[str, object] = {
+            "verdict": obj.verdict,
+            "threshold": obj.threshold,
+            "window": obj.window,
+            "query": dg.MetadataValue.md(f"```promql\n{obj.query}\n```"),
+            **extra,
+        }
+        if obj.value is not None:
+            meta["value"] = obj.value
+        if obj.samples is not None:
+            meta["samples"] = obj.samples
+        yield dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=SLO_CHECKS[obj.name],
+            passed=obj.verdict == "pass",
+            description=obj.reason,
+            metadata=meta,
+        )
+
+
+def _failed_all(asset: str, reason: str, extra: dict[str, object]):
+    for check in SLO_CHECKS.values():
+        yield dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=check,
+            passed=False,
+            description=reason,
+            metadata={"verdict": "error", **extra},
+        )
+
+
+def run_slo_checks(
+    context: dg.AssetCheckExecutionContext,
+    *,
+    asset: str,
+    env_name: str,
+    models_repo: ModelsRepoResource,
+    prometheus: PrometheusResource,
+):
+    """Evaluate the SLOs of the revision that ``asset`` last deployed for this partition."""
+    name = context.partition_key
+    deployed = latest_materialization_metadata(context, asset, name)  # type: ignore[arg-type]
+    if deployed is None:
+        yield from _failed_all(asset, f"{name} has no {asset} to check", {})
+        return
+    extra: dict[str, object] = {
+        "revision": str(deployed.get("revision", "")),
+        "digest": str(deployed.get("digest", "")),
+    }
+    sha = str(validated_config_metadata(context, name)["commit_sha"])  # type: ignore[arg-type]
+    repo = models_repo.repo()
+    env = environment_config(repo, sha, env_name)
+    objectives = effective_slo(env, model_config_at(repo, sha, name))
+    deployed_at = float(deployed.get("deployed_at_unix", 0.0) or 0.0)
+    settle_until = time.monotonic() + (
+        SETTLE_TIMEOUT_S if time.time() - deployed_at < SETTLE_AFTER_DEPLOY_S else 0.0
+    )
+    try:
+        with prometheus.client() as client:
+            while True:
+                verdict = evaluate(
+                    client,
+                    model=name,
+                    namespace=env.namespace,
+                    objectives=objectives,
+                    extra_labels={"revision": extra["revision"]} if extra["revision"] else None,
+                    at=datetime.now(UTC),
+                    env=env_name,
+                )
+                if verdict.verdict != "inconclusive" or time.monotonic() >= settle_until:
+                    break
+                time.sleep(SETTLE_POLL_S)
+    except PrometheusError as exc:
+        context.log.error(f"SLO check of {name} in {env_name}: {exc}")
+        yield from _failed_all(asset, f"Prometheus error (gate held): {exc}", extra)
+        return
+    context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
+    yield from _results(asset, verdict, extra)
+
+
+@dg.multi_asset_check(
+    specs=slo_specs(STAGING_DEPLOYMENT, blocking=True),
+    name="staging_slo_checks",
+    description="SLOs of the staging revision from Prometheus; gate promotion to production.",
+)
+def staging_slo_checks(
+    context: dg.AssetCheckExecutionContext,
+    models_repo: ModelsRepoResource,
+    prometheus: PrometheusResource,
+):
+    """Staging SLO verdicts per objective (blocking: they gate production)."""
+    yield from run_slo_checks(
+        context,
+        asset=STAGING_DEPLOYMENT,
+        env_name="staging",
+        models_repo=models_repo,
+        prometheus=prometheus,
+    )
+
+
+@dg.multi_asset_check(
+    specs=slo_specs(PRODUCTION_DEPLOYMENT, blocking=False),
+    name="production_slo_checks",
+    description="SLOs of the production revision; a failure triggers an automatic rollback.",
+)
+def production_slo_checks(
+    context: dg.AssetCheckExecutionContext,
+    models_repo: ModelsRepoResource,
+    prometheus: PrometheusResource,
+):
+    """Production SLO verdicts per objective (the rollback sensor acts on failures)."""
+    yield from run_slo_checks(
+        context,
+        asset=PRODUCTION_DEPLOYMENT,
+        env_name="production",
+        models_repo=models_repo,
+        prometheus=prometheus,
+    )

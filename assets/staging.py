@@ -1,0 +1,191 @@
+"""The ``staging_deployment`` asset: the registered digest serving in staging, tested."""
+
+import hashlib
+import time
+
+import dagster as dg
+
+from assets.commit import (
+    environment_config,
+    latest_materialization_metadata,
+    validated_config_metadata,
+)
+from assets.names import (
+    CHECK_INTEGRATION_TESTS,
+    REGISTERED_MODEL,
+    STAGING_DEPLOYMENT,
+    STAGING_ENV,
+)
+from assets.partitions import models_partitions
+from llm_platform.integration import SuiteReport, run_suite
+from llm_platform.runtime.base import DeploymentNotReady, DeploymentSpec, RevisionSpec
+from resources.artifact_store import ArtifactStoreResource
+from resources.git_repo import ModelsRepoResource
+from resources.runtime import LocalRuntimeResource
+
+
+class StagingConfig(dg.Config):
+    """Launch options for a staging deployment (fault injection is for demos and drills)."""
+
+    ready_timeout_s: float = 90.0
+    load_requests: int = 60
+    load_concurrency: int = 8
+    min_success_rate: float = 0.8
+    inject_latency_ms: float = 0.0
+    inject_error_rate: float = 0.0
+    #: Let Prometheus scrape the new revision's zero-valued series before the suite's traffic,
+    #: so that every test request counts towards the SLO sample count.
+    settle_before_load_s: float = 2.5
+
+
+def revision_name(version: str, digest: str, config: StagingConfig) -> str:
+    """A DNS-1123 name for version + digest (+ injected faults): ``v1-2-3-<digest8>[-f<hash>]``.
+
+    Injected faults get their own revision so that a faulty and a clean deployment of one
+    digest never share a process or a metrics series.
+    """
+    name = "v" + version.replace(".", "-").replace("+", "-").lower()[:40] + "-" + digest[:8]
+    if config.inject_latency_ms or config.inject_error_rate:
+        fault = f"{config.inject_latency_ms}:{config.inject_error_rate}".encode()
+        name += "-f" + hashlib.sha256(fault).hexdigest()[:6]
+    return name
+
+
+def suite_metadata(report: SuiteReport) -> dict[str, object]:
+    """Numeric results (plotted by the UI) and a readable table of the integration suite."""
+    rows = "\n".join(
+        f"| {t.name} | {'pass' if t.passed else 'FAIL'} | {t.detail} |" for t in report.tests
+    )
+    meta: dict[str, object] = {
+        "tests_passed": sum(t.passed for t in report.tests),
+        "tests_total": len(report.tests),
+        "tests": dg.MetadataValue.md("| test | result | detail |\n|---|---|---|\n" + rows),
+    }
+    if report.load is not None:
+        meta.update(
+            {
+                "load_requests": report.load.requests,
+                "load_success_rate": report.load.success_rate,
+                "load_p50_ms": report.load.p50_ms if report.load.p50_ms is not None else -1.0,
+                "load_p95_ms": report.load.p95_ms if report.load.p95_ms is not None else -1.0,
+                "load_rps": report.load.rps,
+            }
+        )
+    return meta
+
+
+@dg.asset(
+    name=STAGING_DEPLOYMENT,
+    partitions_def=models_partitions,
+    deps=[REGISTERED_MODEL],
+    group_name="deployments",
+    kinds={"kubernetes", "prometheus"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_INTEGRATION_TESTS,
+            asset=STAGING_DEPLOYMENT,
+            blocking=True,
+            partitions_def=models_partitions,
+            description="Health, an OpenAI-shaped completion with generated text, and concurrent "
+            "load through the staging gateway (success rate >= the configured minimum).",
+        )
+    ],
+)
+def staging_deployment(
+    context: dg.AssetExecutionContext,
+    config: StagingConfig,
+    models_repo: ModelsRepoResource,
+    artifact_store: ArtifactStoreResource,
+    runtime: LocalRuntimeResource,
+) -> dg.MaterializeResult:
+    """The exact registered digest deployed to staging, ready, and integration-tested.
+
+    Deploys the digest recorded by ``registered_model`` (verified when fetched), waits until it
+    serves through the staging gateway, then runs the integration suite against
+    ``<gateway>/<model>``. If the new revision never becomes ready the previous one keeps
+    serving and the run fails with the tail of the server's log.
+    """
+    name = context.partition_key
+    reg = latest_materialization_metadata(context, REGISTERED_MODEL, name)
+    if reg is None:
+        raise dg.Failure(description=f"model {name!r}: {REGISTERED_MODEL} was never materialized")
+    digest, version = str(reg["digest"]), str(reg["version"])
+    cfg_meta = validated_config_metadata(context, name)
+    env = environment_config(models_repo.repo(), str(cfg_meta["commit_sha"]), STAGING_ENV)
+    registry = artifact_store.registry()
+    record = registry.get_record(name, version, digest)
+    if record is None:
+        raise dg.Failure(description=f"no registry record for {name} {version} {digest[:12]}")
+    artifact_dir = runtime.stage_artifact(registry, record)
+    rt = runtime.runtime()
+    previous = rt.desired_spec(env.environment, name)
+    revision = revision_name(version, digest, config)
+    spec = DeploymentSpec(
+        env=env.environment,
+        model=name,
+        revisions=[
+            RevisionSpec(
+                revision=revision,
+                version=version,
+                digest=digest,
+                artifact_dir=artifact_dir,
+                color="blue",
+                weight=100,
+                latency_ms=config.inject_latency_ms,
+                error_rate=config.inject_error_rate,
+            )
+        ],
+    )
+    rt.apply(spec)
+    try:
+        status = rt.wait_ready(env.environment, name, timeout_s=config.ready_timeout_s)
+    except DeploymentNotReady as exc:
+        if previous is not None and previous.revisions != spec.revisions:
+            rt.apply(previous)  # the previous revision keeps (and stays) serving
+        else:
+            rt.delete(env.environment, name)
+        raise dg.Failure(
+            description=f"{name} {version} ({digest[:12]}) did not become ready in "
+            f"{env.environment}; "
+            + ("the previous revision keeps serving" if previous else "nothing was serving"),
+            metadata={"server_log_tail": dg.MetadataValue.md(f"```\n{exc}\n```")},
+        ) from exc
+    endpoint = status.endpoint or ""
+    time.sleep(config.settle_before_load_s)
+    report = run_suite(
+        endpoint,
+        model=name,
+        requests=config.load_requests,
+        concurrency=config.load_concurrency,
+        min_success_rate=config.min_success_rate,
+    )
+    context.log.info(f"integration suite against {endpoint}: passed={report.passed}")
+    meta = suite_metadata(report)
+    return dg.MaterializeResult(
+        metadata={
+            "environment": env.environment,
+            "namespace": env.namespace,
+            "endpoint": dg.MetadataValue.url(endpoint),
+            "revision": revision,
+            "version": version,
+            "digest": digest,
+            "artifact_dir": artifact_dir,
+            "deployed_at_unix": time.time(),
+            "injected_latency_ms": config.inject_latency_ms,
+            "injected_error_rate": config.inject_error_rate,
+            **meta,
+        },
+        data_version=dg.DataVersion(f"{digest}:{revision}"),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_INTEGRATION_TESTS,
+                passed=report.passed,
+                description=None
+                if report.passed
+                else "; ".join(f"{t.name}: {t.detail}" for t in report.tests if not t.passed)[
+                    :2000
+                ],
+                metadata={k: v for k, v in meta.items() if isinstance(v, (int, float))},
+            )
+        ],
+    )
