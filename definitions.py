@@ -9,8 +9,9 @@ from __future__ import annotations
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from assets.jobs import model_job
+from assets.jobs import model_job, production_job, slo_checks_job
 from assets.model_config import model_config
+from assets.production import production_deployment
 from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
@@ -21,6 +22,7 @@ from resources.artifact_store import (
     S3ArtifactStore,
 )
 from resources.git_repo import ModelsRepoResource
+from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.registrar import (
     LocalKfpRegistrarResource,
@@ -29,6 +31,8 @@ from resources.registrar import (
 )
 from resources.runtime import LocalRuntimeResource
 from sensors.git_push import git_push_sensor
+from sensors.promotion import production_rollback_sensor, promotion_automation
+from sensors.schedules import build_slo_recheck_schedule
 
 
 def artifact_store_for(settings: Settings) -> ArtifactStoreResource:
@@ -65,16 +69,20 @@ def build_resources(settings: Settings) -> dict[str, object]:
             url=dg.EnvVar("PROMETHEUS_URL") if settings.prometheus_url else None,
             home=str(settings.home),
         ),
+        "notifier": NotifierResource(
+            slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL") if settings.slack_webhook_set else None
+        ),
     }
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, sensors and resources for ``settings``."""
     return dg.Definitions(
-        assets=[model_config, registered_model, staging_deployment],
-        asset_checks=[staging_slo_checks],
-        jobs=[model_job],
-        sensors=[git_push_sensor],
+        assets=[model_config, registered_model, staging_deployment, production_deployment],
+        asset_checks=[staging_slo_checks, production_slo_checks],
+        jobs=[model_job, production_job, slo_checks_job],
+        sensors=[git_push_sensor, promotion_automation, production_rollback_sensor],
+        schedules=[build_slo_recheck_schedule(settings.slo_recheck_cron)],
         resources=build_resources(settings),
     )
 

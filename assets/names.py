@@ -34,3 +34,10 @@ SLO_CHECKS = {
     "latency_p95": CHECK_SLO_LATENCY_P95,
     "error_rate": CHECK_SLO_ERROR_RATE,
 }
+
+PRODUCTION_JOB = "production_job"
+SLO_CHECKS_JOB = "slo_checks_job"
+PROMOTION_AUTOMATION = "promotion_automation"
+ROLLBACK_SENSOR = "production_rollback_sensor"
+SLO_RECHECK_SCHEDULE = "slo_recheck_schedule"
+TAG_TRIGGER = "llm-platform/trigger"

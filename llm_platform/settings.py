@@ -35,6 +35,7 @@ class Settings(BaseModel):
     kfp_endpoint: str | None = None
     kfp_token_set: bool = False
     slack_webhook_set: bool = False
+    slo_recheck_cron: str = "0 * * * *"
 
     @field_validator("models_branch")
     @classmethod
@@ -80,6 +81,7 @@ class Settings(BaseModel):
                 kfp_endpoint=env.get("KFP_ENDPOINT") or None,
                 kfp_token_set=bool(env.get("KFP_TOKEN")),
                 slack_webhook_set=bool(env.get("SLACK_WEBHOOK_URL")),
+                slo_recheck_cron=env.get("LLM_PLATFORM_SLO_RECHECK_CRON") or "0 * * * *",
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc

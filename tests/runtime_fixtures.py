@@ -80,6 +80,8 @@ class Traffic:
         with httpx.Client(trust_env=False) as client:
             while not self._stop.is_set() and self.sent < self.max_requests:
                 self.sent += 1
+                # Paced (~200 requests/s at most) so that the bound lasts through slow steps.
+                self._stop.wait(0.005)
                 try:
                     resp = complete(client, self.endpoint, self.model)
                 except httpx.HTTPError as exc:

@@ -117,7 +117,11 @@ def test_prometheus_down_fails_slo_checks_closed(repo, tmp_path, stack_home):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("models", ["alpha"])
         result = _run(
-            repo, tmp_path, stack_home, instance, _staging_config(),
+            repo,
+            tmp_path,
+            stack_home,
+            instance,
+            _staging_config(),
             prometheus_url="http://127.0.0.1:9",
         )
         checks = _checks(result)

@@ -78,6 +78,8 @@ def plan(model: str, art: Artifacts, version: str, strategy: str, **kw: object) 
             "artifact_dir": str(art.v2 if v2 else art.v1),
             "strategy": strategy,
             "ready_timeout_s": 30,
+            # Traffic here is bounded by count; Prometheus' scrape settle is tested elsewhere.
+            "metrics_settle_s": 0,
             **kw,
         }
     )

@@ -77,6 +77,9 @@ class RolloutPlan(BaseModel):
         default=None, description="namespace label of the metrics (default: env)"
     )
     rollback_window_s: float = Field(default=3600.0, ge=0)
+    metrics_settle_s: float = Field(
+        default=2.5, ge=0, description="scrape time between routing a revision and its traffic"
+    )
     latency_ms: float = Field(default=0, ge=0)
     error_rate: float = Field(default=0, ge=0, le=1)
 

@@ -238,7 +238,13 @@ def _stage_new(ctx: RolloutContext) -> str | None:
     assert ctx.serving is not None
     ctx.apply([ctx.serving, ctx.new.model_copy(update={"weight": 0})], "deploy")
     url = ctx.wait_ready()
-    return ctx.run_smoke(url) if ctx.plan.smoke_requests > 0 else None
+    routed_at = time.monotonic()
+    failure = ctx.run_smoke(url) if ctx.plan.smoke_requests > 0 else None
+    # The gateway exports the new revision's series at zero once it is routed (weight 0); let
+    # Prometheus scrape them before the revision gets traffic, or increase() would not count
+    # the first requests (it ignores a series' first sample).
+    time.sleep(max(0.0, ctx.plan.metrics_settle_s - (time.monotonic() - routed_at)))
+    return failure
 
 
 def blue_green(ctx: RolloutContext) -> tuple[Outcome, str]:

@@ -61,7 +61,15 @@ def serving_revisions(
 def route_entries(
     dep: DesiredDeployment, healthy: Callable[[str], bool], url: Callable[[str], str]
 ) -> list[RouteEntry]:
-    """Routes-file entries for one deployment."""
+    """Routes-file entries for one deployment.
+
+    Healthy desired revisions without traffic are listed too, at weight 0: the gateway never
+    sends them requests, but it exports their metric series at zero, so Prometheus has seen
+    them before the first request arrives (``increase()`` ignores a series' first sample).
+    """
+    serving = serving_revisions(dep, healthy)
+    routed = {r.revision for r, _ in serving}
+    idle = [(r, 0) for r in dep.spec.revisions if r.revision not in routed and healthy(r.revision)]
     return [
         RouteEntry(
             revision=r.revision,
@@ -70,5 +78,5 @@ def route_entries(
             url=url(r.revision),
             weight=w,
         )
-        for r, w in serving_revisions(dep, healthy)
+        for r, w in [*serving, *idle]
     ]

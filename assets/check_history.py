@@ -1,0 +1,80 @@
+"""The latest result of one asset check for one partition.
+
+Dagster 1.13 has no public "latest check result for a partition" API on ``DagsterInstance``
+(see the project's dagster-1.13 notes, §3), so this module — and only this module — uses the
+event log storage's ``get_asset_check_execution_history`` with a ``PartitionKeyFilter``. If a
+later Dagster release changes it, this is the one place to adapt.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+
+@dataclass(frozen=True)
+class CheckStatus:
+    """What the latest execution of a check said, and which materialization it judged."""
+
+    check_name: str
+    executed: bool
+    passed: bool
+    target_storage_id: int | None
+    run_id: str | None
+    timestamp: float | None
+    description: str | None
+    metadata: dict[str, object]
+
+
+def latest_check_status(
+    instance: dg.DagsterInstance, asset: str, check_name: str, partition: str
+) -> CheckStatus:
+    """The latest execution of ``asset``'s check ``check_name`` for ``partition``."""
+    key = dg.AssetCheckKey(dg.AssetKey(asset), check_name)
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, partition_filter=PartitionKeyFilter(key=partition)
+    )
+    if not history:
+        return CheckStatus(check_name, False, False, None, None, None, None, {})
+    rec = history[0]
+    evaluation = rec.evaluation
+    target = evaluation.target_materialization_data if evaluation else None
+    return CheckStatus(
+        check_name=check_name,
+        executed=rec.status != AssetCheckExecutionRecordStatus.PLANNED,
+        passed=rec.status == AssetCheckExecutionRecordStatus.SUCCEEDED,
+        target_storage_id=target.storage_id if target else None,
+        run_id=rec.run_id,
+        timestamp=rec.create_timestamp,
+        description=evaluation.description if evaluation else None,
+        metadata={k: v.value for k, v in evaluation.metadata.items()} if evaluation else {},
+    )
+
+
+def latest_materialization_storage_id(
+    instance: dg.DagsterInstance, asset: str, partition: str
+) -> int | None:
+    """Storage id of the latest materialization of ``asset`` for ``partition``."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=1,
+    ).records
+    return records[0].storage_id if records else None
+
+
+def partitions_with_new_check_events(
+    instance: dg.DagsterInstance, asset: str, check_names: list[str], after_storage_id: int
+) -> tuple[set[str], int]:
+    """Partitions whose checks have an event newer than ``after_storage_id``, and a new cursor.
+
+    Works on run-sharded SQLite storage (the ``dagster dev`` default), unlike a cursor over the
+    raw event log.
+    """
+    keys = [dg.AssetCheckKey(dg.AssetKey(asset), name) for name in check_names]
+    infos = instance.event_log_storage.get_asset_check_partition_info(
+        keys, after_storage_id=after_storage_id or None
+    )
+    partitions = {i.partition_key for i in infos if i.partition_key}
+    cursor = max([after_storage_id, *(i.latest_check_event_storage_id for i in infos)])
+    return partitions, cursor

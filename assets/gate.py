@@ -1,0 +1,74 @@
+"""Gathers the evidence for the promotion gate from Dagster, git and the runtime."""
+
+import dagster as dg
+
+from assets.check_history import latest_check_status, latest_materialization_storage_id
+from assets.names import CHECK_INTEGRATION_TESTS, SLO_CHECKS, STAGING_DEPLOYMENT
+from llm_platform.config import ConfigError, EnvironmentConfig
+from llm_platform.gitops import GitRepo
+from llm_platform.promotion import approval_from_run_config, find_approval, load_approvals
+from llm_platform.promotion.approvals import Approval
+from llm_platform.promotion.gate import CheckEvidence, GateItem, checks_item
+
+#: Every blocking check on staging_deployment that promotion depends on.
+STAGING_GATE_CHECKS = (CHECK_INTEGRATION_TESTS, *SLO_CHECKS.values())
+
+
+def staging_check_evidence(instance: dg.DagsterInstance, model: str) -> list[CheckEvidence]:
+    """The latest result of every staging check, and whether it judged the latest deploy."""
+    latest = latest_materialization_storage_id(instance, STAGING_DEPLOYMENT, model)
+    evidence = []
+    for name in STAGING_GATE_CHECKS:
+        st = latest_check_status(instance, STAGING_DEPLOYMENT, name, model)
+        evidence.append(
+            CheckEvidence(
+                name=name,
+                executed=st.executed,
+                passed=st.passed,
+                current=latest is not None and st.target_storage_id == latest,
+                description=st.description,
+            )
+        )
+    return evidence
+
+
+def approval_item(
+    *,
+    repo: GitRepo,
+    head: str,
+    env: EnvironmentConfig,
+    model: str,
+    version: str,
+    digest: str,
+    approver: str | None,
+    comment: str,
+) -> tuple[GateItem, Approval | None]:
+    """An approval from the UI launch (run config) or from ``approvals/<model>.yaml`` at head."""
+    try:
+        if approver:
+            decision = approval_from_run_config(
+                {"approver": approver, "comment": comment},
+                env=env,
+                model=model,
+                version=version,
+                digest=digest,
+            )
+        else:
+            approvals = load_approvals(repo, head, model)
+            decision = find_approval(
+                approvals, env=env, model=model, version=version, digest=digest
+            )
+    except ConfigError as exc:
+        return GateItem(name="approval", ok=False, reason=str(exc)), None
+    return GateItem(name="approval", ok=decision.approved, reason=decision.reason), (
+        decision.approval
+    )
+
+
+def gate_items_markdown(items: list[GateItem]) -> str:
+    """A table of the gate's conditions for the UI."""
+    rows = "\n".join(f"| {i.name} | {'ok' if i.ok else 'HELD'} | {i.reason} |" for i in items)
+    return "| condition | state | detail |\n|---|---|---|\n" + rows
+
+
+__all__ = ["STAGING_GATE_CHECKS", "approval_item", "checks_item", "staging_check_evidence"]

@@ -1,0 +1,207 @@
+"""The ``production_deployment`` asset: the gated, strategy-driven promotion (and rollback)."""
+
+import time
+
+import dagster as dg
+
+from assets.commit import environment_config, latest_materialization_metadata
+from assets.gate import approval_item, gate_items_markdown, staging_check_evidence
+from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV, STAGING_DEPLOYMENT
+from assets.partitions import models_partitions
+from assets.rollback import perform_rollback
+from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
+from llm_platform.promotion.gate import GateDecision, checks_item, local_capacity_item
+from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
+from llm_platform.slo import PrometheusError
+from resources.artifact_store import ArtifactStoreResource
+from resources.git_repo import ModelsRepoResource
+from resources.notifier import NotifierResource
+from resources.prometheus import PrometheusResource
+from resources.runtime import LocalRuntimeResource
+
+
+class PromotionConfig(dg.Config):
+    """Launch options. ``approver`` records a UI approval (must be one of the environment's
+    ``approvers``); ``action: rollback`` restores the previous production digest."""
+
+    action: str = "promote"
+    approver: str | None = None
+    comment: str = ""
+    reason: str = ""
+    smoke_requests: int = 20
+    analysis_window_s: float = 20.0
+    rollback_window_s: float = 3600.0
+
+
+def _steps_markdown(result: RolloutResult) -> str:
+    rows = "\n".join(
+        f"| {s.name} | {'ok' if s.ok else 'FAILED'} | {s.duration_s:.2f} | {s.detail} |"
+        for s in result.steps
+    )
+    return "| step | result | seconds | detail |\n|---|---|---|---|\n" + rows
+
+
+@dg.asset(
+    name=PRODUCTION_DEPLOYMENT,
+    partitions_def=models_partitions,
+    deps=[STAGING_DEPLOYMENT],
+    group_name="deployments",
+    kinds={"kubernetes"},
+    automation_condition=dg.AutomationCondition.eager()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+)
+def production_deployment(
+    context: dg.AssetExecutionContext,
+    config: PromotionConfig,
+    models_repo: ModelsRepoResource,
+    artifact_store: ArtifactStoreResource,
+    runtime: LocalRuntimeResource,
+    prometheus: PrometheusResource,
+    notifier: NotifierResource,
+) -> dg.MaterializeResult:
+    """The digest that passed staging, promoted with the environment's strategy.
+
+    Promotion is allowed only when, for the digest serving in staging: every blocking staging
+    check (integration tests and each SLO objective) passed against the latest staging deploy
+    (a redeploy after the checks makes them stale), an approval by one of the environment's
+    approvers exists when ``approval_required`` (from ``approvals/<model>.yaml`` or this launch's
+    ``approver``), and capacity suffices. Otherwise the run is refused with the reasons, and the
+    refusal is recorded in the promotion ledger. Blue-green and canary roll back on their own
+    when smoke tests or canary analysis fail.
+    """
+    name = context.partition_key
+    ledger = Ledger(artifact_store.store())
+    if config.action == "rollback":
+        return perform_rollback(
+            context,
+            name=name,
+            reason=config.reason or "manual rollback",
+            ledger=ledger,
+            artifact_store=artifact_store,
+            runtime=runtime,
+            notifier=notifier,
+        )
+    if config.action != "promote":
+        raise dg.Failure(description=f"action {config.action!r}: expected promote or rollback")
+    staged = latest_materialization_metadata(context, STAGING_DEPLOYMENT, name)
+    if staged is None:
+        raise dg.Failure(description=f"{name} was never deployed to staging: nothing to promote")
+    digest, version = str(staged["digest"]), str(staged["version"])
+    repo = models_repo.repo()
+    repo.sync()
+    head = repo.head()
+    env = environment_config(repo, head, PRODUCTION_ENV)
+    registry = artifact_store.registry()
+    record = registry.get_record(name, version, digest)
+    if record is None:
+        raise dg.Failure(description=f"no registry record for {name} {version} {digest[:12]}")
+    approval_gate, approval = approval_item(
+        repo=repo,
+        head=head,
+        env=env,
+        model=name,
+        version=version,
+        digest=digest,
+        approver=config.approver,
+        comment=config.comment,
+    )
+    rt = runtime.runtime()
+    decision = GateDecision(
+        items=[
+            checks_item(staging_check_evidence(context.instance, name), digest=digest),
+            approval_gate,
+            local_capacity_item(rt.capacity(), artifact_bytes=record.total_size),
+        ]
+    )
+    gate_md = gate_items_markdown(decision.items)
+    event_base = {
+        "model": name,
+        "env": env.environment,
+        "version": version,
+        "digest": digest,
+        "run_id": context.run_id,
+        "actor": config.approver or "automation",
+        "approver": approval.approver if approval else None,
+    }
+    if not decision.allowed:
+        refused = ledger.record(
+            LedgerEvent(
+                kind="refused",
+                reason=decision.reason,
+                **event_base,
+                evidence={"gate": [i.model_dump() for i in decision.items]},
+            )
+        )
+        notifier.notify(refused)
+        raise dg.Failure(
+            description=f"promotion of {name} {version} ({digest[:12]}) refused: "
+            + decision.reason,
+            metadata={"gate": dg.MetadataValue.md(gate_md)},
+        )
+    try:
+        prom_url: str | None = prometheus.resolved_url()
+    except PrometheusError:
+        prom_url = None  # canary analysis then reads the gateway's own counters
+    plan = plan_from_environment(
+        env,
+        env=env.environment,
+        model=name,
+        version=version,
+        digest=digest,
+        artifact_dir=runtime.stage_artifact(registry, record),
+        smoke_requests=config.smoke_requests,
+        analysis_window_s=config.analysis_window_s,
+        rollback_window_s=config.rollback_window_s,
+        prometheus_url=prom_url,
+        metrics_namespace=env.namespace,
+    )
+    result = execute_rollout(rt, plan)
+    evidence = {
+        "gate": [i.model_dump() for i in decision.items],
+        "approval": approval.model_dump(mode="json") if approval else None,
+        "rollout": result.model_dump(mode="json", include={"outcome", "reason", "steps"}),
+    }
+    if result.outcome != "promoted":
+        event = ledger.record(
+            LedgerEvent(kind="rolled_back", reason=result.reason, evidence=evidence, **event_base)
+        )
+        notifier.notify(event)
+        raise dg.Failure(
+            description=f"{result.strategy} rollout of {name} {version} was rolled back: "
+            f"{result.reason}",
+            metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
+        )
+    target = AliasTarget(
+        version=version, digest=digest, revision=result.new_revision, run_id=context.run_id
+    )
+    event = ledger.promote(
+        LedgerEvent(
+            kind="promoted",
+            reason=result.reason,
+            revision=result.new_revision,
+            evidence=evidence,
+            **event_base,
+        ),
+        target,
+    )
+    notifier.notify(event)
+    status = rt.status(env.environment, name)
+    return dg.MaterializeResult(
+        metadata={
+            "action": "promote",
+            "version": version,
+            "digest": digest,
+            "revision": result.new_revision,
+            "previous_revision": result.previous_revision or "",
+            "strategy": result.strategy,
+            "endpoint": dg.MetadataValue.url(status.endpoint) if status and status.endpoint else "",
+            "approver": approval.approver if approval else "(not required)",
+            "approval_source": approval.source if approval else "",
+            "gate": dg.MetadataValue.md(gate_md),
+            "rollout_steps": dg.MetadataValue.md(_steps_markdown(result)),
+            "rollout_seconds": round(result.duration_s, 2),
+            "deployed_at_unix": time.time(),
+            "ledger_event": event.event_id or "",
+        },
+        data_version=dg.DataVersion(f"{digest}:{result.new_revision}"),
+    )

@@ -1,0 +1,88 @@
+"""Rolling production back to the digest it served before the last promotion."""
+
+import time
+
+import dagster as dg
+
+from assets.names import PRODUCTION_ENV, TAG_TRIGGER
+from llm_platform.promotion import Ledger, LedgerEvent, previous_alias
+from llm_platform.promotion.rollout import rollback
+from llm_platform.runtime.base import RevisionSpec
+from resources.artifact_store import ArtifactStoreResource
+from resources.notifier import NotifierResource
+from resources.runtime import LocalRuntimeResource
+
+
+def perform_rollback(
+    context: dg.AssetExecutionContext,
+    *,
+    name: str,
+    reason: str,
+    ledger: Ledger,
+    artifact_store: ArtifactStoreResource,
+    runtime: LocalRuntimeResource,
+    notifier: NotifierResource,
+) -> dg.MaterializeResult:
+    """Restore ``production-previous`` (from the ledger) as the only production revision.
+
+    The restored digest is fetched again from the artifact store with every hash verified, so
+    a rollback works even after the previous revision was retired.
+
+    Raises:
+        dagster.Failure: nothing to roll back to, or the restored revision did not serve.
+    """
+    previous = ledger.aliases(name).get(previous_alias(PRODUCTION_ENV))
+    current = ledger.serving(name, PRODUCTION_ENV)
+    if previous is None:
+        raise dg.Failure(
+            description=f"{name}: no previous production digest in the ledger; nothing to roll "
+            "back to"
+        )
+    registry = artifact_store.registry()
+    record = registry.get_record(name, previous.version, previous.digest)
+    if record is None:
+        raise dg.Failure(
+            description=f"{name}: previous digest {previous.digest[:12]} is not in the registry"
+        )
+    spec = RevisionSpec(
+        revision=previous.revision or f"v{previous.version.replace('.', '-')}-{record.digest[:8]}",
+        version=previous.version,
+        digest=previous.digest,
+        artifact_dir=runtime.stage_artifact(registry, record),
+        color="blue",
+        weight=100,
+    )
+    result = rollback(runtime.runtime(), env=PRODUCTION_ENV, model=name, to_revision=spec)
+    if result.outcome != "rolled_back":
+        raise dg.Failure(description=f"rollback of {name} failed: {result.reason}")
+    event = LedgerEvent(
+        kind="rolled_back",
+        model=name,
+        env=PRODUCTION_ENV,
+        version=previous.version,
+        digest=previous.digest,
+        revision=spec.revision,
+        run_id=context.run_id,
+        actor=context.run.tags.get(TAG_TRIGGER, "manual"),
+        reason=reason,
+        evidence={
+            "from": current.model_dump(mode="json") if current else None,
+            "steps": [s.model_dump(mode="json") for s in result.steps],
+        },
+    )
+    ledger.rollback(event)
+    notifier.notify(event)
+    context.log.warning(f"rolled {name} back to {previous.version} ({previous.digest[:12]})")
+    return dg.MaterializeResult(
+        metadata={
+            "action": "rollback",
+            "reason": reason,
+            "version": previous.version,
+            "digest": previous.digest,
+            "revision": spec.revision,
+            "previous_revision": "",
+            "rolled_back_from": current.digest if current else "",
+            "deployed_at_unix": time.time(),
+        },
+        data_version=dg.DataVersion(f"{previous.digest}:{spec.revision}"),
+    )

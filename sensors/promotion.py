@@ -1,0 +1,93 @@
+"""Automation around production: automatic promotion and automatic rollback."""
+
+import dagster as dg
+
+from assets.check_history import (
+    latest_check_status,
+    latest_materialization_storage_id,
+    partitions_with_new_check_events,
+)
+from assets.jobs import production_job
+from assets.names import (
+    PRODUCTION_DEPLOYMENT,
+    PROMOTION_AUTOMATION,
+    ROLLBACK_SENSOR,
+    SLO_CHECKS,
+    TAG_TRIGGER,
+)
+from assets.production import production_deployment
+
+#: Promotes a model once its staging deployment is updated and every blocking staging check
+#: passed against it (``eager() & all_deps_blocking_checks_passed()`` on the asset). The
+#: asset's own gate still decides (approval, capacity, stale checks).
+promotion_automation = dg.AutomationConditionSensorDefinition(
+    PROMOTION_AUTOMATION,
+    target=dg.AssetSelection.assets(production_deployment),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    run_tags={TAG_TRIGGER: PROMOTION_AUTOMATION},
+    description="Requests production_deployment for models whose staging checks passed.",
+)
+
+
+def _failing_objectives(instance: dg.DagsterInstance, model: str, mat_id: int) -> list[str]:
+    failing = []
+    for objective, check in SLO_CHECKS.items():
+        st = latest_check_status(instance, PRODUCTION_DEPLOYMENT, check, model)
+        if st.target_storage_id == mat_id and st.metadata.get("verdict") == "fail":
+            failing.append(f"{objective}: {st.description}")
+    return failing
+
+
+@dg.sensor(
+    name=ROLLBACK_SENSOR,
+    job=production_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rolls production back to the previous digest when a production SLO check "
+    "FAILS (not when it is inconclusive) for the revision that is serving.",
+)
+def production_rollback_sensor(context: dg.SensorEvaluationContext):
+    """One rollback run per failing production deployment (run key = its materialization)."""
+    cursor = int(context.cursor) if context.cursor else 0
+    models, new_cursor = partitions_with_new_check_events(
+        context.instance, PRODUCTION_DEPLOYMENT, list(SLO_CHECKS.values()), cursor
+    )
+    if not models:
+        return dg.SkipReason("no new production check evaluations")
+    requests = []
+    for model in sorted(models):
+        mat_id = latest_materialization_storage_id(context.instance, PRODUCTION_DEPLOYMENT, model)
+        if mat_id is None:
+            continue
+        failing = _failing_objectives(context.instance, model, mat_id)
+        mat = (
+            context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey(PRODUCTION_DEPLOYMENT), asset_partitions=[model]
+                ),
+                limit=1,
+            )
+            .records[0]
+            .asset_materialization
+        )
+        previous = mat.metadata.get("previous_revision") if mat else None
+        if not failing or previous is None or not previous.value:
+            continue
+        reason = "production SLO failed: " + "; ".join(failing)
+        context.log.warning(f"{model}: {reason}; requesting rollback")
+        requests.append(
+            dg.RunRequest(
+                run_key=f"rollback:{model}:{mat_id}",
+                partition_key=model,
+                run_config={
+                    "ops": {
+                        PRODUCTION_DEPLOYMENT: {
+                            "config": {"action": "rollback", "reason": reason[:500]}
+                        }
+                    }
+                },
+                tags={TAG_TRIGGER: ROLLBACK_SENSOR},
+            )
+        )
+    return dg.SensorResult(run_requests=requests, cursor=str(new_cursor))

@@ -1,0 +1,191 @@
+"""The promotion gate across runs, approvals, blue-green promotion and automatic rollback.
+
+Real everything: a git repo, kfp.local registration, model servers behind the gateway, a real
+Prometheus scraping them, the full Definitions and Dagster's automation evaluation.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import httpx
+import pytest
+from promotion_fixtures import (
+    make_platform,
+    prepare_repo,
+    set_model_latency_objective,
+    set_production,
+)
+from runtime_fixtures import teardown_home
+
+from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT, TAG_PARTITION
+from assets.staging import staging_deployment
+from llm_platform.promotion import Ledger
+from llm_platform.registry import open_store
+from llm_platform.runtime.stack import stack_up
+from sensors.promotion import production_rollback_sensor
+
+STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
+
+
+def promote(approver: str | None = None, **extra) -> dict:
+    cfg = {"smoke_requests": 8, **extra}
+    if approver:
+        cfg["approver"] = approver
+    return {"ops": {PRODUCTION_DEPLOYMENT: {"config": cfg}}}
+
+
+@pytest.fixture(scope="module")
+def stack_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("promo-home")
+    try:
+        stack_up(home, prometheus_port=0, gateway_base_port=0)
+        yield home
+    finally:
+        teardown_home(home)
+
+
+@pytest.fixture
+def platform(models_repo, stack_home):
+    prepare_repo(models_repo)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("models", ["alpha"])
+        yield make_platform(models_repo, stack_home, instance)
+
+
+def _requested(result) -> set[str]:
+    return set(result.get_requested_partitions(dg.AssetKey(PRODUCTION_DEPLOYMENT)))
+
+
+def test_gate_holds_across_runs_until_checks_pass_and_resets_on_redeploy(platform):
+    p = platform
+    auto = dg.evaluate_automation_conditions(defs=p.defs, instance=p.instance)
+    # Staging deploys, but the latency objective (1 ms) cannot be met: blocking check fails.
+    set_model_latency_objective(p.repo, 1)
+    p.repo.commit("impossible latency objective")
+    staged = p.run("model_job", config=STAGING)
+    assert not staged.success
+    assert not p.checks(staged)["staging_deployment:slo_latency_p95"].passed
+    auto = dg.evaluate_automation_conditions(defs=p.defs, instance=p.instance, cursor=auto.cursor)
+    assert _requested(auto) == set()
+    # A manual production run is refused with the reason.
+    refused = p.run("production_job", config=promote("alice"))
+    assert not refused.success
+    assert "slo_latency_p95 failed" in p.failure(refused)
+    # The objective is relaxed; a checks-only run passes without redeploying staging.
+    set_model_latency_objective(p.repo, 5000)
+    p.repo.commit("realistic latency objective")
+    assert p.run("model_job", selection=[dg.AssetKey("model_config")]).success
+    rechecked = p.run("slo_checks_job", partition=None, tags={TAG_PARTITION: "alpha"})
+    assert rechecked.success, p.failure(rechecked)
+    auto = dg.evaluate_automation_conditions(defs=p.defs, instance=p.instance, cursor=auto.cursor)
+    assert _requested(auto) == {"alpha"}
+    # Staging redeployed after the pass (checks not re-run): stale, no promotion.
+    redeploy = dg.materialize(
+        [staging_deployment],
+        instance=p.instance,
+        partition_key="alpha",
+        resources=dict(p.defs.resources or {}),
+        run_config=STAGING,
+    )
+    assert redeploy.success
+    assert sorted(p.checks(redeploy)) == ["staging_deployment:integration_tests"]
+    auto = dg.evaluate_automation_conditions(defs=p.defs, instance=p.instance, cursor=auto.cursor)
+    assert _requested(auto) == set()
+    stale = p.run("production_job", config=promote("alice"))
+    assert not stale.success and "stale" in p.failure(stale)
+
+
+def test_approvals_are_required_and_authorized_then_blue_green_promotes(platform):
+    p = platform
+    assert p.run("model_job", config=STAGING).success
+    missing = p.run("production_job", config=promote())
+    assert not missing.success and "approval" in p.failure(missing)
+    mallory = p.run("production_job", config=promote("mallory"))
+    assert not mallory.success and "mallory" in p.failure(mallory)
+    ok = p.run("production_job", config=promote("alice", comment="load test reviewed"))
+    assert ok.success, p.failure(ok)
+    meta = ok.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
+    assert meta["approver"].value == "alice" and meta["strategy"].value == "first-deployment"
+    r = httpx.post(
+        f"{meta['endpoint'].value}/v1/completions",
+        json={"model": "alpha", "prompt": "Shall", "max_tokens": 4},
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.headers["x-llm-revision"] == meta["revision"].value
+    ledger = Ledger(open_store(str(p.home / ("store-" + p.repo.path.parent.name))))
+    kinds = [e.kind for e in ledger.history("alpha", env="production")]
+    assert kinds == ["promoted", "refused", "refused"]
+    assert ledger.serving("alpha", "production").digest == meta["digest"].value
+
+
+def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(platform):
+    p = platform
+    assert p.run("model_job", config=STAGING).success
+    v1 = p.instance.fetch_materializations(dg.AssetKey(STAGING_DEPLOYMENT), limit=1).records[0]
+    digest1 = v1.asset_materialization.metadata["digest"].value
+    p.repo.write(
+        "approvals/alpha.yaml",
+        (
+            "approvals:\n"
+            f"  - {{environment: production, version: 1.0.0, digest: {digest1}, approver: bob,"
+            " approved_at: '2026-11-28T10:00:00Z'}\n"
+        ),
+    )
+    p.repo.commit("approve alpha 1.0.0")
+    first = p.run("production_job", config=promote())
+    assert first.success, p.failure(first)
+    # Version 2: new bytes, staged, approved from the UI, promoted blue-green.
+    (p.repo.path / "weights/alpha/NOTES.txt").write_text("v2\n")
+    p.repo.write(
+        "models/alpha/model.yaml",
+        (p.repo.path / "models/alpha/model.yaml").read_text().replace("1.0.0", "2.0.0"),
+    )
+    p.repo.commit("alpha 2.0.0")
+    assert p.run("model_job", config=STAGING).success
+    second = p.run("production_job", config=promote("alice"))
+    assert second.success, p.failure(second)
+    meta2 = second.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
+    assert meta2["strategy"].value == "blue-green" and meta2["previous_revision"].value
+    # Production now breaches its objective: the check fails, the sensor rolls back.
+    set_production(p.repo, latency=0.001)
+    p.repo.commit("production: impossible latency")
+    assert p.run("model_job", selection=[dg.AssetKey("model_config")]).success
+    with httpx.Client(timeout=10) as client:
+        for _ in range(15):
+            client.post(
+                f"{meta2['endpoint'].value}/v1/completions",
+                json={"model": "alpha", "prompt": "a", "max_tokens": 2},
+            )
+    checks = p.run("slo_checks_job", partition=None, tags={TAG_PARTITION: "alpha"})
+    verdicts = {
+        k: v.metadata["verdict"].value
+        for k, v in p.checks(checks).items()
+        if k.startswith("production")
+    }
+    assert verdicts["production_deployment:slo_latency_p95"] == "fail", verdicts
+    ctx = dg.build_sensor_context(
+        instance=p.instance, instance_ref=p.instance.get_ref(), definitions=p.defs
+    )
+    tick = production_rollback_sensor.evaluate_tick(ctx)
+    assert len(tick.run_requests) == 1
+    req = tick.run_requests[0]
+    rolled = p.run("production_job", config=req.run_config, tags=req.tags)
+    assert rolled.success, p.failure(rolled)
+    meta3 = rolled.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
+    assert meta3["action"].value == "rollback" and meta3["digest"].value == digest1
+    r = httpx.post(
+        f"{meta2['endpoint'].value}/v1/completions",
+        json={"model": "alpha", "prompt": "a", "max_tokens": 2},
+        timeout=10,
+    )
+    assert r.headers["x-llm-revision"] == meta3["revision"].value
+    # The same failing evidence does not roll back twice.
+    again = production_rollback_sensor.evaluate_tick(
+        dg.build_sensor_context(
+            instance=p.instance,
+            instance_ref=p.instance.get_ref(),
+            definitions=p.defs,
+            cursor=tick.cursor,
+        )
+    )
+    assert not again.run_requests
