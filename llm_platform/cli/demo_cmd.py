@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import typer
 from rich.console import Console
 
@@ -27,6 +30,16 @@ def demo_repo() -> None:
     console.print("edit a models/<name>/model.yaml there and `git commit`: the sensor reacts.")
 
 
+def demo() -> None:
+    """Run the whole flow headless on the embedded defaults (validate → register → stage →
+    gated promotion → automatic rollback), leaving the stack running for `make dev`."""
+    # The headless run drives Dagster, which this package must not import (DESIGN.md layers):
+    # it lives in the top-level module ``platform_demo`` and runs in its own interpreter.
+    code = subprocess.call([sys.executable, "-m", "platform_demo"])
+    raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the command to the CLI."""
+    """Add the commands to the CLI."""
     app.command("demo-repo")(demo_repo)
+    app.command("demo")(demo)

@@ -1,0 +1,338 @@
+"""Headless end-to-end run of llm-platform on the embedded defaults (``make demo``).
+
+Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOME (so that
+``make dev`` afterwards shows every run, check and materialization in the UI):
+
+1. create the demo models repo and start the embedded stack (Prometheus, gateways, controller);
+2. tick ``git_push_sensor``: one partition and one run per model (validate → register → stage);
+   ``mistral-7b`` is staged with injected latency, so its latency SLO holds it in staging;
+3. alice approves ``llama-3-1-8b`` in ``approvals/llama-3-1-8b.yaml`` (a commit): the sensor
+   reacts, staging is re-checked and ``promotion_automation`` promotes it to production;
+4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed, approved and promoted blue-green;
+5. a fault is injected into production: the scheduled SLO re-check fails and
+   ``production_rollback_sensor`` rolls production back to 1.0.0 on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import httpx
+
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+from rich.console import Console
+from rich.table import Table
+
+from assets.names import (
+    PRODUCTION_DEPLOYMENT,
+    REGISTERED_MODEL,
+    STAGING_DEPLOYMENT,
+    TAG_PARTITION,
+    TAG_TRIGGER,
+)
+from definitions import build_defs
+from llm_platform.demo_repo import ensure_demo_repo
+from llm_platform.promotion import Ledger
+from llm_platform.registry import open_store
+from llm_platform.runtime.local import LocalRuntime
+from llm_platform.runtime.stack import stack_up
+from llm_platform.settings import Settings
+from sensors.git_push import git_push_sensor
+from sensors.promotion import production_rollback_sensor
+
+#: Progress goes to the terminal; the runs' own logs (Dagster events, kfp.local task output)
+#: go to ``$LLM_PLATFORM_HOME/logs/demo.log`` (see ``quiet``).
+console = Console(file=os.fdopen(os.dup(1), "w", buffering=1), force_terminal=None)
+
+
+@contextlib.contextmanager
+def quiet(log: Path) -> Iterator[None]:
+    """Send file descriptors 1 and 2 (also of subprocesses, e.g. kfp.local tasks) to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+LLAMA, MISTRAL = "llama-3-1-8b", "mistral-7b"
+FAULTS = {MISTRAL: {"inject_latency_ms": 1700.0, "load_requests": 56}}
+
+
+class Demo:
+    """The platform's Definitions driven by hand on a real instance."""
+
+    def __init__(self, settings: Settings, instance: dg.DagsterInstance) -> None:
+        self.settings, self.instance = settings, instance
+        self.defs = build_defs(settings)
+        self.repo = Path(settings.models_repo)
+        self.sensor_cursor: str | None = None
+        self.auto_cursor = None
+
+    def git(self, *args: str, author: str = "alice") -> str:
+        import subprocess
+
+        env = {
+            "GIT_AUTHOR_NAME": author,
+            "GIT_AUTHOR_EMAIL": f"{author}@example.com",
+            "GIT_COMMITTER_NAME": author,
+            "GIT_COMMITTER_EMAIL": f"{author}@example.com",
+            "PATH": "/usr/bin:/bin",
+        }
+        return subprocess.run(
+            ["git", "-C", str(self.repo), *args],
+            check=True,
+            text=True,
+            capture_output=True,
+            env=env,
+        ).stdout.strip()
+
+    def commit(self, message: str, author: str = "alice") -> None:
+        self.git("add", "-A", author=author)
+        self.git("commit", "-q", "-m", message, author=author)
+        console.print(f"  [dim]git commit by {author}:[/dim] {message}")
+
+    def tick_git_sensor(self) -> None:
+        ctx = dg.build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),
+            definitions=self.defs,
+            cursor=self.sensor_cursor,
+            resources=dict(self.defs.resources or {}),
+        )
+        with quiet(self.settings.home / "logs" / "demo.log"):
+            result = git_push_sensor.evaluate_tick(ctx)
+        for req in result.dynamic_partitions_requests or []:
+            if isinstance(req, dg.AddDynamicPartitionsRequest):
+                self.instance.add_dynamic_partitions(
+                    req.partitions_def_name, list(req.partition_keys)
+                )
+        self.sensor_cursor = result.cursor or self.sensor_cursor
+        console.print(f"  git_push_sensor: {len(result.run_requests)} run(s) requested")
+        for req in result.run_requests:
+            staging = FAULTS.get(req.partition_key or "", {"load_requests": 60})
+            self.launch(
+                "model_job",
+                req.partition_key,
+                tags=req.tags,
+                config={"ops": {STAGING_DEPLOYMENT: {"config": staging}}},
+            )
+
+    def evaluate_automation(self) -> None:
+        with quiet(self.settings.home / "logs" / "demo.log"):
+            result = dg.evaluate_automation_conditions(
+                defs=self.defs, instance=self.instance, cursor=self.auto_cursor
+            )
+        self.auto_cursor = result.cursor
+        keys = sorted(result.get_requested_partitions(dg.AssetKey(PRODUCTION_DEPLOYMENT)))
+        console.print(f"  promotion_automation: requests production for {keys or 'nothing'}")
+        for key in keys:
+            self.launch("production_job", key, tags={TAG_TRIGGER: "promotion_automation"})
+        if keys:
+            # The daemon's next tick: it marks the requests as handled. Without it, the next
+            # staging update would count as handled by this request (Dagster's since_last_handled).
+            with quiet(self.settings.home / "logs" / "demo.log"):
+                self.auto_cursor = dg.evaluate_automation_conditions(
+                    defs=self.defs, instance=self.instance, cursor=self.auto_cursor
+                ).cursor
+
+    def launch(self, job: str, partition: str | None, *, tags=None, config=None) -> bool:
+        t0 = time.monotonic()
+        with quiet(self.settings.home / "logs" / "demo.log"):
+            result = self.defs.resolve_job_def(job).execute_in_process(
+                instance=self.instance,
+                partition_key=partition,
+                tags=tags,
+                run_config=config,
+                raise_on_error=False,
+            )
+        who = partition or (tags or {}).get(TAG_PARTITION, "")
+        state = "[green]success[/green]" if result.success else "[red]failed[/red]"
+        console.print(f"    run {job} [{who}] {state} in {time.monotonic() - t0:.1f}s")
+        for ev in result.get_asset_check_evaluations():
+            if not ev.passed:
+                console.print(
+                    f"      [yellow]check {ev.check_name} held:[/yellow] {ev.description}"
+                )
+        for ev in result.all_events:
+            if ev.event_type_value == "STEP_FAILURE" and ev.step_key not in (
+                "staging_slo_checks",
+                "production_slo_checks",
+            ):
+                console.print(
+                    f"      [red]{ev.step_key}:[/red] "
+                    f"{ev.event_specific_data.error.message.strip()[:300]}"
+                )
+        return result.success
+
+    def latest(self, asset: str, model: str) -> dict[str, object]:
+        recs = self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[model]),
+            limit=1,
+        ).records
+        mat = recs[0].asset_materialization if recs else None
+        return {k: v.value for k, v in mat.metadata.items()} if mat else {}
+
+    def approve(self, model: str, *, approver: str = "alice") -> None:
+        reg = self.latest(REGISTERED_MODEL, model)
+        path = self.repo / "approvals" / f"{model}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        existing = path.read_text() if path.exists() else "approvals:\n"
+        path.write_text(
+            existing
+            + (
+                f"  - environment: production\n    version: {reg['version']}\n"
+                f"    digest: {reg['digest']}\n    approver: {approver}\n"
+                f"    approved_at: '{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}'\n"
+            )
+        )
+        self.commit(f"approve {model} {reg['version']} for production", author=approver)
+
+
+def send_traffic(url: str, model: str, n: int) -> int:
+    failed = 0
+    with httpx.Client(timeout=10) as client:
+        for _ in range(n):
+            r = client.post(
+                f"{url}/v1/completions", json={"model": model, "prompt": "Shall I", "max_tokens": 4}
+            )
+            failed += r.status_code != 200
+    return failed
+
+
+def summary(demo: Demo, models: Iterable[str]) -> None:
+    ledger = Ledger(open_store(demo.settings.artifact_store_uri))
+    table = Table(title="where every model stands")
+    for col in ("model", "staging", "production", "last ledger events"):
+        table.add_column(col)
+    for m in models:
+        st = demo.latest(STAGING_DEPLOYMENT, m)
+        aliases = ledger.aliases(m)
+        events = ", ".join(e.kind for e in ledger.history(m, limit=4))
+        table.add_row(
+            m,
+            f"{st.get('version', '-')} {str(st.get('digest', ''))[:12]}",
+            f"{aliases['production'].version} {aliases['production'].digest[:12]}"
+            if "production" in aliases
+            else "-",
+            events or "-",
+        )
+    console.print(table)
+
+
+def _dagster_home(home: Path) -> None:
+    """Use the platform home's DAGSTER_HOME (the one `make dev` uses) unless one is set."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster")
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    home = settings.home
+    _dagster_home(home)
+    console.rule("llm-platform demo (embedded defaults)")
+    if settings.models_repo == str(settings.demo_repo_path) and settings.demo_repo_path.exists():
+        shutil.rmtree(settings.demo_repo_path)  # a fresh demo every time
+        shutil.rmtree(home / "kfp", ignore_errors=True)
+    ensure_demo_repo(settings.demo_repo_path)
+    console.print(f"[bold]1.[/bold] models repo {settings.models_repo}; starting the stack")
+    info = stack_up(home, progress=lambda m: console.print(f"  {m}"))
+    with dg.DagsterInstance.get() as instance:
+        demo = Demo(settings, instance)
+        demo.evaluate_automation()  # eager() only reacts to updates after its first evaluation
+        console.print("[bold]2.[/bold] first push: validate, register, stage every model")
+        demo.tick_git_sensor()
+        demo.evaluate_automation()
+        console.print("[bold]3.[/bold] alice approves llama-3-1-8b through the models repo")
+        demo.approve(LLAMA)
+        demo.tick_git_sensor()
+        demo.evaluate_automation()
+        console.print("[bold]4.[/bold] llama-3-1-8b 1.1.0 with new weights, approved, promoted")
+        shutil.copytree(demo.repo / "weights/tiny-shakespeare", demo.repo / "weights/llama-v2")
+        (demo.repo / "weights/llama-v2/RELEASE.txt").write_text("1.1.0\n")
+        cfg = demo.repo / f"models/{LLAMA}/model.yaml"
+        cfg.write_text(
+            cfg.read_text()
+            .replace("version: 1.0.0", "version: 1.1.0")
+            .replace("weights/tiny-shakespeare", "weights/llama-v2")
+        )
+        demo.commit("llama-3-1-8b 1.1.0", author="bob")
+        demo.tick_git_sensor()
+        demo.approve(LLAMA)
+        demo.tick_git_sensor()
+        demo.evaluate_automation()
+        console.print("[bold]5.[/bold] a fault in production: SLO re-check, automatic rollback")
+        prod = demo.latest(PRODUCTION_DEPLOYMENT, LLAMA)
+        runtime = LocalRuntime(home)
+        fault = runtime.fault_file("production", LLAMA, str(prod["revision"]))
+        fault.parent.mkdir(parents=True, exist_ok=True)
+        fault.write_text('{"latency_ms": 0, "error_rate": 0.3}')
+        url = f"{info.gateways['production']}/{LLAMA}"
+        time.sleep(2.5)
+        failed = send_traffic(url, LLAMA, 1200)
+        console.print(f"  sent 1200 requests to {url}: {failed} failed")
+        demo.launch(
+            "slo_checks_job", None, tags={TAG_PARTITION: LLAMA, TAG_TRIGGER: "slo_recheck_schedule"}
+        )
+        ctx = dg.build_sensor_context(
+            instance=instance, instance_ref=instance.get_ref(), definitions=demo.defs
+        )
+        with quiet(home / "logs" / "demo.log"):
+            tick = production_rollback_sensor.evaluate_tick(ctx)
+        for req in tick.run_requests:
+            console.print("  production_rollback_sensor: rollback requested")
+            demo.launch("production_job", req.partition_key, tags=req.tags, config=req.run_config)
+        summary(demo, [LLAMA, MISTRAL])
+        ok = story_happened(demo)
+    console.print(
+        f"Stack still running (Prometheus {info.prometheus_url}). "
+        "`make dev` shows all of this in the Dagster UI; "
+        "`.venv/bin/llm-platform stack down` stops it."
+    )
+    return 0 if ok else 1
+
+
+def story_happened(demo: Demo) -> bool:
+    """Exit status of the demo: did each step end the way the story says?"""
+    ledger = Ledger(open_store(demo.settings.artifact_store_uri))
+    llama = ledger.aliases(LLAMA).get("production")
+    kinds = [e.kind for e in ledger.history(LLAMA, env="production")]
+    expected = {
+        "mistral-7b held in staging (never promoted)": "production" not in ledger.aliases(MISTRAL),
+        "llama-3-1-8b refused without approval, promoted twice, rolled back": kinds
+        == ["rolled_back", "promoted", "promoted", "refused"],
+        "production serves llama-3-1-8b 1.0.0 again": llama is not None
+        and llama.version == "1.0.0",
+    }
+    for what, happened in expected.items():
+        console.print(("[green]ok[/green]   " if happened else "[red]FAIL[/red] ") + what)
+    return all(expected.values())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""`make demo` end to end: the headless run tells the whole story and exits 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from runtime_fixtures import teardown_home
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "LLM_PLATFORM_HOME": str(home),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
+    for key in ("LLM_PLATFORM_MODELS_REPO", "ARTIFACT_STORE_URI", "PROMETHEUS_URL", "KFP_ENDPOINT"):
+        env.pop(key, None)
+    try:
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "llm-platform"), "demo"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )
+    finally:
+        teardown_home(home)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    text = out.stdout
+    assert "check slo_latency_p95 held" in text  # mistral held in staging, reason shown
+    assert "refused: approval" in text.replace("\n", " ")
+    assert "production_rollback_sensor: rollback requested" in text
+    assert text.count("ok   ") == 3
+    # The runs' own logs went to the log file, not the terminal.
+    assert " - dagster - DEBUG - " not in text
+    assert (home / "logs" / "demo.log").stat().st_size > 0
+    assert (tmp_path / "dagster" / "dagster.yaml").exists()
