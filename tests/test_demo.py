@@ -24,7 +24,11 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
     try:
         out = subprocess.run(
             [str(Path(sys.executable).parent / "llm-platform"), "demo"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     finally:
         teardown_home(home)
