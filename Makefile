@@ -47,12 +47,13 @@ test: install lint typecheck
 test-fast: $(STAMP)
 	$(BIN)/pytest -x -q
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $@
+	cp deploy/dagster.yaml $@
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/llm-platform demo-repo
+	$(BIN)/llm-platform stack up
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 demo: install $(DAGSTER_HOME)/dagster.yaml

@@ -287,3 +287,17 @@ def test_settings_reject_unknown_target():
 
     with pytest.raises(ConfigurationError, match="LLM_PLATFORM_TARGET"):
         Settings.from_env({"LLM_PLATFORM_TARGET": "mars"})
+
+
+def test_instance_config_serializes_runs_per_model(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert limits == [
+            {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
+    finally:
+        instance.dispose()
