@@ -15,6 +15,7 @@ from assets.production import production_deployment
 from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
+from llm_platform.errors import ConfigurationError
 from llm_platform.settings import Settings
 from resources.artifact_store import (
     ArtifactStoreResource,
@@ -55,7 +56,16 @@ def registrar_for(settings: Settings) -> RegistrarResource:
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    """The resources for the configured target."""
+    """The resources for the configured target.
+
+    Raises:
+        ConfigurationError: the target is not available yet.
+    """
+    if settings.target != "local":
+        raise ConfigurationError(
+            f"LLM_PLATFORM_TARGET={settings.target}: only the 'local' runtime is implemented; "
+            "the Kubernetes runtime is planned (see docs/architecture.md)"
+        )
     return {
         "models_repo": ModelsRepoResource(
             location=settings.models_repo,

@@ -14,8 +14,10 @@ from assets.commit import (
 from assets.names import PRODUCTION_DEPLOYMENT, SLO_CHECKS, STAGING_DEPLOYMENT
 from assets.partitions import models_partitions
 from llm_platform.config import effective_slo
+from llm_platform.promotion import LedgerEvent
 from llm_platform.slo import PrometheusError, SLOVerdict, evaluate
 from resources.git_repo import ModelsRepoResource
+from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 
 #: A deployment younger than this may not have been scraped yet: wait for the data to settle.
@@ -85,6 +87,7 @@ def run_slo_checks(
     env_name: str,
     models_repo: ModelsRepoResource,
     prometheus: PrometheusResource,
+    notifier: NotifierResource,
 ):
     """Evaluate the SLOs of the revision that ``asset`` last deployed for this partition."""
     name = context.partition_key
@@ -124,6 +127,19 @@ def run_slo_checks(
         yield from _failed_all(asset, f"Prometheus error (gate held): {exc}", extra)
         return
     context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
+    if verdict.verdict == "fail":
+        notifier.notify(
+            LedgerEvent(
+                kind="check_failed",
+                model=name,
+                env=env_name,
+                version=str(deployed.get("version", "")) or None,
+                digest=str(extra["digest"]) or None,
+                revision=str(extra["revision"]) or None,
+                run_id=context.run.run_id,
+                reason=verdict.reason,
+            )
+        )
     yield from _results(asset, verdict, extra)
 
 
@@ -136,6 +152,7 @@ def staging_slo_checks(
     context: dg.AssetCheckExecutionContext,
     models_repo: ModelsRepoResource,
     prometheus: PrometheusResource,
+    notifier: NotifierResource,
 ):
     """Staging SLO verdicts per objective (blocking: they gate production)."""
     yield from run_slo_checks(
@@ -144,6 +161,7 @@ def staging_slo_checks(
         env_name="staging",
         models_repo=models_repo,
         prometheus=prometheus,
+        notifier=notifier,
     )
 
 
@@ -156,6 +174,7 @@ def production_slo_checks(
     context: dg.AssetCheckExecutionContext,
     models_repo: ModelsRepoResource,
     prometheus: PrometheusResource,
+    notifier: NotifierResource,
 ):
     """Production SLO verdicts per objective (the rollback sensor acts on failures)."""
     yield from run_slo_checks(
@@ -164,4 +183,5 @@ def production_slo_checks(
         env_name="production",
         models_repo=models_repo,
         prometheus=prometheus,
+        notifier=notifier,
     )

@@ -18,9 +18,11 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from llm_platform.integration import SuiteReport, run_suite
+from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.runtime.base import DeploymentNotReady, DeploymentSpec, RevisionSpec
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
+from resources.notifier import NotifierResource
 from resources.runtime import LocalRuntimeResource
 
 
@@ -97,6 +99,7 @@ def staging_deployment(
     models_repo: ModelsRepoResource,
     artifact_store: ArtifactStoreResource,
     runtime: LocalRuntimeResource,
+    notifier: NotifierResource,
 ) -> dg.MaterializeResult:
     """The exact registered digest deployed to staging, ready, and integration-tested.
 
@@ -161,6 +164,21 @@ def staging_deployment(
     )
     context.log.info(f"integration suite against {endpoint}: passed={report.passed}")
     meta = suite_metadata(report)
+    event = LedgerEvent(
+        kind="deployed",
+        model=name,
+        env=env.environment,
+        version=version,
+        digest=digest,
+        revision=revision,
+        run_id=context.run_id,
+        reason="integration tests passed" if report.passed else "integration tests failed",
+        evidence={"passed": report.passed, **{k: v for k, v in meta.items() if k != "tests"}},
+    )
+    Ledger(artifact_store.store()).promote(
+        event, AliasTarget(version=version, digest=digest, revision=revision, run_id=context.run_id)
+    )
+    notifier.notify(event)
     return dg.MaterializeResult(
         metadata={
             "environment": env.environment,

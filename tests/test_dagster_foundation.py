@@ -301,3 +301,13 @@ def test_instance_config_serializes_runs_per_model(tmp_path):
         ]
     finally:
         instance.dispose()
+
+
+def test_kubernetes_target_is_refused_clearly_not_silently_local(tmp_path):
+    from llm_platform.errors import ConfigurationError
+
+    settings = Settings.from_env(
+        {"LLM_PLATFORM_TARGET": "kubernetes", "LLM_PLATFORM_HOME": str(tmp_path)}
+    )
+    with pytest.raises(ConfigurationError, match="only the 'local' runtime"):
+        build_defs(settings)

@@ -15,9 +15,12 @@ from assets.names import CHECK_INTEGRATION_TESTS, SLO_CHECKS, STAGING_DEPLOYMENT
 from assets.registered_model import registered_model
 from assets.slo_checks import staging_slo_checks
 from assets.staging import staging_deployment
+from llm_platform.promotion import Ledger
+from llm_platform.registry import open_store
 from llm_platform.runtime.stack import stack_up
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
+from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.registrar import LocalKfpRegistrarResource
 from resources.runtime import LocalRuntimeResource
@@ -52,6 +55,7 @@ def _resources(repo, tmp_path: Path, home: Path, prometheus_url: str | None = No
         "registrar": LocalKfpRegistrarResource(pipeline_root=str(tmp_path / "kfp")),
         "runtime": LocalRuntimeResource(home=str(home)),
         "prometheus": PrometheusResource(url=prometheus_url, home=str(home)),
+        "notifier": NotifierResource(),
     }
 
 
@@ -95,6 +99,9 @@ def test_deploy_to_staging_serves_and_passes_checks(repo, tmp_path, stack_home):
             assert checks[check].metadata["revision"].value == meta["revision"]
         assert checks["slo_error_rate"].metadata["samples"].value >= 24
         assert result.success
+        # The ledger knows what staging serves.
+        staged = Ledger(open_store(str(tmp_path / "store"))).serving("alpha", "staging")
+        assert staged is not None and staged.digest == meta["digest"]
 
 
 def test_injected_latency_fails_the_latency_slo_only(repo, tmp_path, stack_home):
