@@ -11,7 +11,13 @@ from assets.commit import (
     model_config_at,
     validated_config_metadata,
 )
-from assets.names import PRODUCTION_DEPLOYMENT, SLO_CHECKS, STAGING_DEPLOYMENT
+from assets.names import (
+    PRODUCTION_DEPLOYMENT,
+    PRODUCTION_ENV,
+    SLO_CHECKS,
+    STAGING_DEPLOYMENT,
+    STAGING_ENV,
+)
 from assets.partitions import models_partitions
 from llm_platform.config import effective_slo
 from llm_platform.promotion import LedgerEvent
@@ -143,45 +149,45 @@ def run_slo_checks(
     yield from _results(asset, verdict, extra)
 
 
-@dg.multi_asset_check(
-    specs=slo_specs(STAGING_DEPLOYMENT, blocking=True),
-    name="staging_slo_checks",
-    description="SLOs of the staging revision from Prometheus; gate promotion to production.",
-)
-def staging_slo_checks(
-    context: dg.AssetCheckExecutionContext,
-    models_repo: ModelsRepoResource,
-    prometheus: PrometheusResource,
-    notifier: NotifierResource,
-):
-    """Staging SLO verdicts per objective (blocking: they gate production)."""
-    yield from run_slo_checks(
-        context,
-        asset=STAGING_DEPLOYMENT,
-        env_name="staging",
-        models_repo=models_repo,
-        prometheus=prometheus,
-        notifier=notifier,
+def build_slo_checks(
+    asset: str, env_name: str, *, blocking: bool, description: str
+) -> dg.AssetChecksDefinition:
+    """The per-objective SLO checks of one deployment asset, as one multi-check."""
+
+    @dg.multi_asset_check(
+        specs=slo_specs(asset, blocking=blocking),
+        name=f"{env_name}_slo_checks",
+        description=description,
     )
+    def _slo_checks(
+        context: dg.AssetCheckExecutionContext,
+        models_repo: ModelsRepoResource,
+        prometheus: PrometheusResource,
+        notifier: NotifierResource,
+    ):
+        yield from run_slo_checks(
+            context,
+            asset=asset,
+            env_name=env_name,
+            models_repo=models_repo,
+            prometheus=prometheus,
+            notifier=notifier,
+        )
+
+    return _slo_checks
 
 
-@dg.multi_asset_check(
-    specs=slo_specs(PRODUCTION_DEPLOYMENT, blocking=False),
-    name="production_slo_checks",
+#: Blocking: they gate promotion to production.
+staging_slo_checks = build_slo_checks(
+    STAGING_DEPLOYMENT,
+    STAGING_ENV,
+    blocking=True,
+    description="SLOs of the staging revision from Prometheus; they gate promotion.",
+)
+#: Not blocking (nothing downstream); a FAILED verdict makes the rollback sensor act.
+production_slo_checks = build_slo_checks(
+    PRODUCTION_DEPLOYMENT,
+    PRODUCTION_ENV,
+    blocking=False,
     description="SLOs of the production revision; a failure triggers an automatic rollback.",
 )
-def production_slo_checks(
-    context: dg.AssetCheckExecutionContext,
-    models_repo: ModelsRepoResource,
-    prometheus: PrometheusResource,
-    notifier: NotifierResource,
-):
-    """Production SLO verdicts per objective (the rollback sensor acts on failures)."""
-    yield from run_slo_checks(
-        context,
-        asset=PRODUCTION_DEPLOYMENT,
-        env_name="production",
-        models_repo=models_repo,
-        prometheus=prometheus,
-        notifier=notifier,
-    )

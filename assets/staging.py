@@ -2,6 +2,7 @@
 
 import hashlib
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -20,9 +21,11 @@ from assets.partitions import models_partitions
 from llm_platform.integration import SuiteReport, run_suite
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.runtime.base import DeploymentNotReady, DeploymentSpec, RevisionSpec
+from llm_platform.slo import PrometheusError
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
+from resources.prometheus import PrometheusResource
 from resources.runtime import LocalRuntimeResource
 
 
@@ -35,9 +38,9 @@ class StagingConfig(dg.Config):
     min_success_rate: float = 0.8
     inject_latency_ms: float = 0.0
     inject_error_rate: float = 0.0
-    #: Let Prometheus scrape the new revision's zero-valued series before the suite's traffic,
-    #: so that every test request counts towards the SLO sample count.
-    settle_before_load_s: float = 2.5
+    #: Longest wait for Prometheus to scrape the new revision's zero-valued series before the
+    #: suite's traffic, so that every test request counts towards the SLO sample count.
+    settle_before_load_s: float = 20.0
 
 
 def revision_name(version: str, digest: str, config: StagingConfig) -> str:
@@ -51,6 +54,21 @@ def revision_name(version: str, digest: str, config: StagingConfig) -> str:
         fault = f"{config.inject_latency_ms}:{config.inject_error_rate}".encode()
         name += "-f" + hashlib.sha256(fault).hexdigest()[:6]
     return name
+
+
+def wait_for_series(prometheus: PrometheusResource, selector: str, *, timeout_s: float) -> bool:
+    """Wait until Prometheus holds a sample of ``selector`` (False at the timeout, or when no
+    Prometheus is reachable: the SLO checks then report the problem themselves)."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        with prometheus.client() as client:
+            while not client.query(selector, at=datetime.now(UTC)):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.5)
+    except PrometheusError:
+        return False
+    return True
 
 
 def suite_metadata(report: SuiteReport) -> dict[str, object]:
@@ -100,6 +118,7 @@ def staging_deployment(
     artifact_store: ArtifactStoreResource,
     runtime: LocalRuntimeResource,
     notifier: NotifierResource,
+    prometheus: PrometheusResource,
 ) -> dg.MaterializeResult:
     """The exact registered digest deployed to staging, ready, and integration-tested.
 
@@ -154,7 +173,16 @@ def staging_deployment(
             metadata={"server_log_tail": dg.MetadataValue.md(f"```\n{exc}\n```")},
         ) from exc
     endpoint = status.endpoint or ""
-    time.sleep(config.settle_before_load_s)
+    seen = wait_for_series(
+        prometheus,
+        f'llm_requests_total{{namespace="{env.namespace}",model="{name}",revision="{revision}"}}',
+        timeout_s=config.settle_before_load_s,
+    )
+    if not seen:
+        context.log.warning(
+            "Prometheus has not scraped the new revision yet: the SLO checks may not count "
+            "all of the integration suite's requests"
+        )
     report = run_suite(
         endpoint,
         model=name,

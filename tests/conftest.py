@@ -125,3 +125,19 @@ def dagster_home(tmp_path: Path) -> Iterator[Path]:
         os.environ.pop("DAGSTER_HOME", None)
     else:
         os.environ["DAGSTER_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A running embedded stack (Prometheus, gateways, controller) on free ports, per module;
+    everything it started is stopped by PID afterwards."""
+    from runtime_fixtures import teardown_home
+
+    from llm_platform.runtime.stack import stack_up
+
+    home = tmp_path_factory.mktemp("stack-home")
+    try:
+        stack_up(home, prometheus_port=0, gateway_base_port=0)
+        yield home
+    finally:
+        teardown_home(home)

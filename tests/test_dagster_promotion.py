@@ -15,13 +15,11 @@ from promotion_fixtures import (
     set_model_latency_objective,
     set_production,
 )
-from runtime_fixtures import teardown_home
 
 from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT, TAG_PARTITION
 from assets.staging import staging_deployment
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
-from llm_platform.runtime.stack import stack_up
 from sensors.promotion import production_rollback_sensor
 
 STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
@@ -32,16 +30,6 @@ def promote(approver: str | None = None, **extra) -> dict:
     if approver:
         cfg["approver"] = approver
     return {"ops": {PRODUCTION_DEPLOYMENT: {"config": cfg}}}
-
-
-@pytest.fixture(scope="module")
-def stack_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("promo-home")
-    try:
-        stack_up(home, prometheus_port=0, gateway_base_port=0)
-        yield home
-    finally:
-        teardown_home(home)
 
 
 @pytest.fixture

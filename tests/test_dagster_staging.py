@@ -8,7 +8,6 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
-from runtime_fixtures import teardown_home
 
 from assets.model_config import model_config
 from assets.names import CHECK_INTEGRATION_TESTS, SLO_CHECKS, STAGING_DEPLOYMENT
@@ -17,7 +16,6 @@ from assets.slo_checks import staging_slo_checks
 from assets.staging import staging_deployment
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
-from llm_platform.runtime.stack import stack_up
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
@@ -27,16 +25,6 @@ from resources.runtime import LocalRuntimeResource
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"
 ASSETS = [model_config, registered_model, staging_deployment, staging_slo_checks]
-
-
-@pytest.fixture(scope="module")
-def stack_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("stack-home")
-    try:
-        stack_up(home, prometheus_port=0, gateway_base_port=0)
-        yield home
-    finally:
-        teardown_home(home)
 
 
 @pytest.fixture

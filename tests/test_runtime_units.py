@@ -166,3 +166,32 @@ def test_meminfo_is_parsed_in_bytes(tmp_path: Path) -> None:
     assert read_meminfo(fake) == {"MemTotal": 1024000, "MemAvailable": 256000}
     real = read_meminfo()
     assert 0 < real["MemAvailable"] <= real["MemTotal"]
+
+
+def test_route_entries_list_idle_healthy_revisions_at_weight_zero() -> None:
+    from llm_platform.runtime.routing import route_entries
+
+    d = dep([rev("blue", 100, "blue"), rev("green", 0, "green"), rev("down", 0, "green")])
+    entries = route_entries(d, lambda n: n != "down", lambda n: "http://127.0.0.1:1")
+    assert [(e.revision, e.weight) for e in entries] == [("blue", 100), ("green", 0)]
+
+
+def test_targets_wait_for_readiness_but_keep_crashed_servers() -> None:
+    from llm_platform.runtime.state import DesiredState, ObservedState, ProcessRecord, revision_key
+
+    desired = DesiredState()
+    d = dep([rev("ready", 50), rev("loading", 25), rev("crashed", 25)])
+    desired.deployments["staging/m"] = d
+    observed = ObservedState()
+    for i, (name, kw) in enumerate(
+        {
+            "ready": {"ever_healthy": True, "healthy": True},
+            "loading": {},
+            "crashed": {"consecutive_crashes": 1},
+        }.items()
+    ):
+        observed.revisions[revision_key("staging", "m", name)] = ProcessRecord(
+            port=9000 + i, starts=1, **kw
+        )
+    models, _ = prometheus.target_groups(desired, observed)
+    assert sorted(g.labels["revision"] for g in models) == ["crashed", "ready"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -11,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from llm_platform.fsutil import file_lock
 from llm_platform.gitops.runner import FETCH_TIMEOUT_S, GitError, run_git
 
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -61,14 +61,8 @@ def cache_path(url: str, cache_root: Path) -> Path:
 @contextlib.contextmanager
 def locked(mirror: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``mirror`` (sensor and runs may fetch concurrently)."""
-    mirror.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = mirror.with_name(mirror.name + ".lock")
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with file_lock(mirror.with_name(mirror.name + ".lock")):
+        yield
 
 
 def is_initialised(mirror: Path) -> bool:

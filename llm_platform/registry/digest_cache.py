@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from llm_platform.digest import ArtifactManifest, digest_directory, hash_file
+from llm_platform.fsutil import atomic_write_bytes
 
 
 def _stat_key(st: os.stat_result) -> str:
@@ -67,11 +67,4 @@ class DigestCache:
 
     def save(self) -> None:
         """Write the cache atomically (temp file + rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._entries, f)
-            os.replace(tmp, self.path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write_bytes(self.path, json.dumps(self._entries).encode())

@@ -15,15 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from llm_platform.digest import CHUNK_SIZE, FileEntry
+from llm_platform.fsutil import atomic_write_bytes, fsync_dir
 from llm_platform.registry.store import ObjectNotFoundError, ObjectStore, StoreError, check_key
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalDirStore(ObjectStore):
@@ -86,24 +79,14 @@ class LocalDirStore(ObjectStore):
                     f"(sha256 {entry.sha256}, expected {expected.sha256})"
                 )
             os.replace(tmp, dest)
-            _fsync_dir(dest.parent)
+            fsync_dir(dest.parent)
             return entry
         finally:
             tmp.unlink(missing_ok=True)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write ``data`` to ``key`` atomically (temp file + fsync + rename)."""
-        dest = self._path(key)
-        tmp = self._tmp_for(dest)
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
-            _fsync_dir(dest.parent)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_bytes(self._path(key), data)
 
     def get_bytes(self, key: str) -> bytes | None:
         """Read a whole (small) object, or ``None`` when missing."""

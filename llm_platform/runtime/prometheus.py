@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+import httpx
 import yaml
 from pydantic import BaseModel
 
@@ -132,7 +133,10 @@ def target_groups(
 ) -> tuple[list[TargetGroup], list[TargetGroup]]:
     """file_sd groups for model servers (job llm-model) and gateways (job llm-gateway).
 
-    A desired revision stays a target while it is down, so that ``up`` records the outage.
+    A revision becomes a target once it has been healthy (like a Kubernetes endpoint that
+    waits for readiness), so a server still loading its model is not counted as an outage;
+    after that it stays a target while it is down or restarting, so that ``up`` records the
+    outage.
     """
     models: list[TargetGroup] = []
     for dep in desired.deployments.values():
@@ -140,6 +144,8 @@ def target_groups(
         for rev in [*dep.spec.revisions, *dep.retiring]:
             rec = observed.revisions.get(revision_key(env, model, rev.revision))
             if rec is None or rec.port is None or rec.starts == 0:
+                continue
+            if not (rec.ever_healthy or rec.consecutive_crashes > 0):
                 continue
             labels = {
                 "model": model,
@@ -197,3 +203,34 @@ def start_prometheus(
         f"prometheus on {url} did not become ready; last lines of {paths.log}:\n"
         + tail_lines(paths.log)
     )
+
+
+def wait_until_unscraped(stack_file: Path, addresses: set[str], *, timeout_s: float) -> bool:
+    """Wait until the embedded Prometheus no longer lists ``addresses`` as active targets.
+
+    Called after the targets file dropped them and before their processes are stopped, so a
+    deliberate retirement is never scraped as ``up == 0``. Without a running embedded Prometheus
+    (no ``stack.json`` URL, or it does not answer) there is nothing to wait for.
+
+    Returns:
+        True when none of the addresses is an active target (any more), False at the timeout.
+    """
+    try:
+        url = json.loads(stack_file.read_text()).get("prometheus_url")
+    except (OSError, ValueError):
+        return True
+    if not url or not addresses:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with httpx.Client(trust_env=False, timeout=2.0) as client:
+                resp = client.get(f"{url}/api/v1/targets", params={"state": "active"})
+            active = {t["labels"].get("instance") for t in resp.json()["data"]["activeTargets"]}
+        except (httpx.HTTPError, ValueError, KeyError):
+            return True  # Prometheus is not running: nothing scrapes the servers
+        if not active & addresses:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)

@@ -28,7 +28,12 @@ from llm_platform.runtime.processes import (
     stop_process,
     tail_lines,
 )
-from llm_platform.runtime.prometheus import PrometheusPaths, target_groups, write_targets
+from llm_platform.runtime.prometheus import (
+    PrometheusPaths,
+    target_groups,
+    wait_until_unscraped,
+    write_targets,
+)
 from llm_platform.runtime.routing import rollout_complete, route_entries
 from llm_platform.runtime.state import (
     DesiredState,
@@ -68,12 +73,12 @@ class Reconciler:
         commands: Commands,
         *,
         drain_timeout_s: float = 3.0,
-        scrape_drain_s: float = 2.5,
+        scrape_drain_s: float = 10.0,
     ) -> None:
         self.layout = layout
         self.commands = commands
         self.drain_timeout_s = drain_timeout_s
-        #: file_sd refresh (1 s) + scrape interval (1 s) + margin: see ``run``.
+        #: Longest wait for Prometheus to drop retired targets (file_sd takes ~1-3 s).
         self.scrape_drain_s = scrape_drain_s
         self.prom = PrometheusPaths(layout.home)
 
@@ -129,8 +134,11 @@ class Reconciler:
         models, gateways = target_groups(desired, observed)
         write_targets(self.prom.model_targets, models)
         write_targets(self.prom.gateway_targets, gateways)
-        if any(rec.pid and rec.healthy for _, rec in stopping):
-            time.sleep(self.scrape_drain_s)
+        scraped = {f"127.0.0.1:{rec.port}" for _, rec in stopping if rec.pid and rec.port}
+        if scraped and not wait_until_unscraped(
+            self.layout.stack_file, scraped, timeout_s=self.scrape_drain_s
+        ):
+            log.warning("Prometheus still scrapes %s; stopping anyway", sorted(scraped))
         for name, rec in stopping:
             if stop_process(rec.pid, rec.argv):
                 log.info("stopped %s (pid %s): no longer desired", name, rec.pid)

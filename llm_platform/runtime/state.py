@@ -7,18 +7,15 @@ every read-modify-write between the controller, the CLI and Dagster runs).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from llm_platform.errors import ConfigurationError
+from llm_platform.fsutil import atomic_write_bytes, file_lock
 from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -74,18 +71,8 @@ def revision_key(env: str, model: str, revision: str) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same dir, fsync, os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (``llm_platform.fsutil.atomic_write_bytes``)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: Path, data: object) -> None:
@@ -105,18 +92,6 @@ def read_model(path: Path, model: type[M]) -> M:
         return model.model_validate_json(path.read_bytes())
     except ValidationError as exc:
         raise ConfigurationError(f"{path}: corrupt runtime state: {exc}") from exc
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive fcntl lock on ``path`` (created if missing) for the ``with`` block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as lock_file:
-        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
 class StateStore:
