@@ -13,12 +13,11 @@ from llm_platform.config import EnvironmentConfig, SLOObjectives
 from llm_platform.promotion.analysis import (
     AnalysisTarget,
     CanaryThresholds,
-    GatewayMetricsSource,
     RevisionObservation,
     analyze,
-    histogram_quantile,
     judge_canary,
 )
+from llm_platform.promotion.metric_sources import GatewayMetricsSource, histogram_quantile
 from llm_platform.promotion.rollout import RolloutPlan, plan_from_environment, revision_name
 from llm_platform.slo import PrometheusError
 

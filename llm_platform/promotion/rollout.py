@@ -19,12 +19,8 @@ from pydantic import BaseModel, Field, model_validator
 from llm_platform.config import EnvironmentConfig
 from llm_platform.errors import PlatformError
 from llm_platform.integration import run_suite
-from llm_platform.promotion.analysis import (
-    CanaryThresholds,
-    GatewayMetricsSource,
-    MetricsSource,
-    PrometheusSource,
-)
+from llm_platform.promotion.analysis import CanaryThresholds, MetricsSource
+from llm_platform.promotion.metric_sources import GatewayMetricsSource, PrometheusSource
 from llm_platform.promotion.strategies import (
     STRATEGIES,
     Outcome,
