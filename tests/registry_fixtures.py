@@ -55,3 +55,16 @@ def set_aws_env(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(key, value)
+
+
+def record_meta(source_uri: str) -> dict[str, object]:
+    """Lineage fields for ``ModelRegistry.register`` in tests (a clean scan, one KFP run)."""
+    return dict(
+        source_uri=source_uri,
+        commit_sha="c0ffee",
+        config_hash="h1",
+        kfp_run_id="run-1",
+        kfp_run_url=None,
+        scan_summary={"files": 2, "unsafe": 0},
+        scan_safe=True,
+    )

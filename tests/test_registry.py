@@ -20,16 +20,9 @@ from llm_platform.registry import (
     open_store,
 )
 from llm_platform.registry.records import record_key
+from tests.registry_fixtures import record_meta
 
-META: dict[str, Any] = dict(
-    source_uri="local:weights",
-    commit_sha="c0ffee",
-    config_hash="h1",
-    kfp_run_id="run-1",
-    kfp_run_url=None,
-    scan_summary={"files": 2, "unsafe": 0},
-    scan_safe=True,
-)
+META: dict[str, Any] = record_meta("local:weights")
 
 
 def make_artifact(root: Path, payload: bytes = b"weights-v1") -> Path:

@@ -13,19 +13,11 @@ from llm_platform.digest import FileEntry, digest_directory
 from llm_platform.registration.sources import SourceError, materialize_source
 from llm_platform.registry import ModelRegistry, S3Store, open_store
 from resources.artifact_store import S3ArtifactStore
-from tests.registry_fixtures import moto_server
+from tests.registry_fixtures import moto_server, record_meta
 from tests.registry_fixtures import s3_resource as make_s3_resource
 
 BUCKET = "llm-artifacts"
-META: dict[str, Any] = dict(
-    source_uri="s3://src/x",
-    commit_sha="c0ffee",
-    config_hash="h1",
-    kfp_run_id="run-1",
-    kfp_run_url=None,
-    scan_summary={"files": 2, "unsafe": 0},
-    scan_safe=True,
-)
+META: dict[str, Any] = record_meta("s3://src/x")
 
 
 @pytest.fixture()
