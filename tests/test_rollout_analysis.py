@@ -18,7 +18,7 @@ from llm_platform.promotion.analysis import (
     judge_canary,
 )
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, histogram_quantile
-from llm_platform.promotion.rollout import RolloutPlan, plan_from_environment, revision_name
+from llm_platform.promotion.rollout import RolloutPlan, plan_from_environment
 from llm_platform.slo import PrometheusError
 
 DIGEST = "a" * 64
@@ -237,13 +237,6 @@ def test_plan_refuses_to_skip_the_only_gate() -> None:
         RolloutPlan.model_validate(plan_data(strategy="canary", canary_percentage=100))
     with pytest.raises(ValidationError, match="digest"):
         RolloutPlan.model_validate(plan_data(digest="sha256:abc"))
-
-
-def test_revision_names_are_dns_labels_and_unique() -> None:
-    name = revision_name("1.2.0-RC.1+build.7", DIGEST, set())
-    assert name == "v1-2-0-rc-1-build-7-aaaaaaaa"
-    assert revision_name("1.2.0-RC.1+build.7", DIGEST, {name}) == name + "-2"
-    assert len(revision_name("9" * 200, DIGEST, set())) <= 63
 
 
 def test_plan_from_environment_config() -> None:

@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from llm_platform.strategy_names import Strategy
+
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
@@ -269,7 +271,7 @@ class Deployment(BaseModel):
 
     model_config = STRICT
 
-    strategy: Literal["rolling-update", "blue-green", "canary"]
+    strategy: Strategy
     max_unavailable: IntOrPercent = 0
     max_surge: IntOrPercent = 1
     approval_required: bool = False

@@ -4,18 +4,40 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from llm_platform.gitops.changeset import ChangeSet, summarize
 from llm_platform.gitops.runner import is_full_sha
 
-if TYPE_CHECKING:
-    from llm_platform.gitops.repo import GitRepo
-
 logger = logging.getLogger(__name__)
 
 
-def detect_changes(repo: GitRepo, since: str | None, head: str) -> ChangeSet:
+class RepoReader(Protocol):
+    """What change detection reads from a repository (implemented by ``GitRepo``; declared
+    here so that this module does not import the repo module that calls it)."""
+
+    location: str
+
+    def resolve(self, commit: str) -> str:
+        """The full SHA of ``commit``."""
+        ...
+
+    def models_at(self, commit: str) -> set[str]:
+        """Names of the models present at ``commit``."""
+        ...
+
+    def ancestry_and_diff(
+        self, base: str, head: str
+    ) -> tuple[bool | None, list[tuple[str, str, str | None]] | None]:
+        """Whether ``base`` is an ancestor of ``head``, and the name-status diff."""
+        ...
+
+    def has_models(self, commit: str, names: set[str]) -> dict[str, bool]:
+        """Whether each of ``names`` has a model config at ``commit``."""
+        ...
+
+
+def detect_changes(repo: RepoReader, since: str | None, head: str) -> ChangeSet:
     """The changes from ``since`` to ``head`` in ``repo`` (see :meth:`GitRepo.changes`).
 
     Git commands run: one ``merge-base --is-ancestor`` and one ``diff`` (concurrently), and one
@@ -64,7 +86,7 @@ def detect_changes(repo: GitRepo, since: str | None, head: str) -> ChangeSet:
 
 
 def _diff_changes(
-    repo: GitRepo,
+    repo: RepoReader,
     entries: list[tuple[str, str, str | None]],
     base: str,
     head: str,

@@ -218,6 +218,11 @@ class Ledger:
         """What ``env`` serves for ``model`` according to the ledger, or ``None``."""
         return self.aliases(model).get(env)
 
+    def previous(self, model: str, env: str) -> AliasTarget | None:
+        """The rollback target of ``env`` (``<env>-previous``): the one source of "previous
+        production revision" for the rollback sensor and the rollback itself."""
+        return self.aliases(model).get(previous_alias(env))
+
     def promote(self, event: LedgerEvent, target: AliasTarget) -> LedgerEvent:
         """Record a promotion and move ``<env>`` to ``target``, keeping the old one as previous.
 

@@ -8,19 +8,20 @@ analysis fails. ``rollback`` restores a previous revision (used by the productio
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from llm_platform.config import EnvironmentConfig
 from llm_platform.errors import PlatformError
 from llm_platform.integration import run_suite
 from llm_platform.promotion.analysis import CanaryThresholds, MetricsSource
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, PrometheusSource
+from llm_platform.promotion.plan import RolloutPlan
+from llm_platform.promotion.revisions import revision_name
 from llm_platform.promotion.strategies import (
     STRATEGIES,
     Outcome,
@@ -30,7 +31,6 @@ from llm_platform.promotion.strategies import (
     first_deployment,
 )
 from llm_platform.runtime.base import (
-    NAME_PATTERN,
     Color,
     DeploymentNotFound,
     DeploymentSpec,
@@ -38,64 +38,17 @@ from llm_platform.runtime.base import (
     RevisionSpec,
     Runtime,
 )
-from llm_platform.runtime.local import LocalRuntime
-from llm_platform.slo import PrometheusClient
+from llm_platform.slo import PROFILES, PrometheusClient
+from llm_platform.strategy_names import Strategy
 
-Strategy = Literal["rolling-update", "blue-green", "canary"]
-
-
-class RolloutPlan(BaseModel):
-    """What to roll out where, and how.
-
-    ``smoke_requests=0`` skips the smoke test; only the canary strategy allows it (its analysis
-    is then the only gate). ``latency_ms`` / ``error_rate`` inject faults into the new revision
-    (demos and tests).
-    """
-
-    env: str = Field(pattern=NAME_PATTERN, max_length=63)
-    model: str = Field(pattern=NAME_PATTERN, max_length=63)
-    version: str = Field(min_length=1)
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    artifact_dir: str = Field(min_length=1)
-    strategy: Strategy
-    canary_percentage: int = Field(default=10, ge=1, le=100)
-    smoke_requests: int = Field(default=20, ge=0)
-    smoke_min_success_rate: float = Field(default=1.0, ge=0, le=1)
-    smoke_timeout_s: float = Field(default=30.0, gt=0)
-    ready_timeout_s: float = Field(default=60.0, gt=0)
-    analysis_window_s: float = Field(default=30.0, gt=0)
-    analysis_traffic_rps: float = Field(
-        default=0.0, ge=0, description="synthetic requests/s through the gateway (0: live only)"
-    )
-    thresholds: CanaryThresholds | None = None
-    prometheus_url: str | None = Field(default=None, description="canary analysis source")
-    metrics_namespace: str | None = Field(
-        default=None, description="namespace label of the metrics (default: env)"
-    )
-    rollback_window_s: float = Field(default=3600.0, ge=0)
-    metrics_settle_s: float = Field(
-        default=2.5, ge=0, description="scrape time between routing a revision and its traffic"
-    )
-    latency_ms: float = Field(default=0, ge=0)
-    error_rate: float = Field(default=0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _check(self) -> RolloutPlan:
-        if self.smoke_requests == 0 and self.strategy != "canary":
-            raise ValueError(
-                f"smoke_requests: 0 skips the only gate of strategy {self.strategy}; "
-                "only canary may skip the smoke test"
-            )
-        if self.strategy == "canary" and self.canary_percentage >= 100:
-            raise ValueError("canary_percentage: must be below 100 (stable is the baseline)")
-        return self
+__all__ = ["RolloutPlan", "RolloutResult", "execute_rollout", "plan_from_environment", "rollback"]
 
 
 class RolloutResult(BaseModel):
     """What a rollout (or rollback) did, step by step, and why it ended as it did."""
 
     outcome: Outcome
-    strategy: Literal["rolling-update", "blue-green", "canary", "first-deployment", "rollback"]
+    strategy: Strategy | Literal["first-deployment", "rollback"]
     env: str
     model: str
     new_revision: str
@@ -149,40 +102,6 @@ def plan_from_environment(
     return RolloutPlan.model_validate({**data, **overrides})
 
 
-def desired_spec(runtime: Runtime, env: str, model: str) -> DeploymentSpec | None:
-    """The deployment's desired spec (full revision specs: artifact dirs, faults).
-
-    The :class:`Runtime` interface reports observed status only; runtimes expose their desired
-    spec through a ``desired_spec(env, model)`` method. :class:`LocalRuntime` does not have it
-    yet, so its state store is read directly.
-
-    Raises:
-        PlatformError: the runtime offers no way to read its desired spec.
-    """
-    reader = getattr(runtime, "desired_spec", None)
-    if callable(reader):
-        spec = reader(env, model)
-        if spec is not None and not isinstance(spec, DeploymentSpec):
-            raise PlatformError(f"{type(runtime).__name__}.desired_spec returned {type(spec)}")
-        return spec
-    if isinstance(runtime, LocalRuntime):
-        dep = runtime.store.load_desired().deployments.get(f"{env}/{model}")
-        return dep.spec if dep is not None else None
-    raise PlatformError(
-        f"{type(runtime).__name__} has no desired_spec(env, model): cannot roll out safely"
-    )
-
-
-def revision_name(version: str, digest: str, taken: set[str]) -> str:
-    """A DNS-label revision name ``v<version>-<digest[:8]>`` not in ``taken``."""
-    ver = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-") or "0"
-    base = f"v{ver}"[:50].rstrip("-") + f"-{digest[:8]}"
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    return name
-
-
 def _serving(spec: DeploymentSpec | None) -> RevisionSpec | None:
     if spec is None:
         return None
@@ -206,7 +125,8 @@ def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
 def _default_source(plan: RolloutPlan) -> Callable[[str | None], MetricsSource]:
     def make(endpoint: str | None) -> MetricsSource:
         if plan.prometheus_url:
-            return PrometheusSource(PrometheusClient(plan.prometheus_url, timeout=10.0))
+            client = PrometheusClient(plan.prometheus_url, timeout=10.0)
+            return PrometheusSource(client, profile=PROFILES[plan.metric_profile])
         if endpoint is None:
             raise PlatformError(f"{plan.env}/{plan.model}: no gateway endpoint to analyse")
         return GatewayMetricsSource(endpoint.rsplit("/", 1)[0])
@@ -238,11 +158,11 @@ def execute_rollout(
         Exception: unexpected errors propagate after a rollback attempt (never swallowed).
     """
     t0 = time.perf_counter()
-    current = desired_spec(runtime, plan.env, plan.model)
+    current = runtime.desired_spec(plan.env, plan.model)
     serving = _serving(current)
     taken = {r.revision for r in current.revisions} if current else set()
     new = RevisionSpec(
-        revision=revision_name(plan.version, plan.digest, taken),
+        revision=revision_name(plan.version, plan.digest, taken=taken),
         version=plan.version,
         digest=plan.digest,
         artifact_dir=plan.artifact_dir,
@@ -254,7 +174,9 @@ def execute_rollout(
     source_for = (lambda _: analyzer) if analyzer is not None else _default_source(plan)
     ctx = RolloutContext(runtime, plan, smoke, source_for, serving, new)
     run = STRATEGIES[plan.strategy] if serving is not None else first_deployment
-    label = plan.strategy if serving is not None else "first-deployment"
+    label: Strategy | Literal["first-deployment"] = (
+        plan.strategy if serving is not None else "first-deployment"
+    )
     same = serving is not None and serving.model_dump(exclude={"revision", "color", "weight"}) == (
         new.model_dump(exclude={"revision", "color", "weight"})
     )
@@ -278,7 +200,7 @@ def execute_rollout(
         raise
     return RolloutResult(
         outcome=outcome,
-        strategy=label,  # type: ignore[arg-type]
+        strategy=label,
         env=plan.env,
         model=plan.model,
         new_revision=ctx.new.revision,
@@ -320,7 +242,7 @@ def rollback(
         DeploymentNotFound: no such deployment, or a name that is not desired any more.
     """
     t0 = time.perf_counter()
-    current = desired_spec(runtime, env, model)
+    current = runtime.desired_spec(env, model)
     if current is None:
         raise DeploymentNotFound(f"{env}/{model}: no such deployment to roll back")
     by_name = {r.revision: r for r in current.revisions}
@@ -383,7 +305,7 @@ def retire_previous(runtime: Runtime, *, env: str, model: str) -> list[str]:
     Returns:
         The removed revision names (empty when there was none).
     """
-    current = desired_spec(runtime, env, model)
+    current = runtime.desired_spec(env, model)
     if current is None:
         raise DeploymentNotFound(f"{env}/{model}: no such deployment")
     idle = [r.revision for r in current.revisions if r.weight == 0]

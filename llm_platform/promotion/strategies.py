@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -27,6 +27,7 @@ from llm_platform.promotion.analysis import (
     MetricsSource,
     analyze,
 )
+from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.runtime.base import (
     DeploymentNotFound,
     DeploymentSpec,
@@ -34,9 +35,7 @@ from llm_platform.runtime.base import (
     RevisionSpec,
     Runtime,
 )
-
-if TYPE_CHECKING:
-    from llm_platform.promotion.rollout import RolloutPlan
+from llm_platform.strategy_names import STRATEGY_NAMES, Strategy
 
 Outcome = Literal["promoted", "rolled_back", "failed"]
 
@@ -325,8 +324,15 @@ def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
     )
 
 
-STRATEGIES: dict[str, Callable[[RolloutContext], tuple[Outcome, str]]] = {
+#: The rollout strategies by name: ``deployment.strategy`` selects one. Its key type is
+#: :data:`llm_platform.strategy_names.Strategy`, which the config schema validates against.
+STRATEGIES: dict[Strategy, Callable[[RolloutContext], tuple[Outcome, str]]] = {
     "blue-green": blue_green,
     "canary": canary,
     "rolling-update": rolling_update,
 }
+if set(STRATEGIES) != set(STRATEGY_NAMES):
+    raise ImportError(
+        f"STRATEGIES implements {sorted(STRATEGIES)} but strategy_names declares "
+        f"{sorted(STRATEGY_NAMES)}"
+    )

@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from llm_platform.security.rules import RULES
 
-if TYPE_CHECKING:
-    from llm_platform.security.report import ScanReport
+
+class SarifFinding(Protocol):
+    """The fields of a :class:`llm_platform.security.report.Finding` that SARIF renders."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def detail(self) -> Mapping[str, Any]: ...
+
+
+class SarifReport(Protocol):
+    """The fields of a :class:`llm_platform.security.report.ScanReport` that SARIF renders
+    (declared here so that this module does not import the report module that calls it)."""
+
+    @property
+    def root(self) -> str: ...
+    @property
+    def safe(self) -> bool: ...
+    @property
+    def summary(self) -> Mapping[str, int]: ...
+    @property
+    def scanner_versions(self) -> Mapping[str, str]: ...
+    @property
+    def findings(self) -> Sequence[SarifFinding]: ...
+
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -25,7 +55,7 @@ def _base_uri(root: str) -> str:
     return base.as_uri().rstrip("/") + "/"
 
 
-def report_to_sarif(report: ScanReport) -> dict[str, Any]:
+def report_to_sarif(report: SarifReport) -> dict[str, Any]:
     """Build the SARIF log: one run, every rule of the catalogue, one result per finding.
 
     Args:

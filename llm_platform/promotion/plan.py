@@ -1,0 +1,65 @@
+"""What to roll out where, and how: the input of every rollout strategy."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, model_validator
+
+from llm_platform.promotion.analysis import CanaryThresholds
+from llm_platform.runtime.base import NAME_PATTERN
+from llm_platform.slo import DEFAULT_PROFILE, PROFILES
+from llm_platform.strategy_names import Strategy
+
+
+class RolloutPlan(BaseModel):
+    """What to roll out where, and how.
+
+    ``smoke_requests=0`` skips the smoke test; only the canary strategy allows it (its analysis
+    is then the only gate). ``latency_ms`` / ``error_rate`` inject faults into the new revision
+    (demos and tests).
+    """
+
+    env: str = Field(pattern=NAME_PATTERN, max_length=63)
+    model: str = Field(pattern=NAME_PATTERN, max_length=63)
+    version: str = Field(min_length=1)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    artifact_dir: str = Field(min_length=1)
+    strategy: Strategy
+    canary_percentage: int = Field(default=10, ge=1, le=100)
+    smoke_requests: int = Field(default=20, ge=0)
+    smoke_min_success_rate: float = Field(default=1.0, ge=0, le=1)
+    smoke_timeout_s: float = Field(default=30.0, gt=0)
+    ready_timeout_s: float = Field(default=60.0, gt=0)
+    analysis_window_s: float = Field(default=30.0, gt=0)
+    analysis_traffic_rps: float = Field(
+        default=0.0, ge=0, description="synthetic requests/s through the gateway (0: live only)"
+    )
+    thresholds: CanaryThresholds | None = None
+    prometheus_url: str | None = Field(default=None, description="canary analysis source")
+    metric_profile: str = Field(
+        default=DEFAULT_PROFILE.name,
+        description="metric profile the revisions' servers export (canary analysis series)",
+    )
+    metrics_namespace: str | None = Field(
+        default=None, description="namespace label of the metrics (default: env)"
+    )
+    rollback_window_s: float = Field(default=3600.0, ge=0)
+    metrics_settle_s: float = Field(
+        default=2.5, ge=0, description="scrape time between routing a revision and its traffic"
+    )
+    latency_ms: float = Field(default=0, ge=0)
+    error_rate: float = Field(default=0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> RolloutPlan:
+        if self.metric_profile not in PROFILES:
+            raise ValueError(
+                f"metric_profile: {self.metric_profile!r} is not one of {sorted(PROFILES)}"
+            )
+        if self.smoke_requests == 0 and self.strategy != "canary":
+            raise ValueError(
+                f"smoke_requests: 0 skips the only gate of strategy {self.strategy}; "
+                "only canary may skip the smoke test"
+            )
+        if self.strategy == "canary" and self.canary_percentage >= 100:
+            raise ValueError("canary_percentage: must be below 100 (stable is the baseline)")
+        return self
