@@ -55,6 +55,28 @@ def registrar_for(settings: Settings) -> RegistrarResource:
     return LocalKfpRegistrarResource(pipeline_root=str(settings.home / "kfp"))
 
 
+#: The kind (UI tag) of what runs a deployment on each target: local model-server processes are
+#: Python; a cluster target adds ``kubernetes`` here when it exists.
+TARGET_KINDS = {"local": "python"}
+
+
+def with_kinds(asset: dg.AssetsDefinition, *kinds: str) -> dg.AssetsDefinition:
+    """``asset`` with ``kinds`` added to its kind tags (what really runs it on this target)."""
+    return asset.map_asset_specs(lambda spec: spec.merge_attributes(kinds=set(kinds)))
+
+
+def assets_for(settings: Settings) -> list[dg.AssetsDefinition]:
+    """The assets, tagged with the kinds of the configured target and artifact store."""
+    target = TARGET_KINDS[settings.target]
+    store = ["s3"] if settings.artifact_store_uri.startswith("s3://") else []
+    return [
+        model_config,
+        with_kinds(registered_model, *store),
+        with_kinds(staging_deployment, target),
+        with_kinds(production_deployment, target),
+    ]
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for the configured target.
 
@@ -87,17 +109,18 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, sensors and resources for ``settings``."""
+    resources = build_resources(settings)  # refuses an unavailable target first
     return dg.Definitions(
-        assets=[model_config, registered_model, staging_deployment, production_deployment],
+        assets=assets_for(settings),
         asset_checks=[staging_slo_checks, production_slo_checks],
         jobs=[model_job, production_job, slo_checks_job],
         sensors=[git_push_sensor, promotion_automation, production_rollback_sensor],
         schedules=[build_slo_recheck_schedule(settings.slo_recheck_cron)],
-        resources=build_resources(settings),
+        resources=resources,
     )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """Loaded by ``dagster dev`` / ``dg``: settings from the environment (DESIGN.md)."""
+    """Loaded by ``dagster dev`` / ``dg``: settings from the environment (README.md)."""
     return build_defs(Settings.from_env())

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import httpx
@@ -31,8 +32,12 @@ import httpx
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from rich.console import Console
+
+if TYPE_CHECKING:  # the type of evaluate_automation_conditions' cursor (not exported)
+    from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 from rich.table import Table
 
+from assets.check_history import latest_materialization_metadata
 from assets.names import (
     PRODUCTION_DEPLOYMENT,
     REGISTERED_MODEL,
@@ -88,7 +93,7 @@ class Demo:
         self.defs = build_defs(settings)
         self.repo = Path(settings.models_repo)
         self.sensor_cursor: str | None = None
-        self.auto_cursor = None
+        self.auto_cursor: AssetDaemonCursor | None = None
 
     def git(self, *args: str, author: str = "alice") -> str:
         import subprocess
@@ -123,14 +128,15 @@ class Demo:
         )
         with quiet(self.settings.home / "logs" / "demo.log"):
             result = git_push_sensor.evaluate_tick(ctx)
-        for req in result.dynamic_partitions_requests or []:
-            if isinstance(req, dg.AddDynamicPartitionsRequest):
+        for partitions in result.dynamic_partitions_requests or []:
+            if isinstance(partitions, dg.AddDynamicPartitionsRequest):
                 self.instance.add_dynamic_partitions(
-                    req.partitions_def_name, list(req.partition_keys)
+                    partitions.partitions_def_name, list(partitions.partition_keys)
                 )
         self.sensor_cursor = result.cursor or self.sensor_cursor
-        console.print(f"  git_push_sensor: {len(result.run_requests)} run(s) requested")
-        for req in result.run_requests:
+        run_requests = result.run_requests or []
+        console.print(f"  git_push_sensor: {len(run_requests)} run(s) requested")
+        for req in run_requests:
             staging = FAULTS.get(req.partition_key or "", {"load_requests": 60})
             self.launch(
                 "model_job",
@@ -145,7 +151,9 @@ class Demo:
                 defs=self.defs, instance=self.instance, cursor=self.auto_cursor
             )
         self.auto_cursor = result.cursor
-        keys = sorted(result.get_requested_partitions(dg.AssetKey(PRODUCTION_DEPLOYMENT)))
+        keys = sorted(
+            k for k in result.get_requested_partitions(dg.AssetKey(PRODUCTION_DEPLOYMENT)) if k
+        )
         console.print(f"  promotion_automation: requests production for {keys or 'nothing'}")
         for key in keys:
             self.launch("production_job", key, tags={TAG_TRIGGER: "promotion_automation"})
@@ -175,24 +183,17 @@ class Demo:
                 console.print(
                     f"      [yellow]check {ev.check_name} held:[/yellow] {ev.description}"
                 )
-        for ev in result.all_events:
-            if ev.event_type_value == "STEP_FAILURE" and ev.step_key not in (
+        for event in result.all_events:
+            error = event.step_failure_data.error if event.is_step_failure else None
+            if error is not None and event.step_key not in (
                 "staging_slo_checks",
                 "production_slo_checks",
             ):
-                console.print(
-                    f"      [red]{ev.step_key}:[/red] "
-                    f"{ev.event_specific_data.error.message.strip()[:300]}"
-                )
+                console.print(f"      [red]{event.step_key}:[/red] {error.message.strip()[:300]}")
         return result.success
 
     def latest(self, asset: str, model: str) -> dict[str, object]:
-        recs = self.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[model]),
-            limit=1,
-        ).records
-        mat = recs[0].asset_materialization if recs else None
-        return {k: v.value for k, v in mat.metadata.items()} if mat else {}
+        return latest_materialization_metadata(self.instance, asset, model) or {}
 
     def approve(self, model: str, *, approver: str = "alice") -> None:
         reg = self.latest(REGISTERED_MODEL, model)
@@ -300,11 +301,14 @@ def main() -> int:
             "slo_checks_job", None, tags={TAG_PARTITION: LLAMA, TAG_TRIGGER: "slo_recheck_schedule"}
         )
         ctx = dg.build_sensor_context(
-            instance=instance, instance_ref=instance.get_ref(), definitions=demo.defs
+            instance=instance,
+            instance_ref=instance.get_ref(),
+            definitions=demo.defs,
+            resources=dict(demo.defs.resources or {}),
         )
         with quiet(home / "logs" / "demo.log"):
             tick = production_rollback_sensor.evaluate_tick(ctx)
-        for req in tick.run_requests:
+        for req in tick.run_requests or []:
             console.print("  production_rollback_sensor: rollback requested")
             demo.launch("production_job", req.partition_key, tags=req.tags, config=req.run_config)
         summary(demo, [LLAMA, MISTRAL])

@@ -1,12 +1,14 @@
-"""The latest result of one asset check for one partition.
+"""What the event log says about one asset partition: its latest materialization, and the
+latest result of one of its checks (the one place these lookups are defined).
 
 Dagster 1.13 has no public "latest check result for a partition" API on ``DagsterInstance``
-(see the project's dagster-1.13 notes, §3), so this module — and only this module — uses the
+(docs/dagster-notes.md, item 2), so this module — and only this module — uses the
 event log storage's ``get_asset_check_execution_history`` with a ``PartitionKeyFilter``. If a
 later Dagster release changes it, this is the one place to adapt.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
@@ -52,15 +54,34 @@ def latest_check_status(
     )
 
 
-def latest_materialization_storage_id(
+def latest_materialization(
     instance: dg.DagsterInstance, asset: str, partition: str
-) -> int | None:
-    """Storage id of the latest materialization of ``asset`` for ``partition``."""
+) -> dg.EventLogRecord | None:
+    """The event-log record of the latest materialization of ``asset`` for ``partition``."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
         limit=1,
     ).records
-    return records[0].storage_id if records else None
+    return records[0] if records else None
+
+
+def latest_materialization_storage_id(
+    instance: dg.DagsterInstance, asset: str, partition: str
+) -> int | None:
+    """Storage id of the latest materialization of ``asset`` for ``partition``."""
+    record = latest_materialization(instance, asset, partition)
+    return record.storage_id if record else None
+
+
+def latest_materialization_metadata(
+    instance: dg.DagsterInstance, asset: str, partition: str
+) -> dict[str, Any] | None:
+    """Metadata values of the latest materialization of ``asset`` for ``partition``."""
+    record = latest_materialization(instance, asset, partition)
+    materialization = record.asset_materialization if record else None
+    if materialization is None:
+        return None
+    return {k: v.value for k, v in materialization.metadata.items()}
 
 
 def partitions_with_new_check_events(

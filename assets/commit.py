@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.check_history import latest_materialization_metadata
 from assets.names import MODEL_CONFIG, TAG_COMMIT
 from llm_platform.config import (
     ConfigError,
     EnvironmentConfig,
     ModelConfig,
+    model_config_path,
     parse_environment_config,
     parse_model_config,
 )
@@ -29,29 +31,15 @@ def run_commit(context: dg.AssetExecutionContext, repo: GitRepo) -> str:
     return repo.head()
 
 
-def latest_materialization_metadata(
-    context: dg.AssetExecutionContext, asset: str, partition: str
-) -> dict[str, object] | None:
-    """Metadata values of the latest materialization of ``asset`` for ``partition``."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
-        limit=1,
-    ).records
-    if not records:
-        return None
-    materialization = records[0].asset_materialization
-    if materialization is None:
-        return None
-    return {k: v.value for k, v in materialization.metadata.items()}
-
-
-def validated_config_metadata(context: dg.AssetExecutionContext, partition: str) -> dict:
+def validated_config_metadata(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, partition: str
+) -> dict[str, object]:
     """The latest ``model_config`` materialization of a model, refusing an invalid one.
 
     Raises:
         dagster.Failure: the model has no valid, materialized config.
     """
-    meta = latest_materialization_metadata(context, MODEL_CONFIG, partition)
+    meta = latest_materialization_metadata(context.instance, MODEL_CONFIG, partition)
     if meta is None:
         raise dg.Failure(
             description=f"model {partition!r}: {MODEL_CONFIG} was never materialized; "
@@ -60,7 +48,7 @@ def validated_config_metadata(context: dg.AssetExecutionContext, partition: str)
     if not meta.get("valid"):
         raise dg.Failure(
             description=f"model {partition!r}: the latest {MODEL_CONFIG} "
-            f"(commit {meta.get('commit_sha')}) is invalid; fix models/{partition}/model.yaml",
+            f"(commit {meta.get('commit_sha')}) is invalid; fix {model_config_path(partition)}",
         )
     return meta
 
@@ -86,7 +74,7 @@ def model_config_at(repo: GitRepo, sha: str, name: str) -> ModelConfig:
     Raises:
         dagster.Failure: the file is missing or invalid.
     """
-    rel = f"models/{name}/model.yaml"
+    rel = model_config_path(name)
     try:
         return parse_model_config(repo.read_file(sha, rel), source=rel, expected_name=name)
     except (GitError, ConfigError) as exc:

@@ -1,11 +1,13 @@
 """The ``model_config`` asset: a model's validated configuration at a commit."""
 
+from typing import Any
+
 import dagster as dg
 
 from assets.commit import run_commit
 from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, TAG_COMMIT
 from assets.partitions import models_partitions
-from llm_platform.config import ConfigError, parse_model_config
+from llm_platform.config import ConfigError, model_config_path, parse_model_config
 from llm_platform.gitops import GitError
 from resources.git_repo import ModelsRepoResource
 
@@ -43,13 +45,13 @@ def model_config(
     name = context.partition_key
     repo = models_repo.repo()
     sha = run_commit(context, repo)
-    rel = f"models/{name}/model.yaml"
+    rel = model_config_path(name)
     try:
         raw = repo.read_file(sha, rel)
     except GitError as exc:
         raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
     info = repo.commit_info(sha)
-    base_meta: dict[str, object] = {
+    base_meta: dict[str, Any] = {
         "commit_sha": sha,
         "commit_author": info.author,
         "commit_subject": info.subject,

@@ -4,7 +4,8 @@ import time
 
 import dagster as dg
 
-from assets.commit import environment_config, latest_materialization_metadata
+from assets.check_history import latest_materialization_metadata
+from assets.commit import environment_config
 from assets.gate import approval_item, gate_items_markdown, staging_check_evidence
 from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV, STAGING_DEPLOYMENT
 from assets.partitions import models_partitions
@@ -13,11 +14,12 @@ from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.gate import GateDecision, checks_item, local_capacity_item
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
 from llm_platform.slo import PrometheusError
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
-from resources.runtime import LocalRuntimeResource
+from resources.runtime import RuntimeResource
 
 
 class PromotionConfig(dg.Config):
@@ -46,7 +48,6 @@ def _steps_markdown(result: RolloutResult) -> str:
     partitions_def=models_partitions,
     deps=[STAGING_DEPLOYMENT],
     group_name="deployments",
-    kinds={"kubernetes"},
     automation_condition=dg.AutomationCondition.eager()
     & dg.AutomationCondition.all_deps_blocking_checks_passed(),
 )
@@ -55,7 +56,7 @@ def production_deployment(
     config: PromotionConfig,
     models_repo: ModelsRepoResource,
     artifact_store: ArtifactStoreResource,
-    runtime: LocalRuntimeResource,
+    runtime: RuntimeResource,
     prometheus: PrometheusResource,
     notifier: NotifierResource,
 ) -> dg.MaterializeResult:
@@ -83,10 +84,14 @@ def production_deployment(
         )
     if config.action != "promote":
         raise dg.Failure(description=f"action {config.action!r}: expected promote or rollback")
-    staged = latest_materialization_metadata(context, STAGING_DEPLOYMENT, name)
+    staged = latest_materialization_metadata(context.instance, STAGING_DEPLOYMENT, name)
     if staged is None:
         raise dg.Failure(description=f"{name} was never deployed to staging: nothing to promote")
     digest, version = str(staged["digest"]), str(staged["version"])
+    try:
+        profile = metric_profile_for(staged)  # production serves what staging served
+    except ValueError as exc:
+        raise dg.Failure(description=f"{STAGING_DEPLOYMENT} of {name}: {exc}") from exc
     repo = models_repo.repo()
     repo.sync()
     head = repo.head()
@@ -154,6 +159,7 @@ def production_deployment(
         rollback_window_s=config.rollback_window_s,
         prometheus_url=prom_url,
         metrics_namespace=env.namespace,
+        metric_profile=profile.name,
     )
     result = execute_rollout(rt, plan)
     evidence = {
@@ -194,6 +200,7 @@ def production_deployment(
             "revision": result.new_revision,
             "previous_revision": result.previous_revision or "",
             "strategy": result.strategy,
+            METRIC_PROFILE_KEY: profile.name,
             "endpoint": dg.MetadataValue.url(status.endpoint) if status and status.endpoint else "",
             "approver": approval.approver if approval else "(not required)",
             "approval_source": approval.source if approval else "",

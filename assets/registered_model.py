@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.commit import validated_config_metadata
+from assets.commit import model_config_at, validated_config_metadata
 from assets.names import (
     CHECK_ARTIFACT_INTEGRITY,
     CHECK_SECURITY_SCAN,
@@ -14,7 +14,7 @@ from assets.names import (
     REGISTERED_MODEL,
 )
 from assets.partitions import models_partitions
-from llm_platform.config import ConfigError, parse_model_config
+from llm_platform.config import model_config_path
 from llm_platform.registration import RegistrationError
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -36,7 +36,7 @@ def _spec(name: str, description: str) -> dg.AssetCheckSpec:
     partitions_def=models_partitions,
     deps=[MODEL_CONFIG],
     group_name="registry",
-    kinds={"kubeflow", "s3"},
+    kinds={"kubeflow"},  # plus the artifact store's kind, added by the composition root
     check_specs=[
         _spec(
             CHECK_SECURITY_SCAN,
@@ -66,13 +66,11 @@ def registered_model(
     meta = validated_config_metadata(context, name)
     sha = str(meta["commit_sha"])
     repo = models_repo.repo()
-    rel = f"models/{name}/model.yaml"
-    try:
-        config = parse_model_config(repo.read_file(sha, rel), source=rel, expected_name=name)
-    except ConfigError as exc:  # the recorded commit was valid; this means the repo changed
-        raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
+    config = model_config_at(repo, sha, name)
     if config.source is None:
-        raise dg.Failure(description=f"{rel}: no 'source:' block, nothing to register")
+        raise dg.Failure(
+            description=f"{model_config_path(name)}: no 'source:' block, nothing to register"
+        )
     with tempfile.TemporaryDirectory(prefix=f"register-{name}-") as tmp:
         checkout = Path(tmp)
         if config.source.type == "local" and not Path(config.source.uri).is_absolute():

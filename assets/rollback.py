@@ -5,12 +5,13 @@ import time
 import dagster as dg
 
 from assets.names import PRODUCTION_ENV, TAG_TRIGGER
-from llm_platform.promotion import Ledger, LedgerEvent, previous_alias
+from llm_platform.promotion import Ledger, LedgerEvent
+from llm_platform.promotion.revisions import revision_name
 from llm_platform.promotion.rollout import rollback
 from llm_platform.runtime.base import RevisionSpec
 from resources.artifact_store import ArtifactStoreResource
 from resources.notifier import NotifierResource
-from resources.runtime import LocalRuntimeResource
+from resources.runtime import RuntimeResource
 
 
 def perform_rollback(
@@ -20,7 +21,7 @@ def perform_rollback(
     reason: str,
     ledger: Ledger,
     artifact_store: ArtifactStoreResource,
-    runtime: LocalRuntimeResource,
+    runtime: RuntimeResource,
     notifier: NotifierResource,
 ) -> dg.MaterializeResult:
     """Restore ``production-previous`` (from the ledger) as the only production revision.
@@ -31,7 +32,7 @@ def perform_rollback(
     Raises:
         dagster.Failure: nothing to roll back to, or the restored revision did not serve.
     """
-    previous = ledger.aliases(name).get(previous_alias(PRODUCTION_ENV))
+    previous = ledger.previous(name, PRODUCTION_ENV)
     current = ledger.serving(name, PRODUCTION_ENV)
     if previous is None:
         raise dg.Failure(
@@ -45,7 +46,7 @@ def perform_rollback(
             description=f"{name}: previous digest {previous.digest[:12]} is not in the registry"
         )
     spec = RevisionSpec(
-        revision=previous.revision or f"v{previous.version.replace('.', '-')}-{record.digest[:8]}",
+        revision=previous.revision or revision_name(previous.version, record.digest),
         version=previous.version,
         digest=previous.digest,
         artifact_dir=runtime.stage_artifact(registry, record),

@@ -2,15 +2,12 @@
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
-from assets.commit import (
-    environment_config,
-    latest_materialization_metadata,
-    model_config_at,
-    validated_config_metadata,
-)
+from assets.check_history import latest_materialization_metadata
+from assets.commit import environment_config, model_config_at, validated_config_metadata
 from assets.names import (
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
@@ -22,6 +19,7 @@ from assets.partitions import models_partitions
 from llm_platform.config import effective_slo
 from llm_platform.promotion import LedgerEvent
 from llm_platform.slo import PrometheusError, SLOVerdict, evaluate
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
@@ -53,9 +51,9 @@ def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _results(asset: str, verdict: SLOVerdict, extra: dict[str, object]):
+def _results(asset: str, verdict: SLOVerdict, extra: dict[str, Any]):
     for obj in verdict.objectives:
-        meta: dict[str, object] = {
+        meta: dict[str, Any] = {
             "verdict": obj.verdict,
             "threshold": obj.threshold,
             "window": obj.window,
@@ -75,7 +73,7 @@ def _results(asset: str, verdict: SLOVerdict, extra: dict[str, object]):
         )
 
 
-def _failed_all(asset: str, reason: str, extra: dict[str, object]):
+def _failed_all(asset: str, reason: str, extra: dict[str, Any]):
     for check in SLO_CHECKS.values():
         yield dg.AssetCheckResult(
             asset_key=asset,
@@ -97,15 +95,19 @@ def run_slo_checks(
 ):
     """Evaluate the SLOs of the revision that ``asset`` last deployed for this partition."""
     name = context.partition_key
-    deployed = latest_materialization_metadata(context, asset, name)  # type: ignore[arg-type]
+    deployed = latest_materialization_metadata(context.instance, asset, name)
     if deployed is None:
         yield from _failed_all(asset, f"{name} has no {asset} to check", {})
         return
-    extra: dict[str, object] = {
-        "revision": str(deployed.get("revision", "")),
-        "digest": str(deployed.get("digest", "")),
-    }
-    sha = str(validated_config_metadata(context, name)["commit_sha"])  # type: ignore[arg-type]
+    revision = str(deployed.get("revision", ""))
+    extra: dict[str, Any] = {"revision": revision, "digest": str(deployed.get("digest", ""))}
+    try:
+        profile = metric_profile_for(deployed)
+    except ValueError as exc:
+        yield from _failed_all(asset, f"{asset} of {name}: {exc}", extra)
+        return
+    extra[METRIC_PROFILE_KEY] = profile.name
+    sha = str(validated_config_metadata(context, name)["commit_sha"])
     repo = models_repo.repo()
     env = environment_config(repo, sha, env_name)
     objectives = effective_slo(env, model_config_at(repo, sha, name))
@@ -121,7 +123,8 @@ def run_slo_checks(
                     model=name,
                     namespace=env.namespace,
                     objectives=objectives,
-                    extra_labels={"revision": extra["revision"]} if extra["revision"] else None,
+                    profile=profile,
+                    extra_labels={"revision": revision} if revision else None,
                     at=datetime.now(UTC),
                     env=env_name,
                 )
@@ -141,7 +144,7 @@ def run_slo_checks(
                 env=env_name,
                 version=str(deployed.get("version", "")) or None,
                 digest=str(extra["digest"]) or None,
-                revision=str(extra["revision"]) or None,
+                revision=revision or None,
                 run_id=context.run.run_id,
                 reason=verdict.reason,
             )

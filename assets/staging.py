@@ -3,14 +3,12 @@
 import hashlib
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
-from assets.commit import (
-    environment_config,
-    latest_materialization_metadata,
-    validated_config_metadata,
-)
+from assets.check_history import latest_materialization_metadata
+from assets.commit import environment_config, validated_config_metadata
 from assets.names import (
     CHECK_INTEGRATION_TESTS,
     REGISTERED_MODEL,
@@ -20,13 +18,15 @@ from assets.names import (
 from assets.partitions import models_partitions
 from llm_platform.integration import SuiteReport, run_suite
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
+from llm_platform.promotion.revisions import revision_name
 from llm_platform.runtime.base import DeploymentNotReady, DeploymentSpec, RevisionSpec
-from llm_platform.slo import PrometheusError
+from llm_platform.slo import DEFAULT_PROFILE, PrometheusError
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
-from resources.runtime import LocalRuntimeResource
+from resources.runtime import RuntimeResource
 
 
 class StagingConfig(dg.Config):
@@ -43,17 +43,16 @@ class StagingConfig(dg.Config):
     settle_before_load_s: float = 20.0
 
 
-def revision_name(version: str, digest: str, config: StagingConfig) -> str:
-    """A DNS-1123 name for version + digest (+ injected faults): ``v1-2-3-<digest8>[-f<hash>]``.
+def fault_variant(config: StagingConfig) -> str:
+    """The revision-name variant of injected faults ("" without faults).
 
     Injected faults get their own revision so that a faulty and a clean deployment of one
     digest never share a process or a metrics series.
     """
-    name = "v" + version.replace(".", "-").replace("+", "-").lower()[:40] + "-" + digest[:8]
-    if config.inject_latency_ms or config.inject_error_rate:
-        fault = f"{config.inject_latency_ms}:{config.inject_error_rate}".encode()
-        name += "-f" + hashlib.sha256(fault).hexdigest()[:6]
-    return name
+    if not (config.inject_latency_ms or config.inject_error_rate):
+        return ""
+    fault = f"{config.inject_latency_ms}:{config.inject_error_rate}".encode()
+    return "f" + hashlib.sha256(fault).hexdigest()[:6]
 
 
 def wait_for_series(prometheus: PrometheusResource, selector: str, *, timeout_s: float) -> bool:
@@ -71,12 +70,12 @@ def wait_for_series(prometheus: PrometheusResource, selector: str, *, timeout_s:
     return True
 
 
-def suite_metadata(report: SuiteReport) -> dict[str, object]:
+def suite_metadata(report: SuiteReport) -> dict[str, Any]:
     """Numeric results (plotted by the UI) and a readable table of the integration suite."""
     rows = "\n".join(
         f"| {t.name} | {'pass' if t.passed else 'FAIL'} | {t.detail} |" for t in report.tests
     )
-    meta: dict[str, object] = {
+    meta: dict[str, Any] = {
         "tests_passed": sum(t.passed for t in report.tests),
         "tests_total": len(report.tests),
         "tests": dg.MetadataValue.md("| test | result | detail |\n|---|---|---|\n" + rows),
@@ -99,7 +98,7 @@ def suite_metadata(report: SuiteReport) -> dict[str, object]:
     partitions_def=models_partitions,
     deps=[REGISTERED_MODEL],
     group_name="deployments",
-    kinds={"kubernetes", "prometheus"},
+    kinds={"prometheus"},  # plus the target's kind, added by the composition root
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_INTEGRATION_TESTS,
@@ -116,7 +115,7 @@ def staging_deployment(
     config: StagingConfig,
     models_repo: ModelsRepoResource,
     artifact_store: ArtifactStoreResource,
-    runtime: LocalRuntimeResource,
+    runtime: RuntimeResource,
     notifier: NotifierResource,
     prometheus: PrometheusResource,
 ) -> dg.MaterializeResult:
@@ -128,7 +127,7 @@ def staging_deployment(
     serving and the run fails with the tail of the server's log.
     """
     name = context.partition_key
-    reg = latest_materialization_metadata(context, REGISTERED_MODEL, name)
+    reg = latest_materialization_metadata(context.instance, REGISTERED_MODEL, name)
     if reg is None:
         raise dg.Failure(description=f"model {name!r}: {REGISTERED_MODEL} was never materialized")
     digest, version = str(reg["digest"]), str(reg["version"])
@@ -141,7 +140,7 @@ def staging_deployment(
     artifact_dir = runtime.stage_artifact(registry, record)
     rt = runtime.runtime()
     previous = rt.desired_spec(env.environment, name)
-    revision = revision_name(version, digest, config)
+    revision = revision_name(version, digest, variant=fault_variant(config))
     spec = DeploymentSpec(
         env=env.environment,
         model=name,
@@ -219,6 +218,8 @@ def staging_deployment(
             "deployed_at_unix": time.time(),
             "injected_latency_ms": config.inject_latency_ms,
             "injected_error_rate": config.inject_error_rate,
+            # The built-in model server exports the default series; an engine records its own.
+            METRIC_PROFILE_KEY: DEFAULT_PROFILE.name,
             **meta,
         },
         data_version=dg.DataVersion(f"{digest}:{revision}"),

@@ -1,7 +1,8 @@
 """The serving runtime as a Dagster resource (local target).
 
-A thin wrapper: assets call ``runtime()`` and use the target-neutral
-:class:`llm_platform.runtime.base.Runtime` interface, so they never branch on the target.
+Assets and sensors depend on :class:`RuntimeResource` and the target-neutral
+:class:`llm_platform.runtime.base.Runtime` it returns, so they never branch on the target; the
+composition root (``definitions.py``) picks the implementation.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +22,19 @@ from llm_platform.runtime.base import Runtime
 from llm_platform.runtime.local import LocalRuntime
 
 
-class LocalRuntimeResource(dg.ConfigurableResource):
+class RuntimeResource(dg.ConfigurableResource, ABC):
+    """The serving target: its :class:`Runtime` and how an artifact reaches it."""
+
+    @abstractmethod
+    def runtime(self) -> Runtime:
+        """The target's runtime."""
+
+    @abstractmethod
+    def stage_artifact(self, registry: ModelRegistry, record: RegistryRecord) -> str:
+        """Make a registered artifact loadable by the runtime; return where it is."""
+
+
+class LocalRuntimeResource(RuntimeResource):
     """Model-server processes behind per-environment gateways, state under ``home``.
 
     Deployments outlive the Dagster run that applied them: desired state is kept on disk under

@@ -74,7 +74,7 @@ def git_push_sensor(
         f"{head[:12]} ({changes.reason}): {len(affected)} model(s) to run, "
         f"+{len(to_add)}/-{len(to_delete)} partitions"
     )
-    requests = []
+    requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
     if to_add:
         requests.append(models_partitions.build_add_request(to_add))
     if to_delete:

@@ -10,12 +10,15 @@ from assets.check_history import (
 from assets.jobs import production_job
 from assets.names import (
     PRODUCTION_DEPLOYMENT,
+    PRODUCTION_ENV,
     PROMOTION_AUTOMATION,
     ROLLBACK_SENSOR,
     SLO_CHECKS,
     TAG_TRIGGER,
 )
 from assets.production import production_deployment
+from llm_platform.promotion import Ledger
+from resources.artifact_store import ArtifactStoreResource
 
 #: Promotes a model once its staging deployment is updated and every blocking staging check
 #: passed against it (``eager() & all_deps_blocking_checks_passed()`` on the asset). The
@@ -47,8 +50,11 @@ def _failing_objectives(instance: dg.DagsterInstance, model: str, mat_id: int) -
     description="Rolls production back to the previous digest when a production SLO check "
     "FAILS (not when it is inconclusive) for the revision that is serving.",
 )
-def production_rollback_sensor(context: dg.SensorEvaluationContext):
+def production_rollback_sensor(
+    context: dg.SensorEvaluationContext, artifact_store: ArtifactStoreResource
+) -> dg.SensorResult | dg.SkipReason:
     """One rollback run per failing production deployment (run key = its materialization)."""
+    ledger = Ledger(artifact_store.store())
     cursor = int(context.cursor) if context.cursor else 0
     models, new_cursor = partitions_with_new_check_events(
         context.instance, PRODUCTION_DEPLOYMENT, list(SLO_CHECKS.values()), cursor
@@ -61,18 +67,8 @@ def production_rollback_sensor(context: dg.SensorEvaluationContext):
         if mat_id is None:
             continue
         failing = _failing_objectives(context.instance, model, mat_id)
-        mat = (
-            context.instance.fetch_materializations(
-                dg.AssetRecordsFilter(
-                    asset_key=dg.AssetKey(PRODUCTION_DEPLOYMENT), asset_partitions=[model]
-                ),
-                limit=1,
-            )
-            .records[0]
-            .asset_materialization
-        )
-        previous = mat.metadata.get("previous_revision") if mat else None
-        if not failing or previous is None or not previous.value:
+        # The rollback restores the ledger's previous alias; without one there is nothing to do.
+        if not failing or ledger.previous(model, PRODUCTION_ENV) is None:
             continue
         reason = "production SLO failed: " + "; ".join(failing)
         context.log.warning(f"{model}: {reason}; requesting rollback")

@@ -11,6 +11,7 @@ from llm_platform.config.loading import (
     load_environment,
     load_environment_config,
     load_model_config,
+    model_config_path,
     parse_environment_config,
     parse_model_config,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "load_environment",
     "load_environment_config",
     "load_model_config",
+    "model_config_path",
     "parse_environment_config",
     "parse_model_config",
     "read_config_bytes",
