@@ -22,7 +22,7 @@ DEMO_REPO_DIRNAME = "models-repo"
 
 
 class Settings(BaseModel):
-    """Where the platform's inputs and state live (DESIGN.md, "Configuration")."""
+    """Where the platform's inputs and state live (the variables table in README.md)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -53,7 +53,7 @@ class Settings(BaseModel):
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None
     ) -> Settings:
-        """Build settings from environment variables (defaults per DESIGN.md).
+        """Build settings from environment variables (defaults: the variables table in README.md).
 
         Raises:
             ConfigurationError: a variable has a value the platform cannot use.

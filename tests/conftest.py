@@ -131,9 +131,8 @@ def dagster_home(tmp_path: Path) -> Iterator[Path]:
 def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A running embedded stack (Prometheus, gateways, controller) on free ports, per module;
     everything it started is stopped by PID afterwards."""
-    from runtime_fixtures import teardown_home
-
     from llm_platform.runtime.stack import stack_up
+    from tests.runtime_fixtures import teardown_home
 
     home = tmp_path_factory.mktemp("stack-home")
     try:

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from config_fixtures import model_dict, to_yaml, write_repo
 
 from llm_platform.config import (
     ConfigError,
@@ -17,6 +16,7 @@ from llm_platform.config import (
     validate_paths,
     validate_report,
 )
+from tests.config_fixtures import model_dict, to_yaml, write_repo
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "models-repo"
 

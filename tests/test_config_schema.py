@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from config_fixtures import env_dict, model_dict, to_yaml
 
 from llm_platform.config import (
     ConfigError,
@@ -17,6 +16,7 @@ from llm_platform.config import (
     parse_environment_config,
     parse_model_config,
 )
+from tests.config_fixtures import env_dict, model_dict, to_yaml
 
 
 def model_problems(data: dict[str, Any], expected_name: str | None = None) -> list[Problem]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from config_fixtures import model_dict, to_yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_platform.config import ConfigError, parse_environment_config, parse_model_config
 from llm_platform.config.yaml_loader import MAX_FILE_BYTES, key_lines
+from tests.config_fixtures import model_dict, to_yaml
 
 BILLION_LAUGHS = b"""\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]

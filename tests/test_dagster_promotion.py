@@ -9,18 +9,18 @@ from __future__ import annotations
 import dagster as dg
 import httpx
 import pytest
-from promotion_fixtures import (
-    make_platform,
-    prepare_repo,
-    set_model_latency_objective,
-    set_production,
-)
 
 from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT, TAG_PARTITION
 from assets.staging import staging_deployment
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from sensors.promotion import production_rollback_sensor
+from tests.promotion_fixtures import (
+    make_platform,
+    prepare_repo,
+    set_model_latency_objective,
+    set_production,
+)
 
 STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
 
@@ -152,7 +152,10 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
     }
     assert verdicts["production_deployment:slo_latency_p95"] == "fail", verdicts
     ctx = dg.build_sensor_context(
-        instance=p.instance, instance_ref=p.instance.get_ref(), definitions=p.defs
+        instance=p.instance,
+        instance_ref=p.instance.get_ref(),
+        definitions=p.defs,
+        resources=dict(p.defs.resources or {}),
     )
     tick = production_rollback_sensor.evaluate_tick(ctx)
     assert len(tick.run_requests) == 1
@@ -173,6 +176,7 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
             instance=p.instance,
             instance_ref=p.instance.get_ref(),
             definitions=p.defs,
+            resources=dict(p.defs.resources or {}),
             cursor=tick.cursor,
         )
     )

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from security_fixtures import malicious_pickle
 
 from assets.model_config import model_config
 from assets.names import CHECK_ARTIFACT_INTEGRITY, CHECK_SECURITY_SCAN, REGISTERED_MODEL
@@ -16,6 +15,7 @@ from llm_platform.digest import digest_directory
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.registrar import LocalKfpRegistrarResource
+from tests.security_fixtures import malicious_pickle
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"
 

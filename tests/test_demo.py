@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runtime_fixtures import teardown_home
+from tests.runtime_fixtures import teardown_home
 
 ROOT = Path(__file__).resolve().parent.parent
 

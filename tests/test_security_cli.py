@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import typer
-from security_fixtures import malicious_pickle, write_clean_model
 from typer.testing import CliRunner
 
 from llm_platform.cli import scan_cmd
+from tests.security_fixtures import malicious_pickle, write_clean_model
 
 
 @pytest.fixture(scope="module")

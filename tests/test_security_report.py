@@ -12,10 +12,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from security_fixtures import benign_pickle, malicious_pickle, write_clean_model
 
 from llm_platform.security import ScanReport, scan_path
 from llm_platform.security.rules import RULES
+from tests.security_fixtures import benign_pickle, malicious_pickle, write_clean_model
 
 
 def test_clean_model_directory_is_safe(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from security_fixtures import safetensors_bytes, write_clean_model
 
 from llm_platform.security import safetensors_check, scan_path
 from llm_platform.security.safetensors_check import check_safetensors
+from tests.security_fixtures import safetensors_bytes, write_clean_model
 
 F32_2x2 = {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from security_fixtures import (
+
+from llm_platform.security import ScanReport, pickles, scan_path, scanner
+from tests.security_fixtures import (
     benign_pickle,
     global_call_pickle,
     legacy_torch,
@@ -24,8 +26,6 @@ from security_fixtures import (
     torch_zip,
     torch_zip_with,
 )
-
-from llm_platform.security import ScanReport, pickles, scan_path, scanner
 
 
 @pytest.fixture

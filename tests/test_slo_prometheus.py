@@ -12,14 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prom_fixtures import (
-    PrometheusProcess,
-    Scenario,
-    aligned_now,
-    free_port,
-    p95_from,
-    start_with_history,
-)
 
 from llm_platform.config import SLOObjectives
 from llm_platform.slo import (
@@ -29,6 +21,14 @@ from llm_platform.slo import (
     PrometheusError,
     evaluate,
     evaluate_fleet,
+)
+from tests.prom_fixtures import (
+    PrometheusProcess,
+    Scenario,
+    aligned_now,
+    free_port,
+    p95_from,
+    start_with_history,
 )
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import typer
-from config_fixtures import model_dict, write_repo
 from typer.testing import CliRunner
 
 from llm_platform.cli import validate_cmd
+from tests.config_fixtures import model_dict, write_repo
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "models-repo"

@@ -33,8 +33,9 @@ def demo_repo() -> None:
 def demo() -> None:
     """Run the whole flow headless on the embedded defaults (validate → register → stage →
     gated promotion → automatic rollback), leaving the stack running for `make dev`."""
-    # The headless run drives Dagster, which this package must not import (DESIGN.md layers):
-    # it lives in the top-level module ``platform_demo`` and runs in its own interpreter.
+    # The headless run drives Dagster, which this package must not import (see "Layers" in
+    # docs/architecture.md): it lives in the top-level module ``platform_demo`` and runs in its
+    # own interpreter.
     code = subprocess.call([sys.executable, "-m", "platform_demo"])
     raise typer.Exit(code)
 

@@ -32,7 +32,7 @@ class OutputFormat(StrEnum):
 
 
 def verdict_json(verdict: SLOVerdict) -> dict[str, object]:
-    """The CLI's JSON document for a verdict (the DESIGN.md contract, nothing more)."""
+    """The CLI's JSON document for a verdict: exactly these fields, nothing more."""
     return {
         "model": verdict.model,
         "env": verdict.env,
