@@ -311,3 +311,28 @@ def test_kubernetes_target_is_refused_clearly_not_silently_local(tmp_path):
     )
     with pytest.raises(ConfigurationError, match="only the 'local' runtime"):
         build_defs(settings)
+
+
+def _kinds(defs: dg.Definitions) -> dict[str, set[str]]:
+    graph = defs.resolve_asset_graph()
+    return {
+        key.to_user_string(): {t.removeprefix("dagster/kind/") for t in graph.get(key).tags}
+        & {"python", "kubernetes", "prometheus", "kubeflow", "s3", "git", "yaml"}
+        for key in graph.get_all_asset_keys()
+    }
+
+
+def test_kinds_say_what_runs_on_the_local_target(models_repo, tmp_path):
+    kinds = _kinds(build_defs(_settings(models_repo, tmp_path)))
+    assert kinds["staging_deployment"] == {"python", "prometheus"}
+    assert kinds["production_deployment"] == {"python"}
+    assert kinds["registered_model"] == {"kubeflow"}  # a local artifact directory, not S3
+    assert not any("kubernetes" in k for k in kinds.values())
+    s3 = Settings.from_env(
+        {
+            "LLM_PLATFORM_MODELS_REPO": str(models_repo.path),
+            "LLM_PLATFORM_HOME": str(tmp_path / "h"),
+            "ARTIFACT_STORE_URI": "s3://bucket/prefix",
+        }
+    )
+    assert _kinds(build_defs(s3))["registered_model"] == {"kubeflow", "s3"}

@@ -124,6 +124,7 @@ def test_aliases_promote_and_rollback(store: ObjectStore) -> None:
     ledger.promote(event("promoted", minutes=1), v1)
     assert ledger.serving("llama", "production") == v1
     assert "production-previous" not in ledger.aliases("llama")
+    assert ledger.previous("llama", "production") is None
     v2 = AliasTarget(version="1.1.0", digest=D2, revision="green", since=T0, run_id="r-2")
     ledger.promote(event("promoted", version="1.1.0", digest=D2, minutes=2), v2)
     # re-promoting the same digest must not overwrite the real rollback target
@@ -131,11 +132,13 @@ def test_aliases_promote_and_rollback(store: ObjectStore) -> None:
     aliases = ledger.aliases("llama")
     assert aliases["production"] == v2 and aliases["production-previous"] == v1
     assert aliases["staging"] == staging
+    assert ledger.previous("llama", "production") == v1  # the rollback target
     restored = ledger.rollback(event("rolled_back", digest=D2, minutes=4, run_id="r-3"))
     assert (restored.version, restored.digest, restored.revision) == ("1.0.0", D1, "blue")
     assert restored.run_id == "r-3"
     after = ledger.aliases("llama")
     assert after["production"] == restored and "production-previous" not in after
+    assert ledger.previous("llama", "production") is None  # nothing to roll back to any more
     with pytest.raises(LedgerError, match="nothing to roll back to"):
         ledger.rollback(event("rolled_back", minutes=5))
     kinds = [e.kind for e in ledger.history("llama", env="production")]
