@@ -12,7 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llm_platform.config import ConfigError, effective_slo, load_environment, load_model_config
+from llm_platform.config import (
+    ConfigError,
+    effective_slo,
+    load_environment,
+    load_model_config,
+    model_config_path,
+)
 from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from llm_platform.slo import PROFILES, PrometheusClient, PrometheusError, SLOVerdict, evaluate
 
@@ -108,7 +114,7 @@ def check(
         raise _fail_usage(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     try:
         env_cfg = load_environment(root, env)
-        model_cfg = load_model_config(root / "models" / model / "model.yaml", repo_root=root)
+        model_cfg = load_model_config(root / model_config_path(model), repo_root=root)
         objectives = effective_slo(env_cfg, model_cfg)
     except ConfigError as exc:
         raise _fail_usage(str(exc)) from exc
