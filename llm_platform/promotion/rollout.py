@@ -41,7 +41,14 @@ from llm_platform.runtime.base import (
 from llm_platform.slo import PROFILES, PrometheusClient
 from llm_platform.strategy_names import Strategy
 
-__all__ = ["RolloutPlan", "RolloutResult", "execute_rollout", "plan_from_environment", "rollback"]
+__all__ = [
+    "RolloutPlan",
+    "RolloutResult",
+    "execute_rollout",
+    "plan_from_environment",
+    "retire_previous",
+    "rollback",
+]
 
 
 class RolloutResult(BaseModel):
