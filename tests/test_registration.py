@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from llm_platform.config import ModelConfig
 from llm_platform.digest import digest_directory
 from llm_platform.registration import (
     ArtifactUnsafeError,
@@ -22,6 +21,7 @@ from llm_platform.registration.sources import materialize_source
 from llm_platform.registry import LocalDirStore, ModelRegistry
 from resources.artifact_store import LocalArtifactStore
 from resources.registrar import LocalKfpRegistrarResource
+from tests.registry_fixtures import model_config
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS_REPO = REPO / "examples" / "models-repo"
@@ -29,18 +29,6 @@ DEMO_WEIGHTS = MODELS_REPO / "weights" / "tiny-shakespeare"
 # A pickle that would run os.system on load (GLOBAL posix.system + REDUCE); built as bytes,
 # never unpickled.
 MALICIOUS_PICKLE = b"cposix\nsystem\n(S'echo pwned'\ntR."
-
-
-def model_config(name: str, version: str, source_type: str, uri: str) -> ModelConfig:
-    return ModelConfig.model_validate(
-        {
-            "name": name,
-            "version": version,
-            "architecture": "llama",
-            "resources": {"memory_gb": 8, "gpu_count": 1, "gpu_type": "nvidia-tesla-t4"},
-            "source": {"type": source_type, "uri": uri},
-        }
-    )
 
 
 def store_mtimes(root: Path) -> dict[str, int]:

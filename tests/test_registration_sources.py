@@ -10,7 +10,7 @@ import pytest
 from config_fixtures import model_dict, write_repo
 from typer.testing import CliRunner
 
-from llm_platform.config import ModelConfig, validate_report
+from llm_platform.config import validate_report
 from llm_platform.errors import ConfigurationError
 from llm_platform.registration import (
     LocalKfpRegistrar,
@@ -25,11 +25,7 @@ from llm_platform.settings import (
     Settings,
     allowed_source_paths_from_env,
 )
-
-
-def model_config(name: str, version: str, source_type: str, uri: str) -> ModelConfig:
-    data = model_dict(name=name, version=version, source={"type": source_type, "uri": uri})
-    return ModelConfig.model_validate(data)
+from tests.registry_fixtures import model_config
 
 
 def _repo_with_source(tmp_path: Path, uri: str) -> Path:
