@@ -23,6 +23,10 @@ from llm_platform.gitops.runner import (
     run_git,
 )
 
+# git loads a blob below core.bigFileThreshold (512 MiB by default) whole into memory before
+# archiving it; above the threshold it streams. Weights files are always streamed.
+_STREAM_ABOVE = "4m"
+
 
 def tree_size(git_dir: Path, sha: str, rel: str, location: str) -> int:
     """Sum of the blob sizes under ``rel`` at ``sha`` (one ``git ls-tree -r -l``)."""
@@ -90,7 +94,8 @@ def export_tree(
         raise GitPathNotFoundError(f"{location}: {rel} at {sha[:12]}: no such file")
     check_artifact_size(tree_size(git_dir, sha, rel, location), max_bytes, f"{rel} at {sha[:12]}")
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = ["git", "--no-pager", "-C", str(git_dir), "archive", "--format=tar", sha, "--", rel]
+    cmd = ["git", "--no-pager", "-C", str(git_dir), "-c", f"core.bigFileThreshold={_STREAM_ABOVE}"]
+    cmd += ["archive", "--format=tar", sha, "--", rel]
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, env=git_env()
