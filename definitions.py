@@ -51,8 +51,13 @@ def registrar_for(settings: Settings) -> RegistrarResource:
         return RemoteKfpRegistrarResource(
             endpoint=dg.EnvVar("KFP_ENDPOINT"),
             token=dg.EnvVar("KFP_TOKEN") if settings.kfp_token_set else None,
+            max_artifact_bytes=settings.max_artifact_bytes,
         )
-    return LocalKfpRegistrarResource(pipeline_root=str(settings.home / "kfp"))
+    return LocalKfpRegistrarResource(
+        pipeline_root=str(settings.home / "kfp"),
+        allowed_source_paths=[str(p) for p in settings.allowed_source_paths],
+        max_artifact_bytes=settings.max_artifact_bytes,
+    )
 
 
 #: The kind (UI tag) of what runs a deployment on each target: local model-server processes are

@@ -1,6 +1,5 @@
 """The ``registered_model`` asset: a scanned, content-addressed artifact with lineage."""
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from llm_platform.config import model_config_path
-from llm_platform.registration import RegistrationError
+from llm_platform.errors import PlatformError
+from llm_platform.registration import ArtifactUnsafeError
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.registrar import RegistrarResource
@@ -57,10 +57,12 @@ def registered_model(
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """The model version registered by the Kubeflow registration pipeline.
 
-    Fetches the source named in the validated config (at the config's commit), hashes every
-    file, scans it, and stores it content-addressed (``<name>/<version>/<digest>/``) with a
-    registry record linking commit → config hash → KFP run → artifact URI + digest. Registering
-    the same bytes again uploads nothing. An unsafe artifact is never stored.
+    Fetches the source named in the validated config (a ``local`` source is streamed out of the
+    commit itself; host paths only under the operator's allow-list), hashes every file, scans
+    it, and stores it content-addressed (``<name>/<version>/<digest>/``) with a registry record
+    linking commit → config hash → KFP run → artifact URI + digest. Registering the same bytes
+    again uploads nothing. An unsafe artifact is never stored: the failed ``security_scan``
+    check carries the scan report's summary and unsafe files, from either registrar.
     """
     name = context.partition_key
     meta = validated_config_metadata(context, name)
@@ -71,11 +73,13 @@ def registered_model(
         raise dg.Failure(
             description=f"{model_config_path(name)}: no 'source:' block, nothing to register"
         )
-    with tempfile.TemporaryDirectory(prefix=f"register-{name}-") as tmp:
-        checkout = Path(tmp)
-        if config.source.type == "local" and not Path(config.source.uri).is_absolute():
-            repo.export(sha, config.source.uri, checkout)
+    with registrar.scratch_dir(prefix=f"register-{name}-") as checkout:
         try:
+            if config.source.type == "local" and not Path(config.source.uri).is_absolute():
+                # The bytes come from the commit, never from a work tree or the host.
+                repo.export(
+                    sha, config.source.uri, checkout, max_bytes=registrar.max_artifact_bytes
+                )
             result = registrar.register(
                 artifact_store=artifact_store,
                 config=config,
@@ -83,13 +87,20 @@ def registered_model(
                 commit_sha=sha,
                 run_id=context.run_id,
             )
-        except RegistrationError as exc:
-            if "security scan failed" in str(exc):
-                yield dg.AssetCheckResult(
-                    check_name=CHECK_SECURITY_SCAN,
-                    passed=False,
-                    description=str(exc)[:2000],
-                )
+        except ArtifactUnsafeError as exc:
+            yield dg.AssetCheckResult(
+                check_name=CHECK_SECURITY_SCAN,
+                passed=False,
+                description=str(exc)[:2000],
+                metadata={
+                    **{k: v for k, v in exc.report.summary.items() if isinstance(v, int)},
+                    "unsafe_files": dg.MetadataValue.json(
+                        [f.model_dump(mode="json") for f in exc.report.bad_files()][:50]
+                    ),
+                },
+            )
+            raise dg.Failure(description=str(exc)) from exc
+        except PlatformError as exc:  # source refused, too large, git or pipeline failure
             raise dg.Failure(description=str(exc)) from exc
     record = result.record
     problems = artifact_store.registry().verify_problems(record)

@@ -19,6 +19,55 @@ from llm_platform.errors import ConfigurationError
 
 DEFAULT_HOME = ".llm-platform"
 DEMO_REPO_DIRNAME = "models-repo"
+#: Host directories a ``local`` model source may name by absolute path (os.pathsep-separated,
+#: absolute). Set by the platform operator, never by the models repo; unset means none.
+ALLOWED_SOURCE_PATHS_ENV = "LLM_PLATFORM_ALLOWED_SOURCE_PATHS"
+#: Largest artifact (sum of its file sizes, bytes) registration accepts.
+MAX_ARTIFACT_BYTES_ENV = "LLM_PLATFORM_MAX_ARTIFACT_BYTES"
+DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024**3
+
+
+def allowed_source_paths_from_env(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The operator's allow-list of host directories for absolute ``local`` sources.
+
+    Raises:
+        ConfigurationError: an entry is not an absolute path.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get(ALLOWED_SOURCE_PATHS_ENV) or ""
+    paths = []
+    for entry in raw.split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = Path(entry.strip())
+        if not path.is_absolute():
+            raise ConfigurationError(
+                f"{ALLOWED_SOURCE_PATHS_ENV}: {entry!r} is not an absolute path "
+                f"(expected absolute directories separated by {os.pathsep!r})"
+            )
+        paths.append(path)
+    return tuple(paths)
+
+
+def max_artifact_bytes_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """The artifact size limit in bytes (default :data:`DEFAULT_MAX_ARTIFACT_BYTES`).
+
+    Raises:
+        ConfigurationError: the value is not a positive integer.
+    """
+    env = os.environ if environ is None else environ
+    raw = (env.get(MAX_ARTIFACT_BYTES_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_MAX_ARTIFACT_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigurationError(
+            f"{MAX_ARTIFACT_BYTES_ENV}={raw!r}: expected a positive number of bytes"
+        )
+    return value
 
 
 class Settings(BaseModel):
@@ -36,6 +85,8 @@ class Settings(BaseModel):
     kfp_token_set: bool = False
     slack_webhook_set: bool = False
     slo_recheck_cron: str = "0 * * * *"
+    allowed_source_paths: tuple[Path, ...] = ()
+    max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
 
     @field_validator("models_branch")
     @classmethod
@@ -70,6 +121,8 @@ class Settings(BaseModel):
             )
         repo = env.get("LLM_PLATFORM_MODELS_REPO") or str(home / DEMO_REPO_DIRNAME)
         store = env.get("ARTIFACT_STORE_URI") or str(home / "artifacts")
+        allowed = allowed_source_paths_from_env(env)
+        max_bytes = max_artifact_bytes_from_env(env)
         try:
             return cls(
                 home=home,
@@ -82,6 +135,8 @@ class Settings(BaseModel):
                 kfp_token_set=bool(env.get("KFP_TOKEN")),
                 slack_webhook_set=bool(env.get("SLACK_WEBHOOK_URL")),
                 slo_recheck_cron=env.get("LLM_PLATFORM_SLO_RECHECK_CRON") or "0 * * * *",
+                allowed_source_paths=allowed,
+                max_artifact_bytes=max_bytes,
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc

@@ -6,11 +6,15 @@ variable's name, never the token.
 
 from __future__ import annotations
 
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from pydantic import Field
 
 from llm_platform.registration import (
     LocalKfpRegistrar,
@@ -18,6 +22,8 @@ from llm_platform.registration import (
     RegistrationResult,
     RemoteKfpRegistrar,
 )
+from llm_platform.registration.registrars import SCRATCH_DIR
+from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 from resources.artifact_store import ArtifactStoreResource
 
 if TYPE_CHECKING:
@@ -27,9 +33,26 @@ if TYPE_CHECKING:
 class RegistrarResource(dg.ConfigurableResource, ABC):
     """Registers a model version into an artifact store."""
 
+    max_artifact_bytes: int = Field(
+        default=DEFAULT_MAX_ARTIFACT_BYTES,
+        gt=0,
+        description="Largest artifact (sum of file sizes) registration accepts "
+        "(LLM_PLATFORM_MAX_ARTIFACT_BYTES).",
+    )
+
     @abstractmethod
     def registrar(self, artifact_store: ArtifactStoreResource) -> Registrar:
         """The domain registrar writing into ``artifact_store``."""
+
+    def scratch_root(self) -> Path | None:
+        """Where sources are exported before registration (None: the system temp dir)."""
+        return None
+
+    @contextmanager
+    def scratch_dir(self, prefix: str) -> Iterator[Path]:
+        """A temporary directory for an exported source, removed afterwards."""
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=self.scratch_root()) as tmp:
+            yield Path(tmp)
 
     def register(
         self,
@@ -43,7 +66,8 @@ class RegistrarResource(dg.ConfigurableResource, ABC):
         """Fetch, hash, scan and store the model; see ``Registrar.register``.
 
         Raises:
-            RegistrationError: a step failed (the message names it).
+            ArtifactUnsafeError: the security scan refused the artifact (carries the report).
+            RegistrationError: another step failed (the message names it).
         """
         return self.registrar(artifact_store).register(
             config=config, models_repo_dir=models_repo_dir, commit_sha=commit_sha, run_id=run_id
@@ -54,12 +78,31 @@ class LocalKfpRegistrarResource(RegistrarResource):
     """The registration pipeline run by ``kfp.local`` in subprocesses of this virtualenv."""
 
     pipeline_root: str
+    allowed_source_paths: list[str] = Field(
+        default_factory=list,
+        description="Host directories an absolute 'local' source may be under "
+        "(LLM_PLATFORM_ALLOWED_SOURCE_PATHS, set by the platform operator).",
+    )
+    keep_runs: int = Field(
+        default=0, ge=0, description="Finished run directories kept under pipeline_root."
+    )
 
-    def registrar(self, artifact_store: ArtifactStoreResource) -> Registrar:
+    def registrar(self, artifact_store: ArtifactStoreResource) -> LocalKfpRegistrar:
         """A :class:`LocalKfpRegistrar` on ``pipeline_root``."""
         return LocalKfpRegistrar(
-            Path(self.pipeline_root), artifact_store.uri, store=artifact_store.store()
+            Path(self.pipeline_root),
+            artifact_store.uri,
+            store=artifact_store.store(),
+            allowed_source_paths=[Path(p) for p in self.allowed_source_paths],
+            max_artifact_bytes=self.max_artifact_bytes,
+            keep_runs=self.keep_runs,
         )
+
+    def scratch_root(self) -> Path | None:
+        """Under the pipeline root: same filesystem, so the fetch step hard-links the export."""
+        path = Path(self.pipeline_root) / SCRATCH_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 class RemoteKfpRegistrarResource(RegistrarResource):
@@ -70,6 +113,7 @@ class RemoteKfpRegistrarResource(RegistrarResource):
     timeout_s: float = 3600.0
     experiment: str = "llm-platform"
     image: str | None = None
+    poll_interval_s: float = Field(default=5.0, gt=0, description="Seconds between run polls.")
 
     def registrar(self, artifact_store: ArtifactStoreResource) -> Registrar:
         """A :class:`RemoteKfpRegistrar` writing into ``artifact_store``."""
@@ -81,4 +125,6 @@ class RemoteKfpRegistrarResource(RegistrarResource):
             self.experiment,
             image=self.image,
             store=artifact_store.store(),
+            poll_interval_s=self.poll_interval_s,
+            max_artifact_bytes=self.max_artifact_bytes,
         )

@@ -11,6 +11,21 @@ import pytest
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
+from llm_platform.config import ModelConfig
+
+
+def model_config(name: str, version: str, source_type: str, uri: str) -> ModelConfig:
+    """A valid model config with the given source."""
+    return ModelConfig.model_validate(
+        {
+            "name": name,
+            "version": version,
+            "architecture": "llama",
+            "resources": {"memory_gb": 8, "gpu_count": 1, "gpu_type": "nvidia-tesla-t4"},
+            "source": {"type": source_type, "uri": uri},
+        }
+    )
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""

@@ -9,13 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from llm_platform.config import ModelConfig
 from llm_platform.digest import digest_directory
-from llm_platform.registration import LocalKfpRegistrar, RegistrationError, SourceError
+from llm_platform.registration import (
+    ArtifactUnsafeError,
+    LocalKfpRegistrar,
+    RegistrationError,
+    SourceError,
+    SourceNotAllowedError,
+)
 from llm_platform.registration.sources import materialize_source
 from llm_platform.registry import LocalDirStore, ModelRegistry
 from resources.artifact_store import LocalArtifactStore
 from resources.registrar import LocalKfpRegistrarResource
+from tests.registry_fixtures import model_config
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS_REPO = REPO / "examples" / "models-repo"
@@ -23,18 +29,6 @@ DEMO_WEIGHTS = MODELS_REPO / "weights" / "tiny-shakespeare"
 # A pickle that would run os.system on load (GLOBAL posix.system + REDUCE); built as bytes,
 # never unpickled.
 MALICIOUS_PICKLE = b"cposix\nsystem\n(S'echo pwned'\ntR."
-
-
-def model_config(name: str, version: str, source_type: str, uri: str) -> ModelConfig:
-    return ModelConfig.model_validate(
-        {
-            "name": name,
-            "version": version,
-            "architecture": "llama",
-            "resources": {"memory_gb": 8, "gpu_count": 1, "gpu_type": "nvidia-tesla-t4"},
-            "source": {"type": source_type, "uri": uri},
-        }
-    )
 
 
 def store_mtimes(root: Path) -> dict[str, int]:
@@ -83,6 +77,9 @@ def test_kfp_local_registers_demo_model_then_reuses_it(tmp_path: Path) -> None:
     assert again.reused and again.record == record
     assert again.kfp_run_id != result.kfp_run_id
     assert store_mtimes(tmp_path / "store") == before
+    # Finished runs leave no copy of the artifact under the pipeline root.
+    assert list((tmp_path / "kfp" / "runs").iterdir()) == []
+    assert not list((tmp_path / "kfp").rglob("*.safetensors"))
 
 
 def test_unsafe_artifact_fails_at_scan_step_and_writes_no_record(tmp_path: Path) -> None:
@@ -91,18 +88,23 @@ def test_unsafe_artifact_fails_at_scan_step_and_writes_no_record(tmp_path: Path)
     (weights / "pytorch_model.bin").write_bytes(MALICIOUS_PICKLE)
     (weights / "config.json").write_text("{}")
     registrar = LocalKfpRegistrar(tmp_path / "kfp", str(tmp_path / "store"))
-    with pytest.raises(RegistrationError) as info:
+    with pytest.raises(ArtifactUnsafeError) as info:
         registrar.register(
             config=model_config("evil", "1.0.0", "local", "weights/evil"),
             models_repo_dir=tmp_path / "repo",
             commit_sha="c" * 40,
             run_id="r1",
         )
-    message = str(info.value)
-    assert "scan-artifact" in message and "unsafe" in message
-    assert '"unsafe": 1' in message  # the scan summary is part of the error
+    # The verdict is the pipeline's scan report, carried as data.
+    report = info.value.report
+    assert report.safe is False and report.summary["unsafe"] == 1
+    assert [(f.path, f.status) for f in report.bad_files()] == [("pytorch_model.bin", "unsafe")]
+    assert "pytorch_model.bin" in str(info.value)
     assert list((tmp_path / "store").rglob("record.json")) == []
     assert not list((tmp_path / "store").rglob("pytorch_model.bin"))
+    # Only the rejected scan report is kept; the failed run leaves nothing in the pipeline root.
+    assert len(list((tmp_path / "store").rglob("rejected/*/scan-report.json"))) == 1
+    assert list((tmp_path / "kfp" / "runs").iterdir()) == []
 
 
 def _closed_port() -> int:
@@ -149,5 +151,7 @@ def test_local_source_errors_name_the_path(tmp_path: Path) -> None:
         materialize_source("ftp", "x", tmp_path / "e")
     single = tmp_path / "one.safetensors"
     single.write_bytes(b"x")
-    out = materialize_source("local", str(single), tmp_path / "f")
+    with pytest.raises(SourceNotAllowedError, match="LLM_PLATFORM_ALLOWED_SOURCE_PATHS"):
+        materialize_source("local", str(single), tmp_path / "f")
+    out = materialize_source("local", str(single), tmp_path / "f", allowed_roots=[tmp_path])
     assert (out / "one.safetensors").read_bytes() == b"x"

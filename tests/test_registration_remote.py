@@ -18,11 +18,13 @@ import numpy
 import pytest
 import safetensors.numpy
 from dagster_aws.s3 import S3Resource
+from security_fixtures import malicious_pickle
 
 from llm_platform.config import ModelConfig
-from llm_platform.registration import RegistrationError, RemoteKfpRegistrar
+from llm_platform.registration import ArtifactUnsafeError, RegistrationError, RemoteKfpRegistrar
 from llm_platform.registration.steps import fetch_step, register_step, scan_step
 from llm_platform.registry import ModelRegistry
+from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 from resources.artifact_store import S3ArtifactStore
 from resources.registrar import RemoteKfpRegistrarResource
 from tests.registry_fixtures import moto_server, s3_resource, set_aws_env
@@ -40,6 +42,7 @@ class FakeKfp:
         self.execute = execute
         self.requests: list[tuple[str, str, str | None]] = []
         self.runs: list[dict[str, Any]] = []
+        self.failed_tasks: dict[str, str] = {}
         self.polls = 0
         fake = self
 
@@ -63,10 +66,14 @@ class FakeKfp:
                     self._reply({})
                 elif self.path.startswith("/apis/v2beta1/runs/run-"):
                     fake.polls += 1
+                    run_id = self.path.rsplit("/", 1)[1]
+                    failed_task = fake.failed_tasks.get(run_id, "register-artifact")
                     state = "RUNNING" if fake.polls < 2 else fake.final_state
-                    body: dict[str, Any] = {"run_id": self.path.rsplit("/", 1)[1], "state": state}
+                    if run_id in fake.failed_tasks and fake.polls >= 2:
+                        state = "FAILED"
+                    body: dict[str, Any] = {"run_id": run_id, "state": state}
                     if state == "FAILED":
-                        body["error"] = {"code": 9, "message": "task register-artifact failed"}
+                        body["error"] = {"code": 9, "message": f"task {failed_task} failed"}
                     self._reply(body)
                 else:
                     self.send_error(404)
@@ -91,13 +98,38 @@ class FakeKfp:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def run_steps(self, run_id: str, body: dict[str, Any]) -> None:
+        """Run the steps as the cluster would; a step that raises fails the run, as in KFP."""
         params = body["runtime_config"]["parameters"]
         task = self.workdir / run_id
-        manifest = fetch_step(params["source_type"], params["source_uri"], task / "model", "")
-        scan_step(task / "model", task / "report.json", task / "report.sarif")
+        step = "fetch-and-hash"
+        try:
+            manifest = fetch_step(
+                params["source_type"],
+                params["source_uri"],
+                task / "model",
+                "",
+                max_bytes=int(params["max_bytes"]),
+            )
+            step = "scan-artifact"
+            scan_step(
+                task / "model",
+                task / "report.json",
+                task / "report.sarif",
+                store_uri=params["store_uri"],
+                name=params["name"],
+                version=params["version"],
+                registration_id=params["registration_id"],
+            )
+            step = "register-artifact"
+            self._register(run_id, params, task, manifest.model_dump_json())
+        except Exception:
+            self.failed_tasks[run_id] = step
+
+    @staticmethod
+    def _register(run_id: str, params: dict[str, Any], task: Path, manifest_json: str) -> None:
         register_step(
             task / "model",
-            manifest_json=manifest.model_dump_json(),
+            manifest_json=manifest_json,
             source_uri=params["source_uri"],
             report_path=task / "report.json",
             sarif_path=task / "report.sarif",
@@ -162,6 +194,7 @@ def test_remote_registration_submits_pipeline_and_reads_record(
     assert run["display_name"] == "register-tiny-2.1.0-dg-42"
     assert run["experiment_id"] == "exp-1"
     params = run["runtime_config"]["parameters"]
+    assert params.pop("registration_id").startswith("dg-42-")
     assert params == {
         "name": "tiny",
         "version": "2.1.0",
@@ -170,6 +203,7 @@ def test_remote_registration_submits_pipeline_and_reads_record(
         "commit_sha": "e" * 40,
         "config_hash": CONFIG.config_hash(),
         "store_uri": f"s3://{BUCKET}/registry",
+        "max_bytes": DEFAULT_MAX_ARTIFACT_BYTES,
         "kfp_ui_url": fake.endpoint,
     }
     spec = run["pipeline_spec"]
@@ -233,3 +267,82 @@ def test_remote_refuses_local_store_and_local_source(tmp_path: Path) -> None:
     registrar = RemoteKfpRegistrar("http://127.0.0.1:9", None, f"s3://{BUCKET}/r")
     with pytest.raises(RegistrationError, match="cannot be fetched by a remote"):
         registrar.register(config=local, models_repo_dir=tmp_path, commit_sha="f", run_id="z")
+
+
+def test_unsafe_artifact_through_kfp_client_raises_typed_error_with_report(
+    s3: S3Resource, tmp_path: Path
+) -> None:
+    s3.get_client().put_object(
+        Bucket=BUCKET, Key="src/evil/pytorch_model.bin", Body=malicious_pickle(tmp_path / "pwned")
+    )
+    s3.get_client().put_object(Bucket=BUCKET, Key="src/evil/config.json", Body=b"{}")
+    evil = CONFIG.model_copy(
+        update={"source": CONFIG.source.model_copy(update={"uri": f"s3://{BUCKET}/src/evil"})}  # type: ignore[union-attr]
+    )
+    fake = start_fake(tmp_path, "SUCCEEDED", execute=True)
+    store = S3ArtifactStore(s3=s3, bucket=BUCKET, prefix="registry")
+    registrar = RemoteKfpRegistrarResource(
+        endpoint=fake.endpoint, token=TOKEN, poll_interval_s=0.05
+    ).registrar(store)
+    try:
+        with pytest.raises(ArtifactUnsafeError) as info:
+            registrar.register(
+                config=evil, models_repo_dir=tmp_path, commit_sha="e" * 40, run_id="u"
+            )
+    finally:
+        fake.server.shutdown()
+    assert fake.failed_tasks == {"run-1": "scan-artifact"}
+    report = info.value.report
+    assert report.safe is False and report.summary["unsafe"] == 1
+    assert [f.path for f in report.bad_files()] == ["pytorch_model.bin"]
+    message = str(info.value)
+    assert f"{fake.endpoint}/#/runs/details/run-1" in message and TOKEN not in message
+    assert ModelRegistry(store.store()).list_records("tiny") == []
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_registered_model_fails_security_scan_check_through_kfp_client(
+    s3: S3Resource, tmp_path: Path, models_repo: Any
+) -> None:
+    import dagster as dg
+
+    from assets.model_config import model_config
+    from assets.names import CHECK_SECURITY_SCAN, REGISTERED_MODEL
+    from assets.registered_model import registered_model
+    from resources.git_repo import ModelsRepoResource
+
+    client = s3.get_client()
+    client.put_object(
+        Bucket=BUCKET, Key="src/alpha/pytorch_model.bin", Body=malicious_pickle(tmp_path / "pwn")
+    )
+    yaml_path = models_repo.path / "models/alpha/model.yaml"
+    text = yaml_path.read_text().replace("type: local", "type: s3")
+    yaml_path.write_text(text.replace("uri: weights/alpha", f"uri: s3://{BUCKET}/src/alpha"))
+    models_repo.commit("alpha from s3")
+    fake = start_fake(tmp_path, "SUCCEEDED", execute=True)
+    try:
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("models", ["alpha"])
+            result = dg.materialize(
+                [model_config, registered_model],
+                instance=instance,
+                partition_key="alpha",
+                resources={
+                    "models_repo": ModelsRepoResource(location=str(models_repo.path)),
+                    "artifact_store": S3ArtifactStore(s3=s3, bucket=BUCKET, prefix="registry"),
+                    "registrar": RemoteKfpRegistrarResource(
+                        endpoint=fake.endpoint, token=TOKEN, poll_interval_s=0.05
+                    ),
+                },
+                raise_on_error=False,
+            )
+            evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    finally:
+        fake.server.shutdown()
+    assert fake.failed_tasks == {"run-1": "scan-artifact"}
+    assert not result.success
+    scan = evaluations[CHECK_SECURITY_SCAN]
+    assert scan.passed is False
+    assert scan.metadata["unsafe"].value == 1
+    assert [f["path"] for f in scan.metadata["unsafe_files"].value] == ["pytorch_model.bin"]
+    assert not result.asset_materializations_for_node(REGISTERED_MODEL)

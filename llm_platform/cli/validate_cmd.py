@@ -12,6 +12,7 @@ from rich.console import Console
 
 from llm_platform.config import validate_report
 from llm_platform.errors import EXIT_FAIL, EXIT_OK
+from llm_platform.settings import allowed_source_paths_from_env
 
 
 class OutputFormat(StrEnum):
@@ -34,7 +35,9 @@ def validate(
     ] = OutputFormat.text,
 ) -> None:
     """Validate model.yaml and config/<env>.yaml files; exit 1 when any is invalid."""
-    report = validate_report(paths or [Path(".")])
+    report = validate_report(
+        paths or [Path(".")], allowed_source_paths=allowed_source_paths_from_env()
+    )
     if output is OutputFormat.json:
         payload = {
             "valid": report.valid,

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from llm_platform.config.source_paths import relative_source_problem
 from llm_platform.strategy_names import Strategy
 
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
@@ -130,6 +131,16 @@ class Source(BaseModel):
 
     type: Literal["s3", "huggingface", "local"]
     uri: str = Field(min_length=1)
+
+    @field_validator("uri")
+    @classmethod
+    def _local_stays_in_repo(cls, uri: str, info: ValidationInfo) -> str:
+        # Absolute paths need the operator's allow-list, which only validate/registration know.
+        local = info.data.get("type") == "local"
+        problem = relative_source_problem(uri) if local else None
+        if problem is not None:
+            raise ValueError(problem)
+        return uri
 
 
 class SLOObjectives(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -15,6 +16,9 @@ from llm_platform.config.loading import (
     parse_model_config,
 )
 from llm_platform.config.problems import ConfigError, Problem
+from llm_platform.config.schema import ModelConfig
+from llm_platform.config.source_paths import SOURCE_URI_FIELD, local_source_problem
+from llm_platform.config.yaml_loader import key_lines
 
 
 class ValidationReport(BaseModel):
@@ -22,6 +26,8 @@ class ValidationReport(BaseModel):
 
     files: list[str] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
+    #: Host directories absolute ``local`` sources may name (the operator's allow-list).
+    allowed_source_paths: tuple[Path, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -34,7 +40,9 @@ def validate_paths(paths: list[Path]) -> list[Problem]:
     return validate_report(paths).problems
 
 
-def validate_report(paths: list[Path]) -> ValidationReport:
+def validate_report(
+    paths: list[Path], *, allowed_source_paths: Sequence[Path] = ()
+) -> ValidationReport:
     """Validate models repositories, model directories and config files.
 
     Each path may be a models repo root (has ``models/``: every ``models/*/model.yaml`` and every
@@ -43,11 +51,14 @@ def validate_report(paths: list[Path]) -> ValidationReport:
 
     Args:
         paths: The paths to validate.
+        allowed_source_paths: the operator's allow-list for absolute ``local`` sources
+            (``LLM_PLATFORM_ALLOWED_SOURCE_PATHS``); a ``local`` source must otherwise stay
+            inside the models repo.
 
     Returns:
         The files checked and all problems, in path order.
     """
-    report = ValidationReport()
+    report = ValidationReport(allowed_source_paths=tuple(allowed_source_paths))
     for path in paths:
         _validate_one(Path(path), report)
     return report
@@ -127,9 +138,30 @@ def _check_model(
         return
     report.files.append(str(model_file))
     try:
-        parse_model_config(data, source=str(model_file), expected_name=model_file.parent.name)
+        config = parse_model_config(
+            data, source=str(model_file), expected_name=model_file.parent.name
+        )
     except ConfigError as exc:
         report.problems.extend(exc.problems)
+        return
+    _check_local_source(config, data, model_file, resolved_root, report)
+
+
+def _check_local_source(
+    config: ModelConfig,
+    data: bytes,
+    model_file: Path,
+    resolved_root: Path,
+    report: ValidationReport,
+) -> None:
+    if config.source is None or config.source.type != "local":
+        return
+    problem = local_source_problem(config.source.uri, resolved_root, report.allowed_source_paths)
+    if problem is not None:
+        line = key_lines(data.decode("utf-8", "replace")).get(("source", "uri"))
+        report.problems.append(
+            Problem(path=str(model_file), line=line, field=SOURCE_URI_FIELD, message=problem)
+        )
 
 
 def _check_environment(

@@ -179,14 +179,17 @@ class GitRepo:
         sha = self._resolve_fetching(commit)
         return read_blob(lambda args, stdin: self._git(args, stdin=stdin), sha, path, self.location)
 
-    def export(self, commit: str, path: str, dest: Path) -> Path:
-        """Write ``path`` (file or directory) as it is at ``commit`` under ``dest``.
+    def export(self, commit: str, path: str, dest: Path, *, max_bytes: int | None = None) -> Path:
+        """Write ``path`` (file or directory) as it is at ``commit`` under ``dest``, streamed.
 
         Returns:
             ``dest / path``.
+
+        Raises:
+            ArtifactTooLargeError: the files add up to more than ``max_bytes``.
         """
         sha = self._resolve_fetching(commit)
-        return export_tree(lambda args: self._git(args), sha, path, dest, self.location)
+        return export_tree(self._dir, sha, path, dest, self.location, max_bytes=max_bytes)
 
     def commit_info(self, sha: str) -> CommitInfo:
         """Author, subject and committer timestamp of a commit.

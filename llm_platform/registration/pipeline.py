@@ -3,7 +3,8 @@
 - ``fetch-and-hash`` puts the source's files into an output ``dsl.Model`` artifact and records
   the manifest (digest, files) in its metadata.
 - ``scan-artifact`` runs :func:`llm_platform.security.scan_path` over it, writes the report as
-  JSON and SARIF output artifacts, and fails the task when the artifact is unsafe.
+  JSON and SARIF output artifacts, and fails the task when the artifact is unsafe, after
+  keeping the report in the artifact store under ``registration_id`` (the verdict as data).
 - ``register-artifact`` stores the files content-addressed and writes the registry record last
   (:class:`llm_platform.registry.ModelRegistry`); it returns the outcome as JSON.
 
@@ -40,6 +41,8 @@ def fetch_and_hash(
     source_type: str,
     source_uri: str,
     digest_cache: str,
+    local_roots: str,
+    max_bytes: int,
     model: Output[Model],
 ) -> None:
     """Materialize the model source into ``model`` and record its manifest in the metadata."""
@@ -49,7 +52,14 @@ def fetch_and_hash(
 
     dest = Path(model.path)
     try:
-        manifest = fetch_step(source_type, source_uri, dest, digest_cache)
+        manifest = fetch_step(
+            source_type,
+            source_uri,
+            dest,
+            digest_cache,
+            local_roots=local_roots,
+            max_bytes=max_bytes,
+        )
     except Exception as exc:
         write_failure_note(dest.parent, exc)
         raise
@@ -62,6 +72,10 @@ def fetch_and_hash(
 
 def scan_artifact(
     model: Input[Model],
+    store_uri: str,
+    name: str,
+    version: str,
+    registration_id: str,
     report: Output[Artifact],
     sarif: Output[Artifact],
 ) -> None:
@@ -72,7 +86,15 @@ def scan_artifact(
     from llm_platform.registration.steps import scan_step, write_failure_note
 
     try:
-        summary = scan_step(Path(model.path), Path(report.path), Path(sarif.path))
+        summary = scan_step(
+            Path(model.path),
+            Path(report.path),
+            Path(sarif.path),
+            store_uri=store_uri,
+            name=name,
+            version=version,
+            registration_id=registration_id,
+        )
     except Exception as exc:
         write_failure_note(Path(report.path).parent, exc)
         raise
@@ -141,12 +163,27 @@ def build_pipeline(image: str = DEFAULT_IMAGE) -> Callable[..., Any]:
         commit_sha: str,
         config_hash: str,
         store_uri: str,
+        registration_id: str,
         digest_cache: str = "",
+        local_roots: str = "",
+        max_bytes: int = 0,
         kfp_ui_url: str = "",
     ) -> str:
-        fetched = fetch(source_type=source_type, source_uri=source_uri, digest_cache=digest_cache)
+        fetched = fetch(
+            source_type=source_type,
+            source_uri=source_uri,
+            digest_cache=digest_cache,
+            local_roots=local_roots,
+            max_bytes=max_bytes,
+        )
         fetched.set_caching_options(False)
-        scanned = scan(model=fetched.outputs["model"])
+        scanned = scan(
+            model=fetched.outputs["model"],
+            store_uri=store_uri,
+            name=name,
+            version=version,
+            registration_id=registration_id,
+        )
         scanned.set_caching_options(False)
         registered = register(
             model=fetched.outputs["model"],

@@ -3,11 +3,16 @@
 kfp.local reports a failed task only as "task failed"; each step therefore leaves a short
 ``error.txt`` note in its task directory before re-raising, which
 :class:`~llm_platform.registration.registrars.LocalKfpRegistrar` puts into its error message.
+Outcomes the caller acts on travel as data, not text: an unsafe artifact's scan report is
+written to the artifact store under the registration id
+(:meth:`~llm_platform.registry.registry.ModelRegistry.record_rejection`), where either registrar
+reads it back after the run failed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from llm_platform.digest import ArtifactManifest, digest_directory
@@ -36,7 +41,13 @@ def write_failure_note(task_dir: Path, exc: BaseException) -> None:
 
 
 def fetch_step(
-    source_type: str, source_uri: str, dest: Path, digest_cache: str
+    source_type: str,
+    source_uri: str,
+    dest: Path,
+    digest_cache: str,
+    *,
+    local_roots: str = "",
+    max_bytes: int = 0,
 ) -> ArtifactManifest:
     """Materialize the source into ``dest`` and hash it.
 
@@ -45,11 +56,17 @@ def fetch_step(
         source_uri: the source.
         dest: the output directory (the ``dsl.Model`` artifact path).
         digest_cache: path of a :class:`DigestCache` JSON file, or ``""`` for none.
+        local_roots: ``os.pathsep``-separated directories a ``local`` path must be under (the
+            models-repo checkout and the operator's allow-list); checked again here.
+        max_bytes: refuse a source larger than this (0: no limit).
 
     Returns:
         The artifact's manifest.
     """
-    materialize_source(source_type, source_uri, dest)
+    roots = [Path(p) for p in local_roots.split(os.pathsep) if p]
+    materialize_source(
+        source_type, source_uri, dest, allowed_roots=roots, max_bytes=max_bytes or None
+    )
     if not digest_cache:
         return digest_directory(dest)
     cache = DigestCache(Path(digest_cache))
@@ -58,8 +75,20 @@ def fetch_step(
     return manifest
 
 
-def scan_step(artifact_dir: Path, report_path: Path, sarif_path: Path) -> dict[str, int]:
+def scan_step(
+    artifact_dir: Path,
+    report_path: Path,
+    sarif_path: Path,
+    *,
+    store_uri: str = "",
+    name: str = "",
+    version: str = "",
+    registration_id: str = "",
+) -> dict[str, int]:
     """Scan the artifact and write the JSON and SARIF reports.
+
+    When the artifact is unsafe and ``store_uri`` is given, the JSON report is also kept in
+    the artifact store under ``registration_id`` so the registrar can read the verdict.
 
     Returns:
         The scan summary.
@@ -70,10 +99,15 @@ def scan_step(artifact_dir: Path, report_path: Path, sarif_path: Path) -> dict[s
     from llm_platform.security import scan_path
 
     result = scan_path(artifact_dir)
-    report_path.write_text(result.to_json())
+    report_json = result.to_json()
+    report_path.write_text(report_json)
     sarif = result.to_sarif()
     sarif_path.write_text(sarif if isinstance(sarif, str) else json.dumps(sarif, indent=2))
     if not result.safe:
+        if store_uri:
+            ModelRegistry(open_store(store_uri)).record_rejection(
+                name, version, registration_id, report_json.encode()
+            )
         bad = ", ".join(f"{f.path} ({f.status})" for f in result.bad_files())
         raise UnsafeArtifactError(
             f"unsafe artifact: {bad}; scan summary {json.dumps(result.summary, sort_keys=True)}"

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from llm_platform.artifact_io import SparseWriter
 from llm_platform.digest import CHUNK_SIZE, FileEntry
 from llm_platform.fsutil import atomic_write_bytes, fsync_dir
 from llm_platform.registry.store import ObjectNotFoundError, ObjectStore, StoreError, check_key
@@ -53,6 +54,8 @@ class LocalDirStore(ObjectStore):
     def put_file(self, key: str, src: Path, *, expected: FileEntry | None = None) -> FileEntry:
         """Copy ``src`` to ``key`` in one streaming pass that also hashes the bytes.
 
+        Runs of zeros stay holes (a sparse source costs its data, not its apparent size).
+
         Raises:
             StoreError: the bytes copied differ from ``expected`` (the source changed).
         """
@@ -63,12 +66,12 @@ class LocalDirStore(ObjectStore):
         buf = bytearray(CHUNK_SIZE)
         view = memoryview(buf)
         try:
-            with open(src, "rb", buffering=0) as fin, open(tmp, "wb", buffering=0) as fout:
+            with open(src, "rb", buffering=0) as fin, SparseWriter(tmp) as fout:
                 while n := fin.readinto(buf):
                     h.update(view[:n])
-                    fout.write(view[:n])
+                    fout.write(buf if n == CHUNK_SIZE else view[:n])
                     size += n
-                os.fsync(fout.fileno())
+                fout.sync()
             entry = FileEntry(path=key, size=size, sha256=h.hexdigest())
             if expected is not None and (entry.sha256, entry.size) != (
                 expected.sha256,

@@ -6,6 +6,9 @@ Layout inside an :class:`~llm_platform.registry.store.ObjectStore`::
     <name>/<version>/<digest>/<attachment>            e.g. scan-report.json, scan-report.sarif
     <name>/<version>/<digest>/record.json             RegistryRecord, written after every file
     <name>/<version>/latest.json                      {"digest": ...}: the last registration
+    <name>/<version>/rejected/<registration id>/scan-report.json
+                                                      the scan report of an artifact refused
+                                                      as unsafe (no files, no record)
 
 A record exists only when every file it names was stored and hash-verified, so "record present"
 means "artifact complete". Records are never overwritten with different content; two versions
@@ -73,6 +76,13 @@ def attachment_key(name: str, version: str, digest: str, filename: str) -> str:
     if not _ATTACHMENT.match(filename) or filename == RECORD_FILE:
         raise StoreError(f"invalid attachment name {filename!r}")
     return f"{artifact_prefix(name, version, digest)}{filename}"
+
+
+def rejection_key(name: str, version: str, registration_id: str) -> str:
+    """``<name>/<version>/rejected/<registration id>/scan-report.json``."""
+    if not _ATTACHMENT.match(registration_id):
+        raise StoreError(f"invalid registration id {registration_id!r} for a registry key")
+    return f"{version_prefix(name, version)}rejected/{registration_id}/scan-report.json"
 
 
 def latest_key(name: str, version: str) -> str:

@@ -25,6 +25,7 @@ from llm_platform.registry.records import (
     latest_key,
     model_prefix,
     record_key,
+    rejection_key,
     utc_now_iso,
 )
 from llm_platform.registry.store import ObjectNotFoundError, ObjectStore
@@ -137,6 +138,16 @@ class ModelRegistry:
         return self.store.get_bytes(
             attachment_key(record.name, record.version, record.digest, filename)
         )
+
+    def record_rejection(
+        self, name: str, version: str, registration_id: str, scan_report: bytes
+    ) -> None:
+        """Keep the scan report of an artifact refused as unsafe (nothing else is stored)."""
+        self.store.put_bytes(rejection_key(name, version, registration_id), scan_report)
+
+    def get_rejection(self, name: str, version: str, registration_id: str) -> bytes | None:
+        """The scan report :meth:`record_rejection` kept for ``registration_id``, if any."""
+        return self.store.get_bytes(rejection_key(name, version, registration_id))
 
     def fetch(self, record: RegistryRecord, dest_dir: Path) -> Path:
         """Download the artifact's files into ``dest_dir``, verifying every hash.

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
+from llm_platform.artifact_io import SparseWriter
 from llm_platform.digest import CHUNK_SIZE, FileEntry
 from llm_platform.errors import PlatformError
 
@@ -113,8 +114,8 @@ class ObjectStore(ABC):
     def download(self, key: str, dest: Path, *, expected: FileEntry) -> None:
         """Copy an object to a local file, verifying size and sha256 before it appears.
 
-        The bytes go to a temporary file next to ``dest`` that replaces ``dest`` only when
-        the hash matches.
+        The bytes go to a temporary file next to ``dest`` (runs of zeros as holes) that
+        replaces ``dest`` only when the hash matches.
 
         Raises:
             StoreError: the stored bytes do not match ``expected``.
@@ -125,7 +126,7 @@ class ObjectStore(ABC):
         h = hashlib.sha256()
         size = 0
         try:
-            with open(tmp, "wb") as out:
+            with SparseWriter(tmp) as out:
                 for chunk in self.iter_chunks(key):
                     h.update(chunk)
                     size += len(chunk)
