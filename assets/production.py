@@ -148,7 +148,7 @@ def production_deployment(
         model=name,
         version=version,
         digest=digest,
-        artifact_dir=runtime.stage_artifact(registry, record),
+        artifact_uri=record.artifact_uri,
         smoke_requests=config.smoke_requests,
         analysis_window_s=config.analysis_window_s,
         rollback_window_s=config.rollback_window_s,

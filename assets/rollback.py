@@ -48,7 +48,7 @@ def perform_rollback(
         revision=previous.revision or f"v{previous.version.replace('.', '-')}-{record.digest[:8]}",
         version=previous.version,
         digest=previous.digest,
-        artifact_dir=runtime.stage_artifact(registry, record),
+        artifact_uri=record.artifact_uri,
         color="blue",
         weight=100,
     )

@@ -138,7 +138,6 @@ def staging_deployment(
     record = registry.get_record(name, version, digest)
     if record is None:
         raise dg.Failure(description=f"no registry record for {name} {version} {digest[:12]}")
-    artifact_dir = runtime.stage_artifact(registry, record)
     rt = runtime.runtime()
     previous = rt.desired_spec(env.environment, name)
     revision = revision_name(version, digest, config)
@@ -150,7 +149,7 @@ def staging_deployment(
                 revision=revision,
                 version=version,
                 digest=digest,
-                artifact_dir=artifact_dir,
+                artifact_uri=record.artifact_uri,
                 color="blue",
                 weight=100,
                 latency_ms=config.inject_latency_ms,
@@ -215,7 +214,7 @@ def staging_deployment(
             "revision": revision,
             "version": version,
             "digest": digest,
-            "artifact_dir": artifact_dir,
+            "artifact_uri": record.artifact_uri,
             "deployed_at_unix": time.time(),
             "injected_latency_ms": config.inject_latency_ms,
             "injected_error_rate": config.inject_error_rate,

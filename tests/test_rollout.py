@@ -75,7 +75,7 @@ def plan(model: str, art: Artifacts, version: str, strategy: str, **kw: object) 
             "model": model,
             "version": version,
             "digest": art.d2 if v2 else art.d1,
-            "artifact_dir": str(art.v2 if v2 else art.v1),
+            "artifact_uri": (art.v2 if v2 else art.v1).as_uri(),
             "strategy": strategy,
             "ready_timeout_s": 30,
             # Traffic here is bounded by count; Prometheus' scrape settle is tested elsewhere.
@@ -184,7 +184,7 @@ def test_blue_green_bad_revision_fails_smoke_and_rolls_back(
     # A revision that never becomes ready (its bytes do not match the digest) is removed too;
     # the reason carries the server's own log tail.
     wrong = plan("bg-bad", artifacts, "2.0.0", "blue-green").model_copy(
-        update={"artifact_dir": str(artifacts.v1)}
+        update={"artifact_uri": artifacts.v1.as_uri()}
     )
     with Traffic(endpoint, "bg-bad", max_requests=5000) as traffic:
         traffic.wait_for(blue.new_revision, 5)

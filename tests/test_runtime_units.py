@@ -33,7 +33,7 @@ DIGEST = "a" * 64
 
 def rev(name: str, weight: int, color: str = "stable") -> RevisionSpec:
     return RevisionSpec(
-        revision=name, version="1.0.0", digest=DIGEST, artifact_dir="/x", color=color, weight=weight
+        revision=name, version="1.0.0", digest=DIGEST, artifact_uri="/x", color=color, weight=weight
     )  # type: ignore[arg-type]
 
 
@@ -52,7 +52,7 @@ def test_spec_rejects_bad_weights_duplicates_and_names() -> None:
         DeploymentSpec(env="staging", model="Bad_Name", revisions=[rev("a", 100)])
     with pytest.raises(ValidationError, match="digest"):
         RevisionSpec(
-            revision="a", version="1", digest="abc", artifact_dir="/x", color="blue", weight=1
+            revision="a", version="1", digest="abc", artifact_uri="/x", color="blue", weight=1
         )
 
 

@@ -56,7 +56,7 @@ class RolloutPlan(BaseModel):
     model: str = Field(pattern=NAME_PATTERN, max_length=63)
     version: str = Field(min_length=1)
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    artifact_dir: str = Field(min_length=1)
+    artifact_uri: str = Field(min_length=1)
     strategy: Strategy
     canary_percentage: int = Field(default=10, ge=1, le=100)
     smoke_requests: int = Field(default=20, ge=0)
@@ -119,7 +119,7 @@ def plan_from_environment(
     model: str,
     version: str,
     digest: str,
-    artifact_dir: str,
+    artifact_uri: str,
     **overrides: object,
 ) -> RolloutPlan:
     """A plan with the environment's strategy, canary percentage and SLO thresholds.
@@ -130,7 +130,7 @@ def plan_from_environment(
         model: model name.
         version: model version.
         digest: artifact digest (hex).
-        artifact_dir: where the verified artifact lies.
+        artifact_uri: where the artifact's files are stored (the runtime verifies the digest).
         **overrides: any other :class:`RolloutPlan` field (windows, prometheus_url, ...).
 
     Raises:
@@ -141,7 +141,7 @@ def plan_from_environment(
         "model": model,
         "version": version,
         "digest": digest,
-        "artifact_dir": artifact_dir,
+        "artifact_uri": artifact_uri,
         "strategy": config.deployment.strategy,
         "canary_percentage": config.deployment.canary_percentage,
         "thresholds": CanaryThresholds.from_objectives(config.slo),
@@ -245,7 +245,7 @@ def execute_rollout(
         revision=revision_name(plan.version, plan.digest, taken),
         version=plan.version,
         digest=plan.digest,
-        artifact_dir=plan.artifact_dir,
+        artifact_uri=plan.artifact_uri,
         color=_new_color(plan.strategy, serving),
         weight=0,
         latency_ms=plan.latency_ms,
@@ -341,7 +341,7 @@ def rollback(
         model=model,
         version=target.version,
         digest=target.digest,
-        artifact_dir=target.artifact_dir,
+        artifact_uri=target.artifact_uri,
         strategy="rolling-update",
         ready_timeout_s=ready_timeout_s,
     )

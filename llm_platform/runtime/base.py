@@ -34,12 +34,20 @@ class InvalidDeploymentSpec(RuntimeErrorBase):
 
 
 class RevisionSpec(BaseModel):
-    """One revision of a model to run: an exact artifact digest plus its traffic share."""
+    """One revision of a model to run: an exact artifact digest plus its traffic share.
+
+    The artifact is named by where it is stored, not by a path on one machine: the local
+    runtime fetches ``artifact_uri`` into its cache and serves it only if it hashes to
+    ``digest``; a cluster runtime hands the URI to its storage initializer.
+    """
 
     revision: str = Field(pattern=NAME_PATTERN, max_length=63)
     version: str = Field(min_length=1)
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    artifact_dir: str = Field(min_length=1)
+    artifact_uri: str = Field(
+        min_length=1,
+        description="the artifact's files in the store: file://..., s3://... or a directory",
+    )
     color: Color
     weight: int = Field(ge=0, le=100)
     latency_ms: float = Field(default=0, ge=0)
