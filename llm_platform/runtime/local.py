@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from llm_platform.runtime.artifacts import ArtifactCache, StoreOpener
 from llm_platform.runtime.base import (
     CapacityReport,
     DeploymentNotFound,
@@ -23,8 +24,13 @@ from llm_platform.runtime.base import (
     Runtime,
 )
 from llm_platform.runtime.layout import Commands, Layout
+from llm_platform.runtime.pidfiles import PidFiles
 from llm_platform.runtime.processes import stop_process, tail_lines
-from llm_platform.runtime.reconciler import Reconciler, wait_gateway_synced
+from llm_platform.runtime.reconciler import (
+    LIVENESS_TIMEOUT_S,
+    Reconciler,
+    wait_gateway_synced,
+)
 from llm_platform.runtime.state import (
     DesiredDeployment,
     DesiredState,
@@ -57,16 +63,34 @@ class LocalRuntime(Runtime):
         home: the platform home (``LLM_PLATFORM_HOME``); state under ``home/runtime``.
         commands: argv builders of the data-plane processes (default: this interpreter).
         drain_timeout_s: how long to wait for gateways to drop a revision before stopping it.
+        store_opener: opens the artifact store a revision's ``artifact_uri`` names (default:
+            ``llm_platform.registry.open_store``).
+        liveness_timeout_s: a server (or gateway) that stops answering health checks this long
+            is killed and restarted.
     """
 
     def __init__(
-        self, home: Path, *, commands: Commands | None = None, drain_timeout_s: float = 3.0
+        self,
+        home: Path,
+        *,
+        commands: Commands | None = None,
+        drain_timeout_s: float = 3.0,
+        store_opener: StoreOpener | None = None,
+        liveness_timeout_s: float = LIVENESS_TIMEOUT_S,
     ) -> None:
         self.home = Path(home).resolve()
         self.layout = Layout(self.home)
         self.store = StateStore(self.home)
         self.commands = commands or Commands()
-        self.reconciler = Reconciler(self.layout, self.commands, drain_timeout_s=drain_timeout_s)
+        self.pids = PidFiles(self.home)
+        self.artifacts = ArtifactCache(self.layout.artifact_cache, store_opener)
+        self.reconciler = Reconciler(
+            self.layout,
+            self.commands,
+            drain_timeout_s=drain_timeout_s,
+            artifacts=self.artifacts,
+            liveness_timeout_s=liveness_timeout_s,
+        )
 
     # -- reconciliation ---------------------------------------------------------------------
 
@@ -94,12 +118,14 @@ class LocalRuntime(Runtime):
         """Declare environments that always get a gateway (preferred ports) and reconcile."""
         with self._transaction() as (desired, observed):
             desired.environments = sorted(set(desired.environments) | set(envs))
-            for env, port in (ports or {}).items():
-                desired.gateway_ports.setdefault(env, port)
+            desired.gateway_port_hints.update(ports or {})
             self.reconciler.run(desired, observed)
 
     def stop_all(self) -> list[int]:
         """Stop every model server and gateway; keep the desired state for a later start.
+
+        Both the observed state and the pid files are consulted, so every process this home
+        started is stopped even when ``observed.json`` is damaged.
 
         Returns:
             The pids that were signalled.
@@ -110,13 +136,24 @@ class LocalRuntime(Runtime):
             for rec in [*observed.revisions.values(), *observed.gateways.values()]:
                 if rec.pid is not None and stop_process(rec.pid, rec.argv):
                     stopped.append(rec.pid)
+                self.pids.forget(rec.pid)
+            stopped += self.pids.stop_all("gateway", "model-server")
             self.store.save_observed(ObservedState())
         return stopped
 
     # -- Runtime interface ------------------------------------------------------------------
 
     def apply(self, spec: DeploymentSpec) -> DeploymentStatus:
-        """Make ``spec`` desired and reconcile; replaced revisions serve until it is healthy."""
+        """Make ``spec`` desired and reconcile; replaced revisions serve until it is healthy.
+
+        Every revision's artifact is fetched into the cache and hash-verified first (outside
+        the state lock), so a revision whose artifact is unavailable is never desired.
+
+        Raises:
+            ArtifactUnavailable: an artifact cannot be fetched or does not match its digest.
+        """
+        for rev in spec.revisions:
+            self.artifacts.resolve(spec.model, rev.artifact_uri, rev.digest)
         key = f"{spec.env}/{spec.model}"
         names = {r.revision for r in spec.revisions}
         with self._transaction() as (desired, observed):

@@ -8,6 +8,8 @@ every read-modify-write between the controller, the CLI and Dagster runs).
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +21,8 @@ from llm_platform.fsutil import atomic_write_bytes, file_lock
 from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
 
 M = TypeVar("M", bound=BaseModel)
+
+log = logging.getLogger(__name__)
 
 
 class DesiredDeployment(BaseModel):
@@ -32,7 +36,13 @@ class DesiredState(BaseModel):
     """Everything that should run. Keys of ``deployments`` are ``"<env>/<model>"``."""
 
     environments: list[str] = Field(default_factory=list, description="envs that get a gateway")
-    gateway_ports: dict[str, int] = Field(default_factory=dict)
+    gateway_ports: dict[str, int] = Field(
+        default_factory=dict,
+        description="each env's gateway port once started: reused, never silently changed",
+    )
+    gateway_port_hints: dict[str, int] = Field(
+        default_factory=dict, description="preferred first port (any free port when taken)"
+    )
     deployments: dict[str, DesiredDeployment] = Field(default_factory=dict)
 
 
@@ -51,6 +61,13 @@ class ProcessRecord(BaseModel):
     health_failures: int = Field(default=0, description="consecutive failed health checks")
     last_error: str | None = None
     next_start_at: float = 0.0
+    started_at: float = Field(default=0.0, description="unix time of the last start")
+    port_conflict: bool = Field(
+        default=False, description="not started: its recorded port is taken by another process"
+    )
+    unhealthy_since: float | None = Field(
+        default=None, description="unix time of the first failed health check in a row"
+    )
 
     @property
     def restarts(self) -> int:
@@ -112,8 +129,19 @@ class StateStore:
         return read_model(self.desired_path, DesiredState)
 
     def load_observed(self) -> ObservedState:
-        """Read the observed state (empty when never written)."""
-        return read_model(self.observed_path, ObservedState)
+        """Read the observed state (empty when never written).
+
+        A corrupt file is not fatal: observed state is rebuilt from the pid files (the next
+        reconcile adopts the running processes). The damaged file is kept next to it as
+        ``observed.json.corrupt`` for inspection and the error is logged.
+        """
+        try:
+            return read_model(self.observed_path, ObservedState)
+        except ConfigurationError as exc:
+            aside = self.observed_path.with_name(self.observed_path.name + ".corrupt")
+            shutil.copyfile(self.observed_path, aside)
+            log.error("%s; rebuilding it from the pid files (copy kept at %s)", exc, aside)
+            return ObservedState()
 
     def save_desired(self, desired: DesiredState) -> None:
         """Write the desired state atomically; call while holding the lock."""
