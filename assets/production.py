@@ -202,6 +202,8 @@ def production_deployment(
             "rollout_seconds": round(result.duration_s, 2),
             "deployed_at_unix": time.time(),
             "ledger_event": event.event_id or "",
+            "replicas": result.new_spec.replicas,
+            "capacity_warnings": "; ".join(status.warnings) if status else "",
         },
         data_version=dg.DataVersion(f"{digest}:{result.new_revision}"),
     )

@@ -18,6 +18,7 @@ from assets.names import (
     STAGING_ENV,
 )
 from assets.partitions import models_partitions
+from llm_platform.config.applicability import serving_replicas
 from llm_platform.integration import SuiteReport, run_suite
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.runtime.base import DeploymentNotReady, DeploymentSpec, RevisionSpec
@@ -150,6 +151,7 @@ def staging_deployment(
                 version=version,
                 digest=digest,
                 artifact_uri=record.artifact_uri,
+                replicas=serving_replicas(env.autoscaling),
                 color="blue",
                 weight=100,
                 latency_ms=config.inject_latency_ms,
@@ -215,6 +217,8 @@ def staging_deployment(
             "version": version,
             "digest": digest,
             "artifact_uri": record.artifact_uri,
+            "replicas": status.revisions[0].replicas,
+            "capacity_warnings": "; ".join(status.warnings) or "none",
             "deployed_at_unix": time.time(),
             "injected_latency_ms": config.inject_latency_ms,
             "injected_error_rate": config.inject_error_rate,

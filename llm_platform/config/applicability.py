@@ -50,6 +50,6 @@ def cluster_only_settings(config: EnvironmentConfig) -> list[KeyApplicability]:
     return out
 
 
-def local_replicas(autoscaling: Autoscaling) -> int:
-    """Server processes per revision on the local target: ``min_replicas``, or 1 when disabled."""
+def serving_replicas(autoscaling: Autoscaling) -> int:
+    """Servers per revision the runtime keeps: ``min_replicas``, or 1 when autoscaling is off."""
     return autoscaling.min_replicas if autoscaling.enabled else 1

@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from llm_platform.config import EnvironmentConfig
+from llm_platform.config.applicability import serving_replicas
+from llm_platform.config.schema import IntOrPercent
 from llm_platform.errors import PlatformError
 from llm_platform.integration import run_suite
 from llm_platform.promotion.analysis import CanaryThresholds, MetricsSource
@@ -78,6 +80,9 @@ class RolloutPlan(BaseModel):
     )
     latency_ms: float = Field(default=0, ge=0)
     error_rate: float = Field(default=0, ge=0, le=1)
+    replicas: int = Field(default=1, ge=1, description="server processes of the new revision")
+    max_surge: IntOrPercent = 1
+    max_unavailable: IntOrPercent = 0
 
     @model_validator(mode="after")
     def _check(self) -> RolloutPlan:
@@ -144,6 +149,9 @@ def plan_from_environment(
         "artifact_uri": artifact_uri,
         "strategy": config.deployment.strategy,
         "canary_percentage": config.deployment.canary_percentage,
+        "replicas": serving_replicas(config.autoscaling),
+        "max_surge": config.deployment.max_surge,
+        "max_unavailable": config.deployment.max_unavailable,
         "thresholds": CanaryThresholds.from_objectives(config.slo),
     }
     return RolloutPlan.model_validate({**data, **overrides})
@@ -246,6 +254,7 @@ def execute_rollout(
         version=plan.version,
         digest=plan.digest,
         artifact_uri=plan.artifact_uri,
+        replicas=plan.replicas,
         color=_new_color(plan.strategy, serving),
         weight=0,
         latency_ms=plan.latency_ms,

@@ -50,6 +50,12 @@ class RevisionSpec(BaseModel):
     )
     color: Color
     weight: int = Field(ge=0, le=100)
+    replicas: int = Field(default=1, ge=1, description="server processes behind the gateway")
+    retire_at: float | None = Field(
+        default=None,
+        description="unix time after which the runtime removes this revision if it has no "
+        "traffic (the end of a blue-green rollback window)",
+    )
     latency_ms: float = Field(default=0, ge=0)
     error_rate: float = Field(default=0, ge=0, le=1)
 
@@ -90,6 +96,10 @@ class RevisionStatus(BaseModel):
         default=False,
         description="replaced by a newer apply; serves until the new revisions are healthy",
     )
+    replicas: int = Field(default=1, description="desired server processes")
+    ready_replicas: int = Field(default=0, description="replicas alive and healthy")
+    urls: list[str] = Field(default_factory=list, description="URLs of the healthy replicas")
+    retire_at: float | None = None
 
 
 class DeploymentStatus(BaseModel):
@@ -100,6 +110,9 @@ class DeploymentStatus(BaseModel):
     revisions: list[RevisionStatus]
     endpoint: str | None = Field(description="gateway URL + '/' + model")
     ready: bool
+    warnings: list[str] = Field(
+        default_factory=list, description="e.g. replicas capped by local capacity"
+    )
 
 
 class CapacityReport(BaseModel):

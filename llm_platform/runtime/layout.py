@@ -22,9 +22,10 @@ class Layout:
         self.stack_file = home / "stack.json"
         self.artifact_cache = home / "artifact-cache"
 
-    def revision_log(self, env: str, model: str, revision: str) -> Path:
-        """Log of one model server (appended across restarts)."""
-        return self.logs / env / model / f"{revision}.log"
+    def revision_log(self, env: str, model: str, revision: str, replica: int = 0) -> Path:
+        """Log of one model server replica (appended across restarts)."""
+        suffix = f"-{replica}" if replica else ""
+        return self.logs / env / model / f"{revision}{suffix}.log"
 
     def gateway_log(self, env: str) -> Path:
         """Log of an environment's gateway."""

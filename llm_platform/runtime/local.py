@@ -31,11 +31,13 @@ from llm_platform.runtime.reconciler import (
     Reconciler,
     wait_gateway_synced,
 )
+from llm_platform.runtime.replicas import cap_spec, directory_bytes
 from llm_platform.runtime.state import (
     DesiredDeployment,
     DesiredState,
     ObservedState,
     StateStore,
+    replica_records,
     revision_key,
 )
 from llm_platform.runtime.status import deployment_status
@@ -147,16 +149,24 @@ class LocalRuntime(Runtime):
         """Make ``spec`` desired and reconcile; replaced revisions serve until it is healthy.
 
         Every revision's artifact is fetched into the cache and hash-verified first (outside
-        the state lock), so a revision whose artifact is unavailable is never desired.
+        the state lock), so a revision whose artifact is unavailable is never desired. Each
+        revision's ``replicas`` is capped to what available memory holds; the status then
+        carries a warning naming the requested and the running count.
 
         Raises:
             ArtifactUnavailable: an artifact cannot be fetched or does not match its digest.
         """
-        for rev in spec.revisions:
-            self.artifacts.resolve(spec.model, rev.artifact_uri, rev.digest)
+        sizes = {
+            rev.revision: directory_bytes(
+                self.artifacts.resolve(spec.model, rev.artifact_uri, rev.digest)
+            )
+            for rev in spec.revisions
+        }
         key = f"{spec.env}/{spec.model}"
         names = {r.revision for r in spec.revisions}
         with self._transaction() as (desired, observed):
+            available = self.capacity().memory_available_bytes
+            spec, warnings = cap_spec(spec, observed, sizes, available)
             previous = desired.deployments.get(key)
             retiring: list[RevisionSpec] = []
             if previous is not None:
@@ -165,7 +175,9 @@ class LocalRuntime(Runtime):
                         r.revision for r in retiring
                     }:
                         retiring.append(rev)
-            desired.deployments[key] = DesiredDeployment(spec=spec, retiring=retiring)
+            desired.deployments[key] = DesiredDeployment(
+                spec=spec, retiring=retiring, warnings=warnings
+            )
             self.reconciler.run(desired, observed)
             return deployment_status(desired, observed, spec.env, spec.model)
 
@@ -209,8 +221,13 @@ class LocalRuntime(Runtime):
             if status.ready and self._gateway_synced(env, deadline=time.monotonic() + 0.1):
                 return status
             for rev in dep.spec.revisions:
-                rec = observed.revisions.get(revision_key(env, model, rev.revision))
-                if rec is not None and rec.failed_starts >= START_FAILURES_BEFORE_GIVING_UP:
+                failing = [
+                    rec
+                    for rec in replica_records(observed, env, model, rev)
+                    if rec.failed_starts >= START_FAILURES_BEFORE_GIVING_UP
+                ]
+                if failing:
+                    rec = failing[0]
                     raise DeploymentNotReady(
                         self._failure_message(env, model, rev.revision, rec.failed_starts)
                     )
@@ -251,14 +268,19 @@ class LocalRuntime(Runtime):
                     f"{key}: weights must sum to 100, got {sum(weights.values())}"
                 )
             self.reconciler.run(desired, observed)  # judge health as of now, not the last pass
+            by_name = {r.revision: r for r in dep.spec.revisions}
             for name, weight in weights.items():
-                rec = observed.revisions.get(revision_key(env, model, name))
-                if weight > 0 and (rec is None or not rec.healthy):
+                records = replica_records(observed, env, model, by_name[name])
+                if weight > 0 and not any(rec.healthy for rec in records):
                     raise InvalidDeploymentSpec(
                         f"{key}: revision {name} is not healthy; refusing to route traffic to it"
                     )
+            # Traffic given back to a revision cancels its scheduled retirement.
             revisions = [
-                r.model_copy(update={"weight": weights.get(r.revision, 0)})
+                r.model_copy(
+                    update={"weight": weights.get(r.revision, 0)}
+                    | ({"retire_at": None} if weights.get(r.revision, 0) > 0 else {})
+                )
                 for r in dep.spec.revisions
             ]
             dep.spec = DeploymentSpec(env=env, model=model, revisions=revisions)

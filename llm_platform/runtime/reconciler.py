@@ -43,10 +43,11 @@ from llm_platform.runtime.state import (
     ObservedState,
     ProcessRecord,
     atomic_write_json,
-    revision_key,
+    replica_key,
+    replica_records,
 )
 
-HealthyIn = Callable[[str, str], Callable[[str], bool]]
+UrlsIn = Callable[[str, str], Callable[[RevisionSpec], list[str]]]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,30 @@ def restart_backoff(consecutive_crashes: int) -> float:
     if consecutive_crashes <= 1:
         return 0.0
     return min(MAX_BACKOFF_S, 2.0 ** (consecutive_crashes - 2))
+
+
+def all_replicas_healthy(
+    urls: Callable[[RevisionSpec], list[str]],
+) -> Callable[[RevisionSpec], bool]:
+    """A revision is ready when every desired replica has a healthy URL."""
+    return lambda rev: len(urls(rev)) >= rev.replicas
+
+
+def retire_expired(desired: DesiredState, now: float) -> None:
+    """Drop revisions whose rollback window ended (``retire_at`` passed) and carry no traffic.
+
+    Their servers are then drained and stopped like any revision that is no longer desired.
+    """
+    for dep in desired.deployments.values():
+        expired = [
+            r for r in dep.spec.revisions if r.weight == 0 and r.retire_at and r.retire_at <= now
+        ]
+        if expired and len(expired) < len(dep.spec.revisions):
+            names = [r.revision for r in expired]
+            log.info("%s/%s: rollback window of %s ended", dep.spec.env, dep.spec.model, names)
+            dep.spec = dep.spec.model_copy(
+                update={"revisions": [r for r in dep.spec.revisions if r not in expired]}
+            )
 
 
 def needed_envs(desired: DesiredState) -> list[str]:
@@ -102,41 +127,54 @@ class Reconciler:
         self._adopt(observed)
         for rec in [*observed.revisions.values(), *observed.gateways.values()]:
             self._refresh(rec, now)
+        retire_expired(desired, now)
         envs = needed_envs(desired)
         for env in envs:
             self._ensure_gateway(env, desired, observed, now)
-        wanted: dict[str, tuple[str, str, RevisionSpec]] = {}
+        wanted: set[str] = set()
         for dep in desired.deployments.values():
             env, model = dep.spec.env, dep.spec.model
             for rev in dep.spec.revisions:
-                key = revision_key(env, model, rev.revision)
-                wanted[key] = (env, model, rev)
-                self._ensure_revision(key, env, model, rev, observed, now)
+                for i in range(rev.replicas):
+                    key = replica_key(env, model, rev.revision, i)
+                    wanted.add(key)
+                    self._ensure_revision(key, env, model, rev, i, observed, now)
         self._check_health(observed)
 
-        def healthy_in(env: str, model: str) -> Callable[[str], bool]:
-            def healthy(revision: str) -> bool:
-                rec = observed.revisions.get(revision_key(env, model, revision))
-                return rec is not None and rec.healthy
+        def urls_in(env: str, model: str) -> Callable[[RevisionSpec], list[str]]:
+            def urls(rev: RevisionSpec) -> list[str]:
+                return [
+                    f"http://127.0.0.1:{rec.port}"
+                    for rec in replica_records(observed, env, model, rev)
+                    if rec.healthy and rec.pid is not None
+                ]
 
-            return healthy
+            return urls
 
-        # Retiring revisions serve until their replacement is healthy; a dead one is dropped.
+        # Retiring revisions serve until their replacement is ready; a dead one is dropped.
         keep: set[str] = set(wanted)
         for dep in desired.deployments.values():
             env, model = dep.spec.env, dep.spec.model
-            healthy = healthy_in(env, model)
-            if rollout_complete(dep, healthy):
+            urls = urls_in(env, model)
+            if rollout_complete(dep, all_replicas_healthy(urls)):
                 dep.retiring = []
             else:
-                dep.retiring = [r for r in dep.retiring if healthy(r.revision)]
-            keep |= {revision_key(env, model, r.revision) for r in dep.retiring}
+                dep.retiring = [r for r in dep.retiring if urls(r)]
+            keep |= {
+                replica_key(env, model, r.revision, i)
+                for r in dep.retiring
+                for i in range(r.replicas)
+            }
 
-        previously_routed = set()
+        previously_routed: set[str] = set()
         for env in envs:
-            previously_routed |= self._write_routes(env, desired, observed, healthy_in)
+            previously_routed |= self._write_routes(env, desired, urls_in)
         to_stop = [k for k in observed.revisions if k not in keep]
-        if any(observed.revisions[k].pid and k in previously_routed for k in to_stop):
+        if any(
+            observed.revisions[k].pid
+            and f"http://127.0.0.1:{observed.revisions[k].port}" in previously_routed
+            for k in to_stop
+        ):
             self._wait_gateways_loaded(envs, observed)
         stopping = [(key, observed.revisions.pop(key)) for key in to_stop]
         stopping += [
@@ -264,6 +302,7 @@ class Reconciler:
         env: str,
         model: str,
         rev: RevisionSpec,
+        replica: int,
         observed: ObservedState,
         now: float,
     ) -> None:
@@ -291,7 +330,7 @@ class Reconciler:
                 return
         rec.port = free_port(rec.port)
         argv = self.commands.model_server(self.layout, env, model, rev, rec.port, artifact)
-        log_path = self.layout.revision_log(env, model, rev.revision)
+        log_path = self.layout.revision_log(env, model, rev.revision, replica)
         self._start(rec, argv, log_path, now, role="model-server", key=key)
 
     def _check_health(self, observed: ObservedState) -> None:
@@ -349,32 +388,25 @@ class Reconciler:
         rec.health_failures = 0
         rec.unhealthy_since = None
 
-    def _write_routes(
-        self, env: str, desired: DesiredState, observed: ObservedState, healthy_in: HealthyIn
-    ) -> set[str]:
-        """Write the env's routes file if it changed; return the keys routed before the write."""
+    def _write_routes(self, env: str, desired: DesiredState, urls_in: UrlsIn) -> set[str]:
+        """Write the env's routes file if it changed; return the URLs routed before the write."""
         path = self.layout.routes_file(env)
         models: dict[str, object] = {}
         for dep in desired.deployments.values():
             if dep.spec.env != env:
                 continue
-            model = dep.spec.model
-
-            def url(revision: str, model: str = model) -> str:
-                rec = observed.revisions[revision_key(env, model, revision)]
-                return f"http://127.0.0.1:{rec.port}"
-
-            entries = route_entries(dep, healthy_in(env, model), url)
-            models[model] = {"revisions": [e.model_dump() for e in entries]}
+            entries = route_entries(dep, urls_in(env, dep.spec.model))
+            models[dep.spec.model] = {"revisions": [e.model_dump() for e in entries]}
         new = {"models": models}
         old = _read_json(path)
         if old == new:
             return set()
         atomic_write_json(path, new)
         return {
-            revision_key(env, m, r["revision"])
-            for m, spec in (old or {}).get("models", {}).items()
+            url
+            for spec in (old or {}).get("models", {}).values()
             for r in spec.get("revisions", [])
+            for url in r.get("urls") or [r.get("url")]
         }
 
     def _wait_gateways_loaded(self, envs: list[str], observed: ObservedState) -> None:

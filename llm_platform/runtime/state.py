@@ -30,6 +30,7 @@ class DesiredDeployment(BaseModel):
 
     spec: DeploymentSpec
     retiring: list[RevisionSpec] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="set by the last apply")
 
 
 class DesiredState(BaseModel):
@@ -83,8 +84,22 @@ class ObservedState(BaseModel):
 
 
 def revision_key(env: str, model: str, revision: str) -> str:
-    """Key of a revision in :attr:`ObservedState.revisions`."""
+    """Key of a revision (its first replica) in :attr:`ObservedState.revisions`."""
     return f"{env}/{model}/{revision}"
+
+
+def replica_key(env: str, model: str, revision: str, replica: int) -> str:
+    """Key of one replica: the revision's key for replica 0, ``<key>/<n>`` for the others."""
+    base = revision_key(env, model, revision)
+    return base if replica == 0 else f"{base}/{replica}"
+
+
+def replica_records(
+    observed: ObservedState, env: str, model: str, rev: RevisionSpec
+) -> list[ProcessRecord]:
+    """The records of a revision's desired replicas that exist (in replica order)."""
+    keys = (replica_key(env, model, rev.revision, i) for i in range(rev.replicas))
+    return [observed.revisions[k] for k in keys if k in observed.revisions]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
