@@ -4,16 +4,30 @@ from typing import Any
 
 import dagster as dg
 
-from assets.commit import run_commit
-from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, TAG_COMMIT
+from assets.commit import environment_config, run_commit
+from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, PRODUCTION_ENV, STAGING_ENV, TAG_COMMIT
 from assets.partitions import models_partitions
 from llm_platform.config import ConfigError, model_config_path, parse_model_config
-from llm_platform.gitops import GitError
+from llm_platform.config.applicability import cluster_only_settings
+from llm_platform.gitops import GitError, GitRepo
 from resources.git_repo import ModelsRepoResource
 
 
 def _problems_markdown(problems: list[str]) -> str:
     return "\n".join(f"- `{p}`" for p in problems)
+
+
+def _cluster_only_markdown(repo: GitRepo, sha: str) -> str:
+    """The environments' keys that take effect on the kubernetes target only (never dropped)."""
+    lines = []
+    for env in (STAGING_ENV, PRODUCTION_ENV):
+        try:
+            lines += [
+                f"- `{key}`" for key in cluster_only_settings(environment_config(repo, sha, env))
+            ]
+        except dg.Failure as exc:
+            lines.append(f"- {env}: not checked ({exc.description})")
+    return "\n".join(lines)
 
 
 @dg.asset(
@@ -92,6 +106,7 @@ def model_config(
             "gpu_count": cfg.resources.gpu_count,
             "gpu_type": cfg.resources.gpu_type or "",
             "source": f"{cfg.source.type}:{cfg.source.uri}" if cfg.source else "",
+            "cluster_only_settings": dg.MetadataValue.md(_cluster_only_markdown(repo, sha)),
         },
         data_version=dg.DataVersion(config_hash),
         check_results=[

@@ -153,7 +153,7 @@ def production_deployment(
         model=name,
         version=version,
         digest=digest,
-        artifact_dir=runtime.stage_artifact(registry, record),
+        artifact_uri=record.artifact_uri,
         smoke_requests=config.smoke_requests,
         analysis_window_s=config.analysis_window_s,
         rollback_window_s=config.rollback_window_s,
@@ -209,6 +209,8 @@ def production_deployment(
             "rollout_seconds": round(result.duration_s, 2),
             "deployed_at_unix": time.time(),
             "ledger_event": event.event_id or "",
+            "replicas": result.new_spec.replicas,
+            "capacity_warnings": "; ".join(status.warnings) if status else "",
         },
         data_version=dg.DataVersion(f"{digest}:{result.new_revision}"),
     )

@@ -49,7 +49,7 @@ def perform_rollback(
         revision=previous.revision or revision_name(previous.version, record.digest),
         version=previous.version,
         digest=previous.digest,
-        artifact_dir=runtime.stage_artifact(registry, record),
+        artifact_uri=record.artifact_uri,
         color="blue",
         weight=100,
     )

@@ -16,6 +16,7 @@ from assets.names import (
     STAGING_ENV,
 )
 from assets.partitions import models_partitions
+from llm_platform.config.applicability import serving_replicas
 from llm_platform.integration import SuiteReport, run_suite
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.revisions import revision_name
@@ -137,7 +138,6 @@ def staging_deployment(
     record = registry.get_record(name, version, digest)
     if record is None:
         raise dg.Failure(description=f"no registry record for {name} {version} {digest[:12]}")
-    artifact_dir = runtime.stage_artifact(registry, record)
     rt = runtime.runtime()
     previous = rt.desired_spec(env.environment, name)
     revision = revision_name(version, digest, variant=fault_variant(config))
@@ -149,7 +149,8 @@ def staging_deployment(
                 revision=revision,
                 version=version,
                 digest=digest,
-                artifact_dir=artifact_dir,
+                artifact_uri=record.artifact_uri,
+                replicas=serving_replicas(env.autoscaling),
                 color="blue",
                 weight=100,
                 latency_ms=config.inject_latency_ms,
@@ -214,7 +215,9 @@ def staging_deployment(
             "revision": revision,
             "version": version,
             "digest": digest,
-            "artifact_dir": artifact_dir,
+            "artifact_uri": record.artifact_uri,
+            "replicas": status.revisions[0].replicas,
+            "capacity_warnings": "; ".join(status.warnings) or "none",
             "deployed_at_unix": time.time(),
             "injected_latency_ms": config.inject_latency_ms,
             "injected_error_rate": config.inject_error_rate,

@@ -31,7 +31,7 @@ def rev(name: str, digest: str, art: Path, weight: int, color: str) -> RevisionS
         revision=name,
         version="1.0.0",
         digest=digest,
-        artifact_dir=str(art),
+        artifact_uri=art.as_uri(),
         color=color,
         weight=weight,
     )  # type: ignore[arg-type]

@@ -31,6 +31,13 @@ def build_artifact(out: Path) -> str:
     return digest_directory(out).digest
 
 
+def build_broken_artifact(out: Path) -> str:
+    """The demo model with an unreadable config.json: it hashes fine, the server cannot load it."""
+    build_artifact(out)
+    (out / "config.json").write_text("{broken")
+    return digest_directory(out).digest
+
+
 def revision(
     name: str, digest: str, artifact: Path, *, weight: int, color: str = "stable"
 ) -> RevisionSpec:
@@ -39,7 +46,7 @@ def revision(
         revision=name,
         version="1.0.0",
         digest=digest,
-        artifact_dir=str(artifact),
+        artifact_uri=artifact.as_uri(),
         color=color,  # type: ignore[arg-type]
         weight=weight,
     )

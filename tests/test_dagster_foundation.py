@@ -179,6 +179,9 @@ def test_model_config_valid_partition_records_metadata(models_repo):
         assert meta["commit_sha"] == head
         assert meta["gpu_count"] == 1 and meta["memory_gb"] == 16.0
         assert len(meta["config_hash"]) == 64
+        cluster_only = meta["cluster_only_settings"]
+        assert "applies on the kubernetes target" in cluster_only, cluster_only
+        assert "autoscaling.max_replicas" in cluster_only, cluster_only
         assert _check_evaluation(result).passed
 
 

@@ -75,7 +75,7 @@ def plan(model: str, art: Artifacts, version: str, strategy: str, **kw: object) 
             "model": model,
             "version": version,
             "digest": art.d2 if v2 else art.d1,
-            "artifact_dir": str(art.v2 if v2 else art.v1),
+            "artifact_uri": (art.v2 if v2 else art.v1).as_uri(),
             "strategy": strategy,
             "ready_timeout_s": 30,
             # Traffic here is bounded by count; Prometheus' scrape settle is tested elsewhere.
@@ -125,7 +125,13 @@ def test_blue_green_switches_under_traffic_without_failed_requests(
     assert traffic.failures == [], traffic.failures[:5]
     assert traffic.revisions[blue.new_revision] <= old_after_switch + 1
     assert result.new_spec.color == "green" and result.previous_revision == blue.new_revision
-    assert [s.name for s in result.steps] == ["deploy", "wait_ready", "smoke", "switch"]
+    assert [s.name for s in result.steps] == [
+        "deploy",
+        "wait_ready",
+        "smoke",
+        "switch",
+        "keep_for_rollback",
+    ]
     assert all(s.ok for s in result.steps)
     assert result.smoke is not None and result.smoke["passed"] is True
     assert result.retire_after is not None
@@ -154,7 +160,7 @@ def test_rolling_update_replaces_the_revision_under_traffic(
         traffic.wait_for(result.new_revision, 10)
     assert result.outcome == "promoted", result.reason
     assert traffic.failures == [], traffic.failures[:5]
-    assert [s.name for s in result.steps][-2:] == ["switch", "remove_previous"]
+    assert [s.name for s in result.steps][-2:] == ["switch", "scale_old_0"]
     assert result.retire_after is None and result.previous_spec is not None
     assert weights(runtime, "roll") == {result.new_revision: 100}
     assert served_digest(current(runtime, "roll")) == artifacts.d2
@@ -181,18 +187,18 @@ def test_blue_green_bad_revision_fails_smoke_and_rolls_back(
     assert weights(runtime, "bg-bad") == {blue.new_revision: 100}
     assert served_digest(current(runtime, "bg-bad")) == artifacts.d1
 
-    # A revision that never becomes ready (its bytes do not match the digest) is removed too;
-    # the reason carries the server's own log tail.
+    # A revision whose artifact does not hash to its digest is never deployed; the reason
+    # names the URI and both digests.
     wrong = plan("bg-bad", artifacts, "2.0.0", "blue-green").model_copy(
-        update={"artifact_dir": str(artifacts.v1)}
+        update={"artifact_uri": artifacts.v1.as_uri(), "digest": "f" * 64}
     )
     with Traffic(endpoint, "bg-bad", max_requests=5000) as traffic:
         traffic.wait_for(blue.new_revision, 5)
         result = execute_rollout(runtime, wrong)
         traffic.wait_for(blue.new_revision, 5)
     assert result.outcome == "rolled_back"
-    assert result.reason.startswith("wait_ready failed:")
-    assert "digest mismatch" in result.reason and "last 20 lines of" in result.reason
+    assert result.reason.startswith("deploy failed:")
+    assert f"files hash to {artifacts.d1}" in result.reason and "f" * 64 in result.reason
     assert traffic.failures == [], traffic.failures[:5]
     assert weights(runtime, "bg-bad") == {blue.new_revision: 100}
 

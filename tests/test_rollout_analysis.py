@@ -223,7 +223,7 @@ def plan_data(**kw: object) -> dict[str, object]:
         "model": "m",
         "version": "1.0.0",
         "digest": DIGEST,
-        "artifact_dir": "/tmp/x",
+        "artifact_uri": "/tmp/x",
         "strategy": "blue-green",
         **kw,
     }
@@ -254,7 +254,7 @@ def test_plan_from_environment_config() -> None:
         model="m",
         version="1.0.0",
         digest=DIGEST,
-        artifact_dir="/tmp/x",
+        artifact_uri="/tmp/x",
         analysis_window_s=5,
         metrics_namespace="llm-production",
     )

@@ -16,9 +16,9 @@ from llm_platform.runtime.base import DeploymentNotReady, InvalidDeploymentSpec
 from llm_platform.runtime.local import LocalRuntime
 from llm_platform.runtime.processes import read_cmdline
 from tests.runtime_fixtures import (
-    WRONG_DIGEST,
     Traffic,
     build_artifact,
+    build_broken_artifact,
     complete,
     pid_alive,
     pids_mentioning,
@@ -96,21 +96,23 @@ def test_apply_serves_restarts_after_kill_and_is_adopted(
 
 
 def test_failed_revision_never_gets_traffic_and_previous_keeps_serving(
-    runtime: LocalRuntime, artifact: tuple[Path, str]
+    runtime: LocalRuntime, artifact: tuple[Path, str], tmp_path: Path
 ) -> None:
     art, digest = artifact
+    broken = tmp_path / "broken"
+    broken_digest = build_broken_artifact(broken)
     runtime.apply(spec("beta", revision("r1", digest, art, weight=100)))
     status = runtime.wait_ready("staging", "beta", timeout_s=30)
     assert status.endpoint is not None
     with Traffic(status.endpoint, "beta") as traffic:
         traffic.wait_for("r1", 5)
-        runtime.apply(spec("beta", revision("r2", WRONG_DIGEST, art, weight=100)))
+        runtime.apply(spec("beta", revision("r2", broken_digest, broken, weight=100)))
         with pytest.raises(DeploymentNotReady) as excinfo:
             runtime.wait_ready("staging", "beta", timeout_s=30)
         traffic.wait_for("r1", 5)
     message = str(excinfo.value)
     assert "revision r2 failed to start" in message
-    assert "digest" in message.lower()  # the server's own reason, from the log tail
+    assert "config.json: not valid JSON" in message  # the server's own reason, from the log
     assert "last 20 lines of" in message
     assert traffic.failures == [], traffic.failures[:5]
     assert set(traffic.revisions) == {"r1"} and traffic.sent >= 10
@@ -164,11 +166,12 @@ def test_set_weights_under_traffic_loses_no_request(
 
 
 def test_set_weights_refuses_an_unhealthy_revision(
-    runtime: LocalRuntime, artifact: tuple[Path, str]
+    runtime: LocalRuntime, artifact: tuple[Path, str], tmp_path: Path
 ) -> None:
     art, digest = artifact
+    broken = tmp_path / "broken"
     good = revision("r1", digest, art, weight=100, color="blue")
-    bad = revision("r2", WRONG_DIGEST, art, weight=0, color="green")
+    bad = revision("r2", build_broken_artifact(broken), broken, weight=0, color="green")
     runtime.apply(spec("delta", good, bad))
     with pytest.raises(DeploymentNotReady, match="r2 failed to start"):
         runtime.wait_ready("staging", "delta", timeout_s=30)

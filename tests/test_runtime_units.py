@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -33,7 +33,7 @@ DIGEST = "a" * 64
 
 def rev(name: str, weight: int, color: str = "stable") -> RevisionSpec:
     return RevisionSpec(
-        revision=name, version="1.0.0", digest=DIGEST, artifact_dir="/x", color=color, weight=weight
+        revision=name, version="1.0.0", digest=DIGEST, artifact_uri="/x", color=color, weight=weight
     )  # type: ignore[arg-type]
 
 
@@ -52,7 +52,7 @@ def test_spec_rejects_bad_weights_duplicates_and_names() -> None:
         DeploymentSpec(env="staging", model="Bad_Name", revisions=[rev("a", 100)])
     with pytest.raises(ValidationError, match="digest"):
         RevisionSpec(
-            revision="a", version="1", digest="abc", artifact_dir="/x", color="blue", weight=1
+            revision="a", version="1", digest="abc", artifact_uri="/x", color="blue", weight=1
         )
 
 
@@ -172,7 +172,7 @@ def test_route_entries_list_idle_healthy_revisions_at_weight_zero() -> None:
     from llm_platform.runtime.routing import route_entries
 
     d = dep([rev("blue", 100, "blue"), rev("green", 0, "green"), rev("down", 0, "green")])
-    entries = route_entries(d, lambda n: n != "down", lambda n: "http://127.0.0.1:1")
+    entries = route_entries(d, lambda r: [] if r.revision == "down" else ["http://127.0.0.1:1"])
     assert [(e.revision, e.weight) for e in entries] == [("blue", 100), ("green", 0)]
 
 
@@ -195,3 +195,132 @@ def test_targets_wait_for_readiness_but_keep_crashed_servers() -> None:
         )
     models, _ = prometheus.target_groups(desired, observed)
     assert sorted(g.labels["revision"] for g in models) == ["crashed", "ready"]
+
+
+def test_routes_list_only_healthy_replicas_and_wait_for_all_before_switching() -> None:
+    from llm_platform.runtime.routing import route_entries
+
+    new = rev("new", 100).model_copy(update={"replicas": 3})
+    old = rev("old", 100).model_copy(update={"replicas": 2})
+    d = dep([new], retiring=[old])
+    up = {"new": ["http://127.0.0.1:1", "http://127.0.0.1:2"], "old": ["http://127.0.0.1:9"]}
+    entries = route_entries(d, lambda r: up[r.revision])
+    # 2 of 3 new replicas healthy: the rollout is not complete, traffic stays on the old one
+    # (the new one is listed at 0 so that its metric series exist before it gets traffic).
+    assert [(e.revision, e.weight, len(e.urls)) for e in entries] == [
+        ("old", 100, 1),
+        ("new", 0, 2),
+    ]
+    up["new"].append("http://127.0.0.1:3")
+    (entry,) = route_entries(d, lambda r: up[r.revision])
+    assert (entry.revision, entry.weight, len(entry.urls)) == ("new", 100, 3)
+
+
+def test_gateway_router_spreads_a_revision_over_its_replicas() -> None:
+    import random
+    from collections import Counter
+
+    from llm_platform.serving.routes import ModelRouter, ModelRoutes
+
+    routes = ModelRoutes.model_validate(
+        {
+            "revisions": [
+                {
+                    "revision": "a",
+                    "version": "1",
+                    "url": "http://127.0.0.1:1",
+                    "urls": ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"],
+                    "weight": 75,
+                },
+                {"revision": "b", "version": "1", "url": "http://127.0.0.1:9", "weight": 25},
+            ]
+        }
+    )
+    router, rng = ModelRouter("m", routes), random.Random(7)
+    seen = Counter(b.origin for b in (router.pick(rng) for _ in range(4000)) if b)
+    assert set(seen) == {f"http://127.0.0.1:{p}" for p in (1, 2, 3, 9)}
+    for port in (1, 2, 3):  # 75% spread evenly over three replicas
+        assert 850 < seen[f"http://127.0.0.1:{port}"] < 1150, seen
+    assert 850 < seen["http://127.0.0.1:9"] < 1150, seen
+
+
+def test_replicas_are_capped_by_available_memory_with_a_warning() -> None:
+    from llm_platform.runtime.replicas import MIB, cap_replicas, cap_spec, local_server_bytes
+    from llm_platform.runtime.state import ObservedState, ProcessRecord
+
+    per = local_server_bytes(100 * MIB)
+    assert per == 456 * MIB
+    assert cap_replicas(5, running=0, artifact_bytes=100 * MIB, available=2 * per) == 2
+    assert cap_replicas(5, running=1, artifact_bytes=100 * MIB, available=2 * per) == 3
+    assert cap_replicas(3, running=0, artifact_bytes=100 * MIB, available=0) == 1
+    assert cap_replicas(2, running=0, artifact_bytes=100 * MIB, available=10 * per) == 2
+    spec = DeploymentSpec(
+        env="staging", model="m", revisions=[rev("a", 100).model_copy(update={"replicas": 4})]
+    )
+    observed = ObservedState(revisions={"staging/m/a": ProcessRecord(pid=1, port=5)})
+    capped, warnings = cap_spec(spec, observed, {"a": 100 * MIB}, available=per)
+    assert capped.revisions[0].replicas == 2
+    assert warnings == [
+        "a: 4 replicas requested, 2 run: each needs 456 MiB and local memory bounds the count"
+    ]
+    same, none = cap_spec(spec, observed, {"a": 100 * MIB}, available=10 * per)
+    assert same.revisions[0].replicas == 4 and none == []
+
+
+def test_retire_expired_drops_only_idle_revisions_past_their_window() -> None:
+    from llm_platform.runtime.reconciler import retire_expired
+    from llm_platform.runtime.state import DesiredState
+
+    desired = DesiredState()
+    desired.deployments["staging/m"] = dep(
+        [rev("new", 100), rev("old", 0).model_copy(update={"retire_at": 1000.0})]
+    )
+    retire_expired(desired, now=999.0)
+    assert [r.revision for r in desired.deployments["staging/m"].spec.revisions] == ["new", "old"]
+    retire_expired(desired, now=1000.0)
+    assert [r.revision for r in desired.deployments["staging/m"].spec.revisions] == ["new"]
+    # A revision that got traffic back is never retired by its old window.
+    desired.deployments["staging/m"] = dep(
+        [rev("new", 0), rev("old", 100).model_copy(update={"retire_at": 1.0})]
+    )
+    retire_expired(desired, now=1000.0)
+    assert len(desired.deployments["staging/m"].spec.revisions) == 2
+
+
+@settings(deadline=None)  # the first example imports the module on a busy machine
+@given(
+    old=st.integers(min_value=1, max_value=6),
+    target=st.integers(min_value=1, max_value=6),
+    surge=st.integers(min_value=0, max_value=3),
+    unavailable=st.integers(min_value=0, max_value=3),
+)
+def test_rolling_steps_respect_surge_and_unavailable(
+    old: int, target: int, surge: int, unavailable: int
+) -> None:
+    from llm_platform.promotion.rolling import rolling_steps
+
+    if surge == 0 and unavailable == 0:
+        with pytest.raises(ValueError):
+            rolling_steps(old, target, surge, unavailable)
+        return
+    unavailable = min(unavailable, target)
+    steps = rolling_steps(old, target, surge, unavailable)
+    assert steps[-1] == (0, target)
+    prev_old, prev_new = old, 0
+    for o, n in steps:
+        assert (o == prev_old) != (n == prev_new), "each step changes exactly one side"
+        # at most target + surge servers (one extra new replica allowed to smoke-test)
+        assert o + n <= max(target + surge, old + 1)
+        if o < prev_old:  # removing old replicas keeps enough serving
+            assert o + n >= min(target - unavailable, prev_old + n)
+        prev_old, prev_new = o, n
+
+
+def test_surge_and_unavailable_resolve_percentages() -> None:
+    from llm_platform.promotion.rolling import rolling_steps, surge_and_unavailable, traffic_share
+
+    assert surge_and_unavailable("25%", "25%", 3) == (1, 0)
+    assert surge_and_unavailable(0, 0, 3) == (1, 0)
+    assert surge_and_unavailable("50%", 1, 4) == (2, 1)
+    assert rolling_steps(3, 3, 1, 0) == [(3, 1), (2, 1), (2, 2), (1, 2), (1, 3), (0, 3)]
+    assert [traffic_share(n, o) for o, n in [(3, 1), (2, 1), (0, 3)]] == [25, 33, 100]

@@ -138,3 +138,21 @@ def test_module_entry_reports_invalid_with_exit_one(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stdout.startswith(str(root / "models" / "x" / "model.yaml") + ":1: name: ")
+
+
+def test_cluster_only_keys_are_listed_not_dropped(run) -> None:  # noqa: ANN001
+    from llm_platform.config.applicability import CLUSTER_ONLY_KEYS
+
+    payload = json.loads(run(str(EXAMPLES), "--format", "json").stdout)
+    listed = {(k["env"], k["key"]) for k in payload["cluster_only"]}
+    assert listed == {(env, key) for env in ("staging", "production") for key in CLUSTER_ONLY_KEYS}
+    assert all(k["applies_on"] == "kubernetes" for k in payload["cluster_only"])
+    staging_selector = next(
+        k
+        for k in payload["cluster_only"]
+        if (k["env"], k["key"]) == ("staging", "cluster.gpu_node_selector")
+    )
+    assert staging_selector["value"] == {"node-type": "gpu-v100"}  # the configured value
+    text = run(str(EXAMPLES))
+    assert text.exit_code == 0 and text.stdout == ""
+    assert "staging: autoscaling.max_replicas = 5 applies on the kubernetes target" in text.stderr

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ConfigurationError, PlatformError
+from llm_platform.runtime.reconciler import LIVENESS_TIMEOUT_S
 from llm_platform.runtime.stack import (
     DEFAULT_ENVS,
     DEFAULT_GATEWAY_BASE_PORT,
@@ -65,6 +66,13 @@ def up(
         int, typer.Option(help="Preferred port of the first gateway (0: any free port).")
     ] = DEFAULT_GATEWAY_BASE_PORT,
     scrape_interval: Annotated[str, typer.Option(help="Prometheus scrape interval.")] = "1s",
+    liveness_timeout: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="Seconds a server may fail health checks before it is killed and restarted.",
+        ),
+    ] = LIVENESS_TIMEOUT_S,
 ) -> None:
     """Start Prometheus, a gateway per environment and the controller (idempotent)."""
     console, err = Console(), Console(stderr=True)
@@ -76,6 +84,7 @@ def up(
             prometheus_port=prometheus_port,
             gateway_base_port=gateway_port,
             scrape_interval=scrape_interval,
+            liveness_timeout_s=liveness_timeout,
             progress=lambda line: console.print(f"  {line}", highlight=False, markup=False),
         )
     except PlatformError as exc:

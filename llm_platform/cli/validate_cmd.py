@@ -43,12 +43,15 @@ def validate(
             "valid": report.valid,
             "files": len(report.files),
             "problems": [problem.model_dump() for problem in report.problems],
+            "cluster_only": [key.model_dump(mode="json") for key in report.cluster_only],
         }
         typer.echo(json.dumps(payload, indent=2))
     else:
         for problem in report.problems:
             typer.echo(str(problem))
         stderr = Console(stderr=True)
+        for key in report.cluster_only:
+            stderr.print(f"note: {key}", highlight=False, markup=False, soft_wrap=True)
         files = len(report.files)
         if report.valid:
             stderr.print(f"[green]valid[/green]: {files} file(s), no problems")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from llm_platform.config.applicability import KeyApplicability, cluster_only_settings
 from llm_platform.config.files import MissingConfigFile, read_repo_file
 from llm_platform.config.loading import (
     MODEL_FILE,
@@ -28,6 +29,9 @@ class ValidationReport(BaseModel):
     problems: list[Problem] = Field(default_factory=list)
     #: Host directories absolute ``local`` sources may name (the operator's allow-list).
     allowed_source_paths: tuple[Path, ...] = ()
+    cluster_only: list[KeyApplicability] = Field(
+        default_factory=list, description="valid keys that apply on the kubernetes target only"
+    )
 
     @property
     def valid(self) -> bool:
@@ -170,6 +174,9 @@ def _check_environment(
     report.files.append(str(env_file))
     try:
         data = read_repo_file(env_file, repo_root=resolved_root, directory_inside=directory_inside)
-        parse_environment_config(data, source=str(env_file), expected_environment=env_file.stem)
+        env = parse_environment_config(
+            data, source=str(env_file), expected_environment=env_file.stem
+        )
+        report.cluster_only.extend(cluster_only_settings(env))
     except ConfigError as exc:
         report.problems.extend(exc.problems)

@@ -9,10 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from llm_platform.runtime.base import CapacityReport
-
-MIB = 1024 * 1024
-#: Resident memory of one local model server beyond its artifact (interpreter, numpy, HTTP).
-LOCAL_SERVER_OVERHEAD_BYTES = 256 * MIB
+from llm_platform.runtime.replicas import LOCAL_SERVER_OVERHEAD_BYTES, MIB
 
 
 class CheckEvidence(BaseModel):

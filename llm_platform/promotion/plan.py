@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from llm_platform.config.schema import IntOrPercent
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.runtime.base import NAME_PATTERN
 from llm_platform.slo import DEFAULT_PROFILE, PROFILES
@@ -22,7 +23,7 @@ class RolloutPlan(BaseModel):
     model: str = Field(pattern=NAME_PATTERN, max_length=63)
     version: str = Field(min_length=1)
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    artifact_dir: str = Field(min_length=1)
+    artifact_uri: str = Field(min_length=1)
     strategy: Strategy
     canary_percentage: int = Field(default=10, ge=1, le=100)
     smoke_requests: int = Field(default=20, ge=0)
@@ -48,6 +49,9 @@ class RolloutPlan(BaseModel):
     )
     latency_ms: float = Field(default=0, ge=0)
     error_rate: float = Field(default=0, ge=0, le=1)
+    replicas: int = Field(default=1, ge=1, description="server processes of the new revision")
+    max_surge: IntOrPercent = 1
+    max_unavailable: IntOrPercent = 0
 
     @model_validator(mode="after")
     def _check(self) -> RolloutPlan:

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from llm_platform.config import EnvironmentConfig
+from llm_platform.config.applicability import serving_replicas
 from llm_platform.errors import PlatformError
 from llm_platform.integration import run_suite
 from llm_platform.promotion.analysis import CanaryThresholds, MetricsSource
@@ -79,7 +80,7 @@ def plan_from_environment(
     model: str,
     version: str,
     digest: str,
-    artifact_dir: str,
+    artifact_uri: str,
     **overrides: object,
 ) -> RolloutPlan:
     """A plan with the environment's strategy, canary percentage and SLO thresholds.
@@ -90,7 +91,7 @@ def plan_from_environment(
         model: model name.
         version: model version.
         digest: artifact digest (hex).
-        artifact_dir: where the verified artifact lies.
+        artifact_uri: where the artifact's files are stored (the runtime verifies the digest).
         **overrides: any other :class:`RolloutPlan` field (windows, prometheus_url, ...).
 
     Raises:
@@ -101,9 +102,12 @@ def plan_from_environment(
         "model": model,
         "version": version,
         "digest": digest,
-        "artifact_dir": artifact_dir,
+        "artifact_uri": artifact_uri,
         "strategy": config.deployment.strategy,
         "canary_percentage": config.deployment.canary_percentage,
+        "replicas": serving_replicas(config.autoscaling),
+        "max_surge": config.deployment.max_surge,
+        "max_unavailable": config.deployment.max_unavailable,
         "thresholds": CanaryThresholds.from_objectives(config.slo),
     }
     return RolloutPlan.model_validate({**data, **overrides})
@@ -172,7 +176,8 @@ def execute_rollout(
         revision=revision_name(plan.version, plan.digest, taken=taken),
         version=plan.version,
         digest=plan.digest,
-        artifact_dir=plan.artifact_dir,
+        artifact_uri=plan.artifact_uri,
+        replicas=plan.replicas,
         color=_new_color(plan.strategy, serving),
         weight=0,
         latency_ms=plan.latency_ms,
@@ -270,7 +275,7 @@ def rollback(
         model=model,
         version=target.version,
         digest=target.digest,
-        artifact_dir=target.artifact_dir,
+        artifact_uri=target.artifact_uri,
         strategy="rolling-update",
         ready_timeout_s=ready_timeout_s,
     )

@@ -28,6 +28,7 @@ from llm_platform.promotion.analysis import (
     analyze,
 )
 from llm_platform.promotion.plan import RolloutPlan
+from llm_platform.promotion.rolling import rolling_steps, surge_and_unavailable, traffic_share
 from llm_platform.runtime.base import (
     DeploymentNotFound,
     DeploymentSpec,
@@ -197,8 +198,16 @@ class RolloutContext:
             d.text = "ready"
 
     def keep_for_rollback(self) -> None:
-        """Record until when the previous revision stays as the rollback target."""
+        """Keep the previous revision at 0% as the rollback target until the window ends.
+
+        The runtime removes it then (``retire_at``), whether or not another rollout comes.
+        """
         self.retire_after = datetime.now(UTC) + timedelta(seconds=self.plan.rollback_window_s)
+        assert self.serving is not None
+        kept = self.serving.model_copy(
+            update={"weight": 0, "retire_at": self.retire_after.timestamp()}
+        )
+        self.apply([self.new.model_copy(update={"weight": 100}), kept], "keep_for_rollback")
 
 
 def _drive(endpoint: str, model: str, *, duration_s: float, rps: float) -> int:
@@ -261,16 +270,58 @@ def blue_green(ctx: RolloutContext) -> tuple[Outcome, str]:
     )
 
 
-def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
-    """Smoke the new revision, switch, then remove the old one at once."""
-    failure = _stage_new(ctx)
-    if failure:
-        ctx.undo()
-        return "rolled_back", failure
+def _split(ctx: RolloutContext, share: int) -> dict[str, int]:
+    """Weights giving the new revision ``share`` percent (the serving one, if any, the rest)."""
     assert ctx.serving is not None
-    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0})
-    ctx.apply([ctx.new.model_copy(update={"weight": 100})], "remove_previous")
-    return "promoted", f"{ctx.new.revision} serves 100%; {ctx.serving.revision} removed"
+    weights = {ctx.new.revision: share}
+    if share < 100:
+        weights[ctx.serving.revision] = 100 - share
+    return weights
+
+
+def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
+    """Replace the old replicas by new ones within ``max_surge`` / ``max_unavailable``.
+
+    The first new replica is smoke-tested before it gets traffic; after every step the
+    traffic follows the ready replicas (each revision's share is spread over its replicas),
+    and old replicas lose their share before they are drained and stopped.
+    """
+    assert ctx.serving is not None
+    target = ctx.plan.replicas
+    surge, unavailable = surge_and_unavailable(ctx.plan.max_surge, ctx.plan.max_unavailable, target)
+    steps = rolling_steps(ctx.serving.replicas, target, surge, unavailable)
+    old, new = ctx.serving.replicas, 0
+    for step_old, step_new in steps:
+        share = traffic_share(new, old)
+        old_spec = ctx.serving.model_copy(update={"replicas": max(1, step_old)})
+        if step_new > new:  # add new replicas (not routed before they are healthy)
+            ctx.new = ctx.new.model_copy(update={"replicas": step_new})
+            revisions = [ctx.new.model_copy(update={"weight": share})]
+            if old:
+                revisions.append(old_spec.model_copy(update={"weight": 100 - share}))
+            if new == 0:
+                failure = _stage_new(ctx)
+                if failure:
+                    ctx.undo()
+                    return "rolled_back", failure
+            else:
+                ctx.apply(revisions, f"scale_new_{step_new}")
+                ctx.wait_ready()
+            new = step_new
+            share = traffic_share(new, old)
+            ctx.switch(_split(ctx, share))
+        if step_old < old:  # move the share away, then drain and stop old replicas
+            old = step_old
+            share = traffic_share(new, old)
+            ctx.switch(_split(ctx, share))
+            revisions = [ctx.new.model_copy(update={"weight": share})]
+            if old:
+                revisions.append(old_spec.model_copy(update={"weight": 100 - share}))
+            ctx.apply(revisions, f"scale_old_{old}")
+    return "promoted", (
+        f"{ctx.new.revision} serves 100% on {new} replicas; {ctx.serving.revision} removed "
+        f"(max surge {surge}, max unavailable {unavailable})"
+    )
 
 
 def canary(ctx: RolloutContext) -> tuple[Outcome, str]:

@@ -34,14 +34,28 @@ class InvalidDeploymentSpec(RuntimeErrorBase):
 
 
 class RevisionSpec(BaseModel):
-    """One revision of a model to run: an exact artifact digest plus its traffic share."""
+    """One revision of a model to run: an exact artifact digest plus its traffic share.
+
+    The artifact is named by where it is stored, not by a path on one machine: the local
+    runtime fetches ``artifact_uri`` into its cache and serves it only if it hashes to
+    ``digest``; a cluster runtime hands the URI to its storage initializer.
+    """
 
     revision: str = Field(pattern=NAME_PATTERN, max_length=63)
     version: str = Field(min_length=1)
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    artifact_dir: str = Field(min_length=1)
+    artifact_uri: str = Field(
+        min_length=1,
+        description="the artifact's files in the store: file://..., s3://... or a directory",
+    )
     color: Color
     weight: int = Field(ge=0, le=100)
+    replicas: int = Field(default=1, ge=1, description="server processes behind the gateway")
+    retire_at: float | None = Field(
+        default=None,
+        description="unix time after which the runtime removes this revision if it has no "
+        "traffic (the end of a blue-green rollback window)",
+    )
     latency_ms: float = Field(default=0, ge=0)
     error_rate: float = Field(default=0, ge=0, le=1)
 
@@ -82,6 +96,10 @@ class RevisionStatus(BaseModel):
         default=False,
         description="replaced by a newer apply; serves until the new revisions are healthy",
     )
+    replicas: int = Field(default=1, description="desired server processes")
+    ready_replicas: int = Field(default=0, description="replicas alive and healthy")
+    urls: list[str] = Field(default_factory=list, description="URLs of the healthy replicas")
+    retire_at: float | None = None
 
 
 class DeploymentStatus(BaseModel):
@@ -92,6 +110,9 @@ class DeploymentStatus(BaseModel):
     revisions: list[RevisionStatus]
     endpoint: str | None = Field(description="gateway URL + '/' + model")
     ready: bool
+    warnings: list[str] = Field(
+        default_factory=list, description="e.g. replicas capped by local capacity"
+    )
 
 
 class CapacityReport(BaseModel):

@@ -15,14 +15,21 @@ from pathlib import Path
 from types import FrameType
 
 from llm_platform.runtime.local import LocalRuntime
+from llm_platform.runtime.reconciler import LIVENESS_TIMEOUT_S
 
 log = logging.getLogger("llm_platform.runtime.controller")
 
 
-def run(home: Path, *, interval_s: float = 1.0, stop: threading.Event | None = None) -> None:
+def run(
+    home: Path,
+    *,
+    interval_s: float = 1.0,
+    liveness_timeout_s: float = LIVENESS_TIMEOUT_S,
+    stop: threading.Event | None = None,
+) -> None:
     """Reconcile ``home`` every ``interval_s`` seconds until ``stop`` is set."""
     stop = stop or threading.Event()
-    runtime = LocalRuntime(home)
+    runtime = LocalRuntime(home, liveness_timeout_s=liveness_timeout_s)
     log.info("controller reconciling %s every %.1fs", runtime.home, interval_s)
     while not stop.is_set():
         try:
@@ -38,6 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Reconcile the local runtime continuously.")
     parser.add_argument("--home", required=True, type=Path, help="platform home directory")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+    parser.add_argument(
+        "--liveness-timeout",
+        type=float,
+        default=LIVENESS_TIMEOUT_S,
+        help="seconds without a passing health check before a server is killed and restarted",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
@@ -48,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    run(args.home, interval_s=args.interval, stop=stop)
+    run(args.home, interval_s=args.interval, liveness_timeout_s=args.liveness_timeout, stop=stop)
 
 
 if __name__ == "__main__":

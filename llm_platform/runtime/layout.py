@@ -20,10 +20,12 @@ class Layout:
         self.home = home
         self.logs = home / "logs"
         self.stack_file = home / "stack.json"
+        self.artifact_cache = home / "artifact-cache"
 
-    def revision_log(self, env: str, model: str, revision: str) -> Path:
-        """Log of one model server (appended across restarts)."""
-        return self.logs / env / model / f"{revision}.log"
+    def revision_log(self, env: str, model: str, revision: str, replica: int = 0) -> Path:
+        """Log of one model server replica (appended across restarts)."""
+        suffix = f"-{replica}" if replica else ""
+        return self.logs / env / model / f"{revision}{suffix}.log"
 
     def gateway_log(self, env: str) -> Path:
         """Log of an environment's gateway."""
@@ -62,15 +64,15 @@ class Commands:
     gateway_module: str = GATEWAY_MODULE
 
     def model_server(
-        self, layout: Layout, env: str, model: str, rev: RevisionSpec, port: int
+        self, layout: Layout, env: str, model: str, rev: RevisionSpec, port: int, artifact: Path
     ) -> list[str]:
-        """The model server command line for one revision."""
+        """The model server command line for one revision serving the local copy ``artifact``."""
         argv = [
             self.python,
             "-m",
             self.model_server_module,
             "--artifact",
-            rev.artifact_dir,
+            str(artifact),
             "--expected-digest",
             rev.digest,
             "--model",
@@ -111,6 +113,14 @@ class Commands:
             "0.1",
         ]
 
-    def controller(self, home: Path) -> list[str]:
+    def controller(self, home: Path, *, liveness_timeout_s: float) -> list[str]:
         """The controller loop command line."""
-        return [self.python, "-m", CONTROLLER_MODULE, "--home", str(home)]
+        return [
+            self.python,
+            "-m",
+            CONTROLLER_MODULE,
+            "--home",
+            str(home),
+            "--liveness-timeout",
+            repr(float(liveness_timeout_s)),
+        ]

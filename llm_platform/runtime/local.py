@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from llm_platform.runtime.artifacts import ArtifactCache, StoreOpener
 from llm_platform.runtime.base import (
     CapacityReport,
     DeploymentNotFound,
@@ -23,13 +24,20 @@ from llm_platform.runtime.base import (
     Runtime,
 )
 from llm_platform.runtime.layout import Commands, Layout
+from llm_platform.runtime.pidfiles import PidFiles
 from llm_platform.runtime.processes import stop_process, tail_lines
-from llm_platform.runtime.reconciler import Reconciler, wait_gateway_synced
+from llm_platform.runtime.reconciler import (
+    LIVENESS_TIMEOUT_S,
+    Reconciler,
+    wait_gateway_synced,
+)
+from llm_platform.runtime.replicas import cap_spec, directory_bytes
 from llm_platform.runtime.state import (
     DesiredDeployment,
     DesiredState,
     ObservedState,
     StateStore,
+    replica_records,
     revision_key,
 )
 from llm_platform.runtime.status import deployment_status
@@ -57,16 +65,34 @@ class LocalRuntime(Runtime):
         home: the platform home (``LLM_PLATFORM_HOME``); state under ``home/runtime``.
         commands: argv builders of the data-plane processes (default: this interpreter).
         drain_timeout_s: how long to wait for gateways to drop a revision before stopping it.
+        store_opener: opens the artifact store a revision's ``artifact_uri`` names (default:
+            ``llm_platform.registry.open_store``).
+        liveness_timeout_s: a server (or gateway) that stops answering health checks this long
+            is killed and restarted.
     """
 
     def __init__(
-        self, home: Path, *, commands: Commands | None = None, drain_timeout_s: float = 3.0
+        self,
+        home: Path,
+        *,
+        commands: Commands | None = None,
+        drain_timeout_s: float = 3.0,
+        store_opener: StoreOpener | None = None,
+        liveness_timeout_s: float = LIVENESS_TIMEOUT_S,
     ) -> None:
         self.home = Path(home).resolve()
         self.layout = Layout(self.home)
         self.store = StateStore(self.home)
         self.commands = commands or Commands()
-        self.reconciler = Reconciler(self.layout, self.commands, drain_timeout_s=drain_timeout_s)
+        self.pids = PidFiles(self.home)
+        self.artifacts = ArtifactCache(self.layout.artifact_cache, store_opener)
+        self.reconciler = Reconciler(
+            self.layout,
+            self.commands,
+            drain_timeout_s=drain_timeout_s,
+            artifacts=self.artifacts,
+            liveness_timeout_s=liveness_timeout_s,
+        )
 
     # -- reconciliation ---------------------------------------------------------------------
 
@@ -94,12 +120,14 @@ class LocalRuntime(Runtime):
         """Declare environments that always get a gateway (preferred ports) and reconcile."""
         with self._transaction() as (desired, observed):
             desired.environments = sorted(set(desired.environments) | set(envs))
-            for env, port in (ports or {}).items():
-                desired.gateway_ports.setdefault(env, port)
+            desired.gateway_port_hints.update(ports or {})
             self.reconciler.run(desired, observed)
 
     def stop_all(self) -> list[int]:
         """Stop every model server and gateway; keep the desired state for a later start.
+
+        Both the observed state and the pid files are consulted, so every process this home
+        started is stopped even when ``observed.json`` is damaged.
 
         Returns:
             The pids that were signalled.
@@ -110,16 +138,35 @@ class LocalRuntime(Runtime):
             for rec in [*observed.revisions.values(), *observed.gateways.values()]:
                 if rec.pid is not None and stop_process(rec.pid, rec.argv):
                     stopped.append(rec.pid)
+                self.pids.forget(rec.pid)
+            stopped += self.pids.stop_all("gateway", "model-server")
             self.store.save_observed(ObservedState())
         return stopped
 
     # -- Runtime interface ------------------------------------------------------------------
 
     def apply(self, spec: DeploymentSpec) -> DeploymentStatus:
-        """Make ``spec`` desired and reconcile; replaced revisions serve until it is healthy."""
+        """Make ``spec`` desired and reconcile; replaced revisions serve until it is healthy.
+
+        Every revision's artifact is fetched into the cache and hash-verified first (outside
+        the state lock), so a revision whose artifact is unavailable is never desired. Each
+        revision's ``replicas`` is capped to what available memory holds; the status then
+        carries a warning naming the requested and the running count.
+
+        Raises:
+            ArtifactUnavailable: an artifact cannot be fetched or does not match its digest.
+        """
+        sizes = {
+            rev.revision: directory_bytes(
+                self.artifacts.resolve(spec.model, rev.artifact_uri, rev.digest)
+            )
+            for rev in spec.revisions
+        }
         key = f"{spec.env}/{spec.model}"
         names = {r.revision for r in spec.revisions}
         with self._transaction() as (desired, observed):
+            available = self.capacity().memory_available_bytes
+            spec, warnings = cap_spec(spec, observed, sizes, available)
             previous = desired.deployments.get(key)
             retiring: list[RevisionSpec] = []
             if previous is not None:
@@ -128,7 +175,9 @@ class LocalRuntime(Runtime):
                         r.revision for r in retiring
                     }:
                         retiring.append(rev)
-            desired.deployments[key] = DesiredDeployment(spec=spec, retiring=retiring)
+            desired.deployments[key] = DesiredDeployment(
+                spec=spec, retiring=retiring, warnings=warnings
+            )
             self.reconciler.run(desired, observed)
             return deployment_status(desired, observed, spec.env, spec.model)
 
@@ -172,8 +221,13 @@ class LocalRuntime(Runtime):
             if status.ready and self._gateway_synced(env, deadline=time.monotonic() + 0.1):
                 return status
             for rev in dep.spec.revisions:
-                rec = observed.revisions.get(revision_key(env, model, rev.revision))
-                if rec is not None and rec.failed_starts >= START_FAILURES_BEFORE_GIVING_UP:
+                failing = [
+                    rec
+                    for rec in replica_records(observed, env, model, rev)
+                    if rec.failed_starts >= START_FAILURES_BEFORE_GIVING_UP
+                ]
+                if failing:
+                    rec = failing[0]
                     raise DeploymentNotReady(
                         self._failure_message(env, model, rev.revision, rec.failed_starts)
                     )
@@ -214,14 +268,19 @@ class LocalRuntime(Runtime):
                     f"{key}: weights must sum to 100, got {sum(weights.values())}"
                 )
             self.reconciler.run(desired, observed)  # judge health as of now, not the last pass
+            by_name = {r.revision: r for r in dep.spec.revisions}
             for name, weight in weights.items():
-                rec = observed.revisions.get(revision_key(env, model, name))
-                if weight > 0 and (rec is None or not rec.healthy):
+                records = replica_records(observed, env, model, by_name[name])
+                if weight > 0 and not any(rec.healthy for rec in records):
                     raise InvalidDeploymentSpec(
                         f"{key}: revision {name} is not healthy; refusing to route traffic to it"
                     )
+            # Traffic given back to a revision cancels its scheduled retirement.
             revisions = [
-                r.model_copy(update={"weight": weights.get(r.revision, 0)})
+                r.model_copy(
+                    update={"weight": weights.get(r.revision, 0)}
+                    | ({"retire_at": None} if weights.get(r.revision, 0) > 0 else {})
+                )
                 for r in dep.spec.revisions
             ]
             dep.spec = DeploymentSpec(env=env, model=model, revisions=revisions)

@@ -139,6 +139,25 @@ def stop_process(pid: int | None, argv: list[str], *, timeout_s: float = 5.0) ->
     return True
 
 
+def kill_process(pid: int | None, argv: list[str], *, timeout_s: float = 5.0) -> bool:
+    """SIGKILL the process group of ``pid`` at once (for a hung process that ignores SIGTERM).
+
+    Only signals the process when it is still the one we started (same argv).
+
+    Returns:
+        True when a process was signalled.
+    """
+    if not is_our_process(pid, argv):
+        return False
+    assert pid is not None
+    _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and is_our_process(pid, argv):
+        time.sleep(0.02)
+    _reap(pid)
+    return True
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)

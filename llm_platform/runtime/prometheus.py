@@ -28,7 +28,7 @@ from llm_platform.runtime.state import (
     ObservedState,
     atomic_write_json,
     atomic_write_text,
-    revision_key,
+    replica_records,
 )
 
 MODEL_JOB = "llm-model"
@@ -142,11 +142,6 @@ def target_groups(
     for dep in desired.deployments.values():
         env, model = dep.spec.env, dep.spec.model
         for rev in [*dep.spec.revisions, *dep.retiring]:
-            rec = observed.revisions.get(revision_key(env, model, rev.revision))
-            if rec is None or rec.port is None or rec.starts == 0:
-                continue
-            if not (rec.ever_healthy or rec.consecutive_crashes > 0):
-                continue
             labels = {
                 "model": model,
                 "namespace": env,
@@ -154,7 +149,15 @@ def target_groups(
                 "version": rev.version,
                 "color": rev.color,
             }
-            models.append(TargetGroup(targets=[f"127.0.0.1:{rec.port}"], labels=labels))
+            targets = [
+                f"127.0.0.1:{rec.port}"
+                for rec in replica_records(observed, env, model, rev)
+                if rec.port is not None
+                and rec.starts > 0
+                and (rec.ever_healthy or rec.consecutive_crashes > 0)
+            ]
+            if targets:  # replicas share the labels; Prometheus tells them apart by instance
+                models.append(TargetGroup(targets=targets, labels=labels))
     gateways = [
         TargetGroup(targets=[f"127.0.0.1:{rec.port}"], labels={"namespace": env})
         for env, rec in observed.gateways.items()

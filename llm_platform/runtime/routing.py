@@ -1,9 +1,11 @@
 """Which revisions receive traffic, given desired state and health. Pure functions.
 
 Rules:
-- only healthy revisions are routed;
-- while a rollout is incomplete (a desired revision with weight > 0 is not healthy yet) and the
-  revisions it replaces still serve, traffic stays on those retiring revisions;
+- only healthy revisions are routed (a revision is healthy when at least one of its replicas is;
+  the gateway balances its share across the healthy replicas);
+- while a rollout is incomplete (a desired revision with weight > 0 does not have all its
+  replicas healthy yet) and the revisions it replaces still serve, traffic stays on those
+  retiring revisions;
 - otherwise the healthy desired revisions with weight > 0 share traffic in proportion to their
   weights (re-normalised to 100 when a weighted revision is down).
 """
@@ -12,19 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from llm_platform.runtime.base import RevisionSpec
 from llm_platform.runtime.state import DesiredDeployment
 
+Ready = Callable[[RevisionSpec], bool]
+
 
 class RouteEntry(BaseModel):
-    """One revision in the gateway routes file."""
+    """One revision in the gateway routes file: its traffic share and its replicas' URLs."""
 
     revision: str
     version: str
     color: str
-    url: str
+    url: str = Field(description="the first replica (kept for readers of one URL)")
+    urls: list[str] = Field(description="every healthy replica; the gateway picks among them")
     weight: int
 
 
@@ -41,16 +46,22 @@ def normalize_weights(weights: list[int]) -> list[int]:
     return result
 
 
-def rollout_complete(dep: DesiredDeployment, healthy: Callable[[str], bool]) -> bool:
-    """True when every desired revision with weight > 0 is healthy."""
-    return all(healthy(r.revision) for r in dep.spec.revisions if r.weight > 0)
+def rollout_complete(dep: DesiredDeployment, ready: Ready) -> bool:
+    """True when every desired revision with weight > 0 is ready (all replicas healthy)."""
+    return all(ready(r) for r in dep.spec.revisions if r.weight > 0)
 
 
 def serving_revisions(
-    dep: DesiredDeployment, healthy: Callable[[str], bool]
+    dep: DesiredDeployment, healthy: Callable[[str], bool], ready: Ready | None = None
 ) -> list[tuple[RevisionSpec, int]]:
-    """The revisions that should receive traffic now, with their weights (sum 100 or empty)."""
-    if not rollout_complete(dep, healthy):
+    """The revisions that should receive traffic now, with their weights (sum 100 or empty).
+
+    Args:
+        dep: the desired deployment.
+        healthy: whether a revision has a healthy replica.
+        ready: whether all replicas of a revision are healthy (default: ``healthy``).
+    """
+    if not rollout_complete(dep, ready or (lambda r: healthy(r.revision))):
         old = [r for r in dep.retiring if r.weight > 0 and healthy(r.revision)]
         if old:
             return list(zip(old, normalize_weights([r.weight for r in old]), strict=True))
@@ -59,24 +70,40 @@ def serving_revisions(
 
 
 def route_entries(
-    dep: DesiredDeployment, healthy: Callable[[str], bool], url: Callable[[str], str]
+    dep: DesiredDeployment, urls: Callable[[RevisionSpec], list[str]]
 ) -> list[RouteEntry]:
     """Routes-file entries for one deployment.
+
+    Args:
+        dep: the desired deployment.
+        urls: the URLs of a revision's healthy replicas (empty: not healthy).
 
     Healthy desired revisions without traffic are listed too, at weight 0: the gateway never
     sends them requests, but it exports their metric series at zero, so Prometheus has seen
     them before the first request arrives (``increase()`` ignores a series' first sample).
     """
-    serving = serving_revisions(dep, healthy)
+    by_name = {r.revision: r for r in [*dep.spec.revisions, *dep.retiring]}
+
+    def healthy(revision: str) -> bool:
+        return bool(urls(by_name[revision]))
+
+    def ready(rev: RevisionSpec) -> bool:
+        return len(urls(rev)) >= rev.replicas
+
+    serving = serving_revisions(dep, healthy, ready)
     routed = {r.revision for r, _ in serving}
     idle = [(r, 0) for r in dep.spec.revisions if r.revision not in routed and healthy(r.revision)]
-    return [
-        RouteEntry(
-            revision=r.revision,
-            version=r.version,
-            color=r.color,
-            url=url(r.revision),
-            weight=w,
+    entries = []
+    for r, w in [*serving, *idle]:
+        replicas = urls(r)
+        entries.append(
+            RouteEntry(
+                revision=r.revision,
+                version=r.version,
+                color=r.color,
+                url=replicas[0],
+                urls=replicas,
+                weight=w,
+            )
         )
-        for r, w in [*serving, *idle]
-    ]
+    return entries

@@ -8,16 +8,20 @@ deployments. Everything binds 127.0.0.1. ``home/stack.json`` records what runs, 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Final
 
 from pydantic import BaseModel, Field
 
-from llm_platform.runtime.base import DeploymentNotReady, DeploymentStatus
+from llm_platform.errors import ConfigurationError
+from llm_platform.runtime.base import DeploymentNotReady, DeploymentStatus, RuntimeErrorBase
 from llm_platform.runtime.layout import Commands, Layout
 from llm_platform.runtime.local import LocalRuntime
+from llm_platform.runtime.pidfiles import PidEntry, PidFiles, Role
 from llm_platform.runtime.processes import (
     free_port,
     http_ok,
@@ -26,15 +30,22 @@ from llm_platform.runtime.processes import (
     stop_process,
 )
 from llm_platform.runtime.prometheus import start_prometheus
+from llm_platform.runtime.reconciler import LIVENESS_TIMEOUT_S
 from llm_platform.runtime.state import atomic_write_json, file_lock, read_model
 
 DEFAULT_ENVS = ("staging", "production")
 DEFAULT_PROMETHEUS_PORT = 9090
 DEFAULT_GATEWAY_BASE_PORT = 8780
-PROMETHEUS = "prometheus"
-CONTROLLER = "controller"
+PROMETHEUS: Final = "prometheus"
+CONTROLLER: Final = "controller"
 
 Progress = Callable[[str], None]
+
+log = logging.getLogger(__name__)
+
+
+class PortInUse(RuntimeErrorBase):
+    """A port this home recorded for a component is taken by a process it does not track."""
 
 
 class StackInfo(BaseModel):
@@ -87,6 +98,25 @@ def _save_stack(home: Path, info: StackInfo) -> None:
     atomic_write_json(Layout(home).stack_file, info.model_dump(mode="json"))
 
 
+def _load_stack_or_rebuild(home: Path, progress: Progress) -> StackInfo:
+    """``stack.json``, or (when it is damaged) what the pid files say runs."""
+    try:
+        return load_stack(home)
+    except ConfigurationError as exc:
+        progress(f"{exc}; using the pid files instead")
+        log.error("%s; rebuilding it from the pid files", exc)
+    info = StackInfo()
+    for entry in PidFiles(home).live(PROMETHEUS, CONTROLLER):
+        info.pids[entry.role], info.commands[entry.role] = entry.pid, entry.argv
+        if entry.role == PROMETHEUS and entry.port:
+            info.prometheus_url = f"http://127.0.0.1:{entry.port}"
+    return info
+
+
+def _record(home: Path, role: Role, pid: int, argv: list[str], port: int | None = None) -> None:
+    PidFiles(home).record(PidEntry(pid=pid, role=role, key=role, argv=argv, port=port))
+
+
 def _alive(info: StackInfo, name: str) -> bool:
     return is_our_process(info.pids.get(name), info.commands.get(name, []))
 
@@ -104,6 +134,7 @@ def stack_up(
     scrape_interval: str = "1s",
     progress: Progress = lambda message: None,
     timeout_s: float = 30.0,
+    liveness_timeout_s: float = LIVENESS_TIMEOUT_S,
 ) -> StackInfo:
     """Start whatever part of the stack is not running; keep what is.
 
@@ -115,6 +146,8 @@ def stack_up(
         scrape_interval: Prometheus scrape interval.
         progress: receives one human-readable line per step.
         timeout_s: how long to wait for the gateways to answer.
+        liveness_timeout_s: the controller kills and restarts a server that has not answered
+            a health check for this long.
 
     Raises:
         PrometheusNotInstalled: no prometheus binary.
@@ -132,6 +165,7 @@ def stack_up(
             scrape_interval=scrape_interval,
             progress=progress,
             timeout_s=timeout_s,
+            liveness_timeout_s=liveness_timeout_s,
         )
 
 
@@ -144,8 +178,9 @@ def _stack_up(
     scrape_interval: str,
     progress: Progress,
     timeout_s: float,
+    liveness_timeout_s: float,
 ) -> StackInfo:
-    info = load_stack(home)
+    info = _load_stack_or_rebuild(home, progress)
     layout = Layout(home)
     commands = Commands()
 
@@ -154,9 +189,17 @@ def _stack_up(
             f"prometheus already running at {info.prometheus_url} (pid {info.pids[PROMETHEUS]})"
         )
     else:
-        port = free_port(_port_of(info.prometheus_url) or prometheus_port)
+        recorded = _port_of(info.prometheus_url)
+        port = free_port(recorded or prometheus_port)
+        if recorded and port != recorded:
+            raise PortInUse(
+                f"prometheus: port {recorded} (recorded in {layout.stack_file}) is in use by a "
+                "process this home does not track; stop it instead of starting a second "
+                "Prometheus on another port"
+            )
         progress(f"starting prometheus on 127.0.0.1:{port} ...")
         pid, argv = start_prometheus(home, port, scrape_interval=scrape_interval)
+        _record(home, PROMETHEUS, pid, argv, port)
         info.prometheus_url = f"http://127.0.0.1:{port}"
         info.pids[PROMETHEUS], info.commands[PROMETHEUS] = pid, argv
         progress(f"prometheus ready at {info.prometheus_url} (pid {pid})")
@@ -178,6 +221,8 @@ def _stack_up(
             rec = runtime.store.load_observed().gateways.get(env)
             if rec is not None and rec.pid and http_ok(f"http://127.0.0.1:{rec.port}/-/health"):
                 break
+            if rec is not None and rec.pid is None and rec.port_conflict:
+                raise PortInUse(rec.last_error or f"gateway {env}: port {rec.port} is taken")
             if time.monotonic() > deadline:
                 log = layout.gateway_log(env)
                 raise DeploymentNotReady(f"gateway {env} did not become healthy; see {log}")
@@ -197,8 +242,9 @@ def _stack_up(
     if _alive(info, CONTROLLER):
         progress(f"controller already running (pid {info.pids[CONTROLLER]})")
     else:
-        argv = commands.controller(home)
+        argv = commands.controller(home, liveness_timeout_s=liveness_timeout_s)
         pid = spawn_detached(argv, layout.controller_log, cwd=home)
+        _record(home, CONTROLLER, pid, argv)
         info.pids[CONTROLLER], info.commands[CONTROLLER] = pid, argv
         progress(f"controller started (pid {pid}), reconciling every second")
     _save_stack(home, info)
@@ -219,11 +265,15 @@ def stack_down(home: Path, *, progress: Progress = lambda message: None) -> list
 
 
 def _stack_down(home: Path, progress: Progress) -> list[int]:
-    info = load_stack(home)
+    info = _load_stack_or_rebuild(home, progress)
+    pidfiles = PidFiles(home)
     stopped: list[int] = []
+    # The controller first, so that nothing restarts what is being stopped.
     if stop_process(info.pids.get(CONTROLLER), info.commands.get(CONTROLLER, [])):
         stopped.append(info.pids[CONTROLLER])
         progress(f"controller stopped (pid {info.pids[CONTROLLER]})")
+    pidfiles.forget(info.pids.get(CONTROLLER))
+    stopped += pidfiles.stop_all(CONTROLLER)
     runtime_pids = LocalRuntime(home).stop_all()
     stopped += runtime_pids
     if runtime_pids:
@@ -231,6 +281,8 @@ def _stack_down(home: Path, progress: Progress) -> list[int]:
     if stop_process(info.pids.get(PROMETHEUS), info.commands.get(PROMETHEUS, [])):
         stopped.append(info.pids[PROMETHEUS])
         progress(f"prometheus stopped (pid {info.pids[PROMETHEUS]})")
+    pidfiles.forget(info.pids.get(PROMETHEUS))
+    stopped += pidfiles.stop_all(PROMETHEUS)
     if not stopped:
         progress("nothing was running")
     info.pids, info.commands = {}, {}

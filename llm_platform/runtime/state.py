@@ -8,6 +8,8 @@ every read-modify-write between the controller, the CLI and Dagster runs).
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
@@ -20,19 +22,28 @@ from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
 
 M = TypeVar("M", bound=BaseModel)
 
+log = logging.getLogger(__name__)
+
 
 class DesiredDeployment(BaseModel):
     """A desired deployment plus the revisions it replaced that still carry traffic."""
 
     spec: DeploymentSpec
     retiring: list[RevisionSpec] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="set by the last apply")
 
 
 class DesiredState(BaseModel):
     """Everything that should run. Keys of ``deployments`` are ``"<env>/<model>"``."""
 
     environments: list[str] = Field(default_factory=list, description="envs that get a gateway")
-    gateway_ports: dict[str, int] = Field(default_factory=dict)
+    gateway_ports: dict[str, int] = Field(
+        default_factory=dict,
+        description="each env's gateway port once started: reused, never silently changed",
+    )
+    gateway_port_hints: dict[str, int] = Field(
+        default_factory=dict, description="preferred first port (any free port when taken)"
+    )
     deployments: dict[str, DesiredDeployment] = Field(default_factory=dict)
 
 
@@ -51,6 +62,13 @@ class ProcessRecord(BaseModel):
     health_failures: int = Field(default=0, description="consecutive failed health checks")
     last_error: str | None = None
     next_start_at: float = 0.0
+    started_at: float = Field(default=0.0, description="unix time of the last start")
+    port_conflict: bool = Field(
+        default=False, description="not started: its recorded port is taken by another process"
+    )
+    unhealthy_since: float | None = Field(
+        default=None, description="unix time of the first failed health check in a row"
+    )
 
     @property
     def restarts(self) -> int:
@@ -66,8 +84,22 @@ class ObservedState(BaseModel):
 
 
 def revision_key(env: str, model: str, revision: str) -> str:
-    """Key of a revision in :attr:`ObservedState.revisions`."""
+    """Key of a revision (its first replica) in :attr:`ObservedState.revisions`."""
     return f"{env}/{model}/{revision}"
+
+
+def replica_key(env: str, model: str, revision: str, replica: int) -> str:
+    """Key of one replica: the revision's key for replica 0, ``<key>/<n>`` for the others."""
+    base = revision_key(env, model, revision)
+    return base if replica == 0 else f"{base}/{replica}"
+
+
+def replica_records(
+    observed: ObservedState, env: str, model: str, rev: RevisionSpec
+) -> list[ProcessRecord]:
+    """The records of a revision's desired replicas that exist (in replica order)."""
+    keys = (replica_key(env, model, rev.revision, i) for i in range(rev.replicas))
+    return [observed.revisions[k] for k in keys if k in observed.revisions]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -112,8 +144,19 @@ class StateStore:
         return read_model(self.desired_path, DesiredState)
 
     def load_observed(self) -> ObservedState:
-        """Read the observed state (empty when never written)."""
-        return read_model(self.observed_path, ObservedState)
+        """Read the observed state (empty when never written).
+
+        A corrupt file is not fatal: observed state is rebuilt from the pid files (the next
+        reconcile adopts the running processes). The damaged file is kept next to it as
+        ``observed.json.corrupt`` for inspection and the error is logged.
+        """
+        try:
+            return read_model(self.observed_path, ObservedState)
+        except ConfigurationError as exc:
+            aside = self.observed_path.with_name(self.observed_path.name + ".corrupt")
+            shutil.copyfile(self.observed_path, aside)
+            log.error("%s; rebuilding it from the pid files (copy kept at %s)", exc, aside)
+            return ObservedState()
 
     def save_desired(self, desired: DesiredState) -> None:
         """Write the desired state atomically; call while holding the lock."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llm_platform.runtime.base import DeploymentStatus, RevisionStatus
 from llm_platform.runtime.processes import is_our_process
-from llm_platform.runtime.state import DesiredState, ObservedState, revision_key
+from llm_platform.runtime.state import DesiredState, ObservedState, replica_records
 
 
 def deployment_status(
@@ -27,8 +27,11 @@ def deployment_status(
     revisions: list[RevisionStatus] = []
     tagged = [(r, False) for r in dep.spec.revisions] + [(r, True) for r in dep.retiring]
     for rev, retiring in tagged:
-        rec = observed.revisions.get(revision_key(env, model, rev.revision))
-        alive = rec is not None and is_our_process(rec.pid, rec.argv)
+        records = replica_records(observed, env, model, rev)
+        alive = [r for r in records if is_our_process(r.pid, r.argv)]
+        up = [r for r in alive if r.healthy]
+        first = (up or alive)[0] if alive else None
+        errors = [r.last_error for r in records if r.last_error]
         revisions.append(
             RevisionStatus(
                 revision=rev.revision,
@@ -36,16 +39,25 @@ def deployment_status(
                 digest=rev.digest,
                 color=rev.color,
                 weight=rev.weight,
-                url=f"http://127.0.0.1:{rec.port}" if rec and alive else None,
-                pid=rec.pid if rec and alive else None,
-                healthy=bool(rec and alive and rec.healthy),
-                restarts=rec.restarts if rec else 0,
-                last_error=rec.last_error if rec else None,
+                url=f"http://127.0.0.1:{first.port}" if first else None,
+                pid=first.pid if first else None,
+                healthy=len(up) >= rev.replicas,
+                restarts=sum(r.restarts for r in records),
+                last_error=errors[0] if errors else None,
                 retiring=retiring,
+                replicas=rev.replicas,
+                ready_replicas=len(up),
+                urls=[f"http://127.0.0.1:{r.port}" for r in up],
+                retire_at=rev.retire_at,
             )
         )
     endpoint = f"http://127.0.0.1:{gateway.port}/{model}" if gateway and gateway.port else None
     ready = gateway_ok and not dep.retiring and all(r.healthy for r in revisions if not r.retiring)
     return DeploymentStatus(
-        env=env, model=model, revisions=revisions, endpoint=endpoint, ready=ready
+        env=env,
+        model=model,
+        revisions=revisions,
+        endpoint=endpoint,
+        ready=ready,
+        warnings=dep.warnings,
     )

@@ -13,6 +13,7 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,6 +29,8 @@ class RevisionRoute(BaseModel):
     version: str = Field(min_length=1)
     color: str = ""
     url: str = Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")
+    #: The revision's replicas (``url`` alone when empty); its share is spread across them.
+    urls: list[Annotated[str, Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")]] = []
     weight: int = Field(ge=0, le=100)
 
 
@@ -59,20 +62,26 @@ class Backend:
 
 
 class ModelRouter:
-    """Weighted random choice among the revisions of one model with weight > 0."""
+    """Weighted random choice among the revisions of one model with weight > 0, then a uniform
+    choice among that revision's replicas."""
 
-    __slots__ = ("backends", "_cumulative", "_total")
+    __slots__ = ("backends", "_replicas", "_cumulative", "_total")
 
     def __init__(self, model: str, routes: ModelRoutes) -> None:
         self.backends: list[Backend] = []
+        self._replicas: list[list[Backend]] = []
         self._cumulative: list[int] = []
         total = 0
         for r in routes.revisions:
             if r.weight <= 0:
                 continue
             total += r.weight
-            origin = r.url.rstrip("/")
-            self.backends.append(Backend(model, r.revision, r.version, r.color, origin))
+            replicas = [
+                Backend(model, r.revision, r.version, r.color, url.rstrip("/"))
+                for url in (r.urls or [r.url])
+            ]
+            self.backends.append(replicas[0])
+            self._replicas.append(replicas)
             self._cumulative.append(total)
         self._total = total
 
@@ -80,9 +89,11 @@ class ModelRouter:
         """A backend drawn in proportion to the weights, or None when all weights are 0."""
         if self._total == 0:
             return None
-        if len(self.backends) == 1:
-            return self.backends[0]
-        return self.backends[bisect_right(self._cumulative, rng.randrange(self._total))]
+        i = 0
+        if len(self._replicas) > 1:
+            i = bisect_right(self._cumulative, rng.randrange(self._total))
+        replicas = self._replicas[i]
+        return replicas[0] if len(replicas) == 1 else replicas[rng.randrange(len(replicas))]
 
 
 class RouteTable:
