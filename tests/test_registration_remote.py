@@ -18,7 +18,6 @@ import numpy
 import pytest
 import safetensors.numpy
 from dagster_aws.s3 import S3Resource
-from security_fixtures import malicious_pickle
 
 from llm_platform.config import ModelConfig
 from llm_platform.registration import ArtifactUnsafeError, RegistrationError, RemoteKfpRegistrar
@@ -28,6 +27,7 @@ from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 from resources.artifact_store import S3ArtifactStore
 from resources.registrar import RemoteKfpRegistrarResource
 from tests.registry_fixtures import moto_server, s3_resource, set_aws_env
+from tests.security_fixtures import malicious_pickle
 
 BUCKET = "kfp-artifacts"
 TOKEN = "s3cr3t-t0ken"

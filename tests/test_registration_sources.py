@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-from config_fixtures import model_dict, write_repo
 from typer.testing import CliRunner
 
 from llm_platform.config import validate_report
@@ -25,6 +24,7 @@ from llm_platform.settings import (
     Settings,
     allowed_source_paths_from_env,
 )
+from tests.config_fixtures import model_dict, write_repo
 from tests.registry_fixtures import model_config
 
 
