@@ -29,6 +29,7 @@ class Mode(StrEnum):
     ERROR_EVENT = "error-event"  # a content chunk, then data: {"error": ...}, then [DONE]
     LLAMA_ERROR = "llama-error"  # llama.cpp's style: an "error: {json}" line
     NO_DONE = "no-done"  # content, then the body ends properly but without [DONE]
+    DONE_THEN_STALL = "done-then-stall"  # a good stream whose body never ends after [DONE]
     CUT = "cut"  # content, then the connection closes inside a chunk
     WRONG_CONTENT_TYPE = "wrong-content-type"  # a good event stream labelled application/json
     NO_CONTENT = "no-content"  # only empty text / delta chunks, then [DONE]
@@ -89,6 +90,7 @@ class SseServer:
         self.first_token_delay_s = first_token_delay_s
         self.pieces = pieces
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.connections = 0
         self._release = threading.Event()
         self._lock = threading.Lock()
         outer = self
@@ -99,6 +101,11 @@ class SseServer:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with outer._lock:
+                    outer.connections += 1
 
             def _reply(self, status: int, body: bytes, ctype: str = "application/json") -> None:
                 self.send_response(status)
@@ -184,6 +191,9 @@ class SseServer:
             send(_event(event))
         if mode is not Mode.NO_DONE:
             send(b"data: [DONE]\n\n")
+        if mode is Mode.DONE_THEN_STALL:
+            self._release.wait(STALL_LIMIT_S)
+            return
         h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()
 

@@ -85,7 +85,9 @@ def test_stream_check() -> None:
         problem = check.end_problem()
         assert problem is not None and problem.startswith(reason), (reason, problem)
     stopped = feed(Api.COMPLETIONS, "boom", chunk("late"), "[DONE]", event="error")
-    assert stopped.events == 1 and stopped.finished  # nothing counts after the first problem
+    assert stopped.events == 1 and stopped.problem  # nothing counts after the first problem
+    late = feed(Api.COMPLETIONS, chunk("a"), "[DONE]", chunk("b"))
+    assert late.end_problem() == "event 3 after 'data: [DONE]'" and late.text == "a"
 
 
 def test_chat_and_stream_head_checks() -> None:
@@ -137,6 +139,9 @@ def test_good_stream_and_chat_pass_with_time_to_first_content(server: SseServer)
     assert len(streamed) == 9  # the stream test + 8 load requests, each with stream: true
     assert all(b["model"] == "fake" and b["max_tokens"] <= 16 for b in streamed)
     assert server.streamed("/v1/chat/completions")[0]["messages"][0]["role"] == "user"
+    # Bodies are read to their end after [DONE], so connections are reused: one for the plain
+    # requests, at most one per load worker for the 11 streams (and the warm-up).
+    assert server.connections <= 1 + 4, server.connections
 
 
 def test_without_stream_ttft_is_the_whole_response(server: SseServer) -> None:
@@ -189,6 +194,8 @@ def test_each_misbehaving_stream_fails_the_right_tests(
         ((Mode.STALL_HEAD, 0.0), "stream did not finish within 1 s (0 events, 0 with content)"),
         # a chunk every 0.2 s never trips a per-read timeout: the deadline is the whole stream
         ((Mode.DRIP, 0.0), "stream did not finish within 1 s ("),
+        # [DONE] arrived but the body never ends: the stream did not finish either
+        ((Mode.DONE_THEN_STALL, 0.0), "stream did not finish within 1 s (5 events, 3 with"),
     ],
     indirect=["server"],
 )

@@ -118,8 +118,8 @@ class StreamCheck:
 
     A good stream has ``data: {json}`` events (JSON objects, no ``error`` member, the API's
     chunk ``object`` when one is named), at least one content chunk, and ends with
-    ``data: [DONE]``. Feed events to :meth:`add` until :attr:`finished`; then
-    :meth:`end_problem` says what is missing.
+    ``data: [DONE]`` (an event after it is a problem). Feed events to :meth:`add` until the
+    body ends or :attr:`problem` is set; then :meth:`end_problem` says what is missing.
 
     Args:
         api: which API's chunks to expect.
@@ -133,19 +133,17 @@ class StreamCheck:
         self.done = False
         self.problem: str | None = None
 
-    @property
-    def finished(self) -> bool:
-        """True after ``[DONE]`` or the first problem: nothing more needs reading."""
-        return self.done or self.problem is not None
-
     def add(self, event: SseEvent) -> bool:
         """Check one event; return True when it carried content (the first token is timed).
 
         Sets :attr:`problem` (and stops counting) on the first bad event.
         """
-        if self.finished:
+        if self.problem is not None:
             return False
         self.events += 1
+        if self.done:
+            self.problem = f"event {self.events} after 'data: {DONE}'"
+            return False
         if event.event == "error":
             self.problem = f"error event: {_snippet(event.data.encode())}"
             return False

@@ -16,8 +16,9 @@ LOAD_MAX_TOKENS = 8
 
 
 def _reason_key(problem: str) -> str:
-    """Group failures by their kind (first 80 characters), not by their exact bodies."""
-    return problem.splitlines()[0][:80]
+    """Group failures by their kind (first 80 characters, without a trailing parenthesis of
+    counts and timings), not by their exact bodies."""
+    return problem.splitlines()[0].split(" (", 1)[0][:80]
 
 
 async def run_load(

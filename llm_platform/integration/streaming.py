@@ -46,9 +46,11 @@ async def stream_request(
 ) -> StreamOutcome:
     """POST a streaming ``body`` to ``api`` and check the event stream as it arrives.
 
-    Reading stops at ``data: [DONE]`` or at the first problem (error event, bad chunk, wrong
-    status or content type). The whole exchange, headers included, must end within
-    ``deadline_s``: a server that stalls mid-stream is cut off there, not waited for.
+    Reading stops at the end of the body or at the first problem (error event, bad chunk,
+    wrong status or content type). The body is read to its end after ``data: [DONE]`` too: a
+    client that hung up earlier would look like a cancelled stream to a gateway counting
+    failures, and the connection stays reusable. The whole exchange, headers included, must
+    end within ``deadline_s``: a server that stalls mid-stream is cut off there.
 
     Returns:
         The outcome; ``problem`` is None only for a complete, valid stream with content.
@@ -72,7 +74,7 @@ async def stream_request(
                         for event in parser.feed(chunk):
                             if check.add(event) and ttft_ms is None:
                                 ttft_ms = elapsed_ms()
-                        if check.finished:
+                        if check.problem is not None:
                             break
                     problem = check.end_problem()
     except TimeoutError:
