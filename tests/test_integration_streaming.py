@@ -207,9 +207,9 @@ def test_a_stalled_stream_is_cut_off_at_the_deadline(server: SseServer, reason: 
     assert set(details) == STREAMS
     assert details["stream"].startswith(reason) and details["chat-stream"].startswith(reason)
     # stream, chat-stream and one round of 4 concurrent load streams: about 3 deadlines
-    assert 3.0 <= elapsed < 6.0, elapsed
+    assert 3.0 <= elapsed < 10.0, elapsed  # a hang would last STALL_LIMIT_S (60 s)
     by_name = {t.name: t for t in report.tests}
-    assert 1.0 <= by_name["stream"].duration_s < 1.5
+    assert 1.0 <= by_name["stream"].duration_s < 3.0
 
 
 def test_cli_stream_and_chat(server: SseServer) -> None:
@@ -233,7 +233,7 @@ def test_cli_stream_and_chat(server: SseServer) -> None:
     server.mode = Mode.STALL
     t0 = time.monotonic()
     stalled = runner.invoke(app, [*args, "--timeout", "0.5", "--requests", "2"])
-    assert stalled.exit_code == 1 and time.monotonic() - t0 < 5
+    assert stalled.exit_code == 1 and time.monotonic() - t0 < 10
     assert "stream did not finish within 0.5 s" in stalled.stdout
     plain = runner.invoke(app, ["test-endpoint", server.url, "--model", "fake", "--requests", "2"])
     assert plain.exit_code == 0  # without --stream the stalling streams are not asked for
