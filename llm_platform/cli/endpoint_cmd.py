@@ -18,11 +18,28 @@ def test_endpoint(
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 8,
     requests: Annotated[int, typer.Option(min=1, max=1_000_000)] = 50,
     min_success_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.8,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 30.0,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds per request; for a stream, the whole stream"),
+    ] = 30.0,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream", help="Also test stream: true (Server-Sent Events); the load test streams"
+        ),
+    ] = False,
+    chat: Annotated[
+        bool,
+        typer.Option("--chat", help="Also test /v1/chat/completions (streamed too with --stream)"),
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
-    """Health, one inference and a concurrent load test against URL; exit 1 if any fails."""
-    from llm_platform.integration import run_suite
+    """Health, one inference and a concurrent load test against URL; exit 1 if any fails.
+
+    --stream and --chat add the streaming and chat tests; time to first token p50/p95 is
+    reported (first content chunk when streaming, else the whole response).
+    """
+    from llm_platform.integration import latency_lines, run_suite
 
     err = Console(stderr=True)
     if fmt not in ("text", "json"):
@@ -37,6 +54,8 @@ def test_endpoint(
             requests=requests,
             min_success_rate=min_success_rate,
             timeout_s=timeout,
+            stream=stream,
+            chat=chat,
         )
     except ValueError as exc:
         err.print(f"test-endpoint: {escape(str(exc))}")
@@ -49,10 +68,9 @@ def test_endpoint(
         for t in report.tests:
             mark = "[green]PASS[/]" if t.passed else "[red]FAIL[/]"
             ms = t.duration_s * 1000
-            out.print(f"  {mark} {t.name:<9} {escape(t.detail)} [dim]({ms:.0f} ms)[/]")
-        load = report.load
-        if load is not None and load.p50_ms is not None and load.p95_ms is not None:
-            out.print(f"  load latency: p50 {load.p50_ms:.1f} ms, p95 {load.p95_ms:.1f} ms")
+            out.print(f"  {mark} {t.name:<11} {escape(t.detail)} [dim]({ms:.0f} ms)[/]")
+        for line in latency_lines(report):
+            out.print(f"  {escape(line)}")
         passed = sum(t.passed for t in report.tests)
         verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
         out.print(f"Result: {verdict} ({passed}/{len(report.tests)} tests)")
