@@ -237,3 +237,27 @@ def test_local_threads_are_bounded() -> None:
     assert local_threads(2) == 2
     assert local_threads(64) == 8
     assert 1 <= local_threads() <= 8
+
+
+def test_native_llama_builds_are_recognised() -> None:
+    from llm_platform.serving.engines.llama_build import native_features
+
+    portable = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 0 | FMA = 1 | OPENMP = 1 |"
+    native = "CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | AMX_INT8 = 1 |"
+    assert native_features(portable) == []
+    assert native_features(native) == ["AMX_INT8", "AVX512", "AVX512_VNNI"]
+
+
+def test_launch_settings_come_from_the_serving_block(gguf_dir: Path) -> None:
+    doc = model_dict()
+    doc["serving"] = {"max_batch_size": 4, "max_sequence_length": 1024, "engine": "llama-cpp"}
+    config = ModelConfig.model_validate(doc)
+    settings = LaunchSettings.for_model(
+        config.serving, model=config.name, version=config.version, revision="r1",
+        artifact=gguf_dir, digest=DIGEST, port=9100,
+    )  # fmt: skip
+    assert (settings.context_size, settings.max_batch_size) == (1024, 4)
+    assert settings.host == "127.0.0.1"
+    argv = launch_argv(config.serving.engine, settings, python=PY, check_local=False)  # type: ignore[union-attr]
+    assert argv[argv.index("--n_ctx") + 1] == "1024"
+    assert argv[argv.index("--model_alias") + 1] == config.name

@@ -11,10 +11,14 @@ import os
 from abc import ABC, abstractmethod
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.errors import PlatformError
+
+if TYPE_CHECKING:
+    from llm_platform.config.schema import Serving
 
 LOOPBACK = "127.0.0.1"
 # Engines share the machine with the gateway, Prometheus and Dagster: never take more threads
@@ -103,6 +107,30 @@ class LaunchSettings(BaseModel):
     context_size: int | None = Field(default=None, ge=1)
     max_batch_size: int | None = Field(default=None, ge=1)
     threads: int = Field(default_factory=lambda: local_threads(), ge=1)
+
+    @classmethod
+    def for_model(
+        cls,
+        serving: Serving | None,
+        *,
+        model: str,
+        version: str,
+        revision: str,
+        artifact: Path,
+        digest: str,
+        port: int,
+    ) -> LaunchSettings:
+        """Settings from a model config's ``serving`` block (context, batch) and the revision."""
+        return cls(
+            model=model,
+            version=version,
+            revision=revision,
+            artifact=artifact,
+            digest=digest,
+            port=port,
+            context_size=serving.max_sequence_length if serving else None,
+            max_batch_size=serving.max_batch_size if serving else None,
+        )
 
 
 class ContainerSettings(BaseModel):
