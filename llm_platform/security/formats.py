@@ -1,9 +1,8 @@
-"""Checks for formats that cannot carry code: GGUF headers, JSON files, text and other data."""
+"""Checks for formats that cannot carry code: the GGUF magic, JSON files, text and other data."""
 
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 from llm_platform.security import rules
@@ -11,37 +10,21 @@ from llm_platform.security.report import Finding, Kind
 from llm_platform.security.sniff import GGUF_MAGIC, looks_like_text
 
 
-def check_gguf(head: bytes, rel: str) -> list[Finding]:
-    """Check the GGUF magic and report the header fields.
-
-    Args:
-        head: The first bytes of the file.
-        rel: Its path relative to the scan root.
+def check_gguf_magic(head: bytes, rel: str) -> list[Finding]:
+    """A ``.gguf`` file must start with the GGUF magic (see ``security.gguf`` for the rest).
 
     Returns:
-        A ``high`` error finding when the magic is missing, else one info finding.
+        A ``high`` error finding when the magic is missing, else nothing.
     """
-    if not head.startswith(GGUF_MAGIC):
-        return [
-            Finding(
-                path=rel,
-                rule=rules.GGUF_BAD_MAGIC,
-                severity="high",
-                message=f"GGUF magic missing: file starts with {head[:4]!r}, expected b'GGUF'",
-                detail={"magic": head[:4].hex()},
-            )
-        ]
-    detail: dict[str, int] = {}
-    if len(head) >= 24:
-        version, tensors, kv = struct.unpack("<IQQ", head[4:24])
-        detail = {"version": version, "tensor_count": tensors, "metadata_kv_count": kv}
+    if head.startswith(GGUF_MAGIC):
+        return []
     return [
         Finding(
             path=rel,
-            rule=rules.GGUF_HEADER,
-            severity="info",
-            message="GGUF " + ", ".join(f"{k}={v}" for k, v in detail.items()),
-            detail=detail,
+            rule=rules.GGUF_BAD_MAGIC,
+            severity="high",
+            message=f"GGUF magic missing: file starts with {head[:4]!r}, expected b'GGUF'",
+            detail={"magic": head[:4].hex()},
         )
     ]
 

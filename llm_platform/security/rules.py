@@ -34,6 +34,9 @@ EXTENSION_MISMATCH = "extension-mismatch"
 SAFETENSORS_INVALID = "safetensors-invalid"
 GGUF_BAD_MAGIC = "gguf-bad-magic"
 GGUF_HEADER = "gguf-header"
+GGUF_INVALID = "gguf-invalid"
+GGUF_CHAT_TEMPLATE = "gguf-chat-template"
+GGUF_CHAT_TEMPLATE_TOO_LARGE = "gguf-chat-template-too-large"
 JSON_INVALID = "json-invalid"
 FILE_INFO = "file-info"
 SYMLINK = "symlink"
@@ -115,6 +118,26 @@ RULES: dict[str, Rule] = {
             name="GgufHeader",
             severity="info",
             description="GGUF header fields (version, tensor and metadata counts).",
+        ),
+        Rule(
+            id=GGUF_INVALID,
+            name="InvalidGguf",
+            severity="high",
+            description="The GGUF header, metadata or tensor table is malformed, truncated, "
+            "inconsistent with the file, or claims absurd counts or sizes.",
+        ),
+        Rule(
+            id=GGUF_CHAT_TEMPLATE,
+            name="GgufChatTemplate",
+            severity="info",
+            description="A GGUF chat template (a Jinja program the server runs on every chat "
+            "request): its size and sha256.",
+        ),
+        Rule(
+            id=GGUF_CHAT_TEMPLATE_TOO_LARGE,
+            name="GgufChatTemplateTooLarge",
+            severity="high",
+            description="A GGUF chat template is larger than the limit (64 KiB).",
         ),
         Rule(
             id=JSON_INVALID,

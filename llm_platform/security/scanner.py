@@ -14,7 +14,8 @@ from pathlib import Path
 
 from llm_platform.security import rules
 from llm_platform.security.archives import scan_zip_file
-from llm_platform.security.formats import check_gguf, check_json, describe_other
+from llm_platform.security.formats import check_gguf_magic, check_json, describe_other
+from llm_platform.security.gguf import check_gguf_file
 from llm_platform.security.pickles import (
     Opener,
     scan_npy_data,
@@ -84,7 +85,10 @@ def _classify_and_scan(path: Path, rel: str, size: int, strict: bool) -> tuple[K
             findings += _pickle_disguise(path, rel, head, size, strict)
         return "safetensors", findings
     if suffix == ".gguf":
-        return "gguf", check_gguf(head, rel)
+        findings = check_gguf_magic(head, rel)
+        if findings:
+            return "gguf", findings + _pickle_disguise(path, rel, head, size, strict)
+        return "gguf", check_gguf_file(path, rel)
     if suffix == ".json":
         findings = check_json(path, rel)
         if findings:
@@ -96,7 +100,7 @@ def _classify_and_scan(path: Path, rel: str, size: int, strict: bool) -> tuple[K
         has_objects, findings = scan_npy_data(_file_opener(path), end=size, rel=rel, strict=strict)
         return ("pickle" if has_objects else "other"), findings
     if head.startswith(GGUF_MAGIC):
-        return "gguf", check_gguf(head, rel)
+        return "gguf", check_gguf_file(path, rel)
     if suffix in PICKLE_EXTENSIONS:
         return "pickle", scan_pickle_data(
             _file_opener(path), start=0, end=size, rel=rel, strict=strict

@@ -1,0 +1,110 @@
+"""llama.cpp for GGUF models.
+
+Locally: llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``), started
+through the digest-verifying launcher. It serves one request at a time (one llama context), so
+``serving.max_batch_size`` only sizes the cluster server's parallel slots. It has no ``/health``
+(readiness is ``/v1/models``) and no Prometheus endpoint: the gateway measures it.
+
+On a cluster: the upstream C++ ``llama-server`` image, which has ``/health`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from llm_platform.serving.engines.base import (
+    ArtifactFormat,
+    ContainerSettings,
+    ContainerSpec,
+    Engine,
+    EngineError,
+    LaunchSettings,
+    launcher_argv,
+)
+from llm_platform.serving.engines.detect import gguf_entry, gguf_files
+
+SERVER_MODULE = "llama_cpp.server"
+IMAGE = "ghcr.io/ggml-org/llama.cpp:server"
+# llama.cpp's own default context when the config gives none.
+DEFAULT_CONTEXT = 2048
+
+
+class LlamaCppEngine(Engine):
+    """llama.cpp (llama-cpp-python locally, llama-server in containers)."""
+
+    name = "llama-cpp"
+    formats = frozenset({ArtifactFormat.GGUF})
+    readiness_path = "/v1/models"
+    metrics_path = None
+    supports_streaming = True
+    supports_chat = True
+
+    def missing_locally(self) -> list[str]:
+        """llama-cpp-python must be installed (``make install`` builds it)."""
+        import importlib.util
+
+        if importlib.util.find_spec("llama_cpp") is None:
+            return ["the llama-cpp-python package is not installed (run `make install`)"]
+        return []
+
+    @staticmethod
+    def _model_file(files: list[str] | tuple[str, ...], where: str) -> str:
+        entry = gguf_entry(files)
+        if entry is None:
+            raise EngineError(f"{where}: no single GGUF model file (or first shard) in {files}")
+        return entry
+
+    def local_argv(self, settings: LaunchSettings, *, python: str) -> list[str]:
+        """The launcher verifying the artifact, then llama-cpp-python's server."""
+        root = settings.artifact
+        model_path = root / self._model_file(gguf_files(root), str(root))
+        engine_args = [
+            "--model",
+            str(model_path),
+            "--model_alias",
+            settings.model,
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.port),
+            "--n_ctx",
+            str(settings.context_size or DEFAULT_CONTEXT),
+            "--n_threads",
+            str(settings.threads),
+        ]
+        return launcher_argv(
+            python,
+            artifact=root,
+            digest=settings.digest,
+            module=SERVER_MODULE,
+            engine_args=engine_args,
+        )
+
+    def container(self, settings: ContainerSettings) -> ContainerSpec:
+        """``llama-server`` with one slot per batch entry, each with the full context."""
+        # Only names are known here (the manifest): GGUF files carry the .gguf extension.
+        names = [p for p in settings.model_files if p.lower().endswith(".gguf")]
+        model_file = self._model_file(names, settings.model)
+        slots = settings.max_batch_size or 1
+        # llama-server splits --ctx-size across its slots.
+        context = (settings.context_size or DEFAULT_CONTEXT) * slots
+        return ContainerSpec(
+            image=IMAGE,
+            args=(
+                "--model",
+                f"{settings.model_dir}/{model_file}",
+                "--alias",
+                settings.model,
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(settings.port),
+                "--ctx-size",
+                str(context),
+                "--parallel",
+                str(slots),
+                "--metrics",
+            ),
+            port=settings.port,
+            readiness_path="/health",
+            metrics_path="/metrics",
+            gpu=False,
+        )
