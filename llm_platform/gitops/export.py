@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from llm_platform.artifact_io import check_artifact_size, copy_stream
+from llm_platform.digest import CHUNK_SIZE
 from llm_platform.gitops.files import normalise_path
 from llm_platform.gitops.runner import (
     LOCAL_TIMEOUT_S,
@@ -102,7 +103,7 @@ def export_tree(
         )
         try:
             assert proc.stdout is not None
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as stream:
+            with tarfile.open(fileobj=proc.stdout, mode="r|", bufsize=CHUNK_SIZE) as stream:
                 _extract(stream, dest, max_bytes)
             code = proc.wait(timeout=timeout)
         except (tarfile.TarError, OSError) as exc:

@@ -7,11 +7,11 @@
 - ``s3``: ``s3://bucket/key-prefix`` through boto3 (endpoint/credentials from the standard
   ``AWS_*`` variables, ``AWS_ENDPOINT_URL`` included). A prefix downloads every object under it;
   an exact key downloads that one object.
-- Every source is refused once it exceeds the artifact size limit (``max_bytes``): local and
-  s3 sources before any byte is copied, huggingface after the download.
 - ``huggingface``: a repo id, downloaded with ``huggingface_hub.snapshot_download`` when the
   package is installed and the hub answers a TCP connect within a few seconds; otherwise a clear
   "not reachable (offline)" error, quickly, never a hang.
+- Every source is refused once it exceeds the artifact size limit (``max_bytes``): local and
+  s3 sources before any byte is copied, huggingface after the download.
 """
 
 from __future__ import annotations
