@@ -61,8 +61,8 @@ def registrar_for(settings: Settings) -> RegistrarResource:
 
 
 #: The kind (UI tag) of what runs a deployment on each target: local model-server processes are
-#: Python; a cluster target adds ``kubernetes`` here when it exists.
-TARGET_KINDS = {"local": "python"}
+#: Python processes; only the Kubernetes target runs them on Kubernetes.
+TARGET_KINDS = {"local": "python", "kubernetes": "kubernetes"}
 
 
 def with_kinds(asset: dg.AssetsDefinition, *kinds: str) -> dg.AssetsDefinition:
