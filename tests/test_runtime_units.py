@@ -24,9 +24,9 @@ from llm_platform.runtime.prometheus import (
     render_config,
     write_targets,
 )
-from llm_platform.runtime.reconciler import restart_backoff
 from llm_platform.runtime.routing import normalize_weights, serving_revisions
 from llm_platform.runtime.state import DesiredDeployment, StateStore, atomic_write_json
+from llm_platform.runtime.supervision import restart_backoff
 
 DIGEST = "a" * 64
 
@@ -324,3 +324,36 @@ def test_surge_and_unavailable_resolve_percentages() -> None:
     assert surge_and_unavailable("50%", 1, 4) == (2, 1)
     assert rolling_steps(3, 3, 1, 0) == [(3, 1), (2, 1), (2, 2), (1, 2), (1, 3), (0, 3)]
     assert [traffic_share(n, o) for o, n in [(3, 1), (2, 1), (0, 3)]] == [25, 33, 100]
+
+
+def test_liveness_kills_only_after_the_timeout_and_never_a_healthy_veteran(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import time
+
+    from llm_platform.runtime.processes import free_port, is_our_process
+    from llm_platform.runtime.state import ObservedState, ProcessRecord
+    from llm_platform.runtime.supervision import Supervisor
+
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        argv = ["sleep", "60"]
+        # Long-running, once healthy, now failing its first probe (nothing listens on the port).
+        rec = ProcessRecord(
+            pid=proc.pid, port=free_port(), argv=argv, starts=1, ever_healthy=True, healthy=True
+        )
+        rec.started_at = time.time() - 10_000
+        observed = ObservedState(revisions={"staging/m/r": rec})
+        supervisor = Supervisor(tmp_path, liveness_timeout_s=5.0)
+        supervisor.check_health(observed)
+        assert is_our_process(proc.pid, argv), "one failed probe must not kill a serving process"
+        assert rec.health_failures == 1 and rec.healthy and rec.unhealthy_since is not None
+        rec.unhealthy_since -= 6.0  # silent for longer than the liveness timeout
+        supervisor.check_health(observed)
+        assert not is_our_process(proc.pid, argv), "killed (and reaped) once the timeout passed"
+        assert rec.pid is None and not rec.healthy and rec.consecutive_crashes == 1
+        assert rec.last_error is not None and "did not answer health checks" in rec.last_error
+    finally:
+        proc.kill()
+        proc.wait()

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from llm_platform.runtime.local import LocalRuntime
-from llm_platform.runtime.reconciler import LIVENESS_TIMEOUT_S
+from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
 
 log = logging.getLogger("llm_platform.runtime.controller")
 

@@ -26,11 +26,7 @@ from llm_platform.runtime.base import (
 from llm_platform.runtime.layout import Commands, Layout
 from llm_platform.runtime.pidfiles import PidFiles
 from llm_platform.runtime.processes import stop_process, tail_lines
-from llm_platform.runtime.reconciler import (
-    LIVENESS_TIMEOUT_S,
-    Reconciler,
-    wait_gateway_synced,
-)
+from llm_platform.runtime.reconciler import Reconciler, wait_gateway_synced
 from llm_platform.runtime.replicas import cap_spec, directory_bytes
 from llm_platform.runtime.state import (
     DesiredDeployment,
@@ -41,6 +37,7 @@ from llm_platform.runtime.state import (
     revision_key,
 )
 from llm_platform.runtime.status import deployment_status
+from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
 
 START_FAILURES_BEFORE_GIVING_UP = 2
 LOG_TAIL_LINES = 20

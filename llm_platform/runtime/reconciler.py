@@ -11,26 +11,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from llm_platform.runtime.artifacts import ArtifactCache, ArtifactUnavailable
 from llm_platform.runtime.base import RevisionSpec
 from llm_platform.runtime.layout import Commands, Layout
-from llm_platform.runtime.pidfiles import PidEntry, PidFiles, Role
-from llm_platform.runtime.processes import (
-    ProcessStartError,
-    exit_code_if_child,
-    free_port,
-    http_get_json,
-    http_ok,
-    is_our_process,
-    kill_process,
-    spawn_detached,
-    stop_process,
-    tail_lines,
-)
+from llm_platform.runtime.processes import free_port, http_get_json, stop_process
 from llm_platform.runtime.prometheus import (
     PrometheusPaths,
     target_groups,
@@ -46,24 +33,17 @@ from llm_platform.runtime.state import (
     replica_key,
     replica_records,
 )
+from llm_platform.runtime.supervision import (
+    LIVENESS_TIMEOUT_S,
+    MAX_BACKOFF_S,
+    STARTUP_TIMEOUT_S,
+    Supervisor,
+    record_failure,
+)
 
 UrlsIn = Callable[[str, str], Callable[[RevisionSpec], list[str]]]
 
 log = logging.getLogger(__name__)
-
-HEALTH_FAILURE_THRESHOLD = 3
-MAX_BACKOFF_S = 30.0
-#: A healthy process that stops answering health checks this long is killed and restarted.
-LIVENESS_TIMEOUT_S = 10.0
-#: A process that never answered a health check this long after its start is killed too.
-STARTUP_TIMEOUT_S = 120.0
-
-
-def restart_backoff(consecutive_crashes: int) -> float:
-    """Seconds to wait before restarting: 0 after the first crash, then 1, 2, 4 ... 30."""
-    if consecutive_crashes <= 1:
-        return 0.0
-    return min(MAX_BACKOFF_S, 2.0 ** (consecutive_crashes - 2))
 
 
 def all_replicas_healthy(
@@ -112,21 +92,24 @@ class Reconciler:
     ) -> None:
         self.layout = layout
         self.commands = commands
-        self.liveness_timeout_s = liveness_timeout_s
-        self.startup_timeout_s = startup_timeout_s
+        self.supervisor = Supervisor(
+            layout.home,
+            liveness_timeout_s=liveness_timeout_s,
+            startup_timeout_s=startup_timeout_s,
+        )
+        self.pids = self.supervisor.pids
         self.artifacts = artifacts or ArtifactCache(layout.artifact_cache)
         self.drain_timeout_s = drain_timeout_s
         #: Longest wait for Prometheus to drop retired targets (file_sd takes ~1-3 s).
         self.scrape_drain_s = scrape_drain_s
         self.prom = PrometheusPaths(layout.home)
-        self.pids = PidFiles(layout.home)
 
     def run(self, desired: DesiredState, observed: ObservedState) -> None:
         """Converge once. Mutates both states (retiring revisions are pruned from ``desired``)."""
         now = time.time()
-        self._adopt(observed)
+        self.supervisor.adopt(observed)
         for rec in [*observed.revisions.values(), *observed.gateways.values()]:
-            self._refresh(rec, now)
+            self.supervisor.refresh(rec, now)
         retire_expired(desired, now)
         envs = needed_envs(desired)
         for env in envs:
@@ -139,7 +122,7 @@ class Reconciler:
                     key = replica_key(env, model, rev.revision, i)
                     wanted.add(key)
                     self._ensure_revision(key, env, model, rev, i, observed, now)
-        self._check_health(observed)
+        self.supervisor.check_health(observed)
 
         def urls_in(env: str, model: str) -> Callable[[RevisionSpec], list[str]]:
             def urls(rev: RevisionSpec) -> list[str]:
@@ -197,80 +180,6 @@ class Reconciler:
                 log.info("stopped %s (pid %s): no longer desired", name, rec.pid)
             self.pids.forget(rec.pid)
 
-    def _adopt(self, observed: ObservedState) -> None:
-        """Take back processes the pid files know and the observed state lost.
-
-        After ``observed.json`` was damaged or reset, the gateways and servers this home started
-        are still running: they are adopted (not duplicated); a second live process for a
-        slot that already has one is an orphan and is stopped.
-        """
-        tracked = {r.pid for r in [*observed.revisions.values(), *observed.gateways.values()]}
-        for entry in self.pids.live("gateway", "model-server"):
-            if entry.pid in tracked:
-                continue
-            table = observed.gateways if entry.role == "gateway" else observed.revisions
-            rec = table.get(entry.key)
-            if rec is not None and rec.pid is not None and is_our_process(rec.pid, rec.argv):
-                log.warning("stopping orphaned %s %s (pid %d)", entry.role, entry.key, entry.pid)
-                self.pids.stop(entry)
-                continue
-            log.warning("adopting running %s %s (pid %d)", entry.role, entry.key, entry.pid)
-            table[entry.key] = ProcessRecord(
-                pid=entry.pid,
-                port=entry.port,
-                argv=entry.argv,
-                log_path=entry.log_path,
-                starts=max(1, rec.starts if rec else 1),
-                started_at=entry.started_at,
-            )
-
-    def _refresh(self, rec: ProcessRecord, now: float) -> None:
-        """Notice a process that died since the last pass and schedule its restart."""
-        if rec.pid is None or is_our_process(rec.pid, rec.argv):
-            return
-        code = exit_code_if_child(rec.pid)
-        last_line = tail_lines(Path(rec.log_path), 1) if rec.log_path else ""
-        how = f"exited with code {code}" if code is not None else "is no longer running"
-        self.pids.forget(rec.pid)
-        rec.last_error = f"pid {rec.pid} {how}" + (f": {last_line}" if last_line else "")
-        if not rec.ever_healthy:
-            rec.failed_starts += 1
-        rec.consecutive_crashes += 1
-        rec.next_start_at = now + restart_backoff(rec.consecutive_crashes)
-        log.warning("%s; next start in %.0fs", rec.last_error, rec.next_start_at - now)
-        rec.pid = None
-        rec.healthy = False
-        rec.health_failures = 0
-        rec.unhealthy_since = None
-
-    def _start(
-        self,
-        rec: ProcessRecord,
-        argv: list[str],
-        log_path: Path,
-        now: float,
-        *,
-        role: Role,
-        key: str,
-    ) -> None:
-        try:
-            pid = spawn_detached(argv, log_path, cwd=self.layout.home)
-        except ProcessStartError as exc:
-            rec.last_error = str(exc)
-            rec.failed_starts += 1
-            rec.consecutive_crashes += 1
-            rec.next_start_at = now + restart_backoff(rec.consecutive_crashes)
-            return
-        rec.pid, rec.argv, rec.log_path = pid, argv, str(log_path)
-        rec.started_at, rec.unhealthy_since = now, None
-        self.pids.record(
-            PidEntry(pid=pid, role=role, key=key, argv=argv, port=rec.port, log_path=str(log_path))
-        )
-        rec.starts += 1
-        log.info("started pid %d (start #%d): %s", pid, rec.starts, " ".join(argv))
-        rec.ever_healthy = rec.healthy = False
-        rec.health_failures = 0
-
     def _ensure_gateway(
         self, env: str, desired: DesiredState, observed: ObservedState, now: float
     ) -> None:
@@ -294,7 +203,7 @@ class Reconciler:
         if not self.layout.routes_file(env).exists():
             atomic_write_json(self.layout.routes_file(env), {"models": {}})
         argv = self.commands.gateway(self.layout, env, port)
-        self._start(rec, argv, self.layout.gateway_log(env), now, role="gateway", key=env)
+        self.supervisor.start(rec, argv, self.layout.gateway_log(env), now, role="gateway", key=env)
 
     def _ensure_revision(
         self,
@@ -323,70 +232,12 @@ class Reconciler:
             try:
                 self.artifacts.resolve(model, rev.artifact_uri, rev.digest)
             except ArtifactUnavailable as exc:
-                rec.last_error = str(exc)
-                rec.failed_starts += 1
-                rec.consecutive_crashes += 1
-                rec.next_start_at = now + restart_backoff(rec.consecutive_crashes)
+                record_failure(rec, now, str(exc))
                 return
         rec.port = free_port(rec.port)
         argv = self.commands.model_server(self.layout, env, model, rev, rec.port, artifact)
         log_path = self.layout.revision_log(env, model, rev.revision, replica)
-        self._start(rec, argv, log_path, now, role="model-server", key=key)
-
-    def _check_health(self, observed: ObservedState) -> None:
-        checks: list[tuple[ProcessRecord, str]] = [
-            (rec, f"http://127.0.0.1:{rec.port}/health")
-            for rec in observed.revisions.values()
-            if rec.pid is not None
-        ] + [
-            (rec, f"http://127.0.0.1:{rec.port}/-/health")
-            for rec in observed.gateways.values()
-            if rec.pid is not None
-        ]
-        if not checks:
-            return
-        with ThreadPoolExecutor(max_workers=min(8, len(checks))) as pool:
-            results = list(pool.map(lambda c: http_ok(c[1], timeout_s=1.0), checks))
-        now = time.time()
-        for (rec, _), ok in zip(checks, results, strict=True):
-            if ok:
-                rec.healthy = rec.ever_healthy = True
-                rec.health_failures = rec.failed_starts = rec.consecutive_crashes = 0
-                rec.unhealthy_since = None
-                continue
-            rec.health_failures += 1
-            if rec.unhealthy_since is None:
-                rec.unhealthy_since = now
-            # A serving process is only taken out of rotation after repeated failures, so
-            # one slow probe under load does not drop its traffic.
-            if not rec.ever_healthy or rec.health_failures >= HEALTH_FAILURE_THRESHOLD:
-                rec.healthy = False
-            silent = now - rec.unhealthy_since
-            if rec.ever_healthy and silent >= self.liveness_timeout_s:
-                self._kill_hung(rec, now, f"did not answer health checks for {silent:.0f}s")
-            elif rec.started_at and now - rec.started_at >= self.startup_timeout_s:
-                self._kill_hung(rec, now, f"not healthy {self.startup_timeout_s:.0f}s after start")
-
-    def _kill_hung(self, rec: ProcessRecord, now: float, why: str) -> None:
-        """Kill a process that is alive but does not serve (e.g. stopped, deadlocked).
-
-        SIGKILL, not SIGTERM: a stopped or wedged process never handles SIGTERM. Its open
-        connections are reset, so requests in flight to it fail at once instead of waiting for
-        the gateway's upstream timeout. The restart follows the usual crash back-off.
-        """
-        pid = rec.pid
-        if kill_process(pid, rec.argv):
-            log.warning("pid %s %s; killed", pid, why)
-        self.pids.forget(pid)
-        rec.last_error = f"pid {pid} {why}; killed (SIGKILL)"
-        if not rec.ever_healthy:
-            rec.failed_starts += 1
-        rec.consecutive_crashes += 1
-        rec.next_start_at = now + restart_backoff(rec.consecutive_crashes)
-        rec.pid = None
-        rec.healthy = False
-        rec.health_failures = 0
-        rec.unhealthy_since = None
+        self.supervisor.start(rec, argv, log_path, now, role="model-server", key=key)
 
     def _write_routes(self, env: str, desired: DesiredState, urls_in: UrlsIn) -> set[str]:
         """Write the env's routes file if it changed; return the URLs routed before the write."""

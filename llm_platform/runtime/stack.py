@@ -30,8 +30,8 @@ from llm_platform.runtime.processes import (
     stop_process,
 )
 from llm_platform.runtime.prometheus import start_prometheus
-from llm_platform.runtime.reconciler import LIVENESS_TIMEOUT_S
 from llm_platform.runtime.state import atomic_write_json, file_lock, read_model
+from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
 
 DEFAULT_ENVS = ("staging", "production")
 DEFAULT_PROMETHEUS_PORT = 9090
