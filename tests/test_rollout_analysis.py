@@ -40,6 +40,16 @@ def verdicts(checks: list) -> dict[str, str]:  # type: ignore[type-arg]
 T = CanaryThresholds(min_requests=20)
 
 
+def test_canary_default_objectives_are_the_environments() -> None:
+    """A canary without explicit thresholds meets the same objectives as a default slo: block."""
+    defaults, canary = SLOObjectives(), CanaryThresholds()
+    assert (canary.error_rate, canary.latency_p95_ms, canary.availability) == (
+        defaults.error_rate,
+        defaults.latency_p95_ms,
+        defaults.availability,
+    )
+
+
 def test_healthy_canary_passes() -> None:
     verdict, reason, checks = judge_canary(
         obs("c", 50, 0.0, 12.0), obs("s", 450, 0.0, 10.0), T, with_availability=False

@@ -173,6 +173,19 @@ def test_label_escaping_and_validation() -> None:
             check_window(bad)
 
 
+def test_window_rule_is_the_config_schemas() -> None:
+    """The query builder and the config schema accept and refuse the same windows."""
+    from pydantic import ValidationError
+
+    for window in ("0s", "0m0s", "1.5h", "24 hours", "-1h"):
+        with pytest.raises(ValueError, match="SLO window"):
+            check_window(window)
+        with pytest.raises(ValidationError):
+            SLOObjectives(window=window)
+    for window in ("1ms", "90s", "1h30m", "7d", "1y"):
+        assert check_window(window) == window == SLOObjectives(window=window).window
+
+
 class _Reply(BaseHTTPRequestHandler):
     """Answers every POST with the status and body configured on the server."""
 

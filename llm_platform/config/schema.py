@@ -22,14 +22,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from llm_platform.durations import check_duration, duration_seconds
+
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 _NAME_CHARS = re.compile(r"^[a-z0-9-]+$")
-_DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _PERCENT = re.compile(r"^\d+%$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 DNS_LABEL_MAX = 63
 GIB_PER_GPU = 8
@@ -57,19 +56,6 @@ def check_dns_label(value: str) -> str:
         raise ValueError(f"{value!r} may contain only lowercase letters, digits and '-'")
     if value[0] == "-" or value[-1] == "-":
         raise ValueError(f"{value!r} must start and end with a lowercase letter or digit")
-    return value
-
-
-def duration_seconds(value: str) -> float:
-    """Seconds in a Prometheus duration such as ``30s``, ``5m``, ``1h30m`` or ``7d``."""
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
-
-
-def _check_duration(value: str) -> str:
-    if not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration (e.g. 30s, 5m, 24h, 7d)")
-    if duration_seconds(value) <= 0:
-        raise ValueError("must be longer than zero")
     return value
 
 
@@ -144,7 +130,7 @@ class SLOObjectives(BaseModel):
     @field_validator("window")
     @classmethod
     def _window(cls, value: str) -> str:
-        return _check_duration(value)
+        return check_duration(value)
 
     @property
     def window_seconds(self) -> float:
@@ -166,7 +152,7 @@ class SLOOverrides(BaseModel):
     @field_validator("window")
     @classmethod
     def _window(cls, value: str | None) -> str | None:
-        return None if value is None else _check_duration(value)
+        return None if value is None else check_duration(value)
 
 
 class ModelConfig(BaseModel):

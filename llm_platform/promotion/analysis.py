@@ -21,13 +21,23 @@ from llm_platform.config import SLOObjectives
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
+#: The objectives' defaults live in the config schema; a canary without explicit thresholds
+#: is held to the same ones an environment without an ``slo:`` block gets.
+_SLO_DEFAULTS = SLOObjectives()
+
 
 class CanaryThresholds(BaseModel):
     """What a canary must meet, absolutely and relative to the stable revision."""
 
-    error_rate: float = Field(default=0.01, ge=0, le=1, description="objective (fraction)")
-    latency_p95_ms: float = Field(default=2000, gt=0, description="objective")
-    availability: float = Field(default=0.999, gt=0, le=1, description="objective")
+    error_rate: float = Field(
+        default=_SLO_DEFAULTS.error_rate, ge=0, le=1, description="objective (fraction)"
+    )
+    latency_p95_ms: float = Field(
+        default=_SLO_DEFAULTS.latency_p95_ms, gt=0, description="objective"
+    )
+    availability: float = Field(
+        default=_SLO_DEFAULTS.availability, gt=0, le=1, description="objective"
+    )
     min_requests: int = Field(default=20, ge=1, description="canary requests needed")
     error_rate_tolerance: float = Field(
         default=0.01, ge=0, le=1, description="canary may exceed the stable error rate by this"

@@ -13,8 +13,9 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_platform.durations import check_duration
+
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
 
 
 class MetricProfile(BaseModel):
@@ -95,9 +96,10 @@ def check_window(window: str) -> str:
     Raises:
         ValueError: When ``window`` is not a Prometheus duration.
     """
-    if not _DURATION.match(window):
-        raise ValueError(f"SLO window {window!r} is not a Prometheus duration (e.g. 24h, 30m)")
-    return window
+    try:
+        return check_duration(window)
+    except ValueError as exc:
+        raise ValueError(f"SLO window: {exc}") from exc
 
 
 def selector(exact: dict[str, str], regex: dict[str, str] | None = None) -> str:
