@@ -20,6 +20,9 @@ from llm_platform.errors import ConfigurationError
 DEFAULT_HOME = ".llm-platform"
 DEMO_REPO_DIRNAME = "models-repo"
 
+#: Prometheus for SLO checks (else the embedded stack of ``LLM_PLATFORM_HOME``).
+PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
+
 
 class Settings(BaseModel):
     """Where the platform's inputs and state live (DESIGN.md, "Configuration")."""
@@ -77,7 +80,7 @@ class Settings(BaseModel):
                 models_branch=env.get("LLM_PLATFORM_MODELS_BRANCH") or "main",
                 target=target,  # type: ignore[arg-type]
                 artifact_store_uri=store,
-                prometheus_url=env.get("PROMETHEUS_URL") or None,
+                prometheus_url=env.get(PROMETHEUS_URL_ENV) or None,
                 kfp_endpoint=env.get("KFP_ENDPOINT") or None,
                 kfp_token_set=bool(env.get("KFP_TOKEN")),
                 slack_webhook_set=bool(env.get("SLACK_WEBHOOK_URL")),

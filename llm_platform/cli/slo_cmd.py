@@ -15,6 +15,7 @@ from rich.table import Table
 from llm_platform.config import ConfigError, effective_slo, load_environment, load_model_config
 from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from llm_platform.slo import PROFILES, PrometheusClient, PrometheusError, SLOVerdict, evaluate
+from llm_platform.slo.endpoint import resolve_prometheus_url
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 _STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
@@ -91,7 +92,8 @@ def check(
         str | None,
         typer.Option(
             "--prometheus",
-            help="Prometheus URL (default: $PROMETHEUS_URL, else http://127.0.0.1:9090).",
+            help="Prometheus URL (default: $PROMETHEUS_URL, else the running embedded stack of "
+            "$LLM_PLATFORM_HOME; none of them is an error).",
         ),
     ] = None,
     output: Annotated[
@@ -103,7 +105,6 @@ def check(
 ) -> None:
     """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
     root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
-    url = prometheus or os.environ.get("PROMETHEUS_URL") or "http://127.0.0.1:9090"
     if profile not in PROFILES:
         raise _fail_usage(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     try:
@@ -113,6 +114,7 @@ def check(
     except ConfigError as exc:
         raise _fail_usage(str(exc)) from exc
     try:
+        url = resolve_prometheus_url(prometheus)
         with PrometheusClient(url, timeout=30.0) as client:
             verdict = evaluate(
                 client,
