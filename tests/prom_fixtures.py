@@ -193,9 +193,21 @@ def free_port() -> int:
 
 
 class PrometheusProcess:
-    """A real Prometheus serving ``data_dir`` on 127.0.0.1; stop it with :meth:`stop`."""
+    """A real Prometheus serving ``data_dir`` on 127.0.0.1; stop it with :meth:`stop`.
 
-    def __init__(self, data_dir: Path) -> None:
+    Args:
+        data_dir: TSDB directory.
+        web_config: Optional ``--web.config.file`` (e.g. ``basic_auth_users``).
+        probe_headers: Headers for the readiness probe (what ``web_config`` demands).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        web_config: Path | None = None,
+        probe_headers: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = data_dir.parent / f"prometheus-{self.port}.yml"
@@ -208,6 +220,7 @@ class PrometheusProcess:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 f"--storage.tsdb.path={data_dir}",
                 "--storage.tsdb.retention.time=3650d",
+                *([f"--web.config.file={web_config}"] if web_config else []),
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -218,7 +231,8 @@ class PrometheusProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited with {self.proc.returncode}")
             try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                ready = httpx.get(f"{self.url}/-/ready", timeout=1, headers=probe_headers)
+                if ready.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -239,7 +253,14 @@ class PrometheusProcess:
 
 
 def start_with_history(
-    tmp: Path, scenarios: list[Scenario], *, end: int, steps: int, step: int = STEP
+    tmp: Path,
+    scenarios: list[Scenario],
+    *,
+    end: int,
+    steps: int,
+    step: int = STEP,
+    web_config: Path | None = None,
+    probe_headers: dict[str, str] | None = None,
 ) -> PrometheusProcess:
     """Backfill ``scenarios`` into a fresh TSDB under ``tmp`` and start Prometheus on it."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -247,7 +268,7 @@ def start_with_history(
     write_openmetrics(om_file, scenarios, end=end, steps=steps, step=step)
     backfill(om_file, data_dir)
     os.remove(om_file)
-    return PrometheusProcess(data_dir)
+    return PrometheusProcess(data_dir, web_config=web_config, probe_headers=probe_headers)
 
 
 def aligned_now() -> int:

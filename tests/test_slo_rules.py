@@ -187,10 +187,9 @@ def test_window_rule_is_the_config_schemas() -> None:
 
 
 class _Reply(BaseHTTPRequestHandler):
-    """Answers every POST with the status and body configured on the server."""
+    """Answers every GET with the status and body configured on the server."""
 
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    def do_GET(self) -> None:  # noqa: N802
         status, body = self.server.reply  # type: ignore[attr-defined]
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -204,9 +203,15 @@ class _Reply(BaseHTTPRequestHandler):
 @pytest.mark.parametrize(
     ("status", "body", "needle"),
     [
-        (503, b"upstream down", "HTTP 503"),
+        (503, b"upstream down", "503"),
         (200, b"not json", "HTTP 200"),
-        (200, b'{"status":"success","data":{"resultType":"matrix","result":[]}}', "instant vector"),
+        (200, b'{"status":"success"}', "HTTP 200"),
+        (
+            200,
+            b'{"status":"success","data":{"resultType":"matrix","result":'
+            b'[{"metric":{},"values":[[1,"1"]]}]}}',
+            "instant vector",
+        ),
         (422, b'{"status":"error","errorType":"execution","error":"too many samples"}', "samples"),
     ],
 )

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from llm_platform.config import ConfigError, effective_slo, load_environment, load_model_config
 from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
-from llm_platform.slo import PROFILES, PrometheusClient, PrometheusError, SLOVerdict, evaluate
-from llm_platform.slo.endpoint import resolve_prometheus_url
+from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate
+from llm_platform.slo.endpoint import connect, resolve_prometheus_url
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 _STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
@@ -115,7 +115,7 @@ def check(
         raise _fail_usage(str(exc)) from exc
     try:
         url = resolve_prometheus_url(prometheus)
-        with PrometheusClient(url, timeout=30.0) as client:
+        with connect(url, timeout=30.0) as client:
             verdict = evaluate(
                 client,
                 model=model,

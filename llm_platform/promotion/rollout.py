@@ -39,7 +39,7 @@ from llm_platform.runtime.base import (
     Runtime,
 )
 from llm_platform.runtime.local import LocalRuntime
-from llm_platform.slo import PrometheusClient
+from llm_platform.slo.endpoint import connect
 
 Strategy = Literal["rolling-update", "blue-green", "canary"]
 
@@ -206,7 +206,7 @@ def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
 def _default_source(plan: RolloutPlan) -> Callable[[str | None], MetricsSource]:
     def make(endpoint: str | None) -> MetricsSource:
         if plan.prometheus_url:
-            return PrometheusSource(PrometheusClient(plan.prometheus_url, timeout=10.0))
+            return PrometheusSource(connect(plan.prometheus_url, timeout=10.0))
         if endpoint is None:
             raise PlatformError(f"{plan.env}/{plan.model}: no gateway endpoint to analyse")
         return GatewayMetricsSource(endpoint.rsplit("/", 1)[0])
