@@ -22,6 +22,7 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 STEP = 15  # seconds between synthetic samples
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 5.0)
+TOKEN_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25)  # time per output token
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Scenario:
         labels: Extra labels on every series (``revision``, ``version``, ...).
         frozen_histogram: Histogram buckets never increase (no latency observations -> NaN).
         profile: ``default`` or ``vllm`` metric names.
+        ttft: Cumulative fractions (over BUCKETS) of the time-to-first-token histogram; None
+            writes no such series.
+        tpot: Cumulative fractions (over TOKEN_BUCKETS) of the time-per-output-token histogram.
     """
 
     model: str
@@ -52,21 +56,25 @@ class Scenario:
     labels: dict[str, str] = field(default_factory=dict)
     frozen_histogram: bool = False
     profile: str = "default"
+    ttft: dict[float, float] | None = None
+    tpot: dict[float, float] | None = None
 
 
-def p95_from(cumulative: dict[float, float]) -> float:
+def p95_from(cumulative: dict[float, float], buckets: tuple[float, ...] = BUCKETS) -> float:
     """The p95 (seconds) that histogram_quantile reports for a scenario's bucket fractions."""
     prev_le, prev_frac = 0.0, 0.0
-    for le, frac in _fractions(cumulative):
+    for le, frac in _fractions(cumulative, buckets):
         if frac >= 0.95:
             return prev_le + (le - prev_le) * (0.95 - prev_frac) / (frac - prev_frac)
         prev_le, prev_frac = le, frac
-    return BUCKETS[-1]
+    return buckets[-1]
 
 
-def _fractions(cumulative: dict[float, float]) -> list[tuple[float, float]]:
+def _fractions(
+    cumulative: dict[float, float], buckets: tuple[float, ...] = BUCKETS
+) -> list[tuple[float, float]]:
     out, current = [], 0.0
-    for le in BUCKETS:
+    for le in buckets:
         current = cumulative.get(le, current)
         out.append((le, current))
     return out
@@ -74,6 +82,12 @@ def _fractions(cumulative: dict[float, float]) -> list[tuple[float, float]]:
 
 def _labels(items: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in items.items()) + "}"
+
+
+def _token_histograms(profile: str) -> tuple[str, str]:
+    if profile == "vllm":
+        return "vllm:time_to_first_token_seconds", "vllm:time_per_output_token_seconds"
+    return "llm_time_to_first_token_seconds", "llm_time_per_output_token_seconds"
 
 
 def _names(profile: str) -> tuple[str, str, str, str, str]:
@@ -160,13 +174,20 @@ def write_openmetrics(
                     lambda i, sc=sc, c=counter: c(i, ratio=sc.error_ratio),
                 ),
             )
-        for le, frac in [*_fractions(sc.cumulative), (float("inf"), 1.0)]:
-            le_text = "+Inf" if le == float("inf") else repr(le)
-            if sc.frozen_histogram:
-                value = lambda i: 0  # noqa: E731
-            else:
-                value = lambda i, f=frac, c=counter: c(i, ratio=f)  # noqa: E731
-            add(hist, "histogram", series(f"{hist}_bucket", {**base, "le": le_text}, value))
+        ttft_name, tpot_name = _token_histograms(sc.profile)
+        histograms = [(hist, sc.cumulative, BUCKETS, sc.frozen_histogram)]
+        if sc.ttft is not None:
+            histograms.append((ttft_name, sc.ttft, BUCKETS, False))
+        if sc.tpot is not None:
+            histograms.append((tpot_name, sc.tpot, TOKEN_BUCKETS, False))
+        for name, cumulative, buckets, frozen in histograms:
+            for le, frac in [*_fractions(cumulative, buckets), (float("inf"), 1.0)]:
+                le_text = "+Inf" if le == float("inf") else repr(le)
+                if frozen:
+                    value = lambda i: 0  # noqa: E731
+                else:
+                    value = lambda i, f=frac, c=counter: c(i, ratio=f)  # noqa: E731
+                add(name, "histogram", series(f"{name}_bucket", {**base, "le": le_text}, value))
     with open(path, "w", encoding="utf-8") as out:
         for family, (kind, lines) in families.items():
             out.write(f"# TYPE {family} {kind}\n")

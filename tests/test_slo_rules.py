@@ -146,20 +146,22 @@ def test_queries_scope_model_and_namespace_and_use_windowed_functions() -> None:
     )
     sel = '{namespace="prod",model="m",revision="canary"}'
     assert q.requests == f"sum (increase(llm_requests_total{sel}[24h]))"
-    assert q.latency_p95 == (
+    assert q.objectives["latency_p95"] == (
         "histogram_quantile(0.95, sum by (le) "
         f"(rate(llm_request_duration_seconds_bucket{sel}[24h])))"
     )
-    assert q.error_rate == (
+    assert q.objectives["error_rate"] == (
         f"sum (increase(llm_requests_failed_total{sel}[24h])) / "
         f"sum (increase(llm_requests_total{sel}[24h]))"
     )
     up = '{job="llm-model",namespace="prod",model="m",revision="canary"}'
-    assert q.availability == f"avg (avg_over_time(up{up}[24h]))"
+    assert q.objectives["availability"] == f"avg (avg_over_time(up{up}[24h]))"
     fleet = build_queries(VLLM_PROFILE, namespace="prod", window="1h")
-    assert "sum by (model_name, le)" in fleet.latency_p95
-    assert 'finished_reason=~"abort|error"' in fleet.error_rate
-    assert "avg by (model)" in fleet.availability and "model=" not in fleet.requests
+    assert "sum by (model_name, le)" in fleet.objectives["latency_p95"]
+    assert 'finished_reason=~"abort|error"' in fleet.objectives["error_rate"]
+    assert "avg by (model)" in fleet.objectives["availability"] and "model=" not in fleet.requests
+    assert "vllm:time_to_first_token_seconds_bucket" in fleet.objectives["ttft_p95"]
+    assert "vllm:time_per_output_token_seconds_bucket" in fleet.objectives["tpot_p95"]
 
 
 def test_label_escaping_and_validation() -> None:

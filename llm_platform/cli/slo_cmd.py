@@ -14,7 +14,7 @@ from rich.table import Table
 
 from llm_platform.config import ConfigError, effective_slo, load_environment, load_model_config
 from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
-from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate
+from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate, profile_for_engine
 from llm_platform.slo.endpoint import connect, resolve_prometheus_url
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
@@ -100,12 +100,17 @@ def check(
         OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
     ] = OutputFormat.text,
     profile: Annotated[
-        str, typer.Option("--profile", help=f"Metric profile: {', '.join(PROFILES)}.")
-    ] = "default",
+        str | None,
+        typer.Option(
+            "--profile",
+            help=f"Metric profile: {', '.join(PROFILES)} (default: the one of the model's "
+            "serving engine).",
+        ),
+    ] = None,
 ) -> None:
     """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
     root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
-    if profile not in PROFILES:
+    if profile is not None and profile not in PROFILES:
         raise _fail_usage(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     try:
         env_cfg = load_environment(root, env)
@@ -113,6 +118,11 @@ def check(
         objectives = effective_slo(env_cfg, model_cfg)
     except ConfigError as exc:
         raise _fail_usage(str(exc)) from exc
+    metrics = (
+        PROFILES[profile]
+        if profile is not None
+        else profile_for_engine(getattr(model_cfg.serving, "engine", None))
+    )
     try:
         url = resolve_prometheus_url(prometheus)
         with connect(url, timeout=30.0) as client:
@@ -121,7 +131,7 @@ def check(
                 model=model,
                 namespace=env_cfg.namespace,
                 objectives=objectives,
-                profile=PROFILES[profile],
+                profile=metrics,
                 env=env,
             )
     except PrometheusError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,12 +17,14 @@ from pydantic import (
     Field,
     PlainValidator,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from llm_platform.durations import check_duration, duration_seconds
+from llm_platform.slo.objectives import OBJECTIVES, Objective
 
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
@@ -116,15 +118,21 @@ class Source(BaseModel):
     uri: str = Field(min_length=1)
 
 
-class SLOObjectives(BaseModel):
-    """Fully resolved service-level objectives for one model in one environment."""
+class _SLOBlock(BaseModel):
+    """What both ``slo:`` blocks share: strict validation and threshold lookup by objective."""
 
     model_config = STRICT
 
+    def threshold(self, objective: Objective) -> float | None:
+        """The threshold set for ``objective``, or None when it is not configured."""
+        value = getattr(self, objective.key, None)
+        return None if value is None else float(value)
+
+
+class SLOObjectivesBase(_SLOBlock):
+    """Window and traffic floor of resolved objectives; thresholds come from the registry."""
+
     window: PromDuration = "24h"
-    availability: float = Field(default=0.999, gt=0, le=1)
-    latency_p95_ms: float = Field(default=2000, gt=0)
-    error_rate: float = Field(default=0.01, ge=0, le=1)
     min_requests: int = Field(default=1000, ge=0)
 
     @field_validator("window")
@@ -138,21 +146,53 @@ class SLOObjectives(BaseModel):
         return duration_seconds(self.window)
 
 
-class SLOOverrides(BaseModel):
-    """A model's optional per-objective overrides of its environment's SLO block."""
-
-    model_config = STRICT
+class SLOOverridesBase(_SLOBlock):
+    """Optional window and traffic floor of a model's overrides."""
 
     window: PromDuration | None = None
-    availability: float | None = Field(default=None, gt=0, le=1)
-    latency_p95_ms: float | None = Field(default=None, gt=0)
-    error_rate: float | None = Field(default=None, ge=0, le=1)
     min_requests: int | None = Field(default=None, ge=0)
 
     @field_validator("window")
     @classmethod
     def _window(cls, value: str | None) -> str | None:
         return None if value is None else check_duration(value)
+
+
+def _threshold(objective: Objective, *, override: bool) -> Any:
+    default = None if override else objective.default
+    kind: Any = float if default is not None else float | None
+    return (
+        kind,
+        Field(
+            default,
+            description=objective.description,
+            gt=objective.gt,
+            ge=objective.ge,
+            le=objective.le,
+        ),
+    )
+
+
+# One field per objective of llm_platform.slo.objectives (the registry is the source): an
+# objective with a default is always set in an environment; one without is optional.
+if TYPE_CHECKING:
+    SLOObjectives = SLOObjectivesBase
+    SLOOverrides = SLOOverridesBase
+else:
+    SLOObjectives = create_model(
+        "SLOObjectives",
+        __base__=SLOObjectivesBase,
+        __module__=__name__,
+        __doc__="Fully resolved service-level objectives for one model in one environment.",
+        **{o.key: _threshold(o, override=False) for o in OBJECTIVES},
+    )
+    SLOOverrides = create_model(
+        "SLOOverrides",
+        __base__=SLOOverridesBase,
+        __module__=__name__,
+        __doc__="A model's optional per-objective overrides of its environment's SLO block.",
+        **{o.key: _threshold(o, override=True) for o in OBJECTIVES},
+    )
 
 
 class ModelConfig(BaseModel):
