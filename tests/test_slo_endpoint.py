@@ -103,3 +103,13 @@ def test_stopped_stack_is_not_used(tmp_path: Path, models_repo: Path) -> None:
     assert result.returncode == 2
     message = " ".join(result.stderr.split())
     assert f"recorded {url} but it is not running" in message
+
+
+def test_damaged_stack_state_is_exit_2_naming_the_file(tmp_path: Path, models_repo: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "stack.json").write_text('{"prometheus_url": 5')
+    result = slo_check(home, models_repo)
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "state is unreadable" in message and "stack.json" in message

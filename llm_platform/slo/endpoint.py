@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from llm_platform.errors import ConfigurationError
 from llm_platform.runtime.processes import is_our_process
 from llm_platform.runtime.stack import PROMETHEUS, default_home, load_stack
 from llm_platform.settings import (
@@ -58,7 +59,13 @@ def resolve_prometheus_url(
     if url:
         return url.rstrip("/")
     home = (home or default_home(dict(env))).resolve()
-    info = load_stack(home)
+    try:
+        info = load_stack(home)
+    except ConfigurationError as exc:  # a damaged stack.json names no Prometheus we can trust
+        raise PrometheusNotConfigured(
+            f"no Prometheus to ask: no --prometheus given, {PROMETHEUS_URL_ENV} is not set and "
+            f"the embedded stack's state is unreadable ({exc})"
+        ) from exc
     if info.prometheus_url and is_our_process(
         info.pids.get(PROMETHEUS), info.commands.get(PROMETHEUS, [])
     ):
