@@ -178,7 +178,8 @@ class PrometheusSource:
             requests = self._one(self.client.query(qs.requests, at=at), qs.requests)
             values: dict[str, float | None] = {}
             for o in OBJECTIVES:
-                raw = self._one(self.client.query(qs.objectives[o.name], at=at), o.name)
+                query = qs.objectives[o.name]
+                raw = self._one(self.client.query(query, at=at), query)
                 values[o.name] = None if raw is None else raw * o.scale
             rate = values.get("error_rate")
             return RevisionObservation(
