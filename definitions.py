@@ -16,7 +16,12 @@ from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
 from llm_platform.errors import ConfigurationError
-from llm_platform.settings import Settings
+from llm_platform.settings import (
+    PROMETHEUS_BEARER_TOKEN_ENV,
+    PROMETHEUS_HEADERS_ENV,
+    PROMETHEUS_URL_ENV,
+    Settings,
+)
 from resources.artifact_store import (
     ArtifactStoreResource,
     LocalArtifactStore,
@@ -103,8 +108,14 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "registrar": registrar_for(settings),
         "runtime": LocalRuntimeResource(home=str(settings.home)),
         "prometheus": PrometheusResource(
-            url=dg.EnvVar("PROMETHEUS_URL") if settings.prometheus_url else None,
+            url=dg.EnvVar(PROMETHEUS_URL_ENV) if settings.prometheus_url else None,
             home=str(settings.home),
+            bearer_token=dg.EnvVar(PROMETHEUS_BEARER_TOKEN_ENV)
+            if settings.prometheus_bearer_token_set
+            else None,
+            headers_json=dg.EnvVar(PROMETHEUS_HEADERS_ENV)
+            if settings.prometheus_headers_set
+            else None,
         ),
         "notifier": NotifierResource(
             slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL") if settings.slack_webhook_set else None

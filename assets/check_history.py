@@ -40,7 +40,9 @@ def latest_check_status(
     if not history:
         return CheckStatus(check_name, False, False, None, None, None, None, {})
     rec = history[0]
-    evaluation = rec.evaluation
+    # A check planned in a run but never yielded (an SLO objective the model does not
+    # configure) carries a planned event, not an evaluation.
+    evaluation = rec.evaluation if isinstance(rec.evaluation, dg.AssetCheckEvaluation) else None
     target = evaluation.target_materialization_data if evaluation else None
     return CheckStatus(
         check_name=check_name,

@@ -1,24 +1,32 @@
 """Gathers the evidence for the promotion gate from Dagster, git and the runtime."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from assets.check_history import latest_check_status, latest_materialization_storage_id
-from assets.names import CHECK_INTEGRATION_TESTS, SLO_CHECKS, STAGING_DEPLOYMENT
+from assets.names import CHECK_INTEGRATION_TESTS, STAGING_DEPLOYMENT
 from llm_platform.config import ConfigError, EnvironmentConfig
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import approval_from_run_config, find_approval, load_approvals
 from llm_platform.promotion.approvals import Approval
 from llm_platform.promotion.gate import CheckEvidence, GateItem, checks_item
-
-#: Every blocking check on staging_deployment that promotion depends on.
-STAGING_GATE_CHECKS = (CHECK_INTEGRATION_TESTS, *SLO_CHECKS.values())
+from llm_platform.slo import Thresholds, configured
 
 
-def staging_check_evidence(instance: dg.DagsterInstance, model: str) -> list[CheckEvidence]:
-    """The latest result of every staging check, and whether it judged the latest deploy."""
+def staging_gate_checks(objectives: Thresholds) -> tuple[str, ...]:
+    """The blocking staging checks promotion depends on: integration tests and one per SLO
+    objective the model's effective staging ``slo:`` configures."""
+    return (CHECK_INTEGRATION_TESTS, *(o.check_name for o, _ in configured(objectives)))
+
+
+def staging_check_evidence(
+    instance: dg.DagsterInstance, model: str, checks: Sequence[str]
+) -> list[CheckEvidence]:
+    """The latest result of each of ``checks``, and whether it judged the latest deploy."""
     latest = latest_materialization_storage_id(instance, STAGING_DEPLOYMENT, model)
     evidence = []
-    for name in STAGING_GATE_CHECKS:
+    for name in checks:
         st = latest_check_status(instance, STAGING_DEPLOYMENT, name, model)
         evidence.append(
             CheckEvidence(
@@ -71,4 +79,4 @@ def gate_items_markdown(items: list[GateItem]) -> str:
     return "| condition | state | detail |\n|---|---|---|\n" + rows
 
 
-__all__ = ["STAGING_GATE_CHECKS", "approval_item", "checks_item", "staging_check_evidence"]
+__all__ = ["approval_item", "checks_item", "staging_check_evidence", "staging_gate_checks"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from llm_platform.slo.objectives import OBJECTIVES
+
 MODELS_PARTITIONS_NAME = "models"
 
 MODEL_CONFIG = "model_config"
@@ -25,15 +27,9 @@ GIT_PUSH_SENSOR = "git_push_sensor"
 STAGING_ENV = "staging"
 PRODUCTION_ENV = "production"
 
-CHECK_SLO_AVAILABILITY = "slo_availability"
-CHECK_SLO_LATENCY_P95 = "slo_latency_p95"
-CHECK_SLO_ERROR_RATE = "slo_error_rate"
-#: objective name in an SLO verdict -> asset check name
-SLO_CHECKS = {
-    "availability": CHECK_SLO_AVAILABILITY,
-    "latency_p95": CHECK_SLO_LATENCY_P95,
-    "error_rate": CHECK_SLO_ERROR_RATE,
-}
+#: objective name in an SLO verdict -> asset check name, for every objective of the registry
+#: (llm_platform.slo.objectives); a model gets results only for the objectives it configures.
+SLO_CHECKS = {o.name: o.check_name for o in OBJECTIVES}
 
 PRODUCTION_JOB = "production_job"
 SLO_CHECKS_JOB = "slo_checks_job"

@@ -5,11 +5,18 @@ import time
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.commit import environment_config
-from assets.gate import approval_item, gate_items_markdown, staging_check_evidence
-from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV, STAGING_DEPLOYMENT
+from assets.commit import environment_config, model_config_at
+from assets.gate import (
+    approval_item,
+    gate_items_markdown,
+    staging_check_evidence,
+    staging_gate_checks,
+)
+from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV, STAGING_DEPLOYMENT, STAGING_ENV
 from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
+from assets.slo_checks import staging_checks_passed
+from llm_platform.config import effective_slo
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.gate import GateDecision, checks_item, local_capacity_item
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
@@ -48,8 +55,7 @@ def _steps_markdown(result: RolloutResult) -> str:
     partitions_def=models_partitions,
     deps=[STAGING_DEPLOYMENT],
     group_name="deployments",
-    automation_condition=dg.AutomationCondition.eager()
-    & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+    automation_condition=dg.AutomationCondition.eager() & staging_checks_passed(),
 )
 def production_deployment(
     context: dg.AssetExecutionContext,
@@ -96,6 +102,10 @@ def production_deployment(
     repo.sync()
     head = repo.head()
     env = environment_config(repo, head, PRODUCTION_ENV)
+    staging_slo = effective_slo(
+        environment_config(repo, head, STAGING_ENV), model_config_at(repo, head, name)
+    )
+    staging_checks = staging_gate_checks(staging_slo)
     registry = artifact_store.registry()
     record = registry.get_record(name, version, digest)
     if record is None:
@@ -113,7 +123,9 @@ def production_deployment(
     rt = runtime.runtime()
     decision = GateDecision(
         items=[
-            checks_item(staging_check_evidence(context.instance, name), digest=digest),
+            checks_item(
+                staging_check_evidence(context.instance, name, staging_checks), digest=digest
+            ),
             approval_gate,
             local_capacity_item(rt.capacity(), artifact_bytes=record.total_size),
         ]

@@ -1,6 +1,12 @@
-"""SLO asset checks on staging and production deployments (one check per objective)."""
+"""SLO asset checks on staging and production deployments (one check per objective).
+
+The checks are declared for every objective of the registry (``llm_platform.slo.objectives``);
+a run reports only the objectives the model's effective ``slo:`` configures, so an optional
+objective (``ttft_p95_ms``) gets its own blocking result exactly where it is set.
+"""
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +24,7 @@ from assets.names import (
 from assets.partitions import models_partitions
 from llm_platform.config import effective_slo
 from llm_platform.promotion import LedgerEvent
-from llm_platform.slo import PrometheusError, SLOVerdict, evaluate
+from llm_platform.slo import OBJECTIVES, PrometheusError, SLOVerdict, configured, evaluate
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
@@ -29,25 +35,50 @@ SETTLE_AFTER_DEPLOY_S = 120.0
 SETTLE_TIMEOUT_S = 20.0
 SETTLE_POLL_S = 2.0
 
-_DESCRIPTIONS = {
-    "availability": "avg_over_time(up) of the model's servers over the window >= objective.",
-    "latency_p95": "p95 of llm_request_duration_seconds over the window <= objective (ms).",
-    "error_rate": "failed / total requests over the window <= objective.",
-}
+#: Checks reported when the model's objectives cannot be read: those every model has.
+_ALWAYS = tuple(o.check_name for o in OBJECTIVES if o.default is not None)
+
+
+def staging_checks_passed() -> dg.AutomationCondition:
+    """``all_deps_blocking_checks_passed()``, except for optional objectives' checks.
+
+    A check of an optional objective (``ttft_p95_ms``) never runs for a model that does not
+    configure it, so "passed" would block that model forever; such a check must only not have
+    failed against the latest deploy. The checks of every model are evaluated in one step, so a
+    configured optional check has run (passed or failed) whenever the others have passed.
+    """
+    optional = dg.AssetSelection.checks(
+        *(
+            dg.AssetCheckKey(dg.AssetKey(STAGING_DEPLOYMENT), o.check_name)
+            for o in OBJECTIVES
+            if o.default is None
+        )
+    )
+    passed = dg.AutomationCondition.all_checks_match(
+        dg.AutomationCondition.check_passed() | dg.AutomationCondition.will_be_requested(),
+        blocking_only=True,
+    ).ignore(optional)
+    not_failed = dg.AutomationCondition.all_checks_match(
+        ~dg.AutomationCondition.check_failed(), blocking_only=True
+    ).allow(optional)
+    return dg.AutomationCondition.all_deps_match(passed & not_failed).with_label(
+        "all_deps_blocking_checks_passed"
+    )
 
 
 def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
-    """One check per SLO objective on ``asset``, per model partition."""
+    """One check per objective of the SLO registry on ``asset``, per model partition."""
     return [
         dg.AssetCheckSpec(
-            check,
+            o.check_name,
             asset=asset,
             blocking=blocking,
             partitions_def=models_partitions,
-            description=_DESCRIPTIONS[objective]
+            description=o.description
+            + ("" if o.default is not None else f" Only for models whose slo: sets {o.key}.")
             + " No data or too little traffic is inconclusive and fails the check.",
         )
-        for objective, check in SLO_CHECKS.items()
+        for o in OBJECTIVES
     ]
 
 
@@ -73,8 +104,8 @@ def _results(asset: str, verdict: SLOVerdict, extra: dict[str, Any]):
         )
 
 
-def _failed_all(asset: str, reason: str, extra: dict[str, Any]):
-    for check in SLO_CHECKS.values():
+def _failed_all(asset: str, reason: str, extra: dict[str, Any], checks: Sequence[str] = _ALWAYS):
+    for check in checks:
         yield dg.AssetCheckResult(
             asset_key=asset,
             check_name=check,
@@ -110,7 +141,9 @@ def run_slo_checks(
     sha = str(validated_config_metadata(context, name)["commit_sha"])
     repo = models_repo.repo()
     env = environment_config(repo, sha, env_name)
-    objectives = effective_slo(env, model_config_at(repo, sha, name))
+    model = model_config_at(repo, sha, name)
+    objectives = effective_slo(env, model)
+    checks = [o.check_name for o, _ in configured(objectives)]
     deployed_at = float(deployed.get("deployed_at_unix", 0.0) or 0.0)
     settle_until = time.monotonic() + (
         SETTLE_TIMEOUT_S if time.time() - deployed_at < SETTLE_AFTER_DEPLOY_S else 0.0
@@ -133,7 +166,7 @@ def run_slo_checks(
                 time.sleep(SETTLE_POLL_S)
     except PrometheusError as exc:
         context.log.error(f"SLO check of {name} in {env_name}: {exc}")
-        yield from _failed_all(asset, f"Prometheus error (gate held): {exc}", extra)
+        yield from _failed_all(asset, f"Prometheus error (gate held): {exc}", extra, checks)
         return
     context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
     if verdict.verdict == "fail":
@@ -161,6 +194,7 @@ def build_slo_checks(
         specs=slo_specs(asset, blocking=blocking),
         name=f"{env_name}_slo_checks",
         description=description,
+        can_subset=True,  # an objective the model does not configure yields no result
     )
     def _slo_checks(
         context: dg.AssetCheckExecutionContext,

@@ -2,8 +2,9 @@
 
 Nothing reads the environment at import time; the composition root calls
 :meth:`Settings.from_env` and passes the result down. Secrets (``KFP_TOKEN``,
-``SLACK_WEBHOOK_URL``) are never stored here: only whether they are set, so the resources can
-refer to them through ``dg.EnvVar`` and the UI shows their names, not their values.
+``SLACK_WEBHOOK_URL``, ``PROMETHEUS_BEARER_TOKEN``, ``PROMETHEUS_HEADERS``) are never stored
+here: only whether they are set, so the resources can refer to them through ``dg.EnvVar`` and
+the UI shows their names, not their values.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def max_artifact_bytes_from_env(environ: Mapping[str, str] | None = None) -> int
     return value
 
 
+#: Prometheus for SLO checks (else the embedded stack of ``LLM_PLATFORM_HOME``).
+PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
+#: Secret: sent as ``Authorization: Bearer <token>`` to a secured Prometheus.
+PROMETHEUS_BEARER_TOKEN_ENV = "PROMETHEUS_BEARER_TOKEN"
+#: Secret: a JSON object of extra headers for Prometheus, e.g. ``{"X-Scope-OrgID": "team-a"}``.
+PROMETHEUS_HEADERS_ENV = "PROMETHEUS_HEADERS"
+
+
 class Settings(BaseModel):
     """Where the platform's inputs and state live (the variables table in README.md)."""
 
@@ -83,6 +92,8 @@ class Settings(BaseModel):
     prometheus_url: str | None = None
     kfp_endpoint: str | None = None
     kfp_token_set: bool = False
+    prometheus_bearer_token_set: bool = False
+    prometheus_headers_set: bool = False
     slack_webhook_set: bool = False
     slo_recheck_cron: str = "0 * * * *"
     allowed_source_paths: tuple[Path, ...] = ()
@@ -130,9 +141,11 @@ class Settings(BaseModel):
                 models_branch=env.get("LLM_PLATFORM_MODELS_BRANCH") or "main",
                 target=target,  # type: ignore[arg-type]
                 artifact_store_uri=store,
-                prometheus_url=env.get("PROMETHEUS_URL") or None,
+                prometheus_url=env.get(PROMETHEUS_URL_ENV) or None,
                 kfp_endpoint=env.get("KFP_ENDPOINT") or None,
                 kfp_token_set=bool(env.get("KFP_TOKEN")),
+                prometheus_bearer_token_set=bool(env.get(PROMETHEUS_BEARER_TOKEN_ENV)),
+                prometheus_headers_set=bool(env.get(PROMETHEUS_HEADERS_ENV)),
                 slack_webhook_set=bool(env.get("SLACK_WEBHOOK_URL")),
                 slo_recheck_cron=env.get("LLM_PLATFORM_SLO_RECHECK_CRON") or "0 * * * *",
                 allowed_source_paths=allowed,

@@ -6,38 +6,42 @@ from pathlib import Path
 
 import dagster as dg
 
-from llm_platform.runtime.stack import load_stack
-from llm_platform.slo import PrometheusClient, PrometheusError
+from llm_platform.slo import PrometheusClient
+from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
 
 
 class PrometheusResource(dg.ConfigurableResource):
     """Where SLO checks query metrics.
 
-    ``url`` wins when set (``PROMETHEUS_URL``); otherwise the URL the embedded stack recorded
-    in ``home/stack.json`` when ``llm-platform stack up`` started Prometheus. Neither present is
-    an error, never a pass.
+    ``url`` wins when set (``PROMETHEUS_URL``); otherwise the Prometheus of the embedded stack
+    of ``home``, while it runs (:func:`llm_platform.slo.endpoint.resolve_prometheus_url`, the
+    rule ``llm-platform slo check`` follows too). Neither is an error, never a pass.
+
+    A secured Prometheus: ``bearer_token`` and ``headers_json`` are set from
+    ``dg.EnvVar("PROMETHEUS_BEARER_TOKEN")`` / ``dg.EnvVar("PROMETHEUS_HEADERS")`` so the UI
+    shows the variables' names, never their values.
     """
 
     url: str | None = None
     home: str | None = None
     timeout_s: float = 30.0
+    bearer_token: str | None = None
+    headers_json: str | None = None
 
     def resolved_url(self) -> str:
         """The Prometheus base URL.
 
         Raises:
-            PrometheusError: no URL configured and no embedded Prometheus recorded.
+            PrometheusNotConfigured: no URL configured and no running embedded Prometheus.
         """
-        if self.url:
-            return self.url
-        if self.home:
-            recorded = load_stack(Path(self.home)).prometheus_url
-            if recorded:
-                return recorded
-        raise PrometheusError(
-            "no Prometheus configured: set PROMETHEUS_URL or run `llm-platform stack up`"
-        )
+        return resolve_prometheus_url(self.url, home=Path(self.home) if self.home else None)
 
     def client(self) -> PrometheusClient:
-        """A client for instant queries (use as a context manager)."""
-        return PrometheusClient(self.resolved_url(), timeout=self.timeout_s)
+        """A client for instant queries (use as a context manager).
+
+        Raises:
+            PrometheusNotConfigured: no Prometheus to ask.
+            PrometheusAuthConfigError: the auth variables are malformed.
+        """
+        headers = auth_headers(bearer_token=self.bearer_token, headers_json=self.headers_json)
+        return PrometheusClient(self.resolved_url(), timeout=self.timeout_s, headers=headers)

@@ -22,6 +22,7 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 STEP = 15  # seconds between synthetic samples
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 5.0)
+TOKEN_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25)  # time per output token
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Scenario:
         labels: Extra labels on every series (``revision``, ``version``, ...).
         frozen_histogram: Histogram buckets never increase (no latency observations -> NaN).
         profile: ``default`` or ``vllm`` metric names.
+        ttft: Cumulative fractions (over BUCKETS) of the time-to-first-token histogram; None
+            writes no such series.
+        tpot: Cumulative fractions (over TOKEN_BUCKETS) of the time-per-output-token histogram.
     """
 
     model: str
@@ -52,21 +56,25 @@ class Scenario:
     labels: dict[str, str] = field(default_factory=dict)
     frozen_histogram: bool = False
     profile: str = "default"
+    ttft: dict[float, float] | None = None
+    tpot: dict[float, float] | None = None
 
 
-def p95_from(cumulative: dict[float, float]) -> float:
+def p95_from(cumulative: dict[float, float], buckets: tuple[float, ...] = BUCKETS) -> float:
     """The p95 (seconds) that histogram_quantile reports for a scenario's bucket fractions."""
     prev_le, prev_frac = 0.0, 0.0
-    for le, frac in _fractions(cumulative):
+    for le, frac in _fractions(cumulative, buckets):
         if frac >= 0.95:
             return prev_le + (le - prev_le) * (0.95 - prev_frac) / (frac - prev_frac)
         prev_le, prev_frac = le, frac
-    return BUCKETS[-1]
+    return buckets[-1]
 
 
-def _fractions(cumulative: dict[float, float]) -> list[tuple[float, float]]:
+def _fractions(
+    cumulative: dict[float, float], buckets: tuple[float, ...] = BUCKETS
+) -> list[tuple[float, float]]:
     out, current = [], 0.0
-    for le in BUCKETS:
+    for le in buckets:
         current = cumulative.get(le, current)
         out.append((le, current))
     return out
@@ -74,6 +82,12 @@ def _fractions(cumulative: dict[float, float]) -> list[tuple[float, float]]:
 
 def _labels(items: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in items.items()) + "}"
+
+
+def _token_histograms(profile: str) -> tuple[str, str]:
+    if profile == "vllm":
+        return "vllm:time_to_first_token_seconds", "vllm:time_per_output_token_seconds"
+    return "llm_time_to_first_token_seconds", "llm_time_per_output_token_seconds"
 
 
 def _names(profile: str) -> tuple[str, str, str, str, str]:
@@ -160,13 +174,20 @@ def write_openmetrics(
                     lambda i, sc=sc, c=counter: c(i, ratio=sc.error_ratio),
                 ),
             )
-        for le, frac in [*_fractions(sc.cumulative), (float("inf"), 1.0)]:
-            le_text = "+Inf" if le == float("inf") else repr(le)
-            if sc.frozen_histogram:
-                value = lambda i: 0  # noqa: E731
-            else:
-                value = lambda i, f=frac, c=counter: c(i, ratio=f)  # noqa: E731
-            add(hist, "histogram", series(f"{hist}_bucket", {**base, "le": le_text}, value))
+        ttft_name, tpot_name = _token_histograms(sc.profile)
+        histograms = [(hist, sc.cumulative, BUCKETS, sc.frozen_histogram)]
+        if sc.ttft is not None:
+            histograms.append((ttft_name, sc.ttft, BUCKETS, False))
+        if sc.tpot is not None:
+            histograms.append((tpot_name, sc.tpot, TOKEN_BUCKETS, False))
+        for name, cumulative, buckets, frozen in histograms:
+            for le, frac in [*_fractions(cumulative, buckets), (float("inf"), 1.0)]:
+                le_text = "+Inf" if le == float("inf") else repr(le)
+                if frozen:
+                    value = lambda i: 0  # noqa: E731
+                else:
+                    value = lambda i, f=frac, c=counter: c(i, ratio=f)  # noqa: E731
+                add(name, "histogram", series(f"{name}_bucket", {**base, "le": le_text}, value))
     with open(path, "w", encoding="utf-8") as out:
         for family, (kind, lines) in families.items():
             out.write(f"# TYPE {family} {kind}\n")
@@ -193,9 +214,21 @@ def free_port() -> int:
 
 
 class PrometheusProcess:
-    """A real Prometheus serving ``data_dir`` on 127.0.0.1; stop it with :meth:`stop`."""
+    """A real Prometheus serving ``data_dir`` on 127.0.0.1; stop it with :meth:`stop`.
 
-    def __init__(self, data_dir: Path) -> None:
+    Args:
+        data_dir: TSDB directory.
+        web_config: Optional ``--web.config.file`` (e.g. ``basic_auth_users``).
+        probe_headers: Headers for the readiness probe (what ``web_config`` demands).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        web_config: Path | None = None,
+        probe_headers: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = data_dir.parent / f"prometheus-{self.port}.yml"
@@ -208,6 +241,7 @@ class PrometheusProcess:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 f"--storage.tsdb.path={data_dir}",
                 "--storage.tsdb.retention.time=3650d",
+                *([f"--web.config.file={web_config}"] if web_config else []),
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -218,7 +252,8 @@ class PrometheusProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited with {self.proc.returncode}")
             try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                ready = httpx.get(f"{self.url}/-/ready", timeout=1, headers=probe_headers)
+                if ready.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -239,7 +274,14 @@ class PrometheusProcess:
 
 
 def start_with_history(
-    tmp: Path, scenarios: list[Scenario], *, end: int, steps: int, step: int = STEP
+    tmp: Path,
+    scenarios: list[Scenario],
+    *,
+    end: int,
+    steps: int,
+    step: int = STEP,
+    web_config: Path | None = None,
+    probe_headers: dict[str, str] | None = None,
 ) -> PrometheusProcess:
     """Backfill ``scenarios`` into a fresh TSDB under ``tmp`` and start Prometheus on it."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -247,7 +289,7 @@ def start_with_history(
     write_openmetrics(om_file, scenarios, end=end, steps=steps, step=step)
     backfill(om_file, data_dir)
     os.remove(om_file)
-    return PrometheusProcess(data_dir)
+    return PrometheusProcess(data_dir, web_config=web_config, probe_headers=probe_headers)
 
 
 def aligned_now() -> int:

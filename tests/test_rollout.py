@@ -231,7 +231,7 @@ def test_bad_canary_fails_analysis_and_rolls_back(
     assert checks["error_rate"] == "fail" and checks["error_rate_vs_stable"] == "fail"
     canary_obs = result.analysis["canary"]
     assert isinstance(canary_obs, dict) and canary_obs["requests"] >= 20
-    assert 0.3 < canary_obs["error_rate"] < 0.7
+    assert 0.3 < canary_obs["values"]["error_rate"] < 0.7
     # Only the canary's own errors reached clients, and none after the rollback.
     assert failures_at_rollback > 0
     assert all("injected fault" in f for f in traffic.failures), traffic.failures[:3]
@@ -320,7 +320,7 @@ def test_healthy_canary_is_promoted_on_prometheus_analysis(
     canary_obs, stable_obs = analysis["canary"], analysis["stable"]
     assert isinstance(canary_obs, dict) and isinstance(stable_obs, dict)
     assert canary_obs["requests"] >= 20 and stable_obs["requests"] > canary_obs["requests"]
-    assert canary_obs["availability"] == 1.0
+    assert canary_obs["values"]["availability"] == 1.0
     assert weights(runtime, "can-ok") == {stable.new_revision: 0, result.new_revision: 100}
     assert result.new_spec.color == "stable"
 

@@ -19,7 +19,7 @@ from llm_platform.promotion.analysis import (
 )
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, histogram_quantile
 from llm_platform.promotion.rollout import RolloutPlan, plan_from_environment
-from llm_platform.slo import PrometheusError
+from llm_platform.slo import OBJECTIVES, PrometheusError
 
 DIGEST = "a" * 64
 
@@ -29,7 +29,10 @@ def obs(
 ) -> RevisionObservation:
     failed = None if requests is None or err is None else requests * err
     return RevisionObservation(
-        revision=rev, requests=requests, failed=failed, error_rate=err, latency_p95_ms=p95
+        revision=rev,
+        requests=requests,
+        failed=failed,
+        values={"error_rate": err, "latency_p95": p95},
     )
 
 
@@ -38,11 +41,23 @@ def verdicts(checks: list) -> dict[str, str]:  # type: ignore[type-arg]
 
 
 T = CanaryThresholds(min_requests=20)
+GATEWAY = GatewayMetricsSource.measures
+ALL = {o.name for o in OBJECTIVES}
+
+
+def test_canary_default_objectives_are_the_environments() -> None:
+    """A canary without explicit thresholds meets the same objectives as a default slo: block."""
+    defaults, canary = SLOObjectives(), CanaryThresholds()
+    assert canary.objectives == {
+        "availability": defaults.availability,
+        "latency_p95": defaults.latency_p95_ms,
+        "error_rate": defaults.error_rate,
+    }
 
 
 def test_healthy_canary_passes() -> None:
     verdict, reason, checks = judge_canary(
-        obs("c", 50, 0.0, 12.0), obs("s", 450, 0.0, 10.0), T, with_availability=False
+        obs("c", 50, 0.0, 12.0), obs("s", 450, 0.0, 10.0), T, measured=GATEWAY
     )
     assert verdict == "pass", reason
     assert set(verdicts(checks).values()) == {"pass"}
@@ -69,7 +84,7 @@ def test_healthy_canary_passes() -> None:
 def test_canary_is_judged_against_objectives_and_stable(
     canary: RevisionObservation, stable: RevisionObservation, failing: set[str]
 ) -> None:
-    verdict, reason, checks = judge_canary(canary, stable, T, with_availability=False)
+    verdict, reason, checks = judge_canary(canary, stable, T, measured=GATEWAY)
     assert {n for n, v in verdicts(checks).items() if v == "fail"} == failing
     assert verdict == ("fail" if failing else "pass")
     for name in failing:
@@ -77,9 +92,13 @@ def test_canary_is_judged_against_objectives_and_stable(
 
 
 def test_error_rate_relative_to_stable_fails_inside_the_objective() -> None:
-    thresholds = CanaryThresholds(min_requests=20, error_rate=0.2, error_rate_tolerance=0.02)
+    thresholds = CanaryThresholds(
+        min_requests=20,
+        objectives={**T.objectives, "error_rate": 0.2},
+        error_rate_tolerance=0.02,
+    )
     verdict, reason, _ = judge_canary(
-        obs("c", 100, 0.1, 10), obs("s", 900, 0.01, 10), thresholds, with_availability=False
+        obs("c", 100, 0.1, 10), obs("s", 900, 0.01, 10), thresholds, measured=GATEWAY
     )
     assert verdict == "fail"
     assert reason.startswith("error_rate_vs_stable: canary 0.1 > stable 0.01 + 0.02")
@@ -87,15 +106,13 @@ def test_error_rate_relative_to_stable_fails_inside_the_objective() -> None:
 
 def test_too_little_evidence_is_inconclusive_never_pass() -> None:
     for canary in (obs("c", None, None, None), obs("c", 19, 0.0, 10)):
-        verdict, reason, checks = judge_canary(
-            canary, obs("s", 900, 0.0, 10), T, with_availability=False
-        )
+        verdict, reason, checks = judge_canary(canary, obs("s", 900, 0.0, 10), T, measured=GATEWAY)
         assert verdict == "inconclusive"
         assert "need >= 20" in reason
         assert "pass" not in verdicts(checks).values()
     # No stable baseline: the relative checks cannot pass.
     verdict, reason, checks = judge_canary(
-        obs("c", 100, 0.0, 10), obs("s", 3, 0.0, 10), T, with_availability=False
+        obs("c", 100, 0.0, 10), obs("s", 3, 0.0, 10), T, measured=GATEWAY
     )
     assert verdict == "inconclusive"
     assert verdicts(checks)["error_rate_vs_stable"] == "inconclusive"
@@ -103,23 +120,24 @@ def test_too_little_evidence_is_inconclusive_never_pass() -> None:
 
 
 def test_availability_is_judged_when_the_source_measures_it() -> None:
-    canary = obs("c", 100, 0.0, 10).model_copy(update={"availability": 0.8})
-    verdict, reason, _ = judge_canary(canary, obs("s", 900, 0.0, 10), T, with_availability=True)
-    assert verdict == "fail" and reason.startswith("availability: canary 0.8 < 0.999")
+    canary = obs("c", 100, 0.0, 10)
+    canary.values["availability"] = 0.8
+    verdict, reason, _ = judge_canary(canary, obs("s", 900, 0.0, 10), T, measured=ALL)
+    assert verdict == "fail" and reason.startswith("availability: canary 0.8 < objective 0.999")
     missing = obs("c", 100, 0.0, 10)
-    verdict, _, _ = judge_canary(missing, obs("s", 900, 0.0, 10), T, with_availability=True)
+    verdict, _, _ = judge_canary(missing, obs("s", 900, 0.0, 10), T, measured=ALL)
     assert verdict == "inconclusive"
 
 
 def test_thresholds_from_environment_objectives() -> None:
     objectives = SLOObjectives(error_rate=0.02, latency_p95_ms=800, availability=0.99)
     t = CanaryThresholds.from_objectives(objectives, min_requests=50)
-    assert (t.error_rate, t.latency_p95_ms, t.availability, t.min_requests) == (
-        0.02,
-        800,
-        0.99,
-        50,
-    )
+    assert t.objectives == {"availability": 0.99, "latency_p95": 800, "error_rate": 0.02}
+    assert t.min_requests == 50
+    with_ttft = SLOObjectives(ttft_p95_ms=300)
+    assert CanaryThresholds.from_objectives(with_ttft).objectives["ttft_p95"] == 300
+    with pytest.raises(ValidationError, match="unknown objectives"):
+        CanaryThresholds(objectives={"latency_p99": 1.0})
 
 
 def test_histogram_quantile_matches_prometheus_interpolation() -> None:
@@ -193,9 +211,9 @@ def test_gateway_source_diffs_counters_over_the_window(metrics_server: MetricsSe
     metrics_server.text = metrics_text((60, 25), (1450, 1), other=5000)
     result = analyze(source, target, T, window_s=3)
     assert result.canary.requests == 50 and result.canary.failed == 20
-    assert result.canary.error_rate == pytest.approx(0.4)
-    assert result.stable.requests == 450 and result.stable.error_rate == 0
-    assert result.canary.latency_p95_ms == pytest.approx(24.25)  # 10 + 15 * 0.95
+    assert result.canary.values["error_rate"] == pytest.approx(0.4)
+    assert result.stable.requests == 450 and result.stable.values["error_rate"] == 0
+    assert result.canary.values["latency_p95"] == pytest.approx(24.25)  # 10 + 15 * 0.95
     assert result.verdict == "fail"
     assert {c.name for c in result.checks if c.verdict == "fail"} == {
         "error_rate",
@@ -260,5 +278,6 @@ def test_plan_from_environment_config() -> None:
     )
     assert (plan.strategy, plan.canary_percentage, plan.analysis_window_s) == ("canary", 25, 5)
     assert plan.thresholds is not None
-    assert (plan.thresholds.error_rate, plan.thresholds.latency_p95_ms) == (0.02, 900)
+    assert plan.thresholds.objectives["error_rate"] == 0.02
+    assert plan.thresholds.objectives["latency_p95"] == 900
     assert plan.metrics_namespace == "llm-production"

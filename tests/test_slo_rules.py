@@ -146,20 +146,22 @@ def test_queries_scope_model_and_namespace_and_use_windowed_functions() -> None:
     )
     sel = '{namespace="prod",model="m",revision="canary"}'
     assert q.requests == f"sum (increase(llm_requests_total{sel}[24h]))"
-    assert q.latency_p95 == (
+    assert q.objectives["latency_p95"] == (
         "histogram_quantile(0.95, sum by (le) "
         f"(rate(llm_request_duration_seconds_bucket{sel}[24h])))"
     )
-    assert q.error_rate == (
+    assert q.objectives["error_rate"] == (
         f"sum (increase(llm_requests_failed_total{sel}[24h])) / "
         f"sum (increase(llm_requests_total{sel}[24h]))"
     )
     up = '{job="llm-model",namespace="prod",model="m",revision="canary"}'
-    assert q.availability == f"avg (avg_over_time(up{up}[24h]))"
+    assert q.objectives["availability"] == f"avg (avg_over_time(up{up}[24h]))"
     fleet = build_queries(VLLM_PROFILE, namespace="prod", window="1h")
-    assert "sum by (model_name, le)" in fleet.latency_p95
-    assert 'finished_reason=~"abort|error"' in fleet.error_rate
-    assert "avg by (model)" in fleet.availability and "model=" not in fleet.requests
+    assert "sum by (model_name, le)" in fleet.objectives["latency_p95"]
+    assert 'finished_reason=~"abort|error"' in fleet.objectives["error_rate"]
+    assert "avg by (model)" in fleet.objectives["availability"] and "model=" not in fleet.requests
+    assert "vllm:time_to_first_token_seconds_bucket" in fleet.objectives["ttft_p95"]
+    assert "vllm:time_per_output_token_seconds_bucket" in fleet.objectives["tpot_p95"]
 
 
 def test_label_escaping_and_validation() -> None:
@@ -173,11 +175,23 @@ def test_label_escaping_and_validation() -> None:
             check_window(bad)
 
 
-class _Reply(BaseHTTPRequestHandler):
-    """Answers every POST with the status and body configured on the server."""
+def test_window_rule_is_the_config_schemas() -> None:
+    """The query builder and the config schema accept and refuse the same windows."""
+    from pydantic import ValidationError
 
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    for window in ("0s", "0m0s", "1.5h", "24 hours", "-1h"):
+        with pytest.raises(ValueError, match="SLO window"):
+            check_window(window)
+        with pytest.raises(ValidationError):
+            SLOObjectives(window=window)
+    for window in ("1ms", "90s", "1h30m", "7d", "1y"):
+        assert check_window(window) == window == SLOObjectives(window=window).window
+
+
+class _Reply(BaseHTTPRequestHandler):
+    """Answers every GET with the status and body configured on the server."""
+
+    def do_GET(self) -> None:  # noqa: N802
         status, body = self.server.reply  # type: ignore[attr-defined]
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -191,9 +205,15 @@ class _Reply(BaseHTTPRequestHandler):
 @pytest.mark.parametrize(
     ("status", "body", "needle"),
     [
-        (503, b"upstream down", "HTTP 503"),
+        (503, b"upstream down", "503"),
         (200, b"not json", "HTTP 200"),
-        (200, b'{"status":"success","data":{"resultType":"matrix","result":[]}}', "instant vector"),
+        (200, b'{"status":"success"}', "HTTP 200"),
+        (
+            200,
+            b'{"status":"success","data":{"resultType":"matrix","result":'
+            b'[{"metric":{},"values":[[1,"1"]]}]}}',
+            "instant vector",
+        ),
         (422, b'{"status":"error","errorType":"execution","error":"too many samples"}', "samples"),
     ],
 )

@@ -20,7 +20,8 @@ from llm_platform.config import (
     model_config_path,
 )
 from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
-from llm_platform.slo import PROFILES, PrometheusClient, PrometheusError, SLOVerdict, evaluate
+from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate, profile_for_engine
+from llm_platform.slo.endpoint import connect, resolve_prometheus_url
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 _STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
@@ -97,20 +98,25 @@ def check(
         str | None,
         typer.Option(
             "--prometheus",
-            help="Prometheus URL (default: $PROMETHEUS_URL, else http://127.0.0.1:9090).",
+            help="Prometheus URL (default: $PROMETHEUS_URL, else the running embedded stack of "
+            "$LLM_PLATFORM_HOME; none of them is an error).",
         ),
     ] = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
     ] = OutputFormat.text,
     profile: Annotated[
-        str, typer.Option("--profile", help=f"Metric profile: {', '.join(PROFILES)}.")
-    ] = "default",
+        str | None,
+        typer.Option(
+            "--profile",
+            help=f"Metric profile: {', '.join(PROFILES)} (default: the one of the model's "
+            "serving engine).",
+        ),
+    ] = None,
 ) -> None:
     """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
     root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
-    url = prometheus or os.environ.get("PROMETHEUS_URL") or "http://127.0.0.1:9090"
-    if profile not in PROFILES:
+    if profile is not None and profile not in PROFILES:
         raise _fail_usage(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     try:
         env_cfg = load_environment(root, env)
@@ -118,14 +124,20 @@ def check(
         objectives = effective_slo(env_cfg, model_cfg)
     except ConfigError as exc:
         raise _fail_usage(str(exc)) from exc
+    metrics = (
+        PROFILES[profile]
+        if profile is not None
+        else profile_for_engine(getattr(model_cfg.serving, "engine", None))
+    )
     try:
-        with PrometheusClient(url, timeout=30.0) as client:
+        url = resolve_prometheus_url(prometheus)
+        with connect(url, timeout=30.0) as client:
             verdict = evaluate(
                 client,
                 model=model,
                 namespace=env_cfg.namespace,
                 objectives=objectives,
-                profile=PROFILES[profile],
+                profile=metrics,
                 env=env,
             )
     except PrometheusError as exc:

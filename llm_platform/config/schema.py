@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,22 +17,22 @@ from pydantic import (
     Field,
     PlainValidator,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from llm_platform.config.source_paths import relative_source_problem
+from llm_platform.durations import check_duration, duration_seconds
+from llm_platform.slo.objectives import OBJECTIVES, Objective
 from llm_platform.strategy_names import Strategy
 
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 _NAME_CHARS = re.compile(r"^[a-z0-9-]+$")
-_DURATION = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _PERCENT = re.compile(r"^\d+%$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 DNS_LABEL_MAX = 63
 GIB_PER_GPU = 8
@@ -60,19 +60,6 @@ def check_dns_label(value: str) -> str:
         raise ValueError(f"{value!r} may contain only lowercase letters, digits and '-'")
     if value[0] == "-" or value[-1] == "-":
         raise ValueError(f"{value!r} must start and end with a lowercase letter or digit")
-    return value
-
-
-def duration_seconds(value: str) -> float:
-    """Seconds in a Prometheus duration such as ``30s``, ``5m``, ``1h30m`` or ``7d``."""
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
-
-
-def _check_duration(value: str) -> str:
-    if not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration (e.g. 30s, 5m, 24h, 7d)")
-    if duration_seconds(value) <= 0:
-        raise ValueError("must be longer than zero")
     return value
 
 
@@ -154,21 +141,27 @@ class Source(BaseModel):
         return uri
 
 
-class SLOObjectives(BaseModel):
-    """Fully resolved service-level objectives for one model in one environment."""
+class _SLOBlock(BaseModel):
+    """What both ``slo:`` blocks share: strict validation and threshold lookup by objective."""
 
     model_config = STRICT
 
+    def threshold(self, objective: Objective) -> float | None:
+        """The threshold set for ``objective``, or None when it is not configured."""
+        value = getattr(self, objective.key, None)
+        return None if value is None else float(value)
+
+
+class SLOObjectivesBase(_SLOBlock):
+    """Window and traffic floor of resolved objectives; thresholds come from the registry."""
+
     window: PromDuration = "24h"
-    availability: float = Field(default=0.999, gt=0, le=1)
-    latency_p95_ms: float = Field(default=2000, gt=0)
-    error_rate: float = Field(default=0.01, ge=0, le=1)
     min_requests: int = Field(default=1000, ge=0)
 
     @field_validator("window")
     @classmethod
     def _window(cls, value: str) -> str:
-        return _check_duration(value)
+        return check_duration(value)
 
     @property
     def window_seconds(self) -> float:
@@ -176,21 +169,53 @@ class SLOObjectives(BaseModel):
         return duration_seconds(self.window)
 
 
-class SLOOverrides(BaseModel):
-    """A model's optional per-objective overrides of its environment's SLO block."""
-
-    model_config = STRICT
+class SLOOverridesBase(_SLOBlock):
+    """Optional window and traffic floor of a model's overrides."""
 
     window: PromDuration | None = None
-    availability: float | None = Field(default=None, gt=0, le=1)
-    latency_p95_ms: float | None = Field(default=None, gt=0)
-    error_rate: float | None = Field(default=None, ge=0, le=1)
     min_requests: int | None = Field(default=None, ge=0)
 
     @field_validator("window")
     @classmethod
     def _window(cls, value: str | None) -> str | None:
-        return None if value is None else _check_duration(value)
+        return None if value is None else check_duration(value)
+
+
+def _threshold(objective: Objective, *, override: bool) -> Any:
+    default = None if override else objective.default
+    kind: Any = float if default is not None else float | None
+    return (
+        kind,
+        Field(
+            default,
+            description=objective.description,
+            gt=objective.gt,
+            ge=objective.ge,
+            le=objective.le,
+        ),
+    )
+
+
+# One field per objective of llm_platform.slo.objectives (the registry is the source): an
+# objective with a default is always set in an environment; one without is optional.
+if TYPE_CHECKING:
+    SLOObjectives = SLOObjectivesBase
+    SLOOverrides = SLOOverridesBase
+else:
+    SLOObjectives = create_model(
+        "SLOObjectives",
+        __base__=SLOObjectivesBase,
+        __module__=__name__,
+        __doc__="Fully resolved service-level objectives for one model in one environment.",
+        **{o.key: _threshold(o, override=False) for o in OBJECTIVES},
+    )
+    SLOOverrides = create_model(
+        "SLOOverrides",
+        __base__=SLOOverridesBase,
+        __module__=__name__,
+        __doc__="A model's optional per-objective overrides of its environment's SLO block.",
+        **{o.key: _threshold(o, override=True) for o in OBJECTIVES},
+    )
 
 
 class ModelConfig(BaseModel):

@@ -1,7 +1,8 @@
 """Canary analysis: compare the canary revision with the stable one over a short window.
 
-The canary passes only when it meets the objectives on its own (error rate, p95 latency and,
-where the source measures it, availability) AND is not clearly worse than the stable revision
+The canary passes only when it meets each configured objective of the SLO registry
+(:mod:`llm_platform.slo.objectives`) that its metrics source measures AND, for the objectives
+with a canary rule (error rate, the latencies), is not clearly worse than the stable revision
 serving the same traffic at the same time. Too few canary requests (or no stable baseline) is
 ``inconclusive``, which rolls back: a canary is never promoted on no evidence.
 
@@ -13,21 +14,29 @@ gateway's own ``/metrics`` counters diffed between the start and the end of the 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from llm_platform.config import SLOObjectives
+from llm_platform.slo.objectives import BY_NAME, OBJECTIVES, Objective, Thresholds, configured
 
 Verdict = Literal["pass", "fail", "inconclusive"]
+
+
+def _default_objectives() -> dict[str, float]:
+    # The registry's defaults: a canary without explicit thresholds is held to the objectives
+    # an environment without an ``slo:`` block gets.
+    return {o.name: o.default for o in OBJECTIVES if o.default is not None}
 
 
 class CanaryThresholds(BaseModel):
     """What a canary must meet, absolutely and relative to the stable revision."""
 
-    error_rate: float = Field(default=0.01, ge=0, le=1, description="objective (fraction)")
-    latency_p95_ms: float = Field(default=2000, gt=0, description="objective")
-    availability: float = Field(default=0.999, gt=0, le=1, description="objective")
+    objectives: dict[str, float] = Field(
+        default_factory=_default_objectives,
+        description="objective name -> threshold, in the objective's unit (the SLO registry)",
+    )
     min_requests: int = Field(default=20, ge=1, description="canary requests needed")
     error_rate_tolerance: float = Field(
         default=0.01, ge=0, le=1, description="canary may exceed the stable error rate by this"
@@ -37,28 +46,33 @@ class CanaryThresholds(BaseModel):
         default=50, ge=0, description="absolute p95 slack (bucket resolution of tiny latencies)"
     )
 
+    @field_validator("objectives")
     @classmethod
-    def from_objectives(
-        cls, objectives: SLOObjectives, *, min_requests: int = 20
-    ) -> CanaryThresholds:
+    def _known(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(BY_NAME))
+        if unknown:
+            raise ValueError(f"unknown objectives {unknown}; known: {sorted(BY_NAME)}")
+        return value
+
+    @classmethod
+    def from_objectives(cls, objectives: Thresholds, *, min_requests: int = 20) -> CanaryThresholds:
         """Thresholds from an environment's SLO objectives (``min_requests`` is per canary)."""
         return cls(
-            error_rate=objectives.error_rate,
-            latency_p95_ms=objectives.latency_p95_ms,
-            availability=objectives.availability,
-            min_requests=min_requests,
+            objectives={o.name: t for o, t in configured(objectives)}, min_requests=min_requests
         )
 
 
 class RevisionObservation(BaseModel):
-    """What one revision did during the window (None: no data)."""
+    """What one revision did during the window (None: no data).
+
+    ``values`` holds one measurement per objective name, in the objective's unit (ms for the
+    latencies); an objective the source does not measure is absent.
+    """
 
     revision: str
     requests: float | None
     failed: float | None
-    error_rate: float | None
-    latency_p95_ms: float | None
-    availability: float | None = None
+    values: dict[str, float | None] = Field(default_factory=dict)
 
 
 class CanaryCheck(BaseModel):
@@ -99,7 +113,8 @@ class MetricsSource(Protocol):
     """Observes two revisions over a window: ``begin`` at its start, ``collect`` at its end."""
 
     name: str
-    measures_availability: bool
+    #: names of the objectives this source measures (others are not judged by the canary)
+    measures: frozenset[str]
 
     def begin(self, target: AnalysisTarget) -> None:
         """Mark the start of the window."""
@@ -162,20 +177,40 @@ def _compare(
     )
 
 
+def _vs_stable(o: Objective, stable: float | None, t: CanaryThresholds) -> tuple[float | None, str]:
+    """The limit a canary must stay within relative to stable, and how it was derived."""
+    if _bad(stable) or stable is None:
+        return None, "stable (no value)"
+    if o.canary == "additive":
+        return (
+            stable + t.error_rate_tolerance,
+            f"stable {_fmt(stable)} + {t.error_rate_tolerance:g}",
+        )
+    limit = max(stable * t.latency_ratio, stable + t.latency_slack_ms)
+    return limit, (
+        f"{limit:.1f}{o.suffix} = max(stable {_fmt(stable)}{o.suffix} x {t.latency_ratio:g}, "
+        f"+ {t.latency_slack_ms:g}{o.suffix})"
+    )
+
+
 def judge_canary(
     canary: RevisionObservation,
     stable: RevisionObservation,
     thresholds: CanaryThresholds,
     *,
-    with_availability: bool,
+    measured: Collection[str],
 ) -> tuple[Verdict, str, list[CanaryCheck]]:
     """Apply the canary rules; any fail -> fail, else any inconclusive -> inconclusive.
+
+    Every objective in ``thresholds`` that the source measures gets an absolute check (named
+    like the objective); objectives with a canary rule in the registry also get a
+    ``<name>_vs_stable`` check.
 
     Args:
         canary: the canary's observations over the window.
         stable: the stable revision's observations over the same window.
         thresholds: objectives and tolerances.
-        with_availability: judge availability too (the source measures it).
+        measured: names of the objectives the metrics source measures.
 
     Returns:
         (overall verdict, reason naming the failing or inconclusive checks, every check).
@@ -191,12 +226,6 @@ def judge_canary(
     baseline = None
     if _bad(stable.requests) or (stable.requests or 0) < t.min_requests:
         baseline = f"stable served too few requests to compare (need >= {t.min_requests})"
-    c_err, s_err = canary.error_rate, stable.error_rate
-    c_lat, s_lat = canary.latency_p95_ms, stable.latency_p95_ms
-    err_limit = None if _bad(s_err) else (s_err or 0) + t.error_rate_tolerance
-    lat_limit = None
-    if not _bad(s_lat) and s_lat is not None:
-        lat_limit = max(s_lat * t.latency_ratio, s_lat + t.latency_slack_ms)
     checks = [
         CanaryCheck(
             name="canary_requests",
@@ -205,53 +234,38 @@ def judge_canary(
             stable=stable.requests,
             threshold=t.min_requests,
             reason=gate or f"canary served {n:.0f} requests",
-        ),
-        _compare(
-            "error_rate",
-            c_err,
-            s_err,
-            t.error_rate,
-            f"objective {t.error_rate:g} (error rate)",
-            blocked=gate,
-        ),
-        _compare(
-            "error_rate_vs_stable",
-            c_err,
-            s_err,
-            err_limit,
-            f"stable {_fmt(s_err)} + {t.error_rate_tolerance:g} (error rate)",
-            blocked=gate or baseline,
-        ),
-        _compare(
-            "latency_p95",
-            c_lat,
-            s_lat,
-            t.latency_p95_ms,
-            f"objective {t.latency_p95_ms:g} ms (p95 ms)",
-            blocked=gate,
-        ),
-        _compare(
-            "latency_p95_vs_stable",
-            c_lat,
-            s_lat,
-            lat_limit,
-            f"{lat_limit or 0:.1f} ms = max(stable {_fmt(s_lat)} ms x {t.latency_ratio:g}, "
-            f"+ {t.latency_slack_ms:g} ms) (p95 ms)",
-            blocked=gate or baseline,
-        ),
+        )
     ]
-    if with_availability:
+    for o in OBJECTIVES:
+        if o.name not in t.objectives or o.name not in measured:
+            continue
+        c_val, s_val = canary.values.get(o.name), stable.values.get(o.name)
+        objective = t.objectives[o.name]
+        at_least = o.comparison == "at_least"
         checks.append(
             _compare(
-                "availability",
-                canary.availability,
-                stable.availability,
-                t.availability,
-                f"{t.availability:g} (availability)",
-                blocked=None,
-                at_least=True,
+                o.name,
+                c_val,
+                s_val,
+                objective,
+                f"objective {objective:g}{o.suffix} ({o.label})",
+                blocked=gate if o.traffic else None,
+                at_least=at_least,
             )
         )
+        if o.canary is not None:
+            limit, how = _vs_stable(o, s_val, t)
+            checks.append(
+                _compare(
+                    f"{o.name}_vs_stable",
+                    c_val,
+                    s_val,
+                    limit,
+                    f"{how} ({o.label})",
+                    blocked=gate or baseline,
+                    at_least=at_least,
+                )
+            )
     for wanted in ("fail", "inconclusive"):
         hits = [c for c in checks if c.verdict == wanted]
         if hits:
@@ -268,9 +282,7 @@ def analyze(
 ) -> CanaryAnalysis:
     """Collect the window's observations from ``source`` (after ``begin``) and judge them."""
     canary, stable, queries = source.collect(target, window_s)
-    verdict, reason, checks = judge_canary(
-        canary, stable, thresholds, with_availability=source.measures_availability
-    )
+    verdict, reason, checks = judge_canary(canary, stable, thresholds, measured=source.measures)
     return CanaryAnalysis(
         verdict=verdict,
         reason=reason,

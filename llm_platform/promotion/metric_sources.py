@@ -1,8 +1,9 @@
 """Where canary analysis reads its numbers: the gateway's own /metrics or Prometheus.
 
 Both sources implement :class:`llm_platform.promotion.analysis.MetricsSource`: ``begin`` marks
-the start of the analysis window, ``observe`` returns one :class:`RevisionObservation` per
-revision (requests, failures, p95 and, from Prometheus, availability) over the window.
+the start of the analysis window, ``collect`` returns one :class:`RevisionObservation` per
+revision over the window: requests, failures and a value per objective of the SLO registry the
+source can measure (the gateway: error rate and the histogram p95s; Prometheus: all of them).
 """
 
 from __future__ import annotations
@@ -15,10 +16,18 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 
-from llm_platform.config import SLOObjectives
 from llm_platform.promotion.analysis import AnalysisTarget, RevisionObservation, finite_or_none
-from llm_platform.slo import DEFAULT_PROFILE, InstantQueryClient, MetricProfile, evaluate
-from llm_platform.slo.prom import PrometheusError
+from llm_platform.slo import (
+    DEFAULT_PROFILE,
+    OBJECTIVES,
+    InstantQueryClient,
+    MetricProfile,
+    build_queries,
+)
+from llm_platform.slo.prom import PrometheusError, PromSample
+
+#: Objectives measured as the p95 of one of the gateway's histograms (by histogram name).
+_GATEWAY_P95 = {o.histogram(DEFAULT_PROFILE): o.name for o in OBJECTIVES if o.histogram is not None}
 
 
 def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
@@ -46,7 +55,7 @@ def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
 class _Counts(BaseModel):
     requests: float = 0.0
     failed: float = 0.0
-    buckets: dict[float, float] = Field(default_factory=dict)
+    buckets: dict[str, dict[float, float]] = Field(default_factory=dict)
 
 
 class GatewayMetricsSource:
@@ -58,7 +67,7 @@ class GatewayMetricsSource:
     """
 
     name = "gateway-metrics"
-    measures_availability = False
+    measures = frozenset({"error_rate", *_GATEWAY_P95.values()})
 
     def __init__(self, gateway_url: str, *, timeout_s: float = 5.0) -> None:
         self.url = gateway_url.rstrip("/") + "/metrics"
@@ -77,12 +86,13 @@ class GatewayMetricsSource:
                 if s.labels.get("model") != model or "revision" not in s.labels:
                     continue
                 c = out.setdefault(s.labels["revision"], _Counts())
-                if s.name == "llm_requests_total":
+                if s.name == DEFAULT_PROFILE.requests_total:
                     c.requests = s.value
-                elif s.name == "llm_requests_failed_total":
+                elif s.name == DEFAULT_PROFILE.requests_failed:
                     c.failed = s.value
-                elif s.name == "llm_request_duration_seconds_bucket":
-                    c.buckets[float(s.labels["le"])] = s.value
+                elif s.name.endswith("_bucket") and s.name[: -len("_bucket")] in _GATEWAY_P95:
+                    hist = c.buckets.setdefault(s.name[: -len("_bucket")], {})
+                    hist[float(s.labels["le"])] = s.value
         return out
 
     def begin(self, target: AnalysisTarget) -> None:
@@ -98,41 +108,37 @@ class GatewayMetricsSource:
         def observe(revision: str) -> RevisionObservation:
             end = after.get(revision)
             if end is None:
-                return RevisionObservation(
-                    revision=revision,
-                    requests=None,
-                    failed=None,
-                    error_rate=None,
-                    latency_p95_ms=None,
-                )
+                return RevisionObservation(revision=revision, requests=None, failed=None)
             start = self._before.get(revision, _Counts())
             if end.requests < start.requests:  # the gateway restarted: counters reset
                 start = _Counts()
             requests, failed = end.requests - start.requests, end.failed - start.failed
-            buckets = {le: n - start.buckets.get(le, 0.0) for le, n in end.buckets.items()}
-            p95 = histogram_quantile(0.95, buckets)
+            values: dict[str, float | None] = {
+                "error_rate": failed / requests if requests > 0 else None
+            }
+            for hist, name in _GATEWAY_P95.items():
+                before = start.buckets.get(hist, {})
+                diff = {le: n - before.get(le, 0.0) for le, n in end.buckets.get(hist, {}).items()}
+                p95 = histogram_quantile(0.95, diff)
+                values[name] = None if p95 is None else p95 * 1000.0
             return RevisionObservation(
-                revision=revision,
-                requests=requests,
-                failed=failed,
-                error_rate=failed / requests if requests > 0 else None,
-                latency_p95_ms=None if p95 is None else p95 * 1000.0,
+                revision=revision, requests=requests, failed=failed, values=values
             )
 
         return observe(target.canary), observe(target.stable), [f"GET {self.url} (diff)"]
 
 
 class PrometheusSource:
-    """The SLO package's queries, scoped to one revision, over the analysis window.
+    """The SLO registry's queries, scoped to one revision, over the analysis window.
 
     Args:
-        client: a Prometheus client (``PrometheusClient(url)``).
+        client: a Prometheus client (``connect(url)``).
         settle_s: wait this long at the end of the window so the last scrape lands.
         profile: metric names.
     """
 
     name = "prometheus"
-    measures_availability = True
+    measures = frozenset(o.name for o in OBJECTIVES)
 
     def __init__(
         self,
@@ -146,39 +152,41 @@ class PrometheusSource:
     def begin(self, target: AnalysisTarget) -> None:
         """Nothing to snapshot: Prometheus keeps the history."""
 
+    def _one(self, samples: list[PromSample], query: str) -> float | None:
+        if len(samples) > 1:
+            raise PrometheusError(f"expected one series, got {len(samples)}: {query}")
+        return finite_or_none(samples[0].value) if samples else None
+
     def collect(
         self, target: AnalysisTarget, window_s: float
     ) -> tuple[RevisionObservation, RevisionObservation, list[str]]:
-        """Evaluate both revisions at now over ``window_s`` (+ settle)."""
+        """Query both revisions at now over ``window_s`` (+ settle)."""
         time.sleep(self.settle_s)
         window = f"{max(2, math.ceil(window_s + self.settle_s))}s"
-        objectives = SLOObjectives(window=window, min_requests=0)
         at = datetime.now(UTC)
         queries: list[str] = []
 
         def observe(revision: str) -> RevisionObservation:
-            verdict = evaluate(
-                self.client,
-                model=target.model,
+            qs = build_queries(
+                self.profile,
                 namespace=target.namespace,
-                objectives=objectives,
-                profile=self.profile,
+                window=window,
+                model=target.model,
                 extra_labels={"revision": revision},
-                at=at,
             )
-            by_name = {o.name: o for o in verdict.objectives}
-            queries.extend(o.query for o in verdict.objectives)
-            requests, rate = (
-                finite_or_none(by_name["error_rate"].samples),
-                finite_or_none(by_name["error_rate"].value),
-            )
+            queries.extend([qs.requests, *qs.objectives.values()])
+            requests = self._one(self.client.query(qs.requests, at=at), qs.requests)
+            values: dict[str, float | None] = {}
+            for o in OBJECTIVES:
+                query = qs.objectives[o.name]
+                raw = self._one(self.client.query(query, at=at), query)
+                values[o.name] = None if raw is None else raw * o.scale
+            rate = values.get("error_rate")
             return RevisionObservation(
                 revision=revision,
                 requests=requests,
                 failed=None if rate is None or requests is None else rate * requests,
-                error_rate=rate,
-                latency_p95_ms=finite_or_none(by_name["latency_p95"].value),
-                availability=finite_or_none(by_name["availability"].value),
+                values=values,
             )
 
         return observe(target.canary), observe(target.stable), queries

@@ -39,7 +39,8 @@ from llm_platform.runtime.base import (
     RevisionSpec,
     Runtime,
 )
-from llm_platform.slo import PROFILES, PrometheusClient
+from llm_platform.slo import PROFILES
+from llm_platform.slo.endpoint import connect
 from llm_platform.strategy_names import Strategy
 
 __all__ = [
@@ -136,7 +137,7 @@ def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
 def _default_source(plan: RolloutPlan) -> Callable[[str | None], MetricsSource]:
     def make(endpoint: str | None) -> MetricsSource:
         if plan.prometheus_url:
-            client = PrometheusClient(plan.prometheus_url, timeout=10.0)
+            client = connect(plan.prometheus_url, timeout=10.0)
             return PrometheusSource(client, profile=PROFILES[plan.metric_profile])
         if endpoint is None:
             raise PlatformError(f"{plan.env}/{plan.model}: no gateway endpoint to analyse")

@@ -1,7 +1,9 @@
 """SLO verdicts: turn query answers into pass / fail / inconclusive, per objective and overall.
 
-Rules (fail closed): no data, NaN (0/0) or fewer than ``min_requests`` requests in the window is
-``inconclusive`` -- never ``pass``. Prometheus errors propagate as :class:`PrometheusError`.
+Which objectives exist, how they are measured and compared is declared in
+:mod:`llm_platform.slo.objectives`; this module only applies the rules (fail closed): no data,
+NaN (0/0) or fewer than ``min_requests`` requests in the window is ``inconclusive`` -- never
+``pass``. Prometheus errors propagate as :class:`PrometheusError`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from llm_platform.config import SLOObjectives
-from llm_platform.slo.profiles import DEFAULT_PROFILE, MetricProfile, QuerySet, build_queries
+from llm_platform.slo.objectives import Objective, QuerySet, Thresholds, build_queries, configured
+from llm_platform.slo.profiles import DEFAULT_PROFILE, MetricProfile
 from llm_platform.slo.prom import InstantQueryClient, PrometheusError, PromSample
 
 Verdict = Literal["pass", "fail", "inconclusive"]
-ObjectiveName = Literal["availability", "latency_p95", "error_rate"]
 
 
 class ObjectiveResult(BaseModel):
@@ -26,7 +27,7 @@ class ObjectiveResult(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: ObjectiveName
+    name: str
     query: str
     window: str
     value: float | None
@@ -51,20 +52,14 @@ class SLOVerdict(BaseModel):
 
 
 class Observations(BaseModel):
-    """Raw answers for one model; None means the query returned no series for it."""
+    """Raw answers for one model (query units); None means the query returned no series."""
 
     requests: float | None = None
-    latency_p95_s: float | None = None
-    error_rate: float | None = None
-    availability: float | None = None
     availability_samples: float | None = None
+    values: dict[str, float | None] = Field(default_factory=dict)
 
 
-def _num(value: float | None) -> str:
-    return "none" if value is None else f"{value:.6g}"
-
-
-def _traffic_gate(obs: Observations, objectives: SLOObjectives) -> str | None:
+def _traffic_gate(obs: Observations, objectives: Thresholds) -> str | None:
     """Why traffic-based objectives cannot be judged, or None when there is enough traffic."""
     window, need = objectives.window, objectives.min_requests
     if obs.requests is None or math.isnan(obs.requests):
@@ -74,7 +69,31 @@ def _traffic_gate(obs: Observations, objectives: SLOObjectives) -> str | None:
     return None
 
 
-def judge(obs: Observations, objectives: SLOObjectives, queries: QuerySet) -> list[ObjectiveResult]:
+def judge_one(
+    objective: Objective,
+    threshold: float,
+    raw: float | None,
+    *,
+    window: str,
+    gate: str | None,
+) -> tuple[Verdict, str, float | None]:
+    """One objective's verdict, reason and value (in the objective's unit)."""
+    value = None if raw is None else raw * objective.scale
+    label, unit = objective.label, objective.suffix
+    if objective.traffic and gate is not None:
+        return "inconclusive", gate, value
+    if value is None:
+        what = "no up series for the model" if objective.samples == "up" else f"no data for {label}"
+        return "inconclusive", f"{what} in the last {window}", value
+    if math.isnan(value):
+        return "inconclusive", f"{label} is undefined (NaN) in the last {window}", value
+    ok = objective.met(value, threshold)
+    sign = objective.operator(ok)
+    reason = f"{label} {value:.6g}{unit} {sign} {threshold:g}{unit}"
+    return ("pass" if ok else "fail"), reason, value
+
+
+def judge(obs: Observations, objectives: Thresholds, queries: QuerySet) -> list[ObjectiveResult]:
     """Apply the verdict rules to one model's observations.
 
     Args:
@@ -83,56 +102,26 @@ def judge(obs: Observations, objectives: SLOObjectives, queries: QuerySet) -> li
         queries: The queries that produced ``obs`` (recorded in each result).
 
     Returns:
-        Results for availability, latency_p95 and error_rate, in that order.
+        One result per configured objective, in registry order.
     """
-    window = objectives.window
-    results = []
-    avail = obs.availability
-    if avail is None or math.isnan(avail):
-        verdict: Verdict = "inconclusive"
-        reason = f"no up series for the model in the last {window}"
-    elif avail >= objectives.availability:
-        verdict, reason = "pass", f"availability {avail:.6g} >= {objectives.availability:g}"
-    else:
-        verdict, reason = "fail", f"availability {avail:.6g} < {objectives.availability:g}"
-    results.append(
-        ObjectiveResult(
-            name="availability",
-            query=queries.availability,
-            window=window,
-            value=avail,
-            threshold=objectives.availability,
-            samples=obs.availability_samples,
-            verdict=verdict,
-            reason=reason,
-        )
-    )
     gate = _traffic_gate(obs, objectives)
-    p95_ms = None if obs.latency_p95_s is None else obs.latency_p95_s * 1000.0
-    traffic: list[tuple[ObjectiveName, str, float | None, float, str]] = [
-        ("latency_p95", queries.latency_p95, p95_ms, objectives.latency_p95_ms, "p95 latency"),
-        ("error_rate", queries.error_rate, obs.error_rate, objectives.error_rate, "error rate"),
-    ]
-    for name, query, value, threshold, label in traffic:
-        unit = " ms" if name == "latency_p95" else ""
-        if gate is not None:
-            verdict, reason = "inconclusive", gate
-        elif value is None:
-            verdict, reason = "inconclusive", f"no data for {label} in the last {window}"
-        elif math.isnan(value):
-            verdict, reason = "inconclusive", f"{label} is undefined (NaN) in the last {window}"
-        elif value <= threshold:
-            verdict, reason = "pass", f"{label} {value:.6g}{unit} <= {threshold:g}{unit}"
-        else:
-            verdict, reason = "fail", f"{label} {value:.6g}{unit} > {threshold:g}{unit}"
+    results = []
+    for objective, threshold in configured(objectives):
+        verdict, reason, value = judge_one(
+            objective,
+            threshold,
+            obs.values.get(objective.name),
+            window=objectives.window,
+            gate=gate,
+        )
         results.append(
             ObjectiveResult(
-                name=name,
-                query=query,
-                window=window,
+                name=objective.name,
+                query=queries.objectives[objective.name],
+                window=objectives.window,
                 value=value,
                 threshold=threshold,
-                samples=obs.requests,
+                samples=obs.availability_samples if objective.samples == "up" else obs.requests,
                 verdict=verdict,
                 reason=reason,
             )
@@ -165,13 +154,15 @@ def evaluate(
     *,
     model: str,
     namespace: str,
-    objectives: SLOObjectives,
+    objectives: Thresholds,
     profile: MetricProfile = DEFAULT_PROFILE,
     extra_labels: dict[str, str] | None = None,
     at: datetime | None = None,
     env: str | None = None,
 ) -> SLOVerdict:
-    """Evaluate one model's SLOs with five instant queries at ``at`` (default: now).
+    """Evaluate one model's configured SLOs at ``at`` (default: now).
+
+    Two queries (requests, ``up`` samples) plus one per configured objective.
 
     Args:
         client: Prometheus client (raises ``PrometheusError`` when it cannot answer).
@@ -190,21 +181,23 @@ def evaluate(
         PrometheusError: Prometheus is unreachable or rejected a query.
     """
     at = at or datetime.now(UTC)
+    wanted = [o for o, _ in configured(objectives)]
     queries = build_queries(
         profile,
         namespace=namespace,
         window=objectives.window,
         model=model,
         extra_labels=extra_labels,
+        objectives=wanted,
     )
     obs = Observations(
         requests=_single(client.query(queries.requests, at=at), "requests"),
-        latency_p95_s=_single(client.query(queries.latency_p95, at=at), "latency_p95"),
-        error_rate=_single(client.query(queries.error_rate, at=at), "error_rate"),
-        availability=_single(client.query(queries.availability, at=at), "availability"),
         availability_samples=_single(
             client.query(queries.availability_samples, at=at), "availability samples"
         ),
+        values={
+            o.name: _single(client.query(queries.objectives[o.name], at=at), o.name) for o in wanted
+        },
     )
     return make_verdict(model, env or namespace, namespace, obs, objectives, queries, at)
 
@@ -214,7 +207,7 @@ def make_verdict(
     env: str,
     namespace: str,
     obs: Observations,
-    objectives: SLOObjectives,
+    objectives: Thresholds,
     queries: QuerySet,
     at: datetime,
 ) -> SLOVerdict:

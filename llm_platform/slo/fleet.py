@@ -1,7 +1,8 @@
 """Fleet SLO evaluation: every model of a namespace with a constant number of queries.
 
-Models are grouped by window; each distinct window costs one query set (five queries) grouped
-``by (<model label>)``, however many models share it.
+Models are grouped by window and by the set of objectives they configure; each group costs one
+query set (two queries plus one per objective) grouped ``by (<model label>)``, however many
+models share it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from llm_platform.config import SLOObjectives
 from llm_platform.slo.evaluate import Observations, SLOVerdict, make_verdict
-from llm_platform.slo.profiles import DEFAULT_PROFILE, MetricProfile, build_queries
+from llm_platform.slo.objectives import Thresholds, build_queries, configured
+from llm_platform.slo.profiles import DEFAULT_PROFILE, MetricProfile
 from llm_platform.slo.prom import InstantQueryClient, PrometheusError, PromSample
 
 
@@ -31,13 +32,13 @@ def evaluate_fleet(
     client: InstantQueryClient,
     *,
     namespace: str,
-    objectives_by_model: dict[str, SLOObjectives],
+    objectives_by_model: dict[str, Thresholds],
     profile: MetricProfile = DEFAULT_PROFILE,
     extra_labels: dict[str, str] | None = None,
     at: datetime | None = None,
     env: str | None = None,
 ) -> dict[str, SLOVerdict]:
-    """Evaluate many models of one namespace with five queries per distinct window.
+    """Evaluate many models of one namespace with one query set per distinct window.
 
     Verdicts follow exactly the per-model rules of :func:`llm_platform.slo.evaluate`; each
     objective records the grouped query that was actually run.
@@ -58,27 +59,39 @@ def evaluate_fleet(
         PrometheusError: Prometheus is unreachable or rejected a query.
     """
     at = at or datetime.now(UTC)
-    by_window: dict[str, list[str]] = defaultdict(list)
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
     for model, objectives in objectives_by_model.items():
-        by_window[objectives.window].append(model)
+        names = tuple(o.name for o, _ in configured(objectives))
+        groups[(objectives.window, names)].append(model)
     verdicts: dict[str, SLOVerdict] = {}
-    for window, models in by_window.items():
+    for (window, _), models in groups.items():
+        wanted = [o for o, _ in configured(objectives_by_model[models[0]])]
         queries = build_queries(
-            profile, namespace=namespace, window=window, extra_labels=extra_labels
+            profile,
+            namespace=namespace,
+            window=window,
+            extra_labels=extra_labels,
+            objectives=wanted,
         )
         mlabel, ulabel = profile.model_label, profile.up_model_label
-        answers = {
-            field: _by_model(client.query(query, at=at), label, query)
-            for field, query, label in (
-                ("requests", queries.requests, mlabel),
-                ("latency_p95_s", queries.latency_p95, mlabel),
-                ("error_rate", queries.error_rate, mlabel),
-                ("availability", queries.availability, ulabel),
-                ("availability_samples", queries.availability_samples, ulabel),
+        requests = _by_model(client.query(queries.requests, at=at), mlabel, queries.requests)
+        up_samples = _by_model(
+            client.query(queries.availability_samples, at=at), ulabel, queries.availability_samples
+        )
+        values = {
+            o.name: _by_model(
+                client.query(queries.objectives[o.name], at=at),
+                ulabel if o.samples == "up" else mlabel,
+                queries.objectives[o.name],
             )
+            for o in wanted
         }
         for model in models:
-            obs = Observations(**{field: vals.get(model) for field, vals in answers.items()})
+            obs = Observations(
+                requests=requests.get(model),
+                availability_samples=up_samples.get(model),
+                values={name: answers.get(model) for name, answers in values.items()},
+            )
             verdicts[model] = make_verdict(
                 model, env or namespace, namespace, obs, objectives_by_model[model], queries, at
             )

@@ -1,10 +1,12 @@
-"""Metric profiles: which Prometheus series answer each SLO objective, and the PromQL for them.
+"""Metric profiles: which Prometheus series a serving stack exports, and PromQL scopes over them.
 
-A profile maps the three objectives (availability, p95 latency, error rate) and the request
-count onto the metric and label names a serving stack exports. Every selector is scoped to one
-namespace (and, per model, to one model) with exact-match, escaped label values; counters are
-read through ``increase()`` / ``rate()`` over the window so that counter resets (restarts) do
-not distort the result.
+A profile names the request counters, the latency histograms (end-to-end, time to first token,
+time per output token) and the labels of one serving stack; :class:`Scope` renders selectors
+and the shared query parts for one evaluation. The objectives themselves (which query answers
+which ``slo:`` key) are declared in :mod:`llm_platform.slo.objectives`. Every selector is scoped
+to one namespace (and, per model, to one model) with exact-match, escaped label values; counters
+are read through ``increase()`` / ``rate()`` over the window so that counter resets (restarts)
+do not distort the result.
 """
 
 from __future__ import annotations
@@ -13,8 +15,17 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_platform.durations import check_duration
+
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_DURATION = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+
+# The gateway's contract series (DESIGN.md "Metrics"), labelled model, namespace, version,
+# revision and color. Histograms are in seconds.
+REQUESTS_TOTAL = "llm_requests_total"
+REQUESTS_FAILED_TOTAL = "llm_requests_failed_total"
+REQUEST_DURATION_SECONDS = "llm_request_duration_seconds"
+TIME_TO_FIRST_TOKEN_SECONDS = "llm_time_to_first_token_seconds"
+TIME_PER_OUTPUT_TOKEN_SECONDS = "llm_time_per_output_token_seconds"
 
 
 class MetricProfile(BaseModel):
@@ -24,6 +35,8 @@ class MetricProfile(BaseModel):
         name: Profile name (``default``, ``vllm``).
         latency_histogram: Base name of the end-to-end latency histogram, in seconds
             (``_bucket`` is appended).
+        ttft_histogram: Base name of the time-to-first-token histogram, in seconds.
+        tpot_histogram: Base name of the time-per-output-token histogram, in seconds.
         requests_total: Counter of finished requests (the sample count and error-rate divisor).
         requests_total_matchers: Extra exact-match label matchers on ``requests_total``.
         requests_failed: Counter of failed requests.
@@ -39,6 +52,8 @@ class MetricProfile(BaseModel):
 
     name: str
     latency_histogram: str
+    ttft_histogram: str
+    tpot_histogram: str
     requests_total: str
     requests_total_matchers: dict[str, str] = Field(default_factory=dict)
     requests_failed: str
@@ -52,20 +67,26 @@ class MetricProfile(BaseModel):
 
 DEFAULT_PROFILE = MetricProfile(
     name="default",
-    latency_histogram="llm_request_duration_seconds",
-    requests_total="llm_requests_total",
-    requests_failed="llm_requests_failed_total",
+    latency_histogram=REQUEST_DURATION_SECONDS,
+    ttft_histogram=TIME_TO_FIRST_TOKEN_SECONDS,
+    tpot_histogram=TIME_PER_OUTPUT_TOKEN_SECONDS,
+    requests_total=REQUESTS_TOTAL,
+    requests_failed=REQUESTS_FAILED_TOTAL,
 )
 
 # vLLM (0.6+ / V1 engine) exports no "failed" counter. It counts every finished request in
 # ``vllm:request_success_total`` with a ``finished_reason`` label (stop | length | abort, and
 # error in newer releases). Mapping: requests = all finished requests; failures = those that
-# finished with ``abort`` or ``error``; latency = ``vllm:e2e_request_latency_seconds``. The
+# finished with ``abort`` or ``error``; latency = ``vllm:e2e_request_latency_seconds``, first
+# token and per-token times = ``vllm:time_to_first_token_seconds`` and
+# ``vllm:time_per_output_token_seconds``. The
 # model label is ``model_name``; ``up`` comes from a scrape job named ``vllm`` whose targets are
 # relabelled with ``model`` and ``namespace`` from the pod labels.
 VLLM_PROFILE = MetricProfile(
     name="vllm",
     latency_histogram="vllm:e2e_request_latency_seconds",
+    ttft_histogram="vllm:time_to_first_token_seconds",
+    tpot_histogram="vllm:time_per_output_token_seconds",
     requests_total="vllm:request_success_total",
     requests_failed="vllm:request_success_total",
     requests_failed_regex={"finished_reason": "abort|error"},
@@ -74,6 +95,16 @@ VLLM_PROFILE = MetricProfile(
 )
 
 PROFILES: dict[str, MetricProfile] = {p.name: p for p in (DEFAULT_PROFILE, VLLM_PROFILE)}
+
+#: Engines whose own metrics the SLO queries read; every other engine is measured by the
+#: gateway in front of it (the default profile).
+_ENGINE_PROFILES: dict[str, MetricProfile] = {"vllm": VLLM_PROFILE}
+
+
+def profile_for_engine(engine: str | None) -> MetricProfile:
+    """The metric profile of a deployment served by ``engine`` (``builtin``, ``llama-cpp``,
+    ``vllm``; None: the builtin default)."""
+    return _ENGINE_PROFILES.get(engine or "", DEFAULT_PROFILE)
 
 
 def quote_label_value(value: str) -> str:
@@ -95,9 +126,10 @@ def check_window(window: str) -> str:
     Raises:
         ValueError: When ``window`` is not a Prometheus duration.
     """
-    if not _DURATION.match(window):
-        raise ValueError(f"SLO window {window!r} is not a Prometheus duration (e.g. 24h, 30m)")
-    return window
+    try:
+        return check_duration(window)
+    except ValueError as exc:
+        raise ValueError(f"SLO window: {exc}") from exc
 
 
 def selector(exact: dict[str, str], regex: dict[str, str] | None = None) -> str:
@@ -115,73 +147,61 @@ def selector(exact: dict[str, str], regex: dict[str, str] | None = None) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-class QuerySet(BaseModel):
-    """The five instant queries that answer one SLO evaluation (one model, or a fleet)."""
+class Scope:
+    """One evaluation's PromQL building blocks: namespace, optional model, window, extra labels.
 
-    model_config = ConfigDict(frozen=True)
-
-    requests: str
-    latency_p95: str
-    error_rate: str
-    availability: str
-    availability_samples: str
-
-
-def build_queries(
-    profile: MetricProfile,
-    *,
-    namespace: str,
-    window: str,
-    model: str | None = None,
-    extra_labels: dict[str, str] | None = None,
-) -> QuerySet:
-    """Build the PromQL for one model, or for every model of a namespace (``model=None``).
-
-    With ``model=None`` every query is grouped ``by (<model label>)`` so that one query answers
-    all models at once (fleet mode); otherwise each query aggregates to a single value.
-
-    Args:
-        profile: Metric names and labels to use.
-        namespace: Kubernetes namespace (exact match).
-        window: PromQL range, e.g. ``24h``.
-        model: Model name (exact match), or None for fleet queries.
-        extra_labels: Additional exact-match matchers, e.g. ``{"revision": "canary"}``.
-
-    Returns:
-        The query set.
+    With ``model=None`` (fleet mode) aggregations keep the model label (``by_model``,
+    ``by_up``) so that one query answers every model of the namespace.
 
     Raises:
         ValueError: On an invalid window or label name.
     """
-    check_window(window)
-    extra = dict(extra_labels or {})
 
-    def scoped(model_label: str, own: dict[str, str], regex: dict[str, str] | None = None) -> str:
+    def __init__(
+        self,
+        profile: MetricProfile,
+        *,
+        namespace: str,
+        window: str,
+        model: str | None = None,
+        extra_labels: dict[str, str] | None = None,
+    ) -> None:
+        self.profile, self.namespace, self.model = profile, namespace, model
+        self.window = check_window(window)
+        self.extra = dict(extra_labels or {})
+        self.by_model = f" by ({profile.model_label})" if model is None else ""
+        self.by_up = f" by ({profile.up_model_label})" if model is None else ""
+        self.by_le = f"{profile.model_label}, le" if model is None else "le"
+        self.select(profile.model_label, {})  # validates the extra label names now
+
+    def select(
+        self, model_label: str, own: dict[str, str], regex: dict[str, str] | None = None
+    ) -> str:
+        """The selector: ``own`` matchers, namespace, model (unless fleet), extra labels."""
         labels = dict(own)
-        labels[profile.namespace_label] = namespace
-        if model is not None:
-            labels[model_label] = model
-        labels.update(extra)
+        labels[self.profile.namespace_label] = self.namespace
+        if self.model is not None:
+            labels[model_label] = self.model
+        labels.update(self.extra)
         return selector(labels, regex)
 
-    by_model = f" by ({profile.model_label})" if model is None else ""
-    by_up = f" by ({profile.up_model_label})" if model is None else ""
-    by_le = f"{profile.model_label}, le" if model is None else "le"
-    w = f"[{window}]"
-    total = (
-        f"{profile.requests_total}{scoped(profile.model_label, profile.requests_total_matchers)}"
-    )
-    failed_sel = scoped(
-        profile.model_label, profile.requests_failed_matchers, profile.requests_failed_regex
-    )
-    failed = f"{profile.requests_failed}{failed_sel}"
-    bucket = f"{profile.latency_histogram}_bucket{scoped(profile.model_label, {})}"
-    up = f"up{scoped(profile.up_model_label, {'job': profile.up_job})}"
-    requests = f"sum{by_model} (increase({total}{w}))"
-    return QuerySet(
-        requests=requests,
-        latency_p95=f"histogram_quantile(0.95, sum by ({by_le}) (rate({bucket}{w})))",
-        error_rate=f"sum{by_model} (increase({failed}{w})) / {requests}",
-        availability=f"avg{by_up} (avg_over_time({up}{w}))",
-        availability_samples=f"sum{by_up} (count_over_time({up}{w}))",
-    )
+    def requests(self) -> str:
+        """Requests finished in the window (the traffic gate and error-rate divisor)."""
+        p = self.profile
+        total = f"{p.requests_total}{self.select(p.model_label, p.requests_total_matchers)}"
+        return f"sum{self.by_model} (increase({total}[{self.window}]))"
+
+    def failed(self) -> str:
+        """The failed-requests counter selector."""
+        p = self.profile
+        sel = self.select(p.model_label, p.requests_failed_matchers, p.requests_failed_regex)
+        return f"{p.requests_failed}{sel}"
+
+    def up(self) -> str:
+        """The ``up`` selector of the model's scrape job."""
+        return f"up{self.select(self.profile.up_model_label, {'job': self.profile.up_job})}"
+
+    def histogram_p95(self, histogram: str) -> str:
+        """p95 over the window of a histogram (base name, seconds)."""
+        bucket = f"{histogram}_bucket{self.select(self.profile.model_label, {})}"
+        return f"histogram_quantile(0.95, sum by ({self.by_le}) (rate({bucket}[{self.window}])))"
