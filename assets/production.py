@@ -9,6 +9,7 @@ from assets.gate import approval_item, gate_items_markdown, staging_check_eviden
 from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV, STAGING_DEPLOYMENT
 from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
+from llm_platform.config.applicability import serving_replicas
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.gate import GateDecision, checks_item, local_capacity_item
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
@@ -110,7 +111,11 @@ def production_deployment(
         items=[
             checks_item(staging_check_evidence(context.instance, name), digest=digest),
             approval_gate,
-            local_capacity_item(rt.capacity(), artifact_bytes=record.total_size),
+            local_capacity_item(
+                rt.capacity(),
+                artifact_bytes=record.total_size,
+                revisions=2 * serving_replicas(env.autoscaling),  # old + new replicas at once
+            ),
         ]
     )
     gate_md = gate_items_markdown(decision.items)
