@@ -17,6 +17,7 @@ from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
 from assets.slo_checks import staging_checks_passed
 from llm_platform.config import effective_slo
+from llm_platform.config.applicability import serving_replicas
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.gate import GateDecision, checks_item, local_capacity_item
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
@@ -127,7 +128,11 @@ def production_deployment(
                 staging_check_evidence(context.instance, name, staging_checks), digest=digest
             ),
             approval_gate,
-            local_capacity_item(rt.capacity(), artifact_bytes=record.total_size),
+            local_capacity_item(
+                rt.capacity(),
+                artifact_bytes=record.total_size,
+                revisions=2 * serving_replicas(env.autoscaling),  # old + new replicas at once
+            ),
         ]
     )
     gate_md = gate_items_markdown(decision.items)

@@ -84,3 +84,40 @@ def test_stopped_server_is_killed_restarted_and_in_flight_requests_fail_fast(
     )
     with httpx.Client(trust_env=False) as client:
         assert complete(client, endpoint, "hang").status_code == 200
+
+
+def test_with_two_replicas_a_hung_one_costs_only_its_in_flight_requests(
+    home: Path, tmp_path: Path
+) -> None:
+    art = tmp_path / "tiny"
+    digest = build_artifact(art)
+    runtime = LocalRuntime(home, liveness_timeout_s=LIVENESS_S)
+    two = revision("r1", digest, art, weight=100).model_copy(update={"replicas": 2})
+    runtime.apply(spec("hang2", two))
+    status = runtime.wait_ready("staging", "hang2", timeout_s=60)
+    (rev,) = status.revisions
+    assert rev.ready_replicas == 2 and rev.pid is not None
+    victim = rev.pid
+    with Traffic(status.endpoint or "", "hang2", max_requests=3000) as traffic:
+        traffic.wait_for("r1", 20)
+        sent_before = traffic.sent
+        os.kill(victim, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        while time.monotonic() - stopped_at < 40:
+            runtime.reconcile()
+            st = runtime.status("staging", "hang2")
+            if st is not None and st.revisions[0].ready_replicas == 2 and not pid_alive(victim):
+                break
+            time.sleep(1.0)
+        recovered_s = time.monotonic() - stopped_at
+        traffic.wait_for("r1", 20)
+        sent_during = traffic.sent - sent_before
+    assert not pid_alive(victim)
+    assert runtime.wait_ready("staging", "hang2", timeout_s=30).revisions[0].ready_replicas == 2
+    assert not [f for f in traffic.failures if "Timeout" in f], traffic.failures[:5]
+    # Only requests already sent to the stopped replica fail; the other replica serves the rest.
+    assert len(traffic.failures) <= 5, traffic.failures
+    print(
+        f"\nliveness, 2 replicas: {len(traffic.failures)} of {sent_during} requests failed while "
+        f"one replica was stopped, killed and restarted ({recovered_s:.1f}s)"
+    )
