@@ -235,7 +235,8 @@ def test_local_readiness_and_metrics_paths() -> None:
 
 def test_local_threads_are_bounded() -> None:
     assert local_threads(1) == 1
-    assert local_threads(2) == 2
+    assert local_threads(2) == 1
+    assert local_threads(4) == 3
     assert local_threads(64) == 8
     assert 1 <= local_threads() <= 8
 
