@@ -98,9 +98,9 @@ def p50(values: list[float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5 requests of 16 tokens")
+    parser.add_argument("--quick", action="store_true", help="3 requests of 8 tokens")
     args = parser.parse_args()
-    n, max_tokens = (5, 16) if args.quick else (20, 32)
+    n, max_tokens = (3, 8) if args.quick else (20, 32)
 
     home = Settings.from_env().home
     artifact = ensure_gemma_artifact(home)

@@ -43,7 +43,7 @@ def _sse_events(response: httpx.Response) -> list[str]:
 def test_ready_on_its_readiness_path_serving_the_alias(llama_server: EngineProcess) -> None:  # noqa: F811
     models = httpx.get(f"{llama_server.base_url}/v1/models", timeout=5).json()
     assert [m["id"] for m in models["data"]] == [GEMMA]
-    assert "verified, starting llama_cpp.server" in llama_server.log_text()
+    assert "verified, starting llm_platform.serving.engines.llama_server" in llama_server.log_text()
 
 
 def test_completion_generates_text(llama_server: EngineProcess) -> None:  # noqa: F811
@@ -71,6 +71,18 @@ def test_streaming_completion_is_server_sent_events(llama_server: EngineProcess)
     assert all("error" not in c for c in chunks)
 
 
+def test_chat_completion_has_content(llama_server: EngineProcess) -> None:  # noqa: F811
+    body = {
+        "model": GEMMA,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 8,
+        "temperature": 0,
+    }
+    reply = httpx.post(f"{llama_server.base_url}/v1/chat/completions", json=body, timeout=120)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["message"]["content"].strip()
+
+
 def test_wrong_digest_is_refused_before_the_engine_starts(tmp_path: Path) -> None:
     artifact = tmp_path / "model"
     write_gguf(artifact / "tiny.gguf")
@@ -81,7 +93,7 @@ def test_wrong_digest_is_refused_before_the_engine_starts(tmp_path: Path) -> Non
         proc.stop()
     log = proc.log_text()
     assert "artifact digest mismatch" in log and "refusing to serve" in log
-    assert "starting llama_cpp.server" not in log
+    assert "verified, starting" not in log
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", proc.port)) != 0
 

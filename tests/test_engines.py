@@ -145,7 +145,8 @@ def test_llama_cpp_local_argv_verifies_then_serves(gguf_dir: Path) -> None:
     argv = get_engine("llama-cpp").local_argv(settings, python=PY)
     assert argv == [
         PY, "-m", "llm_platform.serving.engines.launch",
-        "--artifact", str(gguf_dir), "--digest", DIGEST, "--module", "llama_cpp.server", "--",
+        "--artifact", str(gguf_dir), "--digest", DIGEST,
+        "--module", "llm_platform.serving.engines.llama_server", "--",
         "--model", str(gguf_dir / "model-q4.gguf"), "--model_alias", "m1",
         "--host", "127.0.0.1", "--port", "9100", "--n_ctx", "1024", "--n_threads", "2",
     ]  # fmt: skip
@@ -234,7 +235,8 @@ def test_local_readiness_and_metrics_paths() -> None:
 
 def test_local_threads_are_bounded() -> None:
     assert local_threads(1) == 1
-    assert local_threads(2) == 2
+    assert local_threads(2) == 1
+    assert local_threads(4) == 3
     assert local_threads(64) == 8
     assert 1 <= local_threads() <= 8
 
@@ -261,3 +263,19 @@ def test_launch_settings_come_from_the_serving_block(gguf_dir: Path) -> None:
     argv = launch_argv(config.serving.engine, settings, python=PY, check_local=False)  # type: ignore[union-attr]
     assert argv[argv.index("--n_ctx") + 1] == "1024"
     assert argv[argv.index("--model_alias") + 1] == config.name
+
+
+def test_chat_format_is_added_only_for_gguf_without_a_template(tmp_path: Path) -> None:
+    from llm_platform.serving.engines.llama_server import server_args
+
+    bare = write_gguf(tmp_path / "bare.gguf", metadata={"general.architecture": "gemma3"})
+    templated = write_gguf(
+        tmp_path / "t.gguf",
+        metadata={"general.architecture": "gemma3", "tokenizer.chat_template": "{{ x }}"},
+    )
+    other = write_gguf(tmp_path / "o.gguf", metadata={"general.architecture": "llama"})
+    assert server_args(["--model", str(bare)]) == ["--model", str(bare), "--chat_format", "gemma"]
+    assert server_args(["--model", str(templated)]) == ["--model", str(templated)]
+    assert server_args(["--model", str(other)]) == ["--model", str(other)]
+    explicit = ["--model", str(bare), "--chat_format", "chatml"]
+    assert server_args(explicit) == explicit

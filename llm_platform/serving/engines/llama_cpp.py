@@ -21,7 +21,8 @@ from llm_platform.serving.engines.base import (
 )
 from llm_platform.serving.engines.detect import gguf_entry, gguf_files
 
-SERVER_MODULE = "llama_cpp.server"
+# llama_cpp.server behind a wrapper that picks a chat format for GGUFs without a template.
+SERVER_MODULE = "llm_platform.serving.engines.llama_server"
 IMAGE = "ghcr.io/ggml-org/llama.cpp:server"
 # llama.cpp's own default context when the config gives none.
 DEFAULT_CONTEXT = 2048

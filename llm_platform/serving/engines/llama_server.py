@@ -1,0 +1,54 @@
+"""llama-cpp-python's server, with a chat format for GGUF files that carry no chat template.
+
+Without ``tokenizer.chat_template`` llama-cpp-python falls back to the llama-2 format; models of
+other families then answer chat requests with empty content (Gemma 3 270M: 0 tokens). This
+module reads the GGUF metadata with the scanner's parser and, when the file has no template,
+passes the chat format of its architecture, then runs ``llama_cpp.server`` in this process.
+An explicit ``--chat_format`` always wins.
+
+Run by the digest-verifying launcher: ``--module llm_platform.serving.engines.llama_server``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import runpy
+import sys
+from pathlib import Path
+
+from llm_platform.security.gguf import GgufError, parse_gguf
+
+SERVER_MODULE = "llama_cpp.server"
+# general.architecture -> llama-cpp-python chat format, for files without a chat template.
+CHAT_FORMATS = {"gemma": "gemma", "gemma2": "gemma", "gemma3": "gemma"}
+
+
+def chat_format_args(model: Path) -> list[str]:
+    """``["--chat_format", F]`` when ``model`` has no chat template and F is known, else []."""
+    try:
+        summary = parse_gguf(model)
+    except (GgufError, OSError):
+        return []  # llama.cpp reports an unreadable model itself
+    if summary.chat_templates:
+        return []
+    fmt = CHAT_FORMATS.get(str(summary.metadata.get("general.architecture")))
+    return ["--chat_format", fmt] if fmt else []
+
+
+def server_args(args: list[str]) -> list[str]:
+    """The server's arguments with a chat format added where the model needs one."""
+    if "--chat_format" in args or "--model" not in args:
+        return args
+    return [*args, *chat_format_args(Path(args[args.index("--model") + 1]))]
+
+
+def main() -> None:
+    """Run ``llama_cpp.server`` with :func:`server_args` applied to this process's argv."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        sys.exit("llama_server: llama-cpp-python is not installed (run `make install`)")
+    sys.argv = [SERVER_MODULE, *server_args(sys.argv[1:])]
+    runpy.run_module(SERVER_MODULE, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
