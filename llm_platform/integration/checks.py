@@ -36,6 +36,25 @@ def _snippet(body: bytes, limit: int = 200) -> str:
     return text + ("…" if len(body) > limit else "")
 
 
+def _ok_json_object(status: int, body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """The body of a successful JSON response as a dict, else None and why not.
+
+    Checks status 200, a JSON object, and no ``error`` member (some servers report errors with
+    status 200).
+    """
+    if status != 200:
+        return None, f"HTTP {status}: {_snippet(body)}"
+    try:
+        data: Any = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, f"response body is not JSON: {_snippet(body)!r}"
+    if not isinstance(data, dict):
+        return None, f"response body is JSON but not an object: {_snippet(body)}"
+    if data.get("error"):
+        return None, f"error body with status 200: {_snippet(body)}"
+    return data, None
+
+
 def completion_problem(status: int, body: bytes) -> str | None:
     """Why a ``/v1/completions`` response is not a successful completion, or None if it is.
 
@@ -43,16 +62,9 @@ def completion_problem(status: int, body: bytes) -> str | None:
     status 200); ``object`` is ``text_completion`` when present; a non-empty ``choices`` list
     whose first element has a non-empty string ``text``; ``usage.completion_tokens`` > 0.
     """
-    if status != 200:
-        return f"HTTP {status}: {_snippet(body)}"
-    try:
-        data: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return f"response body is not JSON: {_snippet(body)!r}"
-    if not isinstance(data, dict):
-        return f"response body is JSON but not an object: {_snippet(body)}"
-    if data.get("error"):
-        return f"error body with status 200: {_snippet(body)}"
+    data, problem = _ok_json_object(status, body)
+    if data is None:
+        return problem
     if "object" in data and data["object"] != "text_completion":
         return f"object is {data['object']!r}, expected 'text_completion'"
     choices = data.get("choices")
@@ -76,16 +88,9 @@ def chat_problem(status: int, body: bytes) -> str | None:
     Checks: status 200; a JSON object without an ``error`` member; ``object`` is
     ``chat.completion`` when present; a non-empty string ``choices[0].message.content``.
     """
-    if status != 200:
-        return f"HTTP {status}: {_snippet(body)}"
-    try:
-        data: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return f"response body is not JSON: {_snippet(body)!r}"
-    if not isinstance(data, dict):
-        return f"response body is JSON but not an object: {_snippet(body)}"
-    if data.get("error"):
-        return f"error body with status 200: {_snippet(body)}"
+    data, problem = _ok_json_object(status, body)
+    if data is None:
+        return problem
     if "object" in data and data["object"] != "chat.completion":
         return f"object is {data['object']!r}, expected 'chat.completion'"
     choices = data.get("choices")

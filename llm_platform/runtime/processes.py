@@ -125,16 +125,9 @@ def stop_process(pid: int | None, argv: list[str], *, timeout_s: float = 5.0) ->
         return False
     assert pid is not None
     _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not is_our_process(pid, argv):
-            _reap(pid)
-            return True
-        time.sleep(0.05)
-    _signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline and is_our_process(pid, argv):
-        time.sleep(0.05)
+    if not _gone_within(pid, argv, timeout_s):
+        _signal_group(pid, signal.SIGKILL)
+        _gone_within(pid, argv, 2.0)
     _reap(pid)
     return True
 
@@ -151,10 +144,18 @@ def kill_process(pid: int | None, argv: list[str], *, timeout_s: float = 5.0) ->
         return False
     assert pid is not None
     _signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and is_our_process(pid, argv):
-        time.sleep(0.02)
+    _gone_within(pid, argv, timeout_s)
     _reap(pid)
+    return True
+
+
+def _gone_within(pid: int, argv: list[str], timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for ``pid`` to stop running ``argv``; True when it did."""
+    deadline = time.monotonic() + timeout_s
+    while is_our_process(pid, argv):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
     return True
 
 
