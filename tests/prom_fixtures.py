@@ -193,13 +193,18 @@ def free_port() -> int:
 
 
 class PrometheusProcess:
-    """A real Prometheus serving ``data_dir`` on 127.0.0.1; stop it with :meth:`stop`."""
+    """A real Prometheus serving ``data_dir`` on 127.0.0.1; stop it with :meth:`stop`.
 
-    def __init__(self, data_dir: Path) -> None:
+    ``config_text`` is the prometheus.yml text (default: scrape nothing).
+    """
+
+    def __init__(
+        self, data_dir: Path, config_text: str = "global:\n  scrape_interval: 15s\n"
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = data_dir.parent / f"prometheus-{self.port}.yml"
-        config.write_text("global:\n  scrape_interval: 15s\n")
+        config.write_text(config_text)
         self._log = open(data_dir.parent / f"prometheus-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [

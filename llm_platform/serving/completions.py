@@ -1,12 +1,22 @@
-"""The OpenAI ``/v1/completions`` request schema and error bodies the model server uses."""
+"""The OpenAI ``/v1/completions`` request schema, its parsing, and OpenAI error bodies.
+
+Everything a client can get wrong in a body is decided here, as data (:class:`ClientError`),
+so that a server answers it with a 4xx: a malformed request must never surface as a server
+failure, which would count against the deployment's error-rate objective.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MAX_TOKENS_CAP = 512
+# The largest seed numpy's generators accept is unbounded, but a seed is a 64-bit value in
+# every OpenAI-compatible engine; negative seeds are refused rather than reinterpreted.
+MAX_SEED = 2**64 - 1
 
 
 class CompletionRequest(BaseModel):
@@ -23,7 +33,7 @@ class CompletionRequest(BaseModel):
     prompt: str | list[str]
     max_tokens: int = Field(default=16, ge=1, le=MAX_TOKENS_CAP)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     stop: str | list[str] | None = None
     n: int = Field(default=1, ge=1, le=1)
     stream: bool = Field(default=False)
@@ -39,8 +49,11 @@ class CompletionRequest(BaseModel):
     @field_validator("stop")
     @classmethod
     def _stop_limit(cls, v: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(v, list) and len(v) > 4:
+        stops = [v] if isinstance(v, str) else (v or [])
+        if len(stops) > 4:
             raise ValueError("at most 4 stop sequences")
+        if any(not s for s in stops):
+            raise ValueError("stop sequences must be non-empty strings")
         return v
 
     @field_validator("stream", "echo")
@@ -69,8 +82,37 @@ def error_body(message: str, *, type_: str, code: str, param: str | None = None)
 
 
 def validation_message(exc: ValidationError) -> tuple[str, str | None]:
-    """A one-line description of the first problems of a request body and the first field."""
+    """A one-line description of the first problems of a request body, and the field."""
     errors = exc.errors()
     parts = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors[:5]]
-    first = ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else None
+    # The body field as the client named it (not pydantic's union branch, e.g. "prompt.str").
+    first = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else None
     return "; ".join(parts), first
+
+
+@dataclass(frozen=True)
+class ClientError:
+    """Why a request body was refused (answered with 400)."""
+
+    message: str
+    code: str
+    param: str | None = None
+
+
+def parse_completion(body: bytes) -> CompletionRequest | ClientError:
+    """Parse and validate a completions body; every client mistake becomes a ClientError."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        return ClientError("request body is nested too deeply", "invalid_json")
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, over-long integers
+        return ClientError(f"request body is not valid JSON: {exc}", "invalid_json")
+    if not isinstance(payload, dict):
+        return ClientError("request body must be a JSON object", "invalid_body")
+    try:
+        return CompletionRequest.model_validate(payload)
+    except ValidationError as exc:
+        message, param = validation_message(exc)
+        return ClientError(message, "invalid_value", param)
+    except RecursionError:  # nesting inside an ignored extra field
+        return ClientError("request body is nested too deeply", "invalid_body")

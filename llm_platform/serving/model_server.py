@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 import time
@@ -33,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from llm_platform.digest import DigestError, digest_directory
-from llm_platform.serving.completions import CompletionRequest, error_body, validation_message
+from llm_platform.serving.completions import ClientError, error_body, parse_completion
 from llm_platform.serving.faults import FaultInjector, FaultSettings
 from llm_platform.serving.metrics import ServerMetrics
 
@@ -148,24 +147,10 @@ def build_app(lm: LanguageModel, identity: ServerIdentity, faults: FaultInjector
             metrics.duration.observe(time.perf_counter() - start)
 
     async def _complete(request: Request) -> Response:
-        try:
-            payload = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return fail(
-                400,
-                f"request body is not valid JSON: {exc}",
-                "invalid_request_error",
-                "invalid_json",
-            )
-        if not isinstance(payload, dict):
-            return fail(
-                400, "request body must be a JSON object", "invalid_request_error", "invalid_body"
-            )
-        try:
-            req = CompletionRequest.model_validate(payload)
-        except ValidationError as exc:
-            message, param = validation_message(exc)
-            return fail(400, message, "invalid_request_error", "invalid_value", param)
+        parsed = parse_completion(await request.body())
+        if isinstance(parsed, ClientError):
+            return fail(400, parsed.message, "invalid_request_error", parsed.code, parsed.param)
+        req = parsed
         if req.model != identity.model:
             return fail(
                 404,
