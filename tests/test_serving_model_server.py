@@ -259,3 +259,26 @@ def _server_errors(url: str) -> float:
     text = httpx.get(url + "/metrics").text
     (line,) = [x for x in text.splitlines() if x.startswith("llm_server_errors_total")]
     return float(line.split()[-1])
+
+
+def test_prompt_longer_than_the_context_is_400(artifact: tuple[Path, str], tmp_path: Path) -> None:
+    proc, url = start_model_server(*artifact, tmp_path, extra=["--max-sequence-length", "64"])
+    try:
+        assert _complete(url, prompt="a" * 50, max_tokens=14).status_code == 200
+        r = _complete(url, prompt="a" * 50, max_tokens=15)
+        assert r.status_code == 400
+        err = r.json()["error"]
+        assert err["code"] == "context_length_exceeded" and err["param"] == "prompt"
+        assert "64 tokens" in err["message"] and "50 in the prompt" in err["message"]
+        r = _complete(url, prompt="a" * 100_000)  # only a prefix is tokenized
+        assert r.status_code == 400 and "at least 512 in" in r.json()["error"]["message"]
+        assert httpx.get(url + "/v1/models").json()["data"][0]["max_model_len"] == 64
+    finally:
+        proc.stop()
+
+
+def test_unknown_path_and_wrong_method(server: tuple[str, Path]) -> None:
+    r = httpx.get(server[0] + "/v1/completions")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    r = httpx.post(server[0] + "/v1/nothing", json={})
+    assert r.status_code == 404 and r.json()["error"]["type"] == "invalid_request_error"

@@ -1,7 +1,8 @@
 """Rollback safety end to end: abusive client traffic must not move a deployment's error rate.
 
 A real model server behind a real gateway, scraped every second by a real Prometheus; good
-traffic plus malformed requests (negative seeds, JSON nested 100,000 deep, ...) go through the gateway, and the SLO evaluation the promotion gate and the
+traffic plus malformed requests (negative seeds, JSON nested 100,000 deep, over-long prompts,
+oversized bodies, ...) go through the gateway, and the SLO evaluation the promotion gate and the
 rollback sensor use (``llm_platform.slo.evaluate``) must still pass the error-rate objective
 with ``llm_requests_failed_total`` at zero. Before client errors were 4xx this drove the error
 rate to ~10% and production rolled back on its own.
@@ -32,6 +33,8 @@ GOOD = {"model": MODEL, "prompt": "Shall I compare thee", "max_tokens": 4, "temp
 # Client mistakes the model server and the gateway each must answer with 4xx.
 ABUSE: list[bytes] = [
     *(body.replace(b'"tiny"', b'"m"') for _, body, _ in ABUSIVE_BODIES),
+    b'{"model":"m","prompt":"' + b"a" * 5000 + b'","max_tokens":8}',  # > max sequence length
+    b'{"model":"m","prompt":"' + b"a" * 1_500_000 + b'"}',  # > the body limit (1 MiB)
     b'{"model":"m","prompt":"x","stream":true}',
 ]
 
