@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from pydantic import ValidationError
 
 from llm_platform.errors import ConfigurationError
+from llm_platform.serving.bodies import response_usage, with_path_model
+from llm_platform.serving.completions import ClientError
 from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
@@ -127,12 +129,20 @@ class Gateway:
             msg = f"model {model!r} has no revision with traffic weight > 0"
             return error_response(503, msg, "unavailable", "no_revision")
         target = rest + b"?" + req.query if req.query else rest
+        body = req.body
+        if counted and req.method == "POST":
+            checked = with_path_model(body, model)
+            if isinstance(checked, ClientError):  # refused before proxying: in no series
+                return error_response(
+                    400, checked.message, "invalid_request_error", checked.code, checked.param
+                )
+            body = checked
         try:
             resp = await self.client.pool(backend.origin).request(
                 req.method,
                 target,
                 headers=req.headers,
-                body=req.body,
+                body=body,
                 timeout_s=self.upstream_timeout_s,
             )
         except (OSError, UpstreamError, TimeoutError) as exc:
@@ -146,6 +156,7 @@ class Gateway:
                 return error_response(504, msg, "upstream_error", "upstream_timeout")
             return error_response(502, msg, "upstream_error", "upstream_unreachable")
         if counted:
+            ok = 200 <= resp.status < 300
             self.metrics.observe(
                 model,
                 backend.version,
@@ -153,6 +164,8 @@ class Gateway:
                 backend.revision,
                 time.perf_counter() - start,
                 resp.status >= 500,
+                completed=ok,
+                usage=response_usage(resp.body) if ok else None,
             )
         headers = [h for h in resp.headers if h[0] not in HOP_BY_HOP]
         headers += (

@@ -80,9 +80,12 @@ class _Rejected(Exception):
         self.response = response
 
 
-def error_response(status: int, message: str, type_: str, code: str) -> Response:
+def error_response(
+    status: int, message: str, type_: str, code: str, param: str | None = None
+) -> Response:
     """An OpenAI-shaped JSON error response."""
-    body = json.dumps(error_body(message, type_=type_, code=code), separators=(",", ":"))
+    obj = error_body(message, type_=type_, code=code, param=param)
+    body = json.dumps(obj, separators=(",", ":"))
     return Response(status, [JSON_CONTENT_TYPE], body.encode())
 
 

@@ -19,7 +19,13 @@ from typing import Any, Protocol
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from llm_platform.serving.completions import ClientError, error_body, parse_completion
+from llm_platform.serving.completions import (
+    ChatRequest,
+    ClientError,
+    CompletionRequest,
+    error_body,
+    parse_request,
+)
 from llm_platform.serving.faults import FaultInjector
 from llm_platform.serving.httpserver import JSON_CONTENT_TYPE, Request, Response, error_response
 from llm_platform.serving.metrics import ServerMetrics
@@ -107,6 +113,7 @@ class ModelServer:
             b"/v1/models": ("GET", self.models),
             b"/metrics": ("GET", self.prometheus),
             b"/v1/completions": ("POST", self.completions),
+            b"/v1/chat/completions": ("POST", self.chat_completions),
         }
 
     async def handle(self, req: Request) -> Response:
@@ -167,15 +174,27 @@ class ModelServer:
         return self.count_tokens(prompt), True
 
     async def completions(self, request: Request) -> Response:
+        """``POST /v1/completions``."""
+        return await self._timed(request, CompletionRequest)
+
+    async def chat_completions(self, request: Request) -> Response:
+        """``POST /v1/chat/completions`` (the messages' contents, one per line, are the prompt)."""
+        return await self._timed(request, ChatRequest)
+
+    async def _timed(
+        self, request: Request, schema: type[CompletionRequest | ChatRequest]
+    ) -> Response:
         start = time.perf_counter()
         self.metrics.requests.inc()
         try:
-            return await self._complete(request)
+            return await self._complete(request, schema)
         finally:
             self.metrics.duration.observe(time.perf_counter() - start)
 
-    async def _complete(self, request: Request) -> Response:
-        parsed = parse_completion(request.body)
+    async def _complete(
+        self, request: Request, schema: type[CompletionRequest | ChatRequest]
+    ) -> Response:
+        parsed = parse_request(request.body, schema)
         if isinstance(parsed, ClientError):
             return self._fail(
                 400, parsed.message, "invalid_request_error", parsed.code, parsed.param
@@ -220,21 +239,20 @@ class ModelServer:
             log.exception("generation failed")
             return self._fail(500, f"generation failed: {exc}", "server_error", "generation_failed")
         self.metrics.completion_tokens.inc(gen.completion_tokens)
+        if isinstance(req, ChatRequest):
+            kind, prefix = "chat.completion", "chatcmpl"
+            choice: dict[str, Any] = {"message": {"role": "assistant", "content": gen.text}}
+        else:
+            kind, prefix = "text_completion", "cmpl"
+            choice = {"text": gen.text, "logprobs": None}
         return _json(
             200,
             {
-                "id": f"cmpl-{uuid.uuid4().hex[:24]}",
-                "object": "text_completion",
+                "id": f"{prefix}-{uuid.uuid4().hex[:24]}",
+                "object": kind,
                 "created": int(time.time()),
                 "model": self.identity.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "text": gen.text,
-                        "finish_reason": gen.finish_reason,
-                        "logprobs": None,
-                    }
-                ],
+                "choices": [{"index": 0, **choice, "finish_reason": gen.finish_reason}],
                 "usage": {
                     "prompt_tokens": gen.prompt_tokens,
                     "completion_tokens": gen.completion_tokens,
