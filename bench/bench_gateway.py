@@ -50,10 +50,10 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"port {port} not ready")
 
 
-async def latency(url: str, n: int) -> tuple[float, float]:
+async def latency(url: str, n: int, model: str = "tiny") -> tuple[float, float]:
     """Sequential requests; returns (p50 ms, p95 ms)."""
     transport = Transport(url, timeout_s=30)
-    body = json.dumps(PAYLOAD).encode()
+    body = json.dumps({**PAYLOAD, "model": model}).encode()
     samples = []
     try:
         for _ in range(n):
@@ -70,10 +70,10 @@ async def latency(url: str, n: int) -> tuple[float, float]:
     return p50, p95
 
 
-async def throughput(url: str, n: int, concurrency: int) -> float:
+async def throughput(url: str, n: int, concurrency: int, model: str = "tiny") -> float:
     transport = Transport(url, timeout_s=30, connections=concurrency)
     try:
-        res = await run_load(transport, model="tiny", requests=n, concurrency=concurrency)
+        res = await run_load(transport, model=model, requests=n, concurrency=concurrency)
     finally:
         await transport.aclose()
     if res.failed:
@@ -81,18 +81,20 @@ async def throughput(url: str, n: int, concurrency: int) -> float:
     return res.rps
 
 
-def measure(name: str, direct: str, via: str, n_lat: int, n_tp: int) -> dict[str, float]:
+def measure(
+    name: str, direct: str, via: str, n_lat: int, n_tp: int, model: str
+) -> dict[str, float]:
     import uvloop
 
     async def go() -> dict[str, float]:
-        await latency(direct, 100)  # warm-up (connections, caches)
-        await latency(via, 100)
-        d50, d95 = await latency(direct, n_lat)
-        g50, g95 = await latency(via, n_lat)
+        await latency(direct, 100, model)  # warm-up (connections, caches)
+        await latency(via, 100, model)
+        d50, d95 = await latency(direct, n_lat, model)
+        g50, g95 = await latency(via, n_lat, model)
         d_runs, g_runs = [], []
         for _ in range(ROUNDS):  # alternate, then take medians: CPU noise hits both sides
-            d_runs.append(await throughput(direct, n_tp, 16))
-            g_runs.append(await throughput(via, n_tp, 16))
+            d_runs.append(await throughput(direct, n_tp, 16, model))
+            g_runs.append(await throughput(via, n_tp, 16, model))
         d_rps, g_rps = statistics.median(d_runs), statistics.median(g_runs)
         return {"d50": d50, "d95": d95, "g50": g50, "g95": g95, "d_rps": d_rps, "g_rps": g_rps}
 
@@ -154,8 +156,8 @@ def main() -> None:
             print(f"{os.cpu_count()} CPUs; latency n={n_lat} sequential, throughput n={n_tp} "
                   "at concurrency 16")  # fmt: skip
             measure("model server (demo model, max_tokens 8)", f"http://127.0.0.1:{sport}",
-                    f"{gw}/tiny", n_lat, n_tp)  # fmt: skip
-            measure("trivial upstream", trivial_url, f"{gw}/trivial", n_lat, n_tp)
+                    f"{gw}/tiny", n_lat, n_tp, "tiny")  # fmt: skip
+            measure("trivial upstream", trivial_url, f"{gw}/trivial", n_lat, n_tp, "trivial")
         finally:
             for p in procs:
                 p.terminate()

@@ -218,6 +218,7 @@ class PrometheusProcess:
 
     Args:
         data_dir: TSDB directory.
+        config_text: The prometheus.yml text (default: scrape nothing).
         web_config: Optional ``--web.config.file`` (e.g. ``basic_auth_users``).
         probe_headers: Headers for the readiness probe (what ``web_config`` demands).
     """
@@ -225,6 +226,7 @@ class PrometheusProcess:
     def __init__(
         self,
         data_dir: Path,
+        config_text: str = "global:\n  scrape_interval: 15s\n",
         *,
         web_config: Path | None = None,
         probe_headers: dict[str, str] | None = None,
@@ -232,7 +234,7 @@ class PrometheusProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = data_dir.parent / f"prometheus-{self.port}.yml"
-        config.write_text("global:\n  scrape_interval: 15s\n")
+        config.write_text(config_text)
         self._log = open(data_dir.parent / f"prometheus-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [

@@ -158,6 +158,7 @@ class FakeUpstream:
         self.health = health
         self.delay_s = delay_s
         self.posts = 0
+        self.bodies: list[bytes] = []  # every POST body received, in order
         self.lock = threading.Lock()
         outer = self
 
@@ -180,8 +181,9 @@ class FakeUpstream:
                 self._reply(*outer.health)
 
             def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("content-length", "0")))
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with outer.lock:
+                    outer.bodies.append(body)
                     n = outer.posts
                     outer.posts += 1
                 if outer.delay_s:

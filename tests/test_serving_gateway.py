@@ -26,6 +26,7 @@ from tests.serving_fixtures import (
 )
 
 BODY = {"model": "m", "prompt": "hi", "max_tokens": 2}
+PATH_BODY = {"prompt": "hi", "max_tokens": 2}  # routed by path: the gateway adds the model
 
 
 def rev(name: str, url: str, weight: int, color: str = "") -> dict[str, object]:
@@ -116,7 +117,7 @@ def test_unknown_model_zero_weights_and_dead_upstream(
     apply(gateway, {"m": [rev("r1", upstreams["blue"].url, 0)], "d": [rev("r9", dead, 100)]})
     r = httpx.post(url + "/m/v1/completions", json=BODY)
     assert r.status_code == 503 and "weight" in r.json()["error"]["message"]
-    r = httpx.post(url + "/d/v1/completions", json=BODY)
+    r = httpx.post(url + "/d/v1/completions", json=PATH_BODY)
     assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_unreachable"
     failed = metric_samples(url, "llm_requests_failed_total")
     assert failed[("d", "staging", "1.0.9", "", "r9")] == 1.0
@@ -142,7 +143,7 @@ def test_contract_metrics(gateway: tuple[str, Path], upstreams: dict) -> None:
     )
     apply(gateway, {"mm": [rev("r2", upstreams["green"].url, 100, "green")]})
     with httpx.Client() as c:
-        codes = [c.post(url + "/mm/v1/completions", json=BODY).status_code for _ in range(10)]
+        codes = [c.post(url + "/mm/v1/completions", json=PATH_BODY).status_code for _ in range(10)]
         for _ in range(3):
             assert c.get(url + "/mm/health").status_code == 200  # proxied, not counted
             assert c.get(url + "/mm/v1/models").status_code == 200  # listing, not counted
@@ -240,7 +241,7 @@ def test_missing_routes_file_starts_empty(tmp_path: Path, upstreams: dict) -> No
 
 
 def test_sigterm_finishes_in_flight_requests(tmp_path: Path, upstreams: dict) -> None:
-    upstreams["blue"].delay_s = 0.6
+    upstreams["blue"].delay_s = 1.0
     routes = tmp_path / "routes.json"
     write_routes(routes, {"m": [rev("r1", upstreams["blue"].url, 100, "blue")]})
     proc, url = start_gateway(routes, tmp_path)
@@ -248,7 +249,10 @@ def test_sigterm_finishes_in_flight_requests(tmp_path: Path, upstreams: dict) ->
         with ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(httpx.post, url + "/m/v1/completions", json=BODY, timeout=10)
                        for _ in range(2)]  # fmt: skip
-            time.sleep(0.3)  # both requests are now waiting on the slow upstream
+            deadline = time.monotonic() + 10
+            while upstreams["blue"].posts < 2:  # both requests wait on the slow upstream
+                assert time.monotonic() < deadline, "requests never reached the upstream"
+                time.sleep(0.01)
             proc.popen.send_signal(signal.SIGTERM)
             assert [f.result().status_code for f in futures] == [200, 200]
         assert proc.popen.wait(timeout=10) == 0

@@ -206,3 +206,79 @@ def test_seeded_partial_error_rate(artifact: tuple[Path, str], tmp_path: Path) -
         proc.stop()
     assert set(statuses) == {200, 500}
     assert 15 <= statuses.count(500) <= 45
+
+
+# Bodies a client can send that must come back 4xx: a 5xx here would count against the
+# deployment's error-rate objective and could roll production back (issue 9).
+ABUSIVE_BODIES: list[tuple[str, bytes, str | None]] = [
+    ("negative seed", b'{"model":"tiny","prompt":"x","seed":-1}', "seed"),
+    ("huge seed", b'{"model":"tiny","prompt":"x","seed":' + b"9" * 40 + b"}", "seed"),
+    (
+        "deep nesting",
+        b'{"model":"tiny","prompt":"x","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        None,
+    ),  # fmt: skip
+    ("deep array", b"[" * 50_000 + b"]" * 50_000, None),
+    (
+        "5000-digit integer",
+        b'{"model":"tiny","prompt":"x","max_tokens":' + b"1" * 5000 + b"}",
+        None,
+    ),  # fmt: skip
+    ("empty stop", b'{"model":"tiny","prompt":"x","stop":""}', "stop"),
+    ("empty stop in list", b'{"model":"tiny","prompt":"x","stop":["a",""]}', "stop"),
+    ("NaN temperature", b'{"model":"tiny","prompt":"x","temperature":NaN}', "temperature"),
+    (
+        "infinite temperature",
+        b'{"model":"tiny","prompt":"x","temperature":Infinity}',
+        "temperature",
+    ),  # fmt: skip
+    ("non-UTF-8", b'{"model":"tiny","prompt":"\xff\xfe"}', None),
+    ("JSON string", b'"hello"', None),
+    ("prompt object", b'{"model":"tiny","prompt":{"a":1}}', "prompt"),
+    ("max_tokens zero", b'{"model":"tiny","prompt":"x","max_tokens":0}', "max_tokens"),
+    ("max_tokens float", b'{"model":"tiny","prompt":"x","max_tokens":1.5}', "max_tokens"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "param"), [b[1:] for b in ABUSIVE_BODIES], ids=[b[0] for b in ABUSIVE_BODIES]
+)
+def test_abusive_bodies_are_client_errors(
+    server: tuple[str, Path], body: bytes, param: str | None
+) -> None:
+    before = _server_errors(server[0])
+    r = httpx.post(server[0] + "/v1/completions", content=body, timeout=20)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert err["type"] == "invalid_request_error" and err["param"] == param
+    assert _server_errors(server[0]) == before
+
+
+def _server_errors(url: str) -> float:
+    text = httpx.get(url + "/metrics").text
+    (line,) = [x for x in text.splitlines() if x.startswith("llm_server_errors_total")]
+    return float(line.split()[-1])
+
+
+def test_prompt_longer_than_the_context_is_400(artifact: tuple[Path, str], tmp_path: Path) -> None:
+    proc, url = start_model_server(*artifact, tmp_path, extra=["--max-sequence-length", "64"])
+    try:
+        assert _complete(url, prompt="a" * 50, max_tokens=14).status_code == 200
+        r = _complete(url, prompt="a" * 50, max_tokens=15)
+        assert r.status_code == 400
+        err = r.json()["error"]
+        assert err["code"] == "context_length_exceeded" and err["param"] == "prompt"
+        assert "64 tokens" in err["message"] and "50 in the prompt" in err["message"]
+        r = _complete(url, prompt="a" * 100_000)  # only a prefix is tokenized
+        assert r.status_code == 400 and "at least 512 in" in r.json()["error"]["message"]
+        assert httpx.get(url + "/v1/models").json()["data"][0]["max_model_len"] == 64
+    finally:
+        proc.stop()
+
+
+def test_unknown_path_and_wrong_method(server: tuple[str, Path]) -> None:
+    r = httpx.get(server[0] + "/v1/completions")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    r = httpx.post(server[0] + "/v1/nothing", json={})
+    assert r.status_code == 404 and r.json()["error"]["type"] == "invalid_request_error"

@@ -19,24 +19,29 @@ import time
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
+from pydantic import ValidationError
 
 from llm_platform.errors import ConfigurationError
+from llm_platform.serving.bodies import response_usage, with_path_model
+from llm_platform.serving.completions import ClientError
 from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
-from llm_platform.serving.httpserver import Request, Response, serve
+from llm_platform.serving.httpserver import (
+    JSON_CONTENT_TYPE,
+    Request,
+    Response,
+    error_response,
+    run,
+    serve,
+)
+from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
 from llm_platform.serving.routes import RoutesWatcher
 
 log = logging.getLogger("llm_platform.gateway")
 
-_JSON = (b"content-type", b"application/json")
-
 
 def _json(status: int, obj: object) -> Response:
-    return Response(status, [_JSON], json.dumps(obj, separators=(",", ":")).encode())
-
-
-def _error(status: int, message: str, type_: str, code: str) -> Response:
-    return _json(status, {"error": {"message": message, "type": type_, "code": code}})
+    return Response(status, [JSON_CONTENT_TYPE], json.dumps(obj, separators=(",", ":")).encode())
 
 
 def is_inference_path(rest: bytes) -> bool:
@@ -93,7 +98,9 @@ class Gateway:
                     **self.watcher.table.spec.model_dump(),
                 },
             )
-        return _error(404, f"no admin endpoint {path.decode(errors='replace')}", "not_found", "404")
+        return error_response(
+            404, f"no admin endpoint {path.decode(errors='replace')}", "not_found", "404"
+        )
 
     async def handle(self, req: Request) -> Response:
         """Answer one request: admin, metrics, or proxy to a revision of the model."""
@@ -111,7 +118,7 @@ class Gateway:
         router = self.watcher.table.routers.get(model)
         if router is None:
             msg = f"model {model!r} is not routed by this gateway ({self.namespace})"
-            return _error(404, msg, "not_found", "model_not_found")
+            return error_response(404, msg, "not_found", "model_not_found")
         rest = b"/" + rest_b
         counted = is_inference_path(rest)
         start = time.perf_counter()
@@ -120,14 +127,22 @@ class Gateway:
             if counted:
                 self.metrics.observe(model, "none", "none", "none", 0.0, True)
             msg = f"model {model!r} has no revision with traffic weight > 0"
-            return _error(503, msg, "unavailable", "no_revision")
+            return error_response(503, msg, "unavailable", "no_revision")
         target = rest + b"?" + req.query if req.query else rest
+        body = req.body
+        if counted and req.method == "POST":
+            checked = with_path_model(body, model)
+            if isinstance(checked, ClientError):  # refused before proxying: in no series
+                return error_response(
+                    400, checked.message, "invalid_request_error", checked.code, checked.param
+                )
+            body = checked
         try:
             resp = await self.client.pool(backend.origin).request(
                 req.method,
                 target,
                 headers=req.headers,
-                body=req.body,
+                body=body,
                 timeout_s=self.upstream_timeout_s,
             )
         except (OSError, UpstreamError, TimeoutError) as exc:
@@ -138,9 +153,10 @@ class Gateway:
                 )
             msg = f"upstream {backend.origin} (revision {backend.revision}) failed: {exc}"
             if isinstance(exc, TimeoutError):
-                return _error(504, msg, "upstream_error", "upstream_timeout")
-            return _error(502, msg, "upstream_error", "upstream_unreachable")
+                return error_response(504, msg, "upstream_error", "upstream_timeout")
+            return error_response(502, msg, "upstream_error", "upstream_unreachable")
         if counted:
+            ok = 200 <= resp.status < 300
             self.metrics.observe(
                 model,
                 backend.version,
@@ -148,6 +164,8 @@ class Gateway:
                 backend.revision,
                 time.perf_counter() - start,
                 resp.status >= 500,
+                completed=ok,
+                usage=response_usage(resp.body) if ok else None,
             )
         headers = [h for h in resp.headers if h[0] not in HOP_BY_HOP]
         headers += (
@@ -158,13 +176,16 @@ class Gateway:
         return Response(resp.status, headers, resp.body)
 
 
-async def _run(gateway: Gateway, host: str, port: int, poll_interval_s: float) -> None:
+async def _run(
+    gateway: Gateway, host: str, port: int, poll_interval_s: float, limits: ServerLimits
+) -> None:
     poller = asyncio.create_task(gateway.poll_forever(poll_interval_s))
     try:
         await serve(
             gateway.handle,
             host,
             port,
+            limits=limits,
             on_start=lambda: log.info(
                 "gateway (%s) listening on %s:%d", gateway.namespace, host, port
             ),  # fmt: skip
@@ -184,7 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds")
     parser.add_argument("--upstream-timeout", type=float, default=120.0, help="seconds")
     parser.add_argument("--seed", type=int, default=None, help="seed of the weighted choice")
+    add_limit_arguments(parser)
     args = parser.parse_args(argv)
+    try:
+        limits = limits_from_arguments(args)
+    except ValidationError as exc:
+        sys.stderr.write(f"gateway: invalid limits: {exc}\n")
+        return 2
     disable_created_metrics()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     watcher = RoutesWatcher(args.routes)
@@ -199,14 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         watcher, namespace=args.namespace, upstream_timeout_s=args.upstream_timeout, seed=args.seed
     )
     try:
-        import uvloop
-    except ImportError:  # optional: the standard loop works, somewhat slower
-        runner = asyncio.Runner()
-    else:
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    try:
-        with runner:
-            runner.run(_run(gateway, args.host, args.port, args.poll_interval))
+        run(_run(gateway, args.host, args.port, args.poll_interval, limits))
     except OSError as exc:
         sys.stderr.write(f"gateway: cannot listen on {args.host}:{args.port}: {exc}\n")
         return 1

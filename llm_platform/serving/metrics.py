@@ -1,13 +1,19 @@
 """Prometheus metrics of the gateway (the platform's metric contract) and of a model server.
 
-The gateway records the contract used by the SLO checks: histogram
-``llm_request_duration_seconds`` and counters ``llm_requests_total`` /
-``llm_requests_failed_total`` with labels ``model, namespace, version, color, revision``.
+The gateway records the contract used by the SLO checks, labels
+``model, namespace, version, color, revision`` (names below, defined once): histogram
+``llm_request_duration_seconds``, counters ``llm_requests_total`` / ``llm_requests_failed_total``
+(only server-side failures), histogram ``llm_time_to_first_token_seconds`` (for a
+non-streaming request, the whole response), and counters ``llm_prompt_tokens_total`` /
+``llm_output_tokens_total`` (from the response's ``usage``). The name
+``llm_time_per_output_token_seconds`` is reserved for the gaps between streamed tokens.
 Model servers use their own ``llm_server_*`` names so that a Prometheus scraping both never
 counts a request twice under the contract names.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -29,7 +35,19 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
+# First-token latency of LLMs spans 10 ms (cached prompt) to tens of seconds (long prompt).
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0)
+# Gaps between output tokens: 1 ms (small model) to 1 s (overloaded).
+TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0)
 GATEWAY_LABELS = ("model", "namespace", "version", "color", "revision")
+
+REQUEST_DURATION = "llm_request_duration_seconds"
+REQUESTS_TOTAL = "llm_requests_total"
+REQUESTS_FAILED_TOTAL = "llm_requests_failed_total"
+TIME_TO_FIRST_TOKEN = "llm_time_to_first_token_seconds"
+TIME_PER_OUTPUT_TOKEN = "llm_time_per_output_token_seconds"
+PROMPT_TOKENS_TOTAL = "llm_prompt_tokens_total"
+OUTPUT_TOKENS_TOTAL = "llm_output_tokens_total"
 SERVER_LABELS = ("model", "version", "revision")
 
 
@@ -44,37 +62,58 @@ class GatewayMetrics:
         self.namespace = namespace
         self.registry = CollectorRegistry(auto_describe=True)
         self.duration = Histogram(
-            "llm_request_duration_seconds",
+            REQUEST_DURATION,
             "Time from receiving an inference request to the upstream's complete response.",
             GATEWAY_LABELS,
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.requests = Counter(
-            "llm_requests_total",
+            REQUESTS_TOTAL,
             "Inference requests proxied by the gateway.",
             GATEWAY_LABELS,
             registry=self.registry,
         )
         self.failed = Counter(
-            "llm_requests_failed_total",
-            "Inference requests that ended with a 5xx status or an upstream connection error.",
+            REQUESTS_FAILED_TOTAL,
+            "Inference requests that ended with a 5xx status or an upstream connection error "
+            "(client errors, 4xx, are not failures).",
             GATEWAY_LABELS,
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, str, str], tuple[Histogram, Counter, Counter]] = {}
+        self.ttft = Histogram(
+            TIME_TO_FIRST_TOKEN,
+            "Time to the first output token (the whole response when not streaming).",
+            GATEWAY_LABELS,
+            buckets=TTFT_BUCKETS,
+            registry=self.registry,
+        )
+        self.prompt_tokens = Counter(
+            PROMPT_TOKENS_TOTAL,
+            "Prompt tokens of successful inference requests (from the response's usage).",
+            GATEWAY_LABELS,
+            registry=self.registry,
+        )
+        self.output_tokens = Counter(
+            OUTPUT_TOKENS_TOTAL,
+            "Output tokens of successful inference requests (from the response's usage).",
+            GATEWAY_LABELS,
+            registry=self.registry,
+        )
+        self._children: dict[tuple[str, str, str, str], _Series] = {}
 
-    def _series(
-        self, model: str, version: str, color: str, revision: str
-    ) -> tuple[Histogram, Counter, Counter]:
+    def _series(self, model: str, version: str, color: str, revision: str) -> _Series:
         key = (model, version, color, revision)
         children = self._children.get(key)
         if children is None:
             labels = (model, self.namespace, version, color, revision)
-            children = (
+            children = _Series(
                 self.duration.labels(*labels),
                 self.requests.labels(*labels),
                 self.failed.labels(*labels),
+                self.ttft.labels(*labels),
+                self.prompt_tokens.labels(*labels),
+                self.output_tokens.labels(*labels),
             )
             self._children[key] = children
         return children
@@ -89,14 +128,50 @@ class GatewayMetrics:
         self._series(model, version, color, revision)
 
     def observe(
-        self, model: str, version: str, color: str, revision: str, seconds: float, failed: bool
+        self,
+        model: str,
+        version: str,
+        color: str,
+        revision: str,
+        seconds: float,
+        failed: bool,
+        *,
+        completed: bool = False,
+        usage: Usage | None = None,
     ) -> None:
-        """Record one inference request."""
+        """Record one inference request.
+
+        Args:
+            completed: it succeeded (2xx): a non-streaming response's first token arrives with
+                the whole response, so its time to first token is ``seconds``.
+            usage: the response's token counts, when it reported them.
+        """
         children = self._series(model, version, color, revision)
-        children[0].observe(seconds)
-        children[1].inc()
+        children.duration.observe(seconds)
+        children.requests.inc()
         if failed:
-            children[2].inc()
+            children.failed.inc()
+        if completed:
+            children.ttft.observe(seconds)
+        if usage is not None:
+            children.prompt_tokens.inc(usage.prompt_tokens)
+            children.output_tokens.inc(usage.completion_tokens)
+
+
+class Usage(NamedTuple):
+    """Token counts of one response (OpenAI ``usage``)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class _Series(NamedTuple):
+    duration: Histogram
+    requests: Counter
+    failed: Counter
+    ttft: Histogram
+    prompt_tokens: Counter
+    output_tokens: Counter
 
 
 class ServerMetrics:

@@ -4,76 +4,38 @@ Run as::
 
     python -m llm_platform.serving.model_server --artifact DIR --expected-digest SHA256 \\
         --model NAME --version V --revision REV --host 127.0.0.1 --port N \\
-        [--latency-ms X] [--error-rate P] [--fault-seed S] [--fault-file PATH] [--fail-load]
+        [--max-sequence-length N] [--latency-ms X] [--error-rate P] [--fault-seed S]
+        [--fault-file PATH] [--fail-load] [limits: --max-body-bytes N --header-timeout S ...]
 
 Before serving it recomputes the artifact's manifest digest and refuses to start (exit 1, reason
 on stderr) unless it equals ``--expected-digest``: a deployment serves exactly the bytes that
 were scanned and approved. Generation runs on one worker thread so the event loop keeps
-answering ``/health`` and ``/metrics`` while the model is busy.
+answering ``/health`` and ``/metrics`` while the model is busy. It is served by the same small
+HTTP server as the gateway, with the same limits (:mod:`llm_platform.serving.limits`); a
+request's mistakes are 4xx with an OpenAI error body, only the server's own failures are 5xx.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import logging
 import sys
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
-from pydantic import BaseModel, ValidationError
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from prometheus_client import disable_created_metrics
+from pydantic import ValidationError
 
 from llm_platform.digest import DigestError, digest_directory
-from llm_platform.serving.completions import CompletionRequest, error_body, validation_message
 from llm_platform.serving.faults import FaultInjector, FaultSettings
-from llm_platform.serving.metrics import ServerMetrics
+from llm_platform.serving.httpserver import run, serve
+from llm_platform.serving.limits import add_limit_arguments, limits_from_arguments
+from llm_platform.serving.model_app import (
+    DEFAULT_MAX_SEQUENCE_LENGTH,
+    ModelServer,
+    ServerIdentity,
+)
 
 log = logging.getLogger("llm_platform.model_server")
-
-
-class GenerationLike(Protocol):
-    """What the server needs from a generation result (``demo_model.Generation``)."""
-
-    @property
-    def text(self) -> str: ...
-    @property
-    def prompt_tokens(self) -> int: ...
-    @property
-    def completion_tokens(self) -> int: ...
-    @property
-    def finish_reason(self) -> str: ...
-
-
-class LanguageModel(Protocol):
-    """What the server needs from a model (``demo_model.DemoLM``)."""
-
-    def generate(
-        self,
-        prompt: str,
-        *,
-        max_tokens: int = 32,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-    ) -> GenerationLike: ...
-
-
-class ServerIdentity(BaseModel):
-    """What this process serves; reported by ``/health`` and on every metric."""
-
-    model: str
-    version: str
-    revision: str
-    digest: str
 
 
 class StartupError(Exception):
@@ -107,130 +69,6 @@ def verify_artifact(artifact: Path, expected_digest: str) -> str:
     return actual
 
 
-def build_app(lm: LanguageModel, identity: ServerIdentity, faults: FaultInjector) -> Starlette:
-    """The Starlette application serving ``lm``."""
-    metrics = ServerMetrics(identity.model, identity.version, identity.revision, identity.digest)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
-
-    async def health(_: Request) -> Response:
-        body: dict[str, Any] = {"status": "ok", **identity.model_dump()}
-        if faults.error:
-            body["fault_file_error"] = faults.error
-        return JSONResponse(body)
-
-    async def models(_: Request) -> Response:
-        card = {
-            "id": identity.model,
-            "object": "model",
-            "created": 0,
-            "owned_by": "llm-platform",
-            "version": identity.version,
-            "revision": identity.revision,
-        }
-        return JSONResponse({"object": "list", "data": [card]})
-
-    async def prometheus(_: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    def fail(
-        status: int, message: str, type_: str, code: str, param: str | None = None
-    ) -> Response:
-        if status >= 500:
-            metrics.errors.inc()
-        return JSONResponse(error_body(message, type_=type_, code=code, param=param), status)
-
-    async def completions(request: Request) -> Response:
-        start = time.perf_counter()
-        metrics.requests.inc()
-        try:
-            return await _complete(request)
-        finally:
-            metrics.duration.observe(time.perf_counter() - start)
-
-    async def _complete(request: Request) -> Response:
-        try:
-            payload = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return fail(
-                400,
-                f"request body is not valid JSON: {exc}",
-                "invalid_request_error",
-                "invalid_json",
-            )
-        if not isinstance(payload, dict):
-            return fail(
-                400, "request body must be a JSON object", "invalid_request_error", "invalid_body"
-            )
-        try:
-            req = CompletionRequest.model_validate(payload)
-        except ValidationError as exc:
-            message, param = validation_message(exc)
-            return fail(400, message, "invalid_request_error", "invalid_value", param)
-        if req.model != identity.model:
-            return fail(
-                404,
-                f"model {req.model!r} is not served here (this is {identity.model!r})",
-                "invalid_request_error",
-                "model_not_found",
-                "model",
-            )
-        settings = faults.refresh()
-        if settings.latency_ms > 0:
-            await asyncio.sleep(settings.latency_ms / 1000.0)
-        if faults.should_fail(settings):
-            return fail(
-                500,
-                f"injected fault (error_rate={settings.error_rate})",
-                "server_error",
-                "injected_fault",
-            )
-        loop = asyncio.get_running_loop()
-        try:
-            gen = await loop.run_in_executor(
-                executor,
-                lambda: lm.generate(
-                    req.prompt_text,
-                    max_tokens=req.max_tokens,
-                    temperature=req.temperature,
-                    seed=req.seed,
-                    stop=req.stop_list,
-                ),
-            )
-        except Exception as exc:  # report any model failure as a 500, with its reason
-            log.exception("generation failed")
-            return fail(500, f"generation failed: {exc}", "server_error", "generation_failed")
-        metrics.completion_tokens.inc(gen.completion_tokens)
-        return JSONResponse(
-            {
-                "id": f"cmpl-{uuid.uuid4().hex[:24]}",
-                "object": "text_completion",
-                "created": int(time.time()),
-                "model": identity.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "text": gen.text,
-                        "finish_reason": gen.finish_reason,
-                        "logprobs": None,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": gen.prompt_tokens,
-                    "completion_tokens": gen.completion_tokens,
-                    "total_tokens": gen.prompt_tokens + gen.completion_tokens,
-                },
-            }
-        )
-
-    routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/metrics", prometheus, methods=["GET"]),
-        Route("/v1/completions", completions, methods=["POST"]),
-    ]
-    return Starlette(routes=routes)
-
-
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m llm_platform.serving.model_server")
     p.add_argument("--artifact", required=True, type=Path, help="model artifact directory")
@@ -240,25 +78,34 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--revision", required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
+    p.add_argument(
+        "--max-sequence-length",
+        type=int,
+        default=DEFAULT_MAX_SEQUENCE_LENGTH,
+        help="prompt + completion tokens allowed per request",
+    )
     p.add_argument("--latency-ms", type=float, default=0.0, help="injected latency per request")
     p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 500")
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("--fault-file", type=Path, default=None, help="JSON {latency_ms, error_rate}")
     p.add_argument("--fail-load", action="store_true", help="simulate a model load failure")
+    add_limit_arguments(p)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see module docstring); returns the exit code."""
-    import uvicorn
-
     args = _parse_args(argv)
     disable_created_metrics()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         base = FaultSettings(latency_ms=args.latency_ms, error_rate=args.error_rate)
+        limits = limits_from_arguments(args)
     except ValidationError as exc:
-        sys.stderr.write(f"model_server: invalid fault settings: {exc}\n")
+        sys.stderr.write(f"model_server: invalid settings: {exc}\n")
+        return 2
+    if args.max_sequence_length < 1:
+        sys.stderr.write("model_server: --max-sequence-length must be >= 1\n")
         return 2
     try:
         digest = verify_artifact(args.artifact, args.expected_digest)
@@ -278,20 +125,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     faults = FaultInjector(base, fault_file=args.fault_file, seed=args.fault_seed)
     faults.refresh()
-    log.info("serving %s on %s:%d", identity, args.host, args.port)
-    config = uvicorn.Config(
-        build_app(lm, identity, faults),
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        timeout_keep_alive=75,
+    server = ModelServer(
+        lm,
+        identity,
+        faults,
+        count_tokens=lambda text: len(lm.tokenizer.encode(text)),
+        max_sequence_length=args.max_sequence_length,
     )
-    server = uvicorn.Server(config)
-    server.run()
-    return 0 if server.started else 1
+    started = False
+
+    def on_start() -> None:
+        nonlocal started
+        started = True
+        log.info("serving %s on %s:%d", identity, args.host, args.port)
+
+    try:
+        run(serve(server.handle, args.host, args.port, limits=limits, on_start=on_start))
+    except OSError as exc:
+        sys.stderr.write(f"model_server: cannot listen on {args.host}:{args.port}: {exc}\n")
+        return 1
+    finally:
+        server.executor.shutdown(wait=False, cancel_futures=True)
+    return 0 if started else 1
 
 
 if __name__ == "__main__":
