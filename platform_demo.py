@@ -205,6 +205,9 @@ class Demo:
 
     def approve(self, model: str, *, approver: str = "alice") -> None:
         reg = self.latest(REGISTERED_MODEL, model)
+        if not reg:
+            console.print(f"  [red]{model} was never registered: nothing to approve[/red]")
+            return
         path = self.repo / "approvals" / f"{model}.yaml"
         path.parent.mkdir(exist_ok=True)
         existing = path.read_text() if path.exists() else "approvals:\n"
