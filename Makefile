@@ -9,6 +9,8 @@ LLAMA_STAMP := $(VENV)/.llama-installed
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 export LLM_PLATFORM_HOME ?= $(CURDIR)/.llm-platform
 export DAGSTER_HOME ?= $(LLM_PLATFORM_HOME)/dagster
+# The demo's Gemma weights are assembled outside git, here; `make dev` must allow that source.
+export LLM_PLATFORM_ALLOWED_SOURCE_PATHS ?= $(LLM_PLATFORM_HOME)/models
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install system-deps lint typecheck test test-fast dev demo bench clean

@@ -6,8 +6,10 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
 1. create the demo models repo and start the embedded stack (Prometheus, gateways, controller);
 2. tick ``git_push_sensor``: one partition and one run per model (validate → register → stage);
    ``mistral-7b`` is staged with injected latency, so its latency SLO holds it in staging;
-3. alice approves ``llama-3-1-8b`` in ``approvals/llama-3-1-8b.yaml`` (a commit): the sensor
-   reacts, staging is re-checked and ``promotion_automation`` promotes it to production;
+   ``gemma-3-270m`` (a real GGUF, weights outside git) is served by llama.cpp and staged with
+   streaming and chat tests and a time-to-first-token check;
+3. alice approves ``llama-3-1-8b`` and ``gemma-3-270m`` in ``approvals/<model>.yaml`` (commits):
+   the sensor reacts, staging is re-checked and ``promotion_automation`` promotes them;
 4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed, approved and promoted blue-green;
 5. a fault is injected into production: the scheduled SLO re-check fails and
    ``production_rollback_sensor`` rolls production back to 1.0.0 on its own.
@@ -46,12 +48,13 @@ from assets.names import (
     TAG_TRIGGER,
 )
 from definitions import build_defs
+from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo, gemma_models_root
 from llm_platform.demo_repo import ensure_demo_repo
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.runtime.local import LocalRuntime
 from llm_platform.runtime.stack import stack_up
-from llm_platform.settings import Settings
+from llm_platform.settings import ALLOWED_SOURCE_PATHS_ENV, Settings
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor
 
@@ -81,8 +84,13 @@ def quiet(log: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-LLAMA, MISTRAL = "llama-3-1-8b", "mistral-7b"
-FAULTS = {MISTRAL: {"inject_latency_ms": 1700.0, "load_requests": 56}}
+LLAMA, MISTRAL, GEMMA = "llama-3-1-8b", "mistral-7b", GEMMA_MODEL
+#: Staging options per model: mistral gets injected latency; llama.cpp answers one request at
+#: a time on a small CPU, so Gemma's load is short and sequential (its SLO floor is 10).
+STAGING = {
+    MISTRAL: {"inject_latency_ms": 1700.0, "load_requests": 56},
+    GEMMA: {"load_requests": 12, "load_concurrency": 1, "ready_timeout_s": 180.0},
+}
 
 
 class Demo:
@@ -137,7 +145,7 @@ class Demo:
         run_requests = result.run_requests or []
         console.print(f"  git_push_sensor: {len(run_requests)} run(s) requested")
         for req in run_requests:
-            staging = FAULTS.get(req.partition_key or "", {"load_requests": 60})
+            staging = STAGING.get(req.partition_key or "", {"load_requests": 60})
             self.launch(
                 "model_job",
                 req.partition_key,
@@ -197,6 +205,9 @@ class Demo:
 
     def approve(self, model: str, *, approver: str = "alice") -> None:
         reg = self.latest(REGISTERED_MODEL, model)
+        if not reg:
+            console.print(f"  [red]{model} was never registered: nothing to approve[/red]")
+            return
         path = self.repo / "approvals" / f"{model}.yaml"
         path.parent.mkdir(exist_ok=True)
         existing = path.read_text() if path.exists() else "approvals:\n"
@@ -252,7 +263,16 @@ def _dagster_home(home: Path) -> None:
     os.environ["DAGSTER_HOME"] = str(dagster_home)
 
 
+def allow_gemma_source(home: Path) -> None:
+    """Allow the assembled Gemma weights as a ``local`` source (the operator's allow-list)."""
+    allowed = [p for p in os.environ.get(ALLOWED_SOURCE_PATHS_ENV, "").split(os.pathsep) if p]
+    root = str(gemma_models_root(home).resolve())
+    if root not in allowed:
+        os.environ[ALLOWED_SOURCE_PATHS_ENV] = os.pathsep.join([*allowed, root])
+
+
 def main() -> int:
+    allow_gemma_source(Settings.from_env().home)
     settings = Settings.from_env()
     home = settings.home
     _dagster_home(home)
@@ -261,6 +281,9 @@ def main() -> int:
         shutil.rmtree(settings.demo_repo_path)  # a fresh demo every time
         shutil.rmtree(home / "kfp", ignore_errors=True)
     ensure_demo_repo(settings.demo_repo_path)
+    if settings.models_repo == str(settings.demo_repo_path):
+        console.print(f"  assembling {GEMMA} (230 MB, outside git) and adding it to the repo")
+        add_gemma_to_repo(settings.demo_repo_path, home)
     console.print(f"[bold]1.[/bold] models repo {settings.models_repo}; starting the stack")
     info = stack_up(home, progress=lambda m: console.print(f"  {m}"))
     with dg.DagsterInstance.get() as instance:
@@ -269,8 +292,9 @@ def main() -> int:
         console.print("[bold]2.[/bold] first push: validate, register, stage every model")
         demo.tick_git_sensor()
         demo.evaluate_automation()
-        console.print("[bold]3.[/bold] alice approves llama-3-1-8b through the models repo")
+        console.print("[bold]3.[/bold] alice approves llama-3-1-8b and gemma-3-270m in the repo")
         demo.approve(LLAMA)
+        demo.approve(GEMMA)
         demo.tick_git_sensor()
         demo.evaluate_automation()
         console.print("[bold]4.[/bold] llama-3-1-8b 1.1.0 with new weights, approved, promoted")
@@ -311,7 +335,7 @@ def main() -> int:
         for req in tick.run_requests or []:
             console.print("  production_rollback_sensor: rollback requested")
             demo.launch("production_job", req.partition_key, tags=req.tags, config=req.run_config)
-        summary(demo, [LLAMA, MISTRAL])
+        summary(demo, [LLAMA, MISTRAL, GEMMA])
         ok = story_happened(demo)
     console.print(
         f"Stack still running (Prometheus {info.prometheus_url}). "
@@ -325,6 +349,7 @@ def story_happened(demo: Demo) -> bool:
     """Exit status of the demo: did each step end the way the story says?"""
     ledger = Ledger(open_store(demo.settings.artifact_store_uri))
     llama = ledger.aliases(LLAMA).get("production")
+    gemma = demo.latest(PRODUCTION_DEPLOYMENT, GEMMA)
     kinds = [e.kind for e in ledger.history(LLAMA, env="production")]
     expected = {
         "mistral-7b held in staging (never promoted)": "production" not in ledger.aliases(MISTRAL),
@@ -332,6 +357,9 @@ def story_happened(demo: Demo) -> bool:
         == ["rolled_back", "promoted", "promoted", "refused"],
         "production serves llama-3-1-8b 1.0.0 again": llama is not None
         and llama.version == "1.0.0",
+        "gemma-3-270m promoted to production, served by llama.cpp": "production"
+        in ledger.aliases(GEMMA)
+        and gemma.get("engine") == "llama-cpp",
     }
     for what, happened in expected.items():
         console.print(("[green]ok[/green]   " if happened else "[red]FAIL[/red] ") + what)

@@ -21,6 +21,7 @@ from llm_platform.config.applicability import serving_replicas
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.gate import GateDecision, checks_item, local_capacity_item
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
+from llm_platform.serving.engines.selection import serving_from_metadata
 from llm_platform.slo import PrometheusError
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
 from resources.artifact_store import ArtifactStoreResource
@@ -97,6 +98,7 @@ def production_deployment(
     digest, version = str(staged["digest"]), str(staged["version"])
     try:
         profile = metric_profile_for(staged)  # production serves what staging served
+        serving = serving_from_metadata(staged)
     except ValueError as exc:
         raise dg.Failure(description=f"{STAGING_DEPLOYMENT} of {name}: {exc}") from exc
     repo = models_repo.repo()
@@ -171,6 +173,7 @@ def production_deployment(
         version=version,
         digest=digest,
         artifact_uri=record.artifact_uri,
+        serving=serving,
         smoke_requests=config.smoke_requests,
         analysis_window_s=config.analysis_window_s,
         rollback_window_s=config.rollback_window_s,
@@ -218,6 +221,7 @@ def production_deployment(
             "previous_revision": result.previous_revision or "",
             "strategy": result.strategy,
             METRIC_PROFILE_KEY: profile.name,
+            **serving.metadata(),
             "endpoint": dg.MetadataValue.url(status.endpoint) if status and status.endpoint else "",
             "approver": approval.approver if approval else "(not required)",
             "approval_source": approval.source if approval else "",

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.commit import environment_config, validated_config_metadata
+from assets.commit import environment_config, model_config_at, validated_config_metadata
 from assets.names import (
     CHECK_INTEGRATION_TESTS,
     REGISTERED_MODEL,
@@ -20,8 +20,16 @@ from llm_platform.config.applicability import serving_replicas
 from llm_platform.integration import SuiteReport, run_suite
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.revisions import revision_name
-from llm_platform.runtime.base import DeploymentNotReady, DeploymentSpec, RevisionSpec
-from llm_platform.slo import DEFAULT_PROFILE, PrometheusError
+from llm_platform.runtime.artifacts import ArtifactUnavailable
+from llm_platform.runtime.base import (
+    DeploymentNotReady,
+    DeploymentSpec,
+    EngineRefused,
+    RevisionSpec,
+)
+from llm_platform.serving.engines import EngineError
+from llm_platform.serving.engines.selection import resolve_serving
+from llm_platform.slo import PrometheusError, profile_for_engine
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -124,7 +132,9 @@ def staging_deployment(
 
     Deploys the digest recorded by ``registered_model`` (verified when fetched), waits until it
     serves through the staging gateway, then runs the integration suite against
-    ``<gateway>/<model>``. If the new revision never becomes ready the previous one keeps
+    ``<gateway>/<model>`` (with streaming and chat tests when the engine supports them). The
+    engine is ``serving.engine`` from ``model.yaml``, else chosen from the artifact's format.
+    If the new revision never becomes ready the previous one keeps
     serving and the run fails with the tail of the server's log.
     """
     name = context.partition_key
@@ -133,11 +143,20 @@ def staging_deployment(
         raise dg.Failure(description=f"model {name!r}: {REGISTERED_MODEL} was never materialized")
     digest, version = str(reg["digest"]), str(reg["version"])
     cfg_meta = validated_config_metadata(context, name)
-    env = environment_config(models_repo.repo(), str(cfg_meta["commit_sha"]), STAGING_ENV)
+    repo, sha = models_repo.repo(), str(cfg_meta["commit_sha"])
+    env = environment_config(repo, sha, STAGING_ENV)
     registry = artifact_store.registry()
     record = registry.get_record(name, version, digest)
     if record is None:
         raise dg.Failure(description=f"no registry record for {name} {version} {digest[:12]}")
+    try:
+        choice = resolve_serving(
+            model_config_at(repo, sha, name).serving,
+            runtime.local_artifact(name, record.artifact_uri, digest),
+        )
+    except (EngineError, ArtifactUnavailable) as exc:
+        raise dg.Failure(description=f"{name} {version} ({digest[:12]}): {exc}") from exc
+    engine = choice.spec
     rt = runtime.runtime()
     previous = rt.desired_spec(env.environment, name)
     revision = revision_name(version, digest, variant=fault_variant(config))
@@ -155,10 +174,16 @@ def staging_deployment(
                 weight=100,
                 latency_ms=config.inject_latency_ms,
                 error_rate=config.inject_error_rate,
+                engine=choice.engine,
+                context_size=choice.context_size,
+                max_batch_size=choice.max_batch_size,
             )
         ],
     )
-    rt.apply(spec)
+    try:
+        rt.apply(spec)
+    except EngineRefused as exc:
+        raise dg.Failure(description=f"{name} {version} not deployed: {exc}") from exc
     try:
         status = rt.wait_ready(env.environment, name, timeout_s=config.ready_timeout_s)
     except DeploymentNotReady as exc:
@@ -189,6 +214,8 @@ def staging_deployment(
         requests=config.load_requests,
         concurrency=config.load_concurrency,
         min_success_rate=config.min_success_rate,
+        stream=engine.supports_streaming,
+        chat=engine.supports_chat,
     )
     context.log.info(f"integration suite against {endpoint}: passed={report.passed}")
     meta = suite_metadata(report)
@@ -221,8 +248,8 @@ def staging_deployment(
             "deployed_at_unix": time.time(),
             "injected_latency_ms": config.inject_latency_ms,
             "injected_error_rate": config.inject_error_rate,
-            # The built-in model server exports the default series; an engine records its own.
-            METRIC_PROFILE_KEY: DEFAULT_PROFILE.name,
+            **choice.metadata(),
+            METRIC_PROFILE_KEY: profile_for_engine(choice.engine).name,
             **meta,
         },
         data_version=dg.DataVersion(f"{digest}:{revision}"),

@@ -24,6 +24,14 @@ class RuntimeResource(dg.ConfigurableResource, ABC):
     def runtime(self) -> Runtime:
         """The target's runtime."""
 
+    @abstractmethod
+    def local_artifact(self, model: str, uri: str, digest: str) -> Path:
+        """A verified local copy of an artifact (to inspect its format before deploying).
+
+        Raises:
+            ArtifactUnavailable: it cannot be fetched or does not hash to ``digest``.
+        """
+
 
 class LocalRuntimeResource(RuntimeResource):
     """Model-server processes behind per-environment gateways, state under ``home``.
@@ -41,6 +49,10 @@ class LocalRuntimeResource(RuntimeResource):
     def runtime(self) -> Runtime:
         """The runtime (created on first use, reused afterwards)."""
         return self.local_runtime()
+
+    def local_artifact(self, model: str, uri: str, digest: str) -> Path:
+        """The runtime's own cached copy (the one its servers will load)."""
+        return self.local_runtime().artifacts.resolve(model, uri, digest)
 
     def local_runtime(self) -> LocalRuntime:
         """The concrete local runtime (for local-only helpers such as ``fault_file``)."""

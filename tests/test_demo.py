@@ -37,7 +37,7 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
     assert "check slo_latency_p95 held" in text  # mistral held in staging, reason shown
     assert "refused: approval" in text.replace("\n", " ")
     assert "production_rollback_sensor: rollback requested" in text
-    assert text.count("ok   ") == 3
+    assert text.count("ok   ") == 4  # including Gemma promoted, served by llama.cpp
     # The runs' own logs went to the log file, not the terminal.
     assert " - dagster - DEBUG - " not in text
     assert (home / "logs" / "demo.log").stat().st_size > 0

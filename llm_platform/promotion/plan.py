@@ -52,6 +52,9 @@ class RolloutPlan(BaseModel):
     replicas: int = Field(default=1, ge=1, description="server processes of the new revision")
     max_surge: IntOrPercent = 1
     max_unavailable: IntOrPercent = 0
+    engine: str = Field(default="builtin", description="the engine serving the new revision")
+    context_size: int | None = Field(default=None, ge=1)
+    max_batch_size: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> RolloutPlan:

@@ -39,6 +39,7 @@ from llm_platform.runtime.base import (
     RevisionSpec,
     Runtime,
 )
+from llm_platform.serving.engines.selection import ServingChoice
 from llm_platform.slo import PROFILES
 from llm_platform.slo.endpoint import connect
 from llm_platform.strategy_names import Strategy
@@ -82,6 +83,7 @@ def plan_from_environment(
     version: str,
     digest: str,
     artifact_uri: str,
+    serving: ServingChoice | None = None,
     **overrides: object,
 ) -> RolloutPlan:
     """A plan with the environment's strategy, canary percentage and SLO thresholds.
@@ -93,6 +95,7 @@ def plan_from_environment(
         version: model version.
         digest: artifact digest (hex).
         artifact_uri: where the artifact's files are stored (the runtime verifies the digest).
+        serving: the engine and launch settings staging chose (None: the builtin server).
         **overrides: any other :class:`RolloutPlan` field (windows, prometheus_url, ...).
 
     Raises:
@@ -111,6 +114,8 @@ def plan_from_environment(
         "max_unavailable": config.deployment.max_unavailable,
         "thresholds": CanaryThresholds.from_objectives(config.slo),
     }
+    if serving is not None:
+        data.update(serving.model_dump())
     return RolloutPlan.model_validate({**data, **overrides})
 
 
@@ -183,6 +188,9 @@ def execute_rollout(
         weight=0,
         latency_ms=plan.latency_ms,
         error_rate=plan.error_rate,
+        engine=plan.engine,
+        context_size=plan.context_size,
+        max_batch_size=plan.max_batch_size,
     )
     source_for = (lambda _: analyzer) if analyzer is not None else _default_source(plan)
     ctx = RolloutContext(runtime, plan, smoke, source_for, serving, new)
@@ -277,6 +285,7 @@ def rollback(
         version=target.version,
         digest=target.digest,
         artifact_uri=target.artifact_uri,
+        engine=target.engine,
         strategy="rolling-update",
         ready_timeout_s=ready_timeout_s,
     )

@@ -36,6 +36,7 @@ from llm_platform.runtime.base import (
     RevisionSpec,
     Runtime,
 )
+from llm_platform.serving.engines import get_engine
 from llm_platform.strategy_names import STRATEGY_NAMES, Strategy
 
 Outcome = Literal["promoted", "rolled_back", "failed"]
@@ -53,6 +54,9 @@ class SmokeTest(Protocol):
         requests: int,
         min_success_rate: float,
         timeout_s: float,
+        health_path: str,
+        stream: bool,
+        chat: bool,
     ) -> SuiteReport:
         """Test one endpoint."""
         ...
@@ -146,9 +150,13 @@ class RolloutContext:
     def run_smoke(self, url: str) -> str | None:
         """Smoke-test the new revision's own URL; the failure reason, or None when it passed."""
         with self.step("smoke") as d:
+            engine = get_engine(self.plan.engine)
             report = self.smoke_test(
                 url,
                 model=self.plan.model,
+                health_path=engine.readiness_path,
+                stream=engine.supports_streaming,
+                chat=engine.supports_chat,
                 concurrency=min(4, self.plan.smoke_requests),
                 requests=self.plan.smoke_requests,
                 min_success_rate=self.plan.smoke_min_success_rate,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from llm_platform.errors import PlatformError
 
@@ -31,6 +31,18 @@ class DeploymentNotReady(RuntimeErrorBase):
 
 class InvalidDeploymentSpec(RuntimeErrorBase):
     """A deployment spec or a weights change is inconsistent (names, weights)."""
+
+
+class EngineRefused(InvalidDeploymentSpec):
+    """A revision's engine cannot serve it here (not runnable on this target, or its artifact
+    is in a format the engine does not load); nothing was started. ``cause`` is the engine
+    package's typed error."""
+
+    def __init__(self, deployment: str, revision: str, cause: Exception) -> None:
+        self.deployment = deployment
+        self.revision = revision
+        self.cause = cause
+        super().__init__(f"{deployment}: revision {revision} refused: {cause}")
 
 
 class RevisionSpec(BaseModel):
@@ -58,6 +70,20 @@ class RevisionSpec(BaseModel):
     )
     latency_ms: float = Field(default=0, ge=0)
     error_rate: float = Field(default=0, ge=0, le=1)
+    engine: str = Field(default="builtin", description="the inference engine serving it")
+    context_size: int | None = Field(
+        default=None, ge=1, description="serving.max_sequence_length (engine default if None)"
+    )
+    max_batch_size: int | None = Field(
+        default=None, ge=1, description="serving.max_batch_size (engine default if None)"
+    )
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        from llm_platform.serving.engines.registry import check_engine_name
+
+        return check_engine_name(value)
 
 
 class DeploymentSpec(BaseModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llm_platform.runtime.base import RevisionSpec
+from llm_platform.serving.engines import LaunchSettings, launch_argv
 
 MODEL_SERVER_MODULE = "llm_platform.serving.model_server"
 GATEWAY_MODULE = "llm_platform.serving.gateway"
@@ -66,7 +67,26 @@ class Commands:
     def model_server(
         self, layout: Layout, env: str, model: str, rev: RevisionSpec, port: int, artifact: Path
     ) -> list[str]:
-        """The model server command line for one revision serving the local copy ``artifact``."""
+        """The model server command line for one revision serving the local copy ``artifact``.
+
+        The builtin server verifies the digest itself; any other engine is started through the
+        engines package's launcher, which verifies the digest before the engine loads a byte.
+
+        Raises:
+            EngineError: the engine cannot run here or does not load the artifact's format.
+        """
+        if rev.engine != "builtin":
+            settings = LaunchSettings(
+                model=model,
+                version=rev.version,
+                revision=rev.revision,
+                artifact=artifact,
+                digest=rev.digest,
+                port=port,
+                context_size=rev.context_size,
+                max_batch_size=rev.max_batch_size,
+            )
+            return launch_argv(rev.engine, settings, python=self.python)
         argv = [
             self.python,
             "-m",

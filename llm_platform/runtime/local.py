@@ -19,6 +19,7 @@ from llm_platform.runtime.base import (
     DeploymentNotReady,
     DeploymentSpec,
     DeploymentStatus,
+    EngineRefused,
     InvalidDeploymentSpec,
     RevisionSpec,
     Runtime,
@@ -38,6 +39,7 @@ from llm_platform.runtime.state import (
 )
 from llm_platform.runtime.status import deployment_status
 from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
+from llm_platform.serving.engines import EngineError, choose_engine
 
 START_FAILURES_BEFORE_GIVING_UP = 2
 LOG_TAIL_LINES = 20
@@ -152,13 +154,18 @@ class LocalRuntime(Runtime):
 
         Raises:
             ArtifactUnavailable: an artifact cannot be fetched or does not match its digest.
+            EngineRefused: a revision's engine cannot run here or does not load its artifact.
         """
-        sizes = {
-            rev.revision: directory_bytes(
-                self.artifacts.resolve(spec.model, rev.artifact_uri, rev.digest)
-            )
+        paths = {
+            rev.revision: self.artifacts.resolve(spec.model, rev.artifact_uri, rev.digest)
             for rev in spec.revisions
         }
+        for rev in spec.revisions:
+            try:
+                choose_engine(paths[rev.revision], rev.engine).check_local()
+            except EngineError as exc:
+                raise EngineRefused(f"{spec.env}/{spec.model}", rev.revision, exc) from exc
+        sizes = {name: directory_bytes(path) for name, path in paths.items()}
         key = f"{spec.env}/{spec.model}"
         names = {r.revision for r in spec.revisions}
         with self._transaction() as (desired, observed):

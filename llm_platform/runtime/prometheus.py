@@ -30,6 +30,7 @@ from llm_platform.runtime.state import (
     atomic_write_text,
     replica_records,
 )
+from llm_platform.serving.engines import get_engine
 
 MODEL_JOB = "llm-model"
 GATEWAY_JOB = "llm-gateway"
@@ -136,12 +137,15 @@ def target_groups(
     A revision becomes a target once it has been healthy (like a Kubernetes endpoint that
     waits for readiness), so a server still loading its model is not counted as an outage;
     after that it stays a target while it is down or restarting, so that ``up`` records the
-    outage.
+    outage. Engines without a metrics endpoint (llama.cpp) are no targets: scraping them
+    would record a false outage; the gateway measures their traffic.
     """
     models: list[TargetGroup] = []
     for dep in desired.deployments.values():
         env, model = dep.spec.env, dep.spec.model
         for rev in [*dep.spec.revisions, *dep.retiring]:
+            if get_engine(rev.engine).metrics_path is None:
+                continue
             labels = {
                 "model": model,
                 "namespace": env,

@@ -40,6 +40,7 @@ from llm_platform.runtime.supervision import (
     Supervisor,
     record_failure,
 )
+from llm_platform.serving.engines import EngineError, get_engine
 
 UrlsIn = Callable[[str, str], Callable[[RevisionSpec], list[str]]]
 
@@ -216,10 +217,16 @@ class Reconciler:
         now: float,
     ) -> None:
         rec = observed.revisions.setdefault(key, ProcessRecord())
+        rec.health_path = get_engine(rev.engine).readiness_path
         artifact = self.artifacts.path(model, rev.digest)
         if rec.pid is not None:
             assert rec.port is not None
-            wanted = self.commands.model_server(self.layout, env, model, rev, rec.port, artifact)
+            try:
+                wanted = self.commands.model_server(
+                    self.layout, env, model, rev, rec.port, artifact
+                )
+            except EngineError:
+                wanted = []  # e.g. the cache was wiped: restart below, which reports it
             if rec.argv[1:] == wanted[1:]:  # the interpreter's spelling may differ
                 return
             # Same revision name, different launch settings: replace the process.
@@ -235,7 +242,12 @@ class Reconciler:
                 record_failure(rec, now, str(exc))
                 return
         rec.port = free_port(rec.port)
-        argv = self.commands.model_server(self.layout, env, model, rev, rec.port, artifact)
+        try:
+            argv = self.commands.model_server(self.layout, env, model, rev, rec.port, artifact)
+        except EngineError as exc:
+            record_failure(rec, now, f"{key}: {exc}")
+            return
+        rec.health_path = get_engine(rev.engine).readiness_path
         log_path = self.layout.revision_log(env, model, rev.revision, replica)
         self.supervisor.start(rec, argv, log_path, now, role="model-server", key=key)
 

@@ -69,6 +69,7 @@ class ProcessRecord(BaseModel):
     unhealthy_since: float | None = Field(
         default=None, description="unix time of the first failed health check in a row"
     )
+    health_path: str = Field(default="/health", description="GET path answering 200 when ready")
 
     @property
     def restarts(self) -> int:

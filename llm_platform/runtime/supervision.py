@@ -135,7 +135,7 @@ class Supervisor:
     def check_health(self, observed: ObservedState) -> None:
         """Probe every process once; take repeated failures out of rotation, kill hung ones."""
         checks: list[tuple[ProcessRecord, str]] = [
-            (rec, f"http://127.0.0.1:{rec.port}/health")
+            (rec, f"http://127.0.0.1:{rec.port}{rec.health_path}")
             for rec in observed.revisions.values()
             if rec.pid is not None
         ] + [

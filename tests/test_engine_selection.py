@@ -1,0 +1,174 @@
+"""Engine resolution for staging and production, and the runtime's engine-dependent wiring
+(command lines, readiness paths, refusals) without starting an engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gguf_fixtures import write_gguf
+from pydantic import ValidationError
+from safetensors.numpy import save_file
+
+from llm_platform.config.schema import Serving
+from llm_platform.digest import digest_directory
+from llm_platform.promotion.plan import RolloutPlan
+from llm_platform.runtime.base import DeploymentSpec, EngineRefused, RevisionSpec
+from llm_platform.runtime.layout import Commands, Layout
+from llm_platform.runtime.local import LocalRuntime
+from llm_platform.serving.engines import (
+    EngineFormatMismatch,
+    EngineUnavailable,
+    NoEngineForArtifact,
+)
+from llm_platform.serving.engines.base import LAUNCH_MODULE
+from llm_platform.serving.engines.selection import (
+    ENGINE_KEY,
+    ServingChoice,
+    resolve_serving,
+    serving_from_metadata,
+)
+from llm_platform.slo import profile_for_engine
+
+EXAMPLE_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"
+DIGEST = "b" * 64
+
+
+@pytest.fixture
+def builtin_dir(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(EXAMPLE_WEIGHTS / "tiny-shakespeare", tmp_path / "builtin"))
+
+
+@pytest.fixture
+def gguf_dir(tmp_path: Path) -> Path:
+    write_gguf(tmp_path / "gguf" / "model-q4.gguf")
+    return tmp_path / "gguf"
+
+
+@pytest.fixture
+def hf_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "hf"
+    root.mkdir()
+    (root / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(root / "model.safetensors"))
+    return root
+
+
+def test_engine_comes_from_the_format_when_not_configured(
+    gguf_dir: Path, builtin_dir: Path, hf_dir: Path
+) -> None:
+    assert resolve_serving(None, gguf_dir).engine == "llama-cpp"
+    assert resolve_serving(Serving(), builtin_dir).engine == "builtin"
+    assert resolve_serving(None, hf_dir).engine == "vllm"
+
+
+def test_configured_engine_and_launch_settings_are_taken_from_serving(gguf_dir: Path) -> None:
+    serving = Serving(engine="llama-cpp", max_sequence_length=1024, max_batch_size=4)
+    choice = resolve_serving(serving, gguf_dir)
+    assert choice == ServingChoice(engine="llama-cpp", context_size=1024, max_batch_size=4)
+    assert choice.spec.supports_streaming and choice.spec.supports_chat
+    assert choice.spec.readiness_path == "/v1/models"
+
+
+def test_configured_engine_that_cannot_load_the_artifact_is_refused(
+    gguf_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(EngineFormatMismatch) as mismatch:
+        resolve_serving(Serving(engine="builtin"), gguf_dir)
+    assert mismatch.value.engine == "builtin"
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("not weights")
+    with pytest.raises(NoEngineForArtifact):
+        resolve_serving(None, tmp_path / "junk")
+
+
+def test_recorded_choice_round_trips_and_old_deployments_are_builtin() -> None:
+    choice = ServingChoice(engine="llama-cpp", context_size=512)
+    meta = choice.metadata()
+    assert meta == {ENGINE_KEY: "llama-cpp", "context_size": 512}
+    assert serving_from_metadata(meta) == choice
+    assert serving_from_metadata({"digest": "x"}) == ServingChoice(engine="builtin")
+    with pytest.raises(ValidationError):
+        serving_from_metadata({ENGINE_KEY: "tgi"})
+    assert profile_for_engine("vllm").name == "vllm"
+    assert profile_for_engine(choice.engine).name == "default"  # measured by the gateway
+
+
+def test_revision_engine_is_validated_against_the_registry() -> None:
+    base = dict(revision="r1", version="1", digest=DIGEST, artifact_uri="x", color="blue")
+    assert RevisionSpec.model_validate({**base, "weight": 100}).engine == "builtin"
+    with pytest.raises(ValidationError, match="not an engine"):
+        RevisionSpec.model_validate({**base, "weight": 100, "engine": "tgi"})
+
+
+def test_rollout_plan_carries_the_engine_into_the_new_revision() -> None:
+    plan = RolloutPlan(
+        env="production",
+        model="m",
+        version="1",
+        digest=DIGEST,
+        artifact_uri="x",
+        strategy="blue-green",
+        **ServingChoice(engine="llama-cpp", context_size=256).model_dump(),
+    )
+    assert (plan.engine, plan.context_size, plan.max_batch_size) == ("llama-cpp", 256, None)
+
+
+def _rev(engine: str, **extra: object) -> RevisionSpec:
+    return RevisionSpec.model_validate(
+        dict(
+            revision="r1",
+            version="1.0.0",
+            digest=DIGEST,
+            artifact_uri="x",
+            color="blue",
+            weight=100,
+            engine=engine,
+            **extra,
+        )
+    )
+
+
+def test_model_server_argv_goes_through_the_engine(
+    tmp_path: Path, gguf_dir: Path, builtin_dir: Path
+) -> None:
+    cmds, layout = Commands(python="/py"), Layout(tmp_path)
+    llama = cmds.model_server(
+        layout, "staging", "m", _rev("llama-cpp", context_size=300), 9200, gguf_dir
+    )
+    assert llama[:3] == ["/py", "-m", LAUNCH_MODULE]
+    assert llama[llama.index("--digest") + 1] == DIGEST
+    assert llama[llama.index("--n_ctx") + 1] == "300"
+    assert llama[llama.index("--port") + 1] == "9200"
+    builtin = cmds.model_server(layout, "staging", "m", _rev("builtin"), 9201, builtin_dir)
+    assert builtin[2] == "llm_platform.serving.model_server"
+    assert builtin[builtin.index("--expected-digest") + 1] == DIGEST
+
+
+def test_vllm_deployment_is_refused_before_anything_starts(tmp_path: Path, hf_dir: Path) -> None:
+    runtime = LocalRuntime(tmp_path / "home")
+    digest = digest_directory(hf_dir).digest
+    rev = _rev("vllm").model_copy(update={"digest": digest, "artifact_uri": hf_dir.as_uri()})
+    with pytest.raises(EngineRefused) as refused:
+        runtime.apply(DeploymentSpec(env="staging", model="m", revisions=[rev]))
+    assert isinstance(refused.value.cause, EngineUnavailable)
+    assert "no NVIDIA GPU" in str(refused.value)
+    assert runtime.desired_spec("staging", "m") is None
+    assert not list((tmp_path / "home").glob("runtime/pids/*"))
+
+
+def test_engine_that_does_not_load_the_format_is_refused_at_apply(
+    tmp_path: Path, builtin_dir: Path
+) -> None:
+    runtime = LocalRuntime(tmp_path / "home")
+    digest = digest_directory(builtin_dir).digest
+    rev = _rev("llama-cpp").model_copy(
+        update={"digest": digest, "artifact_uri": builtin_dir.as_uri()}
+    )
+    with pytest.raises(EngineRefused) as refused:
+        runtime.apply(DeploymentSpec(env="staging", model="m", revisions=[rev]))
+    assert isinstance(refused.value.cause, EngineFormatMismatch)
+    assert runtime.desired_spec("staging", "m") is None
