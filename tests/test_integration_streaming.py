@@ -245,12 +245,8 @@ def test_cli_stream_and_chat(server: SseServer) -> None:
 
 
 def test_builtin_model_server(tmp_path: Path) -> None:
-    """The bundled model server passes the plain suite (TTFT = whole response); asked to stream
-    or chat, each test either passes or fails with the server's own refusal — never hangs.
-
-    Both outcomes are accepted on purpose: streaming and chat are being added to this server
-    separately, and this test must hold before and after that lands.
-    """
+    """The bundled model server passes the plain suite (TTFT = whole response) and the chat
+    test; it does not stream yet, so the stream tests fail with its own 400 — never hang."""
     artifact = tmp_path / "tiny"
     server, url = start_model_server(artifact, build_artifact(artifact), tmp_path, model="tiny")
     try:
@@ -263,13 +259,10 @@ def test_builtin_model_server(tmp_path: Path) -> None:
         assert time.monotonic() - t0 < 30
         tests = {t.name: t for t in full.tests}
         assert tests["health"].passed and tests["inference"].passed
-        for name in ("chat", "stream", "chat-stream"):
-            t = tests[name]
-            assert t.passed or re.match(r"HTTP 4\d\d: ", t.detail), (name, t.detail)
-        if not tests["stream"].passed:
-            assert "stream" in tests["stream"].detail  # the server says what it refused
-        else:
-            assert tests["stream"].ttft_ms is not None and full.load is not None
-            assert full.load.streamed and full.load.ttft_p50_ms is not None
+        assert tests["chat"].passed, tests["chat"].detail
+        for name in ("stream", "chat-stream"):
+            assert re.match(r"HTTP 400: ", tests[name].detail), (name, tests[name].detail)
+        assert "stream" in tests["stream"].detail  # the server says what it refused
+        assert not full.passed
     finally:
         server.stop()
