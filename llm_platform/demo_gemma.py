@@ -19,6 +19,7 @@ from typing import Any
 from llm_platform.demo_repo import _git
 from llm_platform.errors import ConfigurationError
 from llm_platform.fsutil import file_lock, fsync_dir
+from llm_platform.repo_layout import model_config_path
 from llm_platform.security.sniff import GGUF_MAGIC
 
 GEMMA_MODEL = "gemma-3-270m"
@@ -117,7 +118,7 @@ def add_gemma_to_repo(repo: Path, home: Path) -> bool:
         True when a commit was made, False when the repo already had this exact file.
     """
     ensure_gemma_artifact(home)
-    target = repo / "models" / GEMMA_MODEL / "model.yaml"
+    target = repo / model_config_path(GEMMA_MODEL)
     text = render_gemma_model_yaml(home)
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return False

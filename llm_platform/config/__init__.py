@@ -11,7 +11,6 @@ from llm_platform.config.loading import (
     load_environment,
     load_environment_config,
     load_model_config,
-    model_config_path,
     parse_environment_config,
     parse_model_config,
 )
@@ -32,6 +31,7 @@ from llm_platform.config.schema import (
     effective_slo,
 )
 from llm_platform.config.validate import ValidationReport, validate_paths, validate_report
+from llm_platform.repo_layout import model_config_path
 
 __all__ = [
     "Autoscaling",

@@ -15,14 +15,6 @@ from llm_platform.config.yaml_loader import key_lines, load_mapping
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
-MODEL_FILE = "model.yaml"
-MODELS_DIR = "models"
-
-
-def model_config_path(name: str) -> str:
-    """Where model ``name``'s config lives in a models repo: ``models/<name>/model.yaml``."""
-    return f"{MODELS_DIR}/{name}/{MODEL_FILE}"
-
 
 def parse_model_config(
     data: bytes, *, source: str, expected_name: str | None = None

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from llm_platform.config.applicability import KeyApplicability, cluster_only_settings
 from llm_platform.config.files import MissingConfigFile, read_repo_file
 from llm_platform.config.loading import (
-    MODEL_FILE,
     load_environment_config,
     parse_environment_config,
     parse_model_config,
@@ -20,6 +19,7 @@ from llm_platform.config.problems import ConfigError, Problem
 from llm_platform.config.schema import ModelConfig
 from llm_platform.config.source_paths import SOURCE_URI_FIELD, local_source_problem
 from llm_platform.config.yaml_loader import key_lines
+from llm_platform.repo_layout import MODEL_FILE
 
 
 class ValidationReport(BaseModel):

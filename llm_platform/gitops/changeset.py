@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr, computed_field, model_validator
 
 from llm_platform.gitops.runner import GitError
+from llm_platform.repo_layout import MODEL_FILE, MODELS_DIR
 
 #: Path prefixes the change detector looks at; everything else in the repo is ignored.
 WATCHED_PREFIXES = ("models/", "config/", "approvals/")
-MODEL_FILE = "model.yaml"
 
 
 class CommitInfo(BaseModel):
@@ -196,7 +196,7 @@ def model_of(path: str) -> tuple[str, bool] | None:
     Files directly under ``models/`` belong to no model and give None.
     """
     parts = path.split("/")
-    if len(parts) < 3 or parts[0] != "models" or not parts[1]:
+    if len(parts) < 3 or parts[0] != MODELS_DIR or not parts[1]:
         return None
     return parts[1], len(parts) == 3 and parts[2] == MODEL_FILE
 

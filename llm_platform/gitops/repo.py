@@ -24,6 +24,7 @@ from llm_platform.gitops.runner import (
     run_git,
     run_git_concurrently,
 )
+from llm_platform.repo_layout import MODEL_FILE, model_config_path
 
 _DIFF_ARGS = [
     "diff",
@@ -156,7 +157,11 @@ class GitRepo:
         for entry in out.split(b"\0"):
             meta, _, raw_path = entry.partition(b"\t")
             parts = raw_path.split(b"/")
-            if len(parts) == 3 and parts[2] == b"model.yaml" and meta.split(b" ")[1:2] == [b"blob"]:
+            if (
+                len(parts) == 3
+                and parts[2] == MODEL_FILE.encode()
+                and meta.split(b" ")[1:2] == [b"blob"]
+            ):
                 names.add(os.fsdecode(parts[1]))
         return names
 
@@ -273,7 +278,7 @@ class GitRepo:
             present = self.models_at(commit)
             return {name: name in present for name in names}
         ordered = sorted(names)
-        request = "".join(f"{commit}:models/{name}/model.yaml\n" for name in ordered)
+        request = "".join(f"{commit}:{model_config_path(name)}\n" for name in ordered)
         out = self._git(
             ["cat-file", "--batch-check"], stdin=request.encode(errors="surrogateescape")
         )

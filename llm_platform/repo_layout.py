@@ -1,0 +1,14 @@
+"""Where things live in a models repo: ``models/<name>/model.yaml`` (a leaf module: the config
+loader and the git layer both read it, and neither imports the other)."""
+
+from __future__ import annotations
+
+#: The directory holding one sub-directory per model.
+MODELS_DIR = "models"
+#: A model's config file inside its directory.
+MODEL_FILE = "model.yaml"
+
+
+def model_config_path(name: str) -> str:
+    """Where model ``name``'s config lives in a models repo: ``models/<name>/model.yaml``."""
+    return f"{MODELS_DIR}/{name}/{MODEL_FILE}"
