@@ -72,6 +72,8 @@ def test_register_demo_model_end_to_end(repo_with_weights, tmp_path):
         again = _run(repo_with_weights, tmp_path, instance)
         meta2 = again.asset_materializations_for_node(REGISTERED_MODEL)[0].metadata
         assert meta2["digest"].value == expected and meta2["reused"].value is True
+        # The only copy of the bytes is the store's: no export or run output is left behind.
+        assert not list((tmp_path / "kfp").rglob("*.safetensors"))
 
 
 def test_unsafe_artifact_fails_scan_check_and_stores_nothing(repo_with_weights, tmp_path):
