@@ -182,8 +182,12 @@ def staging_deployment(
     )
     try:
         rt.apply(spec)
-    except EngineRefused as exc:
-        raise dg.Failure(description=f"{name} {version} not deployed: {exc}") from exc
+    except EngineRefused as exc:  # refused before anything changed
+        raise dg.Failure(
+            description=f"{name} {version} ({digest[:12]}) not deployed to {env.environment}: "
+            f"{exc}; "
+            + ("the previous revision keeps serving" if previous else "nothing was serving")
+        ) from exc
     try:
         status = rt.wait_ready(env.environment, name, timeout_s=config.ready_timeout_s)
     except DeploymentNotReady as exc:
