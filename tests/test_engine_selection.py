@@ -146,6 +146,11 @@ def test_model_server_argv_goes_through_the_engine(
     builtin = cmds.model_server(layout, "staging", "m", _rev("builtin"), 9201, builtin_dir)
     assert builtin[2] == "llm_platform.serving.model_server"
     assert builtin[builtin.index("--expected-digest") + 1] == DIGEST
+    assert "--max-sequence-length" not in builtin  # the server's own default
+    limited = cmds.model_server(
+        layout, "staging", "m", _rev("builtin", context_size=512), 9201, builtin_dir
+    )
+    assert limited[limited.index("--max-sequence-length") + 1] == "512"
 
 
 def test_vllm_deployment_is_refused_before_anything_starts(tmp_path: Path, hf_dir: Path) -> None:

@@ -108,6 +108,8 @@ class Commands:
             "--fault-file",
             str(layout.fault_file(env, model, rev.revision)),
         ]
+        if rev.context_size:  # serving.max_sequence_length: longer requests are a 400
+            argv += ["--max-sequence-length", str(rev.context_size)]
         if rev.latency_ms:
             argv += ["--latency-ms", repr(float(rev.latency_ms))]
         if rev.error_rate:
