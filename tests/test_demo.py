@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.runtime_fixtures import teardown_home
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The whole story (five models, Gemma on llama.cpp, two promotions, a rollback) takes minutes.
+@pytest.mark.timeout(900)
 def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
     home = tmp_path / "home"
     env = {
@@ -28,7 +32,7 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=840,
         )
     finally:
         teardown_home(home)
