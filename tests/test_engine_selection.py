@@ -172,3 +172,26 @@ def test_engine_that_does_not_load_the_format_is_refused_at_apply(
         runtime.apply(DeploymentSpec(env="staging", model="m", revisions=[rev]))
     assert isinstance(refused.value.cause, EngineFormatMismatch)
     assert runtime.desired_spec("staging", "m") is None
+
+
+def test_engines_without_metrics_are_no_scrape_targets() -> None:
+    from llm_platform.runtime.prometheus import target_groups
+    from llm_platform.runtime.state import (
+        DesiredDeployment,
+        DesiredState,
+        ObservedState,
+        ProcessRecord,
+        replica_key,
+    )
+
+    desired, observed = DesiredState(), ObservedState()
+    for model, engine, port in (("a", "builtin", 9301), ("g", "llama-cpp", 9302)):
+        rev = _rev(engine)
+        desired.deployments[f"staging/{model}"] = DesiredDeployment(
+            spec=DeploymentSpec(env="staging", model=model, revisions=[rev])
+        )
+        observed.revisions[replica_key("staging", model, rev.revision, 0)] = ProcessRecord(
+            pid=1, port=port, starts=1, ever_healthy=True, healthy=True
+        )
+    models, _ = target_groups(desired, observed)
+    assert [(g.labels["model"], g.targets) for g in models] == [("a", ["127.0.0.1:9301"])]
