@@ -8,7 +8,10 @@ from assets.names import PRODUCTION_ENV, TAG_TRIGGER
 from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.promotion.revisions import revision_name
 from llm_platform.promotion.rollout import rollback
+from llm_platform.runtime.artifacts import ArtifactUnavailable
 from llm_platform.runtime.base import RevisionSpec
+from llm_platform.serving.engines import EngineError
+from llm_platform.serving.engines.selection import resolve_serving
 from resources.artifact_store import ArtifactStoreResource
 from resources.notifier import NotifierResource
 from resources.runtime import RuntimeResource
@@ -45,6 +48,14 @@ def perform_rollback(
         raise dg.Failure(
             description=f"{name}: previous digest {previous.digest[:12]} is not in the registry"
         )
+    try:  # the previous revision may be retired: its engine follows from its bytes
+        choice = resolve_serving(
+            None, runtime.local_artifact(name, record.artifact_uri, previous.digest)
+        )
+    except (EngineError, ArtifactUnavailable) as exc:
+        raise dg.Failure(
+            description=f"{name}: cannot restore {previous.digest[:12]}: {exc}"
+        ) from exc
     spec = RevisionSpec(
         revision=previous.revision or revision_name(previous.version, record.digest),
         version=previous.version,
@@ -52,6 +63,7 @@ def perform_rollback(
         artifact_uri=record.artifact_uri,
         color="blue",
         weight=100,
+        engine=choice.engine,
     )
     result = rollback(runtime.runtime(), env=PRODUCTION_ENV, model=name, to_revision=spec)
     if result.outcome != "rolled_back":

@@ -23,6 +23,7 @@ from llm_platform.serving.engines import (
     EngineFormatMismatch,
     EngineUnavailable,
     NoEngineForArtifact,
+    get_engine,
 )
 from llm_platform.serving.engines.base import LAUNCH_MODULE
 from llm_platform.serving.engines.selection import (
@@ -177,3 +178,59 @@ def test_engine_that_does_not_load_the_format_is_refused_at_apply(
         runtime.apply(DeploymentSpec(env="staging", model="m", revisions=[rev]))
     assert isinstance(refused.value.cause, EngineFormatMismatch)
     assert runtime.desired_spec("staging", "m") is None
+
+
+def test_engines_without_metrics_are_no_scrape_targets() -> None:
+    from llm_platform.runtime.prometheus import target_groups
+    from llm_platform.runtime.state import (
+        DesiredDeployment,
+        DesiredState,
+        ObservedState,
+        ProcessRecord,
+        replica_key,
+    )
+
+    desired, observed = DesiredState(), ObservedState()
+    for model, engine, port in (("a", "builtin", 9301), ("g", "llama-cpp", 9302)):
+        rev = _rev(engine)
+        desired.deployments[f"staging/{model}"] = DesiredDeployment(
+            spec=DeploymentSpec(env="staging", model=model, revisions=[rev])
+        )
+        observed.revisions[replica_key("staging", model, rev.revision, 0)] = ProcessRecord(
+            pid=1, port=port, starts=1, ever_healthy=True, healthy=True
+        )
+    models, _ = target_groups(desired, observed)
+    assert [(g.labels["model"], g.targets) for g in models] == [("a", ["127.0.0.1:9301"])]
+
+
+def test_replicas_are_health_checked_on_their_engines_readiness_path(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from llm_platform.runtime.state import ObservedState, ProcessRecord
+    from llm_platform.runtime.supervision import Supervisor
+
+    class OnlyModels(BaseHTTPRequestHandler):  # like llama-cpp-python: no /health
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OnlyModels)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        observed = ObservedState()
+        for key, path in (("s/g/llama", get_engine("llama-cpp").readiness_path), ("s/g/b", None)):
+            rec = ProcessRecord(pid=1, port=port)
+            if path:
+                rec.health_path = path
+            observed.revisions[key] = rec
+        Supervisor(tmp_path).check_health(observed)
+        assert observed.revisions["s/g/llama"].healthy
+        assert not observed.revisions["s/g/b"].healthy  # "/health" is a 404 there
+    finally:
+        server.shutdown()
+        server.server_close()
