@@ -44,6 +44,9 @@ def test_ready_on_its_readiness_path_serving_the_alias(llama_server: EngineProce
     models = httpx.get(f"{llama_server.base_url}/v1/models", timeout=5).json()
     assert [m["id"] for m in models["data"]] == [GEMMA]
     assert "verified, starting llm_platform.serving.engines.llama_server" in llama_server.log_text()
+    # The wrapper's Prometheus endpoint: a scrape succeeds while the server answers (`up`).
+    metrics = httpx.get(f"{llama_server.base_url}/metrics", timeout=5)
+    assert metrics.status_code == 200 and "python_info" in metrics.text
 
 
 def test_completion_generates_text(llama_server: EngineProcess) -> None:  # noqa: F811

@@ -180,7 +180,7 @@ def test_engine_that_does_not_load_the_format_is_refused_at_apply(
     assert runtime.desired_spec("staging", "m") is None
 
 
-def test_engines_without_metrics_are_no_scrape_targets() -> None:
+def test_scrape_targets_follow_the_engines_metrics_path(monkeypatch: pytest.MonkeyPatch) -> None:
     from llm_platform.runtime.prometheus import target_groups
     from llm_platform.runtime.state import (
         DesiredDeployment,
@@ -189,6 +189,7 @@ def test_engines_without_metrics_are_no_scrape_targets() -> None:
         ProcessRecord,
         replica_key,
     )
+    from llm_platform.serving.engines.llama_cpp import LlamaCppEngine
 
     desired, observed = DesiredState(), ObservedState()
     for model, engine, port in (("a", "builtin", 9301), ("g", "llama-cpp", 9302)):
@@ -199,6 +200,11 @@ def test_engines_without_metrics_are_no_scrape_targets() -> None:
         observed.revisions[replica_key("staging", model, rev.revision, 0)] = ProcessRecord(
             pid=1, port=port, starts=1, ever_healthy=True, healthy=True
         )
+    models, _ = target_groups(desired, observed)
+    both = [("a", ["127.0.0.1:9301"]), ("g", ["127.0.0.1:9302"])]
+    assert sorted((g.labels["model"], g.targets) for g in models) == both
+    # An engine without a metrics endpoint is no target (a scrape would be a false outage).
+    monkeypatch.setattr(LlamaCppEngine, "metrics_path", None)
     models, _ = target_groups(desired, observed)
     assert [(g.labels["model"], g.targets) for g in models] == [("a", ["127.0.0.1:9301"])]
 

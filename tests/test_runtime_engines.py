@@ -82,9 +82,10 @@ def test_llama_cpp_revision_serves_through_the_runtime_and_refuses_tampered_byte
     record = next(r for k, r in observed["revisions"].items() if k.startswith(f"staging/{GEMMA}"))
     assert LAUNCH_MODULE in record["argv"] and gemma_digest in record["argv"]
     assert record["health_path"] == get_engine("llama-cpp").readiness_path == "/v1/models"
-    # llama.cpp has no /metrics: it is no Prometheus target (that would record a false outage).
+    # A Prometheus target (availability = `up`) on the /metrics route the wrapper adds.
     targets = json.loads(PrometheusPaths(home).model_targets.read_text())
-    assert all(group["labels"]["model"] != GEMMA for group in targets)
+    gemma_targets = [g["targets"] for g in targets if g["labels"]["model"] == GEMMA]
+    assert gemma_targets == [[rev.url.removeprefix("http://")]]
 
     with httpx.Client(trust_env=False) as client:
         direct = _complete(client, rev.url)

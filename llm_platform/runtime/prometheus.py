@@ -137,8 +137,8 @@ def target_groups(
     A revision becomes a target once it has been healthy (like a Kubernetes endpoint that
     waits for readiness), so a server still loading its model is not counted as an outage;
     after that it stays a target while it is down or restarting, so that ``up`` records the
-    outage. Engines without a metrics endpoint (llama.cpp) are no targets: scraping them
-    would record a false outage; the gateway measures their traffic.
+    outage. An engine without a metrics endpoint would be no target (scraping it would record a
+    false outage); every engine here has one (llama.cpp's through the platform's wrapper).
     """
     models: list[TargetGroup] = []
     for dep in desired.deployments.values():

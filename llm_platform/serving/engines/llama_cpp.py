@@ -20,6 +20,7 @@ from llm_platform.serving.engines.base import (
     launcher_argv,
 )
 from llm_platform.serving.engines.detect import gguf_entry, gguf_files
+from llm_platform.serving.engines.llama_server import METRICS_PATH as LOCAL_METRICS_PATH
 
 # llama_cpp.server behind a wrapper that picks a chat format for GGUFs without a template.
 SERVER_MODULE = "llm_platform.serving.engines.llama_server"
@@ -34,7 +35,7 @@ class LlamaCppEngine(Engine):
     name = "llama-cpp"
     formats = frozenset({ArtifactFormat.GGUF})
     readiness_path = "/v1/models"
-    metrics_path = None
+    metrics_path = LOCAL_METRICS_PATH  # added by the wrapper: Prometheus `up` for availability
     supports_streaming = True
     supports_chat = True
 

@@ -6,6 +6,10 @@ module reads the GGUF metadata with the scanner's parser and, when the file has 
 passes the chat format of its architecture, then runs ``llama_cpp.server`` in this process.
 An explicit ``--chat_format`` always wins.
 
+llama-cpp-python has no Prometheus endpoint, yet the availability objective reads Prometheus'
+``up`` for every model server; the app therefore gets a ``/metrics`` route (the process's
+``prometheus_client`` registry), so a scrape succeeds exactly while the server answers.
+
 Run by the digest-verifying launcher: ``--module llm_platform.serving.engines.llama_server``.
 """
 
@@ -14,11 +18,15 @@ from __future__ import annotations
 import importlib.util
 import runpy
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from llm_platform.security.gguf import GgufError, parse_gguf
 
 SERVER_MODULE = "llama_cpp.server"
+#: The Prometheus endpoint this wrapper adds to llama-cpp-python's app.
+METRICS_PATH = "/metrics"
 # general.architecture -> llama-cpp-python chat format, for files without a chat template.
 CHAT_FORMATS = {"gemma": "gemma", "gemma2": "gemma", "gemma3": "gemma"}
 
@@ -42,10 +50,31 @@ def server_args(args: list[str]) -> list[str]:
     return [*args, *chat_format_args(Path(args[args.index("--model") + 1]))]
 
 
+def _with_metrics_route(create_app: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap llama-cpp-python's app factory so the app also serves :data:`METRICS_PATH`."""
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from starlette.responses import Response
+
+        app = create_app(*args, **kwargs)
+
+        def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        app.add_api_route(METRICS_PATH, metrics, methods=["GET"], include_in_schema=False)
+        return app
+
+    return create
+
+
 def main() -> None:
     """Run ``llama_cpp.server`` with :func:`server_args` applied to this process's argv."""
     if importlib.util.find_spec("llama_cpp") is None:
         sys.exit("llama_server: llama-cpp-python is not installed (run `make install`)")
+    import llama_cpp.server.app as server_app
+
+    server_app.create_app = _with_metrics_route(server_app.create_app)  # type: ignore[assignment]
     sys.argv = [SERVER_MODULE, *server_args(sys.argv[1:])]
     runpy.run_module(SERVER_MODULE, run_name="__main__", alter_sys=True)
 
