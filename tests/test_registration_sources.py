@@ -25,6 +25,7 @@ from llm_platform.settings import (
     allowed_source_paths_from_env,
 )
 from tests.config_fixtures import model_dict, write_repo
+from tests.gguf_fixtures import write_gguf
 from tests.registry_fixtures import model_config
 
 
@@ -45,7 +46,7 @@ def host_dir(tmp_path: Path) -> Path:
     host = tmp_path / "host"
     host.mkdir()
     (host / "id_rsa").write_text("-----BEGIN PRIVATE KEY-----\n")
-    (host / "model.gguf").write_bytes(b"GGUF" + bytes(60))
+    write_gguf(host / "model.gguf")  # a well-formed GGUF: the scanner passes it
     return host
 
 
