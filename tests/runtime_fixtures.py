@@ -32,9 +32,10 @@ def build_artifact(out: Path) -> str:
 
 
 def build_broken_artifact(out: Path) -> str:
-    """The demo model with an unreadable config.json: it hashes fine, the server cannot load it."""
+    """The demo model with an unreadable tokenizer.json: it hashes fine and is recognisably the
+    builtin format (config.json intact), but the server cannot load it."""
     build_artifact(out)
-    (out / "config.json").write_text("{broken")
+    (out / "tokenizer.json").write_text("{broken")
     return digest_directory(out).digest
 
 
