@@ -218,6 +218,7 @@ def staging_deployment(
         requests=config.load_requests,
         concurrency=config.load_concurrency,
         min_success_rate=config.min_success_rate,
+        health_path=engine.readiness_path,
         stream=engine.supports_streaming,
         chat=engine.supports_chat,
     )

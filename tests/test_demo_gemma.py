@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from engine_fixtures import gemma_artifact, gemma_home  # noqa: F401 - fixtures
 
 from llm_platform.config.schema import ModelConfig
 from llm_platform.demo_gemma import (
@@ -18,6 +17,7 @@ from llm_platform.demo_gemma import (
 )
 from llm_platform.demo_repo import ensure_demo_repo
 from llm_platform.serving.engines import ArtifactFormat, detect_format
+from tests.engine_fixtures import gemma_artifact, gemma_home  # noqa: F401 - fixtures
 
 
 def test_artifact_is_assembled_once(gemma_home: Path, gemma_artifact: Path) -> None:  # noqa: F811

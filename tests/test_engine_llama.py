@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_fixtures import (  # noqa: F401 - fixtures
+
+from llm_platform.digest import digest_directory
+from tests.engine_fixtures import (  # noqa: F401 - fixtures
     GEMMA,
     EngineProcess,
     gemma_artifact,
@@ -22,9 +24,7 @@ from engine_fixtures import (  # noqa: F401 - fixtures
     llama_server,
     start_llama,
 )
-from gguf_fixtures import write_gguf
-
-from llm_platform.digest import digest_directory
+from tests.gguf_fixtures import write_gguf
 
 pytestmark = pytest.mark.integration
 

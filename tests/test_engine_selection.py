@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gguf_fixtures import write_gguf
 from pydantic import ValidationError
 from safetensors.numpy import save_file
 
@@ -33,6 +32,7 @@ from llm_platform.serving.engines.selection import (
     serving_from_metadata,
 )
 from llm_platform.slo import profile_for_engine
+from tests.gguf_fixtures import write_gguf
 
 EXAMPLE_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"
 DIGEST = "b" * 64

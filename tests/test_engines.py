@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from config_fixtures import model_dict
-from gguf_fixtures import write_gguf
 from safetensors.numpy import save_file
 
 from llm_platform.config.schema import ModelConfig
@@ -30,6 +28,8 @@ from llm_platform.serving.engines import (
     local_threads,
 )
 from llm_platform.serving.engines.vllm import VllmEngine
+from tests.config_fixtures import model_dict
+from tests.gguf_fixtures import write_gguf
 
 EXAMPLE_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"
 DIGEST = "a" * 64

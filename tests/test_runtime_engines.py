@@ -14,13 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_fixtures import (  # noqa: F401 - fixtures
-    GEMMA,
-    gemma_artifact,
-    gemma_digest,
-    gemma_home,
-    require_llama_cpp,
-)
 
 from llm_platform.runtime.artifacts import ArtifactUnavailable
 from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
@@ -28,6 +21,13 @@ from llm_platform.runtime.local import LocalRuntime
 from llm_platform.runtime.prometheus import PrometheusPaths
 from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.base import LAUNCH_MODULE
+from tests.engine_fixtures import (  # noqa: F401 - fixtures
+    GEMMA,
+    gemma_artifact,
+    gemma_digest,
+    gemma_home,
+    require_llama_cpp,
+)
 from tests.runtime_fixtures import WRONG_DIGEST, pid_alive, teardown_home, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

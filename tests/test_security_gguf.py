@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from engine_fixtures import gemma_artifact, gemma_home  # noqa: F401 - fixtures
-from gguf_fixtures import F32, Q8_0, gguf_bytes, write_gguf
 
 from llm_platform.security import scan_path
 from llm_platform.security.gguf import MAX_CHAT_TEMPLATE_BYTES, GgufError, parse_gguf
+from tests.engine_fixtures import gemma_artifact, gemma_home  # noqa: F401 - fixtures
+from tests.gguf_fixtures import F32, Q8_0, gguf_bytes, write_gguf
 
 
 def _only(root: Path):  # type: ignore[no-untyped-def]

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from config_fixtures import env_dict, model_dict, to_yaml
-from prom_fixtures import PrometheusProcess, Scenario, aligned_now, start_with_history
 
 from llm_platform.config import SLOObjectives
 from llm_platform.settings import PROMETHEUS_BEARER_TOKEN_ENV, PROMETHEUS_HEADERS_ENV
 from llm_platform.slo import PrometheusError, evaluate
 from llm_platform.slo.endpoint import PrometheusAuthConfigError, auth_headers, connect
 from resources.prometheus import PrometheusResource
+from tests.config_fixtures import env_dict, model_dict, to_yaml
+from tests.prom_fixtures import PrometheusProcess, Scenario, aligned_now, start_with_history
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from config_fixtures import env_dict, model_dict, to_yaml
 
 from llm_platform.runtime.stack import load_stack, stack_down, stack_up
 from llm_platform.slo.endpoint import PrometheusNotConfigured, resolve_prometheus_url
 from resources.prometheus import PrometheusResource
+from tests.config_fixtures import env_dict, model_dict, to_yaml
 from tests.runtime_fixtures import teardown_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -11,15 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from config_fixtures import env_dict, model_dict
-from prom_fixtures import (
-    TOKEN_BUCKETS,
-    PrometheusProcess,
-    Scenario,
-    aligned_now,
-    p95_from,
-    start_with_history,
-)
 from pydantic import ValidationError
 
 from assets.gate import staging_gate_checks
@@ -43,6 +34,15 @@ from llm_platform.slo import (
     profile_for_engine,
 )
 from llm_platform.slo.objectives import objectives_table
+from tests.config_fixtures import env_dict, model_dict
+from tests.prom_fixtures import (
+    TOKEN_BUCKETS,
+    PrometheusProcess,
+    Scenario,
+    aligned_now,
+    p95_from,
+    start_with_history,
+)
 
 NS = "staging"
 FAST_TTFT = {0.25: 0.9, 0.5: 0.99}  # p95 between 250 and 500 ms

@@ -11,14 +11,24 @@ import os
 from abc import ABC, abstractmethod
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.errors import PlatformError
 
-if TYPE_CHECKING:
-    from llm_platform.config.schema import Serving
+
+class ServingSettings(Protocol):
+    """What engines read of a model config's ``serving`` block (``config.schema.Serving``;
+    a protocol, so this package does not import the config package that validates against it)."""
+
+    @property
+    def engine(self) -> str | None: ...
+    @property
+    def max_sequence_length(self) -> int | None: ...
+    @property
+    def max_batch_size(self) -> int | None: ...
+
 
 LOOPBACK = "127.0.0.1"
 # Engines share the machine with the gateway, Prometheus and Dagster: never take more threads
@@ -111,7 +121,7 @@ class LaunchSettings(BaseModel):
     @classmethod
     def for_model(
         cls,
-        serving: Serving | None,
+        serving: ServingSettings | None,
         *,
         model: str,
         version: str,

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llm_platform.serving.engines.base import Engine
+from llm_platform.serving.engines.base import Engine, ServingSettings
 from llm_platform.serving.engines.registry import check_engine_name, choose_engine, get_engine
-
-if TYPE_CHECKING:
-    from llm_platform.config.schema import Serving
 
 #: Metadata keys a deployment records its serving choice under.
 ENGINE_KEY = "engine"
@@ -56,7 +52,7 @@ class ServingChoice(BaseModel):
         return meta
 
 
-def resolve_serving(serving: Serving | None, artifact: Path) -> ServingChoice:
+def resolve_serving(serving: ServingSettings | None, artifact: Path) -> ServingChoice:
     """The engine for ``artifact``: ``serving.engine`` when set, else chosen by its format.
 
     Args:
