@@ -28,7 +28,7 @@ from llm_platform.runtime.base import (
     RevisionSpec,
 )
 from llm_platform.serving.engines import EngineError
-from llm_platform.serving.engines.selection import resolve_serving
+from llm_platform.serving.engines.selection import resolve_serving, streams_through_gateway
 from llm_platform.slo import PrometheusError, profile_for_engine
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from resources.artifact_store import ArtifactStoreResource
@@ -219,7 +219,7 @@ def staging_deployment(
         concurrency=config.load_concurrency,
         min_success_rate=config.min_success_rate,
         health_path=engine.readiness_path,
-        stream=engine.supports_streaming,
+        stream=streams_through_gateway(engine),
         chat=engine.supports_chat,
     )
     context.log.info(f"integration suite against {endpoint}: passed={report.passed}")

@@ -99,6 +99,28 @@ def test_a_body_naming_another_model_is_400_and_not_proxied(
     assert (len(upstream.bodies), _samples(url, REQUESTS_TOTAL)) == before
 
 
+def test_stream_requests_are_400_until_the_gateway_relays_streams(
+    fake: tuple[str, FakeUpstream],
+) -> None:
+    url, upstream = fake
+    before = (len(upstream.bodies), _samples(url, REQUESTS_TOTAL))
+    for path, body in (
+        ("/m/v1/completions", {"model": "m", "prompt": "hi", "stream": True}),
+        (
+            "/m/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "hi"}], "stream": True},
+        ),
+    ):
+        r = httpx.post(url + path, json=body)
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["code"] == "stream_unsupported" and err["param"] == "stream"
+    # Refused before proxying and in no series: no client can move the error rate with it.
+    assert (len(upstream.bodies), _samples(url, REQUESTS_TOTAL)) == before
+    plain = {"model": "m", "prompt": "hi", "stream": False}
+    assert httpx.post(url + "/m/v1/completions", json=plain).status_code == 200
+
+
 def test_token_and_first_token_metrics_from_usage(fake: tuple[str, FakeUpstream]) -> None:
     url, _ = fake
     before = {n: _samples(url, n) for n in (TIME_TO_FIRST_TOKEN, OUTPUT_TOKENS_TOTAL,

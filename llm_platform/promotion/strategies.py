@@ -37,6 +37,7 @@ from llm_platform.runtime.base import (
     Runtime,
 )
 from llm_platform.serving.engines import get_engine
+from llm_platform.serving.engines.selection import streams_through_gateway
 from llm_platform.strategy_names import STRATEGY_NAMES, Strategy
 
 Outcome = Literal["promoted", "rolled_back", "failed"]
@@ -155,7 +156,7 @@ class RolloutContext:
                 url,
                 model=self.plan.model,
                 health_path=engine.readiness_path,
-                stream=engine.supports_streaming,
+                stream=streams_through_gateway(engine),
                 chat=engine.supports_chat,
                 concurrency=min(4, self.plan.smoke_requests),
                 requests=self.plan.smoke_requests,

@@ -4,6 +4,10 @@ The gateway proxies bodies unchanged except in one case: a request routed by pat
 (``/<model>/v1/...``) whose JSON body names no ``model`` gets the path's model, as llama.cpp and
 vLLM servers do; a body naming a different model is refused (400). Bodies that are not JSON
 objects go through untouched, so that the engine answers them with its own 400.
+
+``stream: true`` is refused with 400 ``stream_unsupported`` for now: the gateway does not relay
+Server-Sent Events chunk by chunk yet, and a half-relayed stream must not count as a server
+failure against the SLOs.
 """
 
 from __future__ import annotations
@@ -12,6 +16,23 @@ import json
 
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.metrics import Usage
+
+#: Whether the gateway relays ``stream: true`` responses; while False it refuses them (400).
+GATEWAY_RELAYS_STREAMS = False
+
+
+def stream_refusal(body: bytes) -> ClientError | None:
+    """A ClientError when ``body`` asks for a streamed response the gateway cannot relay."""
+    if GATEWAY_RELAYS_STREAMS or b'"stream"' not in body:
+        return None
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON: the engine answers with its own 400
+        return None
+    if isinstance(payload, dict) and payload.get("stream") is True:
+        msg = 'this gateway does not relay streamed responses yet; send "stream": false'
+        return ClientError(msg, "stream_unsupported", "stream")
+    return None
 
 
 def with_path_model(body: bytes, model: str) -> bytes | ClientError:

@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from pydantic import ValidationError
 
 from llm_platform.errors import ConfigurationError
-from llm_platform.serving.bodies import response_usage, with_path_model
+from llm_platform.serving.bodies import response_usage, stream_refusal, with_path_model
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
@@ -131,7 +131,8 @@ class Gateway:
         target = rest + b"?" + req.query if req.query else rest
         body = req.body
         if counted and req.method == "POST":
-            checked = with_path_model(body, model)
+            refused = stream_refusal(body)
+            checked = refused if refused is not None else with_path_model(body, model)
             if isinstance(checked, ClientError):  # refused before proxying: in no series
                 return error_response(
                     400, checked.message, "invalid_request_error", checked.code, checked.param

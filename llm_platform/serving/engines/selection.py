@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llm_platform.serving.bodies import GATEWAY_RELAYS_STREAMS
 from llm_platform.serving.engines.base import Engine, ServingSettings
 from llm_platform.serving.engines.registry import check_engine_name, choose_engine, get_engine
 
@@ -87,3 +88,9 @@ def serving_from_metadata(meta: Mapping[str, object]) -> ServingChoice:
         context_size=optional_int(CONTEXT_SIZE_KEY),
         max_batch_size=optional_int(MAX_BATCH_SIZE_KEY),
     )
+
+
+def streams_through_gateway(engine: Engine) -> bool:
+    """Whether the integration suite streams through the gateway to ``engine``: the engine must
+    stream and the gateway must relay streams (it refuses ``stream: true`` until it does)."""
+    return engine.supports_streaming and GATEWAY_RELAYS_STREAMS
