@@ -40,15 +40,17 @@ $(LLAMA_STAMP): $(STAMP)
 	  $(BIN)/python -m llm_platform.serving.engines.llama_build; }
 	@touch $(LLAMA_STAMP)
 
-install: $(STAMP) $(LLAMA_STAMP) system-deps
+install: system-deps $(STAMP) $(LLAMA_STAMP)
 
-# Debian packages the embedded stack needs (Prometheus + promtool).
+# Debian packages the embedded stack needs (Prometheus + promtool, git, a C++ compiler).
 system-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing Debian package prometheus"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq git; }
+	@command -v g++ >/dev/null || { echo "installing Debian package g++ (llama.cpp is compiled)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq g++ >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
