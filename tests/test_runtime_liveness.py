@@ -115,8 +115,9 @@ def test_with_two_replicas_a_hung_one_costs_only_its_in_flight_requests(
     assert not pid_alive(victim)
     assert runtime.wait_ready("staging", "hang2", timeout_s=30).revisions[0].ready_replicas == 2
     assert not [f for f in traffic.failures if "Timeout" in f], traffic.failures[:5]
-    # Only requests already sent to the stopped replica fail; the other replica serves the rest.
-    assert len(traffic.failures) <= 5, traffic.failures
+    # Only requests sent to the stopped replica before it leaves the routes fail (fast); the
+    # other replica serves the rest (one replica alone loses nearly all of them).
+    assert len(traffic.failures) <= max(10, sent_during // 10), traffic.failures
     print(
         f"\nliveness, 2 replicas: {len(traffic.failures)} of {sent_during} requests failed while "
         f"one replica was stopped, killed and restarted ({recovered_s:.1f}s)"

@@ -155,5 +155,10 @@ def test_rollback_window_is_enforced_without_a_new_rollout(home: Path, tmp_path:
         return st is not None and [r.revision for r in st.revisions] == ["new"]
 
     wait_until(retired, 40, "the old revision to be retired at the end of its window")
-    assert not pid_alive(old_pid)
+
+    def stopped() -> bool:  # stopped once the gateway and Prometheus let go of it
+        runtime.reconcile()
+        return not pid_alive(old_pid)
+
+    wait_until(stopped, 30, "the retired revision's server to be stopped")
     assert runtime.wait_ready(ENV, "win", timeout_s=10).ready
