@@ -211,14 +211,24 @@ def test_delete_stops_the_servers_and_unroutes(
 ) -> None:
     art, digest = artifact
     runtime.apply(spec("zeta", revision("r1", digest, art, weight=100)))
+    runtime.apply(spec("keeper", revision("r1", digest, art, weight=100)))
     status = runtime.wait_ready("staging", "zeta", timeout_s=30)
+    keeper = runtime.wait_ready("staging", "keeper", timeout_s=30)
     pid = status.revisions[0].pid
     assert pid is not None
     runtime.delete("staging", "zeta")
     assert not pid_alive(pid)
     routes = json.loads(runtime.layout.routes_file("staging").read_text())
-    assert "zeta" not in routes["models"]
+    assert "zeta" not in routes["models"] and "keeper" in routes["models"]
     with httpx.Client(trust_env=False) as client:
         assert complete(client, status.endpoint or "", "zeta").status_code == 404
+        assert complete(client, keeper.endpoint or "", "keeper").status_code == 200
     targets = json.loads((home / "prometheus" / "targets" / "models.json").read_text())
     assert all(t["labels"]["model"] != "zeta" for t in targets)
+    # The environment's last deployment gone: its routes are emptied and its gateway stops.
+    gateway = runtime.store.load_observed().gateways["staging"]
+    for model in routes["models"]:
+        if model != "zeta":
+            runtime.delete("staging", model)
+    assert json.loads(runtime.layout.routes_file("staging").read_text()) == {"models": {}}
+    assert gateway.pid is not None and not pid_alive(gateway.pid)

@@ -151,7 +151,8 @@ class Reconciler:
             }
 
         previously_routed: set[str] = set()
-        for env in envs:
+        # An environment that lost its last deployment is unrouted too (its gateway then stops).
+        for env in sorted({*envs, *observed.gateways}):
             previously_routed |= self._write_routes(env, desired, urls_in)
         to_stop = [k for k in observed.revisions if k not in keep]
         if any(
