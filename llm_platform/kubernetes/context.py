@@ -46,6 +46,10 @@ class PlacementSource(Protocol):
         """The placement of ``model`` in ``env`` as configured at ``commit``."""
         ...
 
+    def namespace(self, env: str) -> str:
+        """The namespace of ``env`` as configured now."""
+        ...
+
 
 def artifact_lineage(rev: RevisionSpec) -> ArtifactLineage:
     """The registry record next to ``rev.artifact_uri`` (else the files listed at the URI).
@@ -96,6 +100,19 @@ class GitPlacements:
             raise InvalidDeploymentSpec(f"{env}/{model} at {sha[:12]}: {exc}") from exc
         return Placement.from_configs(env_cfg, model_cfg, commit=commit or sha)
 
+    def namespace(self, env: str) -> str:
+        """``namespace`` of ``config/<env>.yaml`` at the branch head.
+
+        Raises:
+            InvalidDeploymentSpec: the file is missing or invalid.
+        """
+        sha, rel = self.repo.head(), f"config/{env}.yaml"
+        try:
+            data = self.repo.read_file(sha, rel)
+            return parse_environment_config(data, source=rel, expected_environment=env).namespace
+        except (GitError, ConfigError) as exc:
+            raise InvalidDeploymentSpec(f"{env} at {sha[:12]}: {exc}") from exc
+
 
 class CheckoutPlacements:
     """Settings from the files of a models-repo checkout (what ``manifests`` previews)."""
@@ -112,3 +129,7 @@ class CheckoutPlacements:
         env_cfg = load_environment(self.root, env)
         model_cfg = load_model_config(self.root / model_config_path(model), repo_root=self.root)
         return Placement.from_configs(env_cfg, model_cfg, commit=commit)
+
+    def namespace(self, env: str) -> str:
+        """``namespace`` of the checkout's ``config/<env>.yaml``."""
+        return load_environment(self.root, env).namespace
