@@ -290,4 +290,3 @@ def _progressed(workload: str, obj: dict[str, Any]) -> bool:
     if workload == "kserve":
         return isvc_ready(obj)
     return deployment_ready_replicas(obj) >= wanted_replicas(obj)
-
