@@ -7,6 +7,7 @@ composition root (``definitions.py``) picks the implementation.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -67,9 +68,9 @@ class KubernetesRuntimeResource(RuntimeResource):
     """Models on a cluster: KServe InferenceServices or Deployments + Services + HPAs.
 
     The API server is reached with the pod's service account in a cluster, else the current
-    context of ``~/.kube/config`` (or ``KUBECONFIG``). Each environment's namespace, workload
-    and the model's resources come from the models repo at the commit the artifact was
-    registered from. Artifacts are inspected from a verified copy under ``home``.
+    context of ``~/.kube/config`` (or ``KUBECONFIG``). Each environment's namespace, workload and
+    limits come from the models repo's branch head, the model's resources from the commit its
+    artifact was registered from. Artifacts are inspected from a verified copy under ``home``.
     """
 
     home: str
@@ -92,7 +93,8 @@ class KubernetesRuntimeResource(RuntimeResource):
             try:
                 config.load_incluster_config()
             except config.ConfigException:
-                config.load_kube_config()
+                # The client reads KUBECONFIG when it is imported; read it when built instead.
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
             repo = GitRepo(
                 self.models_repo,
                 branch=self.models_branch,

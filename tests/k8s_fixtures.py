@@ -40,15 +40,17 @@ def write_checkout(root: Path, *, model: dict[str, Any] | None = None) -> Path:
 
 
 def register_gguf(
-    store_root: Path, work: Path, *, version: str = "1.0.0", seed: int = 0
+    store_root: Path,
+    work: Path,
+    *,
+    version: str = "1.0.0",
+    seed: int = 0,
+    name: str = MODEL,
+    commit: str = COMMIT,
 ) -> RegistryRecord:
-    """Register a well-formed GGUF artifact for ``MODEL``; its record is returned."""
+    """Register a well-formed GGUF artifact (of ``name``, from ``commit``); returns the record."""
     src = work / f"gguf-{seed}"
     write_gguf(src / "model.gguf", metadata={"general.name": f"m{seed}"})
     registry = ModelRegistry(LocalDirStore(store_root))
-    return registry.register(
-        src,
-        name=MODEL,
-        version=version,
-        **record_meta(str(src)),  # type: ignore[arg-type]
-    ).record
+    meta = record_meta(str(src)) | {"commit_sha": commit}
+    return registry.register(src, name=name, version=version, **meta).record  # type: ignore[arg-type]

@@ -277,3 +277,28 @@ def test_deployment_workload_allows_only_blue_green() -> None:
     assert ok.kubernetes.workload == "deployment"
     with pytest.raises(ValidationError, match="kubernetes.workload"):
         EnvironmentConfig.model_validate(env_dict(kubernetes={"workload": "statefulset"}))
+
+
+def test_fetch_init_container_verifies_the_digest(tmp_path: Path) -> None:
+    """What the Deployment's init container runs: the verified files land in the engine's
+    model directory; other bytes exit 1 and the engine would not start."""
+    import subprocess
+    import sys
+
+    from llm_platform.kubernetes.fetch import MODULE, model_dir
+
+    record = register_gguf(tmp_path / "store", tmp_path)
+    cache = tmp_path / "models"
+
+    def fetch(digest: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", MODULE, f"--model={MODEL}", f"--uri={record.artifact_uri}"]
+        argv += [f"--digest={digest}", f"--cache={cache}"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+    ok = fetch(record.digest)
+    assert ok.returncode == 0, ok.stderr
+    assert (Path(model_dir(str(cache), MODEL, record.digest)) / "model.gguf").is_file()
+    bad = fetch("e" * 64)
+    assert bad.returncode == 1
+    assert f"the revision names {'e' * 64}" in bad.stderr
+    assert not Path(model_dir(str(cache), MODEL, "e" * 64)).exists()

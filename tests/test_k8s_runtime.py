@@ -239,3 +239,46 @@ def test_forbidden_is_an_rbac_error_naming_verb_and_resource(setup: dict[str, An
     assert "may not patch deployments.apps in namespace llm-prod" in message
     assert err.value.verb == "patch" and err.value.resource == "deployments.apps"
     assert json.dumps(err.value.namespace) == '"llm-prod"'
+
+
+def test_resource_reaches_the_cluster_of_kubeconfig_with_settings_from_git(
+    server: KubeServer, models_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Dagster resource: kubeconfig -> API server, models repo -> placement (the model at
+    its registered commit, the environment at the branch head)."""
+    from resources.runtime import KubernetesRuntimeResource
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "kmock", "cluster": {"server": server.url}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "kmock", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    registered_at = models_repo.head()
+    record = register_gguf(tmp_path / "store", tmp_path, name="alpha", commit=registered_at)
+    models_repo.write_model("alpha", memory=64)  # a later commit changes the model ...
+    env_file = models_repo.path / "config" / "staging.yaml"  # ... and the namespace
+    models_repo.write(
+        "config/staging.yaml",
+        env_file.read_text().replace("namespace: staging", "namespace: team-a"),
+    )
+    models_repo.commit("bigger alpha, new namespace")
+    res = KubernetesRuntimeResource(home=str(tmp_path / "home"), models_repo=str(models_repo.path))
+    rt = res.runtime()
+    rt.apply(
+        DeploymentSpec(env="staging", model="alpha", revisions=[rev(record, "ra", 100, "blue")])
+    )
+    (obj,) = server.objects("inferenceservices")
+    assert obj["metadata"]["namespace"] == "team-a"  # the environment as it is now
+    model = obj["spec"]["predictor"]["model"]
+    assert model["resources"]["requests"]["memory"] == "13108Mi"  # 16 GiB (x 0.8) as registered
+    assert obj["metadata"]["labels"][names.COMMIT] == registered_at
+    assert rt.desired_spec("staging", "alpha") is not None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from llm_platform.config import (
     ConfigError,
+    EnvironmentConfig,
     load_environment,
     load_model_config,
     model_config_path,
@@ -76,29 +77,36 @@ def artifact_lineage(rev: RevisionSpec) -> ArtifactLineage:
 
 
 class GitPlacements:
-    """Settings from the models repo at the registered commit (its branch head without one)."""
+    """Settings from the models repo: the environment as configured at the branch head (its
+    current policy: namespace, workload, limits), the model as registered (at ``commit``)."""
 
     def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
 
+    def _environment(self, env: str) -> EnvironmentConfig:
+        sha, rel = self.repo.head(), f"config/{env}.yaml"
+        try:
+            data = self.repo.read_file(sha, rel)
+            return parse_environment_config(data, source=rel, expected_environment=env)
+        except (GitError, ConfigError) as exc:
+            raise InvalidDeploymentSpec(f"{rel} at {sha[:12]}: {exc}") from exc
+
     def placement(self, env: str, model: str, commit: str | None) -> Placement:
-        """Read and validate ``config/<env>.yaml`` and the model's ``model.yaml`` at ``commit``.
+        """``config/<env>.yaml`` at the head and the model's ``model.yaml`` at ``commit``.
 
         Raises:
             InvalidDeploymentSpec: either file is missing or invalid there.
         """
+        env_cfg = self._environment(env)
         sha = commit or self.repo.head()
-        env_rel, model_rel = f"config/{env}.yaml", model_config_path(model)
+        rel = model_config_path(model)
         try:
-            env_cfg = parse_environment_config(
-                self.repo.read_file(sha, env_rel), source=env_rel, expected_environment=env
-            )
             model_cfg = parse_model_config(
-                self.repo.read_file(sha, model_rel), source=model_rel, expected_name=model
+                self.repo.read_file(sha, rel), source=rel, expected_name=model
             )
         except (GitError, ConfigError) as exc:
-            raise InvalidDeploymentSpec(f"{env}/{model} at {sha[:12]}: {exc}") from exc
-        return Placement.from_configs(env_cfg, model_cfg, commit=commit or sha)
+            raise InvalidDeploymentSpec(f"{rel} at {sha[:12]}: {exc}") from exc
+        return Placement.from_configs(env_cfg, model_cfg, commit=sha)
 
     def namespace(self, env: str) -> str:
         """``namespace`` of ``config/<env>.yaml`` at the branch head.
@@ -106,12 +114,7 @@ class GitPlacements:
         Raises:
             InvalidDeploymentSpec: the file is missing or invalid.
         """
-        sha, rel = self.repo.head(), f"config/{env}.yaml"
-        try:
-            data = self.repo.read_file(sha, rel)
-            return parse_environment_config(data, source=rel, expected_environment=env).namespace
-        except (GitError, ConfigError) as exc:
-            raise InvalidDeploymentSpec(f"{env} at {sha[:12]}: {exc}") from exc
+        return self._environment(env).namespace
 
 
 class CheckoutPlacements:
