@@ -282,3 +282,26 @@ def test_resource_reaches_the_cluster_of_kubeconfig_with_settings_from_git(
     assert model["resources"]["requests"]["memory"] == "13108Mi"  # 16 GiB (x 0.8) as registered
     assert obj["metadata"]["labels"][names.COMMIT] == registered_at
     assert rt.desired_spec("staging", "alpha") is not None
+
+
+def test_list_deployments_and_capacity_read_the_cluster(setup: dict[str, Any]) -> None:
+    rt, a, b = setup["rt"], setup["a"], setup["b"]
+    rt.apply(spec("staging", rev(a, "ra", 100, "blue")))
+    rt.apply(spec("production", rev(b, "rb", 100, "blue")))
+    assert [(d.env, d.model) for d in rt.list_deployments()] == [
+        ("production", MODEL),
+        ("staging", MODEL),
+    ]
+    (prod,) = rt.list_deployments("production")
+    assert prod.endpoint == f"http://{MODEL}.llm-prod.svc:80" and not prod.ready
+    for name, memory in (("gpu-1", "64Gi"), ("gpu-2", "32Gi")):
+        rt.cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": name},
+                "status": {"allocatable": {"memory": memory, "nvidia.com/gpu": "4"}},
+            }
+        )
+    report = rt.capacity()
+    assert report.memory_total_bytes == 96 * 1024**3 and report.gpus_enforced
