@@ -85,6 +85,7 @@ def test_manifests_deployment_environment(checkout: dict[str, Any]) -> None:
         "--digest", record.digest,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "&id" not in result.stdout  # shared label dicts are written out, not aliased
     docs = list(yaml.safe_load_all(result.stdout))
     assert [d["kind"] for d in docs] == [
         "Deployment", "Service", "HorizontalPodAutoscaler", "Service",

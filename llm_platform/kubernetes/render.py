@@ -88,6 +88,13 @@ def render(
     return out
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes shared sub-objects (e.g. one labels dict) out in full: no ``&id``/``*id`` aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def yaml_stream(manifests: list[dict[str, Any]]) -> str:
-    """The manifests as one YAML stream (``---`` between documents)."""
-    return yaml.safe_dump_all(manifests, sort_keys=False, default_flow_style=False)
+    """The manifests as one YAML stream (``---`` between documents, no aliases)."""
+    return yaml.dump_all(manifests, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
