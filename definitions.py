@@ -15,7 +15,6 @@ from assets.production import production_deployment
 from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
-from llm_platform.errors import ConfigurationError
 from llm_platform.settings import (
     PROMETHEUS_BEARER_TOKEN_ENV,
     PROMETHEUS_HEADERS_ENV,
@@ -35,7 +34,7 @@ from resources.registrar import (
     RegistrarResource,
     RemoteKfpRegistrarResource,
 )
-from resources.runtime import LocalRuntimeResource
+from resources.runtime import KubernetesRuntimeResource, LocalRuntimeResource, RuntimeResource
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor, promotion_automation
 from sensors.schedules import build_slo_recheck_schedule
@@ -87,17 +86,20 @@ def assets_for(settings: Settings) -> list[dg.AssetsDefinition]:
     ]
 
 
-def build_resources(settings: Settings) -> dict[str, object]:
-    """The resources for the configured target.
-
-    Raises:
-        ConfigurationError: the target is not available yet.
-    """
-    if settings.target != "local":
-        raise ConfigurationError(
-            f"LLM_PLATFORM_TARGET={settings.target}: only the 'local' runtime is implemented; "
-            "the Kubernetes runtime is planned (see docs/architecture.md)"
+def runtime_for(settings: Settings) -> RuntimeResource:
+    """Local processes, or the cluster when ``LLM_PLATFORM_TARGET=kubernetes``."""
+    if settings.target == "kubernetes":
+        return KubernetesRuntimeResource(
+            home=str(settings.home),
+            models_repo=settings.models_repo,
+            models_branch=settings.models_branch,
+            git_cache_dir=str(settings.home / "git-cache"),
         )
+    return LocalRuntimeResource(home=str(settings.home))
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """The resources for the configured target."""
     return {
         "models_repo": ModelsRepoResource(
             location=settings.models_repo,
@@ -106,7 +108,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "artifact_store": artifact_store_for(settings),
         "registrar": registrar_for(settings),
-        "runtime": LocalRuntimeResource(home=str(settings.home)),
+        "runtime": runtime_for(settings),
         "prometheus": PrometheusResource(
             url=dg.EnvVar(PROMETHEUS_URL_ENV) if settings.prometheus_url else None,
             home=str(settings.home),
@@ -125,7 +127,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, sensors and resources for ``settings``."""
-    resources = build_resources(settings)  # refuses an unavailable target first
+    resources = build_resources(settings)
     return dg.Definitions(
         assets=assets_for(settings),
         asset_checks=[staging_slo_checks, production_slo_checks],

@@ -1,4 +1,4 @@
-"""The serving runtime as a Dagster resource (local target).
+"""The serving runtime as a Dagster resource (local or Kubernetes target).
 
 Assets and sensors depend on :class:`RuntimeResource` and the target-neutral
 :class:`llm_platform.runtime.base.Runtime` it returns, so they never branch on the target; the
@@ -7,12 +7,15 @@ composition root (``definitions.py``) picks the implementation.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
 
+from llm_platform.gitops import GitRepo
+from llm_platform.runtime.artifacts import ArtifactCache
 from llm_platform.runtime.base import Runtime
 from llm_platform.runtime.local import LocalRuntime
 
@@ -59,3 +62,48 @@ class LocalRuntimeResource(RuntimeResource):
         if self._runtime is None:
             self._runtime = LocalRuntime(Path(self.home))
         return self._runtime
+
+
+class KubernetesRuntimeResource(RuntimeResource):
+    """Models on a cluster: KServe InferenceServices or Deployments + Services + HPAs.
+
+    The API server is reached with the pod's service account in a cluster, else the current
+    context of ``~/.kube/config`` (or ``KUBECONFIG``). Each environment's namespace, workload and
+    limits come from the models repo's branch head, the model's resources from the commit its
+    artifact was registered from. Artifacts are inspected from a verified copy under ``home``.
+    """
+
+    home: str
+    models_repo: str
+    models_branch: str = "main"
+    git_cache_dir: str | None = None
+    field_manager: str = "llm-platform"
+
+    _runtime: Runtime | None = PrivateAttr(default=None)
+
+    def runtime(self) -> Runtime:
+        """The runtime (its API client is configured on first use)."""
+        if self._runtime is None:
+            from kubernetes import client, config
+
+            from llm_platform.kubernetes.apply import Cluster
+            from llm_platform.kubernetes.context import GitPlacements
+            from llm_platform.kubernetes.runtime import KubernetesRuntime
+
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                # The client reads KUBECONFIG when it is imported; read it when built instead.
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
+            repo = GitRepo(
+                self.models_repo,
+                branch=self.models_branch,
+                cache_dir=Path(self.git_cache_dir) if self.git_cache_dir else None,
+            )
+            cluster = Cluster(client.ApiClient(), field_manager=self.field_manager)
+            self._runtime = KubernetesRuntime(cluster, GitPlacements(repo))
+        return self._runtime
+
+    def local_artifact(self, model: str, uri: str, digest: str) -> Path:
+        """A verified copy under ``home/artifact-cache`` (the cluster fetches its own)."""
+        return ArtifactCache(Path(self.home) / "artifact-cache").resolve(model, uri, digest)

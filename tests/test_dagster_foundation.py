@@ -306,14 +306,17 @@ def test_instance_config_serializes_runs_per_model(tmp_path):
         instance.dispose()
 
 
-def test_kubernetes_target_is_refused_clearly_not_silently_local(tmp_path):
-    from llm_platform.errors import ConfigurationError
+def test_kubernetes_target_selects_the_kubernetes_runtime(tmp_path):
+    from resources.runtime import KubernetesRuntimeResource
 
     settings = Settings.from_env(
         {"LLM_PLATFORM_TARGET": "kubernetes", "LLM_PLATFORM_HOME": str(tmp_path)}
     )
-    with pytest.raises(ConfigurationError, match="only the 'local' runtime"):
-        build_defs(settings)
+    defs = build_defs(settings)  # loading never contacts a cluster
+    runtime = defs.resources["runtime"]
+    assert isinstance(runtime, KubernetesRuntimeResource)
+    assert runtime.models_repo == settings.models_repo
+    assert "kubernetes" in _kinds(defs)["production_deployment"]
 
 
 def _kinds(defs: dg.Definitions) -> dict[str, set[str]]:

@@ -21,6 +21,7 @@ CLUSTER_ONLY_KEYS: dict[str, str] = {
     "resources.default_limits": "local processes run without resource limits",
     "monitoring.prometheus_namespace": "the embedded Prometheus has no namespace",
     "autoscaling.max_replicas": "the local runtime does not autoscale; it runs min_replicas",
+    "kubernetes.workload": "local models run as processes, not Kubernetes workloads",
 }
 
 

@@ -325,6 +325,25 @@ class Deployment(BaseModel):
     canary_percentage: int = Field(default=10, ge=1, le=100)
 
 
+#: Kubernetes workloads a model runs as on the Kubernetes target (``kubernetes.workload``).
+Workload = Literal["kserve", "deployment"]
+#: Strategies a plain Deployment + Service can carry: its Service selects one color at a time,
+#: so only whole switches (blue-green) are expressible; traffic splits need KServe.
+DEPLOYMENT_WORKLOAD_STRATEGIES: frozenset[str] = frozenset({"blue-green"})
+
+
+class KubernetesSettings(BaseModel):
+    """How the environment's models run on the Kubernetes target."""
+
+    model_config = STRICT
+
+    workload: Workload = Field(
+        default="kserve",
+        description="kserve: an InferenceService per model on a ServingRuntime per engine; "
+        "deployment: a Deployment per revision + Service + HorizontalPodAutoscaler",
+    )
+
+
 class EnvironmentConfig(BaseModel):
     """``config/<env>.yaml``: one deployment environment (staging, production, ...)."""
 
@@ -339,6 +358,20 @@ class EnvironmentConfig(BaseModel):
     deployment: Deployment
     slo: SLOObjectives = Field(default_factory=SLOObjectives)
     approvers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+
+    @model_validator(mode="after")
+    def _workload_carries_strategy(self) -> EnvironmentConfig:
+        workload, strategy = self.kubernetes.workload, self.deployment.strategy
+        if workload == "deployment" and strategy not in DEPLOYMENT_WORKLOAD_STRATEGIES:
+            raise PydanticCustomError(
+                "workload_strategy",
+                "deployment.strategy {strategy} splits traffic between revisions, which "
+                "kubernetes.workload deployment cannot (its Service selects one color); use "
+                "kubernetes.workload kserve or deployment.strategy blue-green",
+                {"strategy": strategy},
+            )
+        return self
 
     @field_validator("namespace")
     @classmethod

@@ -1,0 +1,222 @@
+"""KServe: a ``ServingRuntime`` per engine and one ``InferenceService`` per model.
+
+vLLM runs through KServe's Hugging Face server with its vLLM backend; llama.cpp and the demo
+LM run through ServingRuntimes the platform ships (the engine's own image). The
+InferenceService's predictor is the newest revision; KServe keeps the previously rolled-out one
+and ``canaryTrafficPercent`` splits traffic between them, so one object holds at most two
+revisions. Model-specific arguments live on the InferenceService, the runtime holds the image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from llm_platform.kubernetes import names
+from llm_platform.kubernetes.placement import Placement
+from llm_platform.kubernetes.pods import (
+    CONTAINER_NAME,
+    container_spec,
+    probes,
+    resources,
+    scheduling,
+)
+from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
+from llm_platform.serving.engines import get_engine
+from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR
+
+KSERVE_API = "serving.kserve.io"
+ISVC_API_VERSION = f"{KSERVE_API}/v1beta1"
+RUNTIME_API_VERSION = f"{KSERVE_API}/v1alpha1"
+ISVC_PLURAL = "inferenceservices"
+RUNTIME_PLURAL = "servingruntimes"
+HUGGINGFACE_IMAGE = "kserve/huggingfaceserver:v0.15.2-gpu"
+#: KServe's model-server readiness (Hugging Face runtime): 200 once the model is loaded.
+HUGGINGFACE_READY_PATH = "/v2/health/ready"
+#: The Hugging Face server answers OpenAI requests under this prefix.
+HUGGINGFACE_OPENAI_PREFIX = "/openai"
+#: Tag routing gives the previous revision its own URL (``prev``), for smoke tests and status.
+TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
+
+
+class KServeRuntime(BaseModel):
+    """The ServingRuntime one engine runs on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    engine: str
+    name: str
+    model_format: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    port: int
+    readiness_path: str
+    metrics_path: str | None
+    openai_prefix: str = ""
+
+
+def kserve_runtime(engine: str) -> KServeRuntime:
+    """The runtime of ``engine`` (the engine's container, or KServe's HF server for vLLM)."""
+    if engine == "vllm":
+        return KServeRuntime(
+            engine=engine,
+            name="llm-platform-vllm",
+            model_format="huggingface",
+            image=HUGGINGFACE_IMAGE,
+            args=(
+                "--model_name={{.Name}}",
+                f"--model_dir={CONTAINER_MODEL_DIR}",
+                "--backend=vllm",
+                "--http_port=8080",
+            ),
+            port=8080,
+            readiness_path=HUGGINGFACE_READY_PATH,
+            metrics_path="/metrics",
+            openai_prefix=HUGGINGFACE_OPENAI_PREFIX,
+        )
+    eng = get_engine(engine)
+    # Only image, command and port matter here; the real files come with each revision.
+    probe = container_spec(
+        "m",
+        RevisionSpec(
+            revision="r",
+            version="0.0.0",
+            digest="0" * 64,
+            artifact_uri="-",
+            color="blue",
+            weight=100,
+            engine=engine,
+        ),
+        ("model.gguf", "model.json"),
+    )
+    return KServeRuntime(
+        engine=engine,
+        name=f"llm-platform-{eng.name}",
+        model_format=f"llm-platform-{eng.name}",
+        image=probe.image,
+        command=probe.command,
+        port=probe.port,
+        readiness_path=probe.readiness_path,
+        metrics_path=probe.metrics_path,
+    )
+
+
+def predictor_args(model: str, rev: RevisionSpec, files: tuple[str, ...]) -> list[str]:
+    """The revision's own arguments (model file, alias, context, batch) on the predictor."""
+    if rev.engine == "vllm":
+        args = []
+        if rev.context_size is not None:
+            args.append(f"--max-model-len={rev.context_size}")
+        if rev.max_batch_size is not None:
+            args.append(f"--max-num-seqs={rev.max_batch_size}")
+        return args
+    return list(container_spec(model, rev, files).args)
+
+
+def serving_runtime(engine: str, namespace: str) -> dict[str, Any]:
+    """The ``ServingRuntime`` manifest of ``engine`` in ``namespace``."""
+    rt = kserve_runtime(engine)
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": rt.image,
+        "ports": [{"containerPort": rt.port, "protocol": "TCP"}],
+        **probes(rt.readiness_path, rt.port),
+    }
+    if rt.command:
+        container["command"] = list(rt.command)
+    if rt.args:
+        container["args"] = list(rt.args)
+    spec: dict[str, Any] = {
+        "supportedModelFormats": [{"name": rt.model_format, "autoSelect": True}],
+        "protocolVersions": ["v1"],
+        "containers": [container],
+    }
+    if rt.metrics_path:
+        spec["annotations"] = {
+            "prometheus.kserve.io/port": str(rt.port),
+            "prometheus.kserve.io/path": rt.metrics_path,
+        }
+    return {
+        "apiVersion": RUNTIME_API_VERSION,
+        "kind": "ServingRuntime",
+        "metadata": {
+            "name": rt.name,
+            "namespace": namespace,
+            "labels": {names.MANAGED_BY: names.MANAGER, names.ENGINE: engine},
+        },
+        "spec": spec,
+    }
+
+
+def inference_service(
+    spec: DeploymentSpec,
+    placement: Placement,
+    files: dict[str, tuple[str, ...]],
+    *,
+    latest: RevisionSpec,
+) -> dict[str, Any]:
+    """The model's ``InferenceService`` with ``latest`` as predictor.
+
+    Args:
+        spec: The desired revisions (at most two: ``latest`` and the previous one).
+        placement: Namespace, resources, scheduling, replica bounds.
+        files: Each revision's artifact file paths (relative to its root).
+        latest: The predictor revision; with two revisions it gets ``canaryTrafficPercent``.
+    """
+    rt = kserve_runtime(latest.engine)
+    low, high = placement.replica_bounds()
+    model: dict[str, Any] = {
+        "modelFormat": {"name": rt.model_format},
+        "runtime": rt.name,
+        "storageUri": latest.artifact_uri,
+        "args": predictor_args(spec.model, latest, files[latest.revision]),
+        "resources": resources(placement),
+        **probes(rt.readiness_path, rt.port),
+    }
+    predictor: dict[str, Any] = {
+        "minReplicas": low,
+        "maxReplicas": high,
+        "model": model,
+        **scheduling(placement),
+        "labels": names.revision_labels(spec.env, spec.model, latest, placement.commit),
+        "annotations": {
+            **names.revision_annotations(latest, placement.commit),
+            **_metrics(rt),
+        },
+    }
+    if len(spec.revisions) > 1:
+        predictor["canaryTrafficPercent"] = latest.weight
+    return {
+        "apiVersion": ISVC_API_VERSION,
+        "kind": "InferenceService",
+        "metadata": {
+            "name": names.object_name(spec.model),
+            "namespace": placement.namespace,
+            "labels": names.revision_labels(spec.env, spec.model, latest, placement.commit),
+            "annotations": {
+                **names.revision_annotations(latest, placement.commit),
+                TAG_ROUTING: "true",
+                names.DESIRED_SPEC: names.desired_spec_json(spec),
+            },
+        },
+        "spec": {"predictor": predictor},
+    }
+
+
+def _metrics(rt: KServeRuntime) -> dict[str, str]:
+    if rt.metrics_path is None:
+        return {}
+    return {
+        "serving.kserve.io/enable-prometheus-scraping": "true",
+        **metrics_annotations_for(rt),
+    }
+
+
+def metrics_annotations_for(rt: KServeRuntime) -> dict[str, str]:
+    """Scrape annotations for a runtime's metrics endpoint."""
+    return {
+        "prometheus.kserve.io/port": str(rt.port),
+        "prometheus.kserve.io/path": str(rt.metrics_path),
+    }
