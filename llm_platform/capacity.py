@@ -182,6 +182,38 @@ def _ineligible(
     return None
 
 
+def _closest(
+    free_by_node: Mapping[str, Mapping[str, Decimal]], need: Mapping[str, Decimal]
+) -> tuple[str | None, dict[str, Decimal]]:
+    """The eligible node missing the least (fewest short resources, then fewest GPUs, then
+    least memory, then least CPU), and what it misses; the whole need when none is eligible."""
+    wanted = {r: amount for r, amount in need.items() if amount}
+    if not free_by_node:
+        return None, wanted
+
+    def deficit(name: str) -> dict[str, Decimal]:
+        free = free_by_node[name]
+        return {
+            r: amount - free.get(r, Decimal(0))
+            for r, amount in wanted.items()
+            if free.get(r, Decimal(0)) < amount
+        }
+
+    def rank(name: str) -> tuple[Any, ...]:
+        short = deficit(name)
+        zero = Decimal(0)
+        return (
+            len(short),
+            short.get(GPU, zero),
+            short.get("memory", zero),
+            short.get("cpu", zero),
+            name,
+        )
+
+    best = min(free_by_node, key=rank)
+    return best, deficit(best)
+
+
 class CapacityVerdict(BaseModel):
     """Whether all replicas fit, where they go, and what every node offered."""
 
@@ -191,6 +223,10 @@ class CapacityVerdict(BaseModel):
     placements: list[str]
     reason: str
     per_node: list[dict[str, Any]]
+    #: When a replica does not fit: the eligible node that came closest (None when no node is
+    #: eligible) and what it lacks per resource (the whole request when no node is eligible).
+    closest_node: str | None = None
+    shortfall: dict[str, Decimal] = {}
 
 
 def check_fit(
@@ -261,8 +297,14 @@ def check_fit(
                 f"replica {index + 1} of {replicas} does not fit: no eligible node has {wanted} "
                 f"free ({len(free_by_node)} of {len(per_node)} nodes eligible)"
             )
+            closest, short = _closest(free_by_node, need)
             return CapacityVerdict(
-                fits=False, placements=placements, reason=reason, per_node=per_node
+                fits=False,
+                placements=placements,
+                reason=reason,
+                per_node=per_node,
+                closest_node=closest,
+                shortfall=short,
             )
         # max() keeps the first of equal candidates, and nodes are in name order.
         best = max(fitting, key=lambda n: free_by_node[n].get("memory", Decimal(0)))
