@@ -86,10 +86,7 @@ def _refusal(verdict: CapacityVerdict, pool: str, each: str, replicas: int) -> s
     if len(ineligible) > 5:
         skipped += f" and {len(ineligible) - 5} more"
     placed = len(verdict.placements)
-    return (
-        f"{pool}: {replicas} replica(s) of {each} do not fit ({placed} placed); {where} "
-        f"(shortfall {short}){skipped}"
-    )
+    return f"{pool}: {replicas} replica(s) of {each} do not fit ({placed} placed); {where}{skipped}"
 
 
 def cluster_capacity_item(
