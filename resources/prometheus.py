@@ -6,9 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from llm_platform.kube_api import ClusterAccessError, api_client
 from llm_platform.slo import PrometheusClient
-from llm_platform.slo.cluster_prometheus import PrometheusDiscoveryError, discover_prometheus_url
+from llm_platform.slo.cluster_prometheus import cluster_discovery
 from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
 
 
@@ -43,15 +42,7 @@ class PrometheusResource(dg.ConfigurableResource):
             PrometheusNotConfigured: no URL configured and none found (in the cluster, or a
                 running embedded Prometheus).
         """
-
-        def discover() -> str:
-            try:
-                api = api_client(self.kubeconfig)
-            except ClusterAccessError as exc:
-                raise PrometheusDiscoveryError(str(exc)) from exc
-            with api:
-                return discover_prometheus_url(api, monitoring_namespace)
-
+        discover = cluster_discovery(monitoring_namespace, kubeconfig=self.kubeconfig)
         return resolve_prometheus_url(
             self.url,
             home=Path(self.home) if self.home else None,

@@ -3,6 +3,9 @@ client against kmock's emulated API server (real HTTP)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from llm_platform.slo.cluster_prometheus import (
 )
 from llm_platform.slo.endpoint import PrometheusNotConfigured, resolve_prometheus_url
 from resources.prometheus import PrometheusResource
+from tests.config_fixtures import env_dict, model_dict, to_yaml
 from tests.kube_emulator_fixtures import EmulatedCluster, running_cluster
 
 
@@ -144,3 +148,24 @@ def test_scrape_annotations():
         "prometheus.io/port": "8080",
         "prometheus.io/path": "/metrics",
     }
+
+
+def test_slo_check_cli_on_the_kubernetes_target_asks_the_cluster(core, kubeconfig, tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "config").mkdir(parents=True)
+    (repo / "config" / "staging.yaml").write_bytes(to_yaml(env_dict()))
+    (repo / "models" / "m1").mkdir(parents=True)
+    (repo / "models" / "m1" / "model.yaml").write_bytes(to_yaml(model_dict(name="m1")))
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_URL"}
+    env |= {
+        "LLM_PLATFORM_HOME": str(tmp_path / "home"),
+        "LLM_PLATFORM_TARGET": "kubernetes",
+        "KUBECONFIG": str(kubeconfig),
+        "COLUMNS": "200",
+    }
+    cli = Path(sys.executable).parent / "llm-platform"
+    args = [str(cli), "slo", "check", "--env", "staging", "--model", "m1", "--repo", str(repo)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no Service labelled app.kubernetes.io/name=prometheus" in result.stderr
+    assert "namespace monitoring" in result.stderr

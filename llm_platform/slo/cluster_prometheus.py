@@ -9,11 +9,12 @@ candidates, never a guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
 
-from llm_platform.kube_api import ClusterAccessError, list_all
+from llm_platform.kube_api import ClusterAccessError, api_client, list_all
 from llm_platform.settings import PROMETHEUS_URL_ENV
 from llm_platform.slo.endpoint import PrometheusNotConfigured
 
@@ -106,3 +107,20 @@ def discover_prometheus_url(api: client.ApiClient, namespace: str) -> str:
         )
     service = found[0]
     return f"http://{_name(service)}.{namespace}.svc:{_port(service, namespace)}"
+
+
+def cluster_discovery(namespace: str, *, kubeconfig: str | None = None) -> Callable[[], str]:
+    """A ``discover`` callable for :func:`llm_platform.slo.endpoint.resolve_prometheus_url`:
+    connects (``kubeconfig``, else in-cluster / ``KUBECONFIG``) only when called."""
+
+    def discover() -> str:
+        try:
+            api = api_client(kubeconfig)
+        except ClusterAccessError as exc:
+            raise PrometheusDiscoveryError(
+                f"{PROMETHEUS_URL_ENV} is not set and the cluster cannot be reached: {exc}"
+            ) from exc
+        with api:
+            return discover_prometheus_url(api, namespace)
+
+    return discover
