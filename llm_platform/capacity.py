@@ -269,9 +269,15 @@ def check_fit(
     selector, tols = dict(node_selector or {}), list(tolerations or [])
     free_by_node: dict[str, dict[str, Decimal]] = {}
     per_node: list[dict[str, Any]] = []
+    # Each pod is looked at once, not once per node: a cluster's pods outnumber its nodes.
+    pods_by_node: dict[str, list[Mapping[str, Any]]] = {}
+    for pod in pods:
+        bound = _get(_get(pod, "spec") or {}, "nodeName", "node_name")
+        if bound:
+            pods_by_node.setdefault(str(bound), []).append(pod)
     for node in sorted(nodes, key=_name):
         name = _name(node)
-        free = node_free(node, pods)
+        free = node_free(node, pods_by_node.get(name, []))
         why = _ineligible(node, selector, tols)
         per_node.append(
             {
