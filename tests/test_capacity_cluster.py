@@ -261,3 +261,16 @@ def test_resource_reads_the_cluster_and_fails_closed_when_it_cannot(core, kubeco
 def test_missing_kubeconfig_is_a_clear_error(tmp_path):
     with pytest.raises(ClusterAccessError, match="no Kubernetes configuration usable from"):
         api_client(str(tmp_path / "absent"))
+
+
+def test_the_kubernetes_target_gets_the_cluster_capacity_check(tmp_path):
+    from definitions import capacity_for
+    from llm_platform.settings import Settings
+    from resources.capacity import LocalCapacityResource
+
+    on_cluster = Settings.from_env(
+        {"LLM_PLATFORM_HOME": str(tmp_path), "LLM_PLATFORM_TARGET": "kubernetes"}
+    )
+    assert isinstance(capacity_for(on_cluster), KubernetesCapacityResource)
+    local = Settings.from_env({"LLM_PLATFORM_HOME": str(tmp_path)})
+    assert isinstance(capacity_for(local), LocalCapacityResource)
