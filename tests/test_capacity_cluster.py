@@ -19,6 +19,8 @@ from llm_platform.pod_resources import node_pool, replica_resources
 from resources.capacity import KubernetesCapacityResource
 from tests.kube_emulator_fixtures import EmulatedCluster, node, pod, running_cluster
 
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
 GPU_POOL = {"node-type": "gpu-a100"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 

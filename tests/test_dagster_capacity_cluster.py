@@ -5,6 +5,7 @@ embedded stack serving staging and production)."""
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT
 from assets.production import production_deployment
@@ -13,6 +14,8 @@ from llm_platform.registry import open_store
 from resources.capacity import KubernetesCapacityResource
 from tests.kube_emulator_fixtures import node, pod, running_cluster
 from tests.promotion_fixtures import make_platform, prepare_repo
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
 PROMOTE = {"ops": {PRODUCTION_DEPLOYMENT: {"config": {"approver": "alice", "smoke_requests": 8}}}}

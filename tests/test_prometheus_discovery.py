@@ -23,6 +23,8 @@ from resources.prometheus import PrometheusResource
 from tests.config_fixtures import env_dict, model_dict, to_yaml
 from tests.kube_emulator_fixtures import EmulatedCluster, running_cluster
 
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
 
 @pytest.fixture
 def cluster() -> Iterator[EmulatedCluster]:
