@@ -13,7 +13,7 @@ export DAGSTER_HOME ?= $(LLM_PLATFORM_HOME)/dagster
 export LLM_PLATFORM_ALLOWED_SOURCE_PATHS ?= $(LLM_PLATFORM_HOME)/models
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install system-deps lint typecheck test test-fast dev demo bench clean
+.PHONY: help install system-deps lint typecheck test test-fast dev demo bench clean image
 
 help:
 	@echo "make demo   - run the whole flow headless on the embedded defaults"
@@ -77,6 +77,11 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/llm-platform demo
+
+# The platform image (deploy/Dockerfile); its name is llm_platform/platform_image.py's.
+image: $(STAMP)
+	@command -v docker >/dev/null || { echo "make image needs docker"; exit 2; }
+	docker build -f deploy/Dockerfile -t "$$($(BIN)/python -c 'from llm_platform.platform_image import PLATFORM_IMAGE; print(PLATFORM_IMAGE)')" .
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done

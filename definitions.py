@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from assets.jobs import model_job, production_job, slo_checks_job
+from assets.k8s_executor import k8s_executor
 from assets.model_config import model_config
 from assets.production import production_deployment
 from assets.registered_model import registered_model
@@ -25,6 +26,11 @@ from resources.artifact_store import (
     ArtifactStoreResource,
     LocalArtifactStore,
     S3ArtifactStore,
+)
+from resources.capacity import (
+    CapacityResource,
+    KubernetesCapacityResource,
+    LocalCapacityResource,
 )
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
@@ -55,6 +61,7 @@ def registrar_for(settings: Settings) -> RegistrarResource:
         return RemoteKfpRegistrarResource(
             endpoint=dg.EnvVar("KFP_ENDPOINT"),
             token=dg.EnvVar("KFP_TOKEN") if settings.kfp_token_set else None,
+            image=settings.platform_image,
             max_artifact_bytes=settings.max_artifact_bytes,
         )
     return LocalKfpRegistrarResource(
@@ -62,6 +69,14 @@ def registrar_for(settings: Settings) -> RegistrarResource:
         allowed_source_paths=[str(p) for p in settings.allowed_source_paths],
         max_artifact_bytes=settings.max_artifact_bytes,
     )
+
+
+def capacity_for(settings: Settings) -> CapacityResource:
+    """The production gate's capacity check for the target (the cluster's nodes and pods on
+    Kubernetes, through the pod's service account or ``KUBECONFIG``)."""
+    if settings.target == "kubernetes":
+        return KubernetesCapacityResource()
+    return LocalCapacityResource()
 
 
 #: The kind (UI tag) of what runs a deployment on each target: local model-server processes are
@@ -118,10 +133,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
             headers_json=dg.EnvVar(PROMETHEUS_HEADERS_ENV)
             if settings.prometheus_headers_set
             else None,
+            in_cluster=settings.target == "kubernetes",
         ),
         "notifier": NotifierResource(
             slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL") if settings.slack_webhook_set else None
         ),
+        "capacity": capacity_for(settings),
     }
 
 
@@ -129,6 +146,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, sensors and resources for ``settings``."""
     resources = build_resources(settings)
     return dg.Definitions(
+        executor=k8s_executor() if settings.executor == "k8s_job" else None,
         assets=assets_for(settings),
         asset_checks=[staging_slo_checks, production_slo_checks],
         jobs=[model_job, production_job, slo_checks_job],

@@ -17,14 +17,14 @@ from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
 from assets.slo_checks import staging_checks_passed
 from llm_platform.config import effective_slo
-from llm_platform.config.applicability import serving_replicas
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
-from llm_platform.promotion.gate import GateDecision, checks_item, local_capacity_item
+from llm_platform.promotion.gate import GateDecision, checks_item
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
 from llm_platform.serving.engines.selection import serving_from_metadata
 from llm_platform.slo import PrometheusError
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
 from resources.artifact_store import ArtifactStoreResource
+from resources.capacity import CapacityResource
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
@@ -67,6 +67,7 @@ def production_deployment(
     runtime: RuntimeResource,
     prometheus: PrometheusResource,
     notifier: NotifierResource,
+    capacity: CapacityResource,
 ) -> dg.MaterializeResult:
     """The digest that passed staging, promoted with the environment's strategy.
 
@@ -74,9 +75,10 @@ def production_deployment(
     check (integration tests and each SLO objective) passed against the latest staging deploy
     (a redeploy after the checks makes them stale), an approval by one of the environment's
     approvers exists when ``approval_required`` (from ``approvals/<model>.yaml`` or this launch's
-    ``approver``), and capacity suffices. Otherwise the run is refused with the reasons, and the
-    refusal is recorded in the promotion ledger. Blue-green and canary roll back on their own
-    when smoke tests or canary analysis fail.
+    ``approver``), and capacity suffices (on Kubernetes: the new replicas fit on the
+    environment's node pool, read from the cluster's nodes and pods). Otherwise the run is
+    refused with the reasons, and the refusal is recorded in the promotion ledger. Blue-green and
+    canary roll back on their own when smoke tests or canary analysis fail.
     """
     name = context.partition_key
     ledger = Ledger(artifact_store.store())
@@ -130,10 +132,11 @@ def production_deployment(
                 staging_check_evidence(context.instance, name, staging_checks), digest=digest
             ),
             approval_gate,
-            local_capacity_item(
-                rt.capacity(),
+            capacity.gate_item(
+                rt,
+                env=env,
+                model=model_config_at(repo, head, name),
                 artifact_bytes=record.total_size,
-                revisions=2 * serving_replicas(env.autoscaling),  # old + new replicas at once
             ),
         ]
     )
@@ -163,7 +166,9 @@ def production_deployment(
             metadata={"gate": dg.MetadataValue.md(gate_md)},
         )
     try:
-        prom_url: str | None = prometheus.resolved_url()
+        prom_url: str | None = prometheus.resolved_url(
+            monitoring_namespace=env.monitoring.prometheus_namespace
+        )
     except PrometheusError:
         prom_url = None  # canary analysis then reads the gateway's own counters
     plan = plan_from_environment(

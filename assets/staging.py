@@ -64,12 +64,14 @@ def fault_variant(config: StagingConfig) -> str:
     return "f" + hashlib.sha256(fault).hexdigest()[:6]
 
 
-def wait_for_series(prometheus: PrometheusResource, selector: str, *, timeout_s: float) -> bool:
+def wait_for_series(
+    prometheus: PrometheusResource, selector: str, *, timeout_s: float, monitoring_namespace: str
+) -> bool:
     """Wait until Prometheus holds a sample of ``selector`` (False at the timeout, or when no
     Prometheus is reachable: the SLO checks then report the problem themselves)."""
     deadline = time.monotonic() + timeout_s
     try:
-        with prometheus.client() as client:
+        with prometheus.client(monitoring_namespace=monitoring_namespace) as client:
             while not client.query(selector, at=datetime.now(UTC)):
                 if time.monotonic() >= deadline:
                     return False
@@ -206,6 +208,7 @@ def staging_deployment(
         prometheus,
         f'llm_requests_total{{namespace="{env.namespace}",model="{name}",revision="{revision}"}}',
         timeout_s=config.settle_before_load_s,
+        monitoring_namespace=env.monitoring.prometheus_namespace,
     )
     if not seen:
         context.log.warning(

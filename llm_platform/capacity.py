@@ -182,6 +182,38 @@ def _ineligible(
     return None
 
 
+def _closest(
+    free_by_node: Mapping[str, Mapping[str, Decimal]], need: Mapping[str, Decimal]
+) -> tuple[str | None, dict[str, Decimal]]:
+    """The eligible node missing the least (fewest short resources, then fewest GPUs, then
+    least memory, then least CPU), and what it misses; the whole need when none is eligible."""
+    wanted = {r: amount for r, amount in need.items() if amount}
+    if not free_by_node:
+        return None, wanted
+
+    def deficit(name: str) -> dict[str, Decimal]:
+        free = free_by_node[name]
+        return {
+            r: amount - free.get(r, Decimal(0))
+            for r, amount in wanted.items()
+            if free.get(r, Decimal(0)) < amount
+        }
+
+    def rank(name: str) -> tuple[Any, ...]:
+        short = deficit(name)
+        zero = Decimal(0)
+        return (
+            len(short),
+            short.get(GPU, zero),
+            short.get("memory", zero),
+            short.get("cpu", zero),
+            name,
+        )
+
+    best = min(free_by_node, key=rank)
+    return best, deficit(best)
+
+
 class CapacityVerdict(BaseModel):
     """Whether all replicas fit, where they go, and what every node offered."""
 
@@ -191,6 +223,10 @@ class CapacityVerdict(BaseModel):
     placements: list[str]
     reason: str
     per_node: list[dict[str, Any]]
+    #: When a replica does not fit: the eligible node that came closest (None when no node is
+    #: eligible) and what it lacks per resource (the whole request when no node is eligible).
+    closest_node: str | None = None
+    shortfall: dict[str, Decimal] = {}
 
 
 def check_fit(
@@ -233,9 +269,15 @@ def check_fit(
     selector, tols = dict(node_selector or {}), list(tolerations or [])
     free_by_node: dict[str, dict[str, Decimal]] = {}
     per_node: list[dict[str, Any]] = []
+    # Each pod is looked at once, not once per node: a cluster's pods outnumber its nodes.
+    pods_by_node: dict[str, list[Mapping[str, Any]]] = {}
+    for pod in pods:
+        bound = _get(_get(pod, "spec") or {}, "nodeName", "node_name")
+        if bound:
+            pods_by_node.setdefault(str(bound), []).append(pod)
     for node in sorted(nodes, key=_name):
         name = _name(node)
-        free = node_free(node, pods)
+        free = node_free(node, pods_by_node.get(name, []))
         why = _ineligible(node, selector, tols)
         per_node.append(
             {
@@ -261,8 +303,14 @@ def check_fit(
                 f"replica {index + 1} of {replicas} does not fit: no eligible node has {wanted} "
                 f"free ({len(free_by_node)} of {len(per_node)} nodes eligible)"
             )
+            closest, short = _closest(free_by_node, need)
             return CapacityVerdict(
-                fits=False, placements=placements, reason=reason, per_node=per_node
+                fits=False,
+                placements=placements,
+                reason=reason,
+                per_node=per_node,
+                closest_node=closest,
+                shortfall=short,
             )
         # max() keeps the first of equal candidates, and nodes are in name order.
         best = max(fitting, key=lambda n: free_by_node[n].get("memory", Decimal(0)))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from llm_platform.errors import ConfigurationError
+from llm_platform.platform_image import PLATFORM_IMAGE, platform_image
 
 DEFAULT_HOME = ".llm-platform"
 DEMO_REPO_DIRNAME = "models-repo"
@@ -71,6 +72,11 @@ def max_artifact_bytes_from_env(environ: Mapping[str, str] | None = None) -> int
     return value
 
 
+#: Where a run's steps execute: in the run's process/pod, or each in its own Kubernetes Job.
+EXECUTOR_ENV = "LLM_PLATFORM_EXECUTOR"
+Executor = Literal["default", "k8s_job"]
+
+
 #: Prometheus for SLO checks (else the embedded stack of ``LLM_PLATFORM_HOME``).
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
 #: Secret: sent as ``Authorization: Bearer <token>`` to a secured Prometheus.
@@ -98,6 +104,8 @@ class Settings(BaseModel):
     slo_recheck_cron: str = "0 * * * *"
     allowed_source_paths: tuple[Path, ...] = ()
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
+    platform_image: str = PLATFORM_IMAGE
+    executor: Executor = "default"
 
     @field_validator("models_branch")
     @classmethod
@@ -130,6 +138,11 @@ class Settings(BaseModel):
             raise ConfigurationError(
                 f"LLM_PLATFORM_TARGET={target!r}: expected 'local' or 'kubernetes'"
             )
+        executor = env.get(EXECUTOR_ENV) or "default"
+        if executor not in get_args(Executor):
+            raise ConfigurationError(
+                f"{EXECUTOR_ENV}={executor!r}: expected one of {', '.join(get_args(Executor))}"
+            )
         repo = env.get("LLM_PLATFORM_MODELS_REPO") or str(home / DEMO_REPO_DIRNAME)
         store = env.get("ARTIFACT_STORE_URI") or str(home / "artifacts")
         allowed = allowed_source_paths_from_env(env)
@@ -150,6 +163,8 @@ class Settings(BaseModel):
                 slo_recheck_cron=env.get("LLM_PLATFORM_SLO_RECHECK_CRON") or "0 * * * *",
                 allowed_source_paths=allowed,
                 max_artifact_bytes=max_bytes,
+                platform_image=platform_image(env),
+                executor=executor,  # type: ignore[arg-type]
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc

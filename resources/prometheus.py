@@ -7,15 +7,19 @@ from pathlib import Path
 import dagster as dg
 
 from llm_platform.slo import PrometheusClient
+from llm_platform.slo.cluster_prometheus import cluster_discovery
 from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
 
 
 class PrometheusResource(dg.ConfigurableResource):
     """Where SLO checks query metrics.
 
-    ``url`` wins when set (``PROMETHEUS_URL``); otherwise the Prometheus of the embedded stack
-    of ``home``, while it runs (:func:`llm_platform.slo.endpoint.resolve_prometheus_url`, the
-    rule ``llm-platform slo check`` follows too). Neither is an error, never a pass.
+    ``url`` wins when set (``PROMETHEUS_URL``); otherwise, with ``in_cluster`` (the Kubernetes
+    target), the Prometheus Service of the environment's ``monitoring.prometheus_namespace``
+    found through the Kubernetes API (``kubeconfig``, else the pod's service account);
+    otherwise the Prometheus of the embedded stack of ``home``, while it runs
+    (:func:`llm_platform.slo.endpoint.resolve_prometheus_url`, the rule ``llm-platform slo
+    check`` follows too). None of these is an error, never a pass.
 
     A secured Prometheus: ``bearer_token`` and ``headers_json`` are set from
     ``dg.EnvVar("PROMETHEUS_BEARER_TOKEN")`` / ``dg.EnvVar("PROMETHEUS_HEADERS")`` so the UI
@@ -27,16 +31,25 @@ class PrometheusResource(dg.ConfigurableResource):
     timeout_s: float = 30.0
     bearer_token: str | None = None
     headers_json: str | None = None
+    in_cluster: bool = False
+    kubeconfig: str | None = None
 
-    def resolved_url(self) -> str:
-        """The Prometheus base URL.
+    def resolved_url(self, *, monitoring_namespace: str) -> str:
+        """The Prometheus base URL for an environment whose Prometheus lives in
+        ``monitoring_namespace`` (used on the Kubernetes target only).
 
         Raises:
-            PrometheusNotConfigured: no URL configured and no running embedded Prometheus.
+            PrometheusNotConfigured: no URL configured and none found (in the cluster, or a
+                running embedded Prometheus).
         """
-        return resolve_prometheus_url(self.url, home=Path(self.home) if self.home else None)
+        discover = cluster_discovery(monitoring_namespace, kubeconfig=self.kubeconfig)
+        return resolve_prometheus_url(
+            self.url,
+            home=Path(self.home) if self.home else None,
+            discover=discover if self.in_cluster else None,
+        )
 
-    def client(self) -> PrometheusClient:
+    def client(self, *, monitoring_namespace: str) -> PrometheusClient:
         """A client for instant queries (use as a context manager).
 
         Raises:
@@ -44,4 +57,5 @@ class PrometheusResource(dg.ConfigurableResource):
             PrometheusAuthConfigError: the auth variables are malformed.
         """
         headers = auth_headers(bearer_token=self.bearer_token, headers_json=self.headers_json)
-        return PrometheusClient(self.resolved_url(), timeout=self.timeout_s, headers=headers)
+        url = self.resolved_url(monitoring_namespace=monitoring_namespace)
+        return PrometheusClient(url, timeout=self.timeout_s, headers=headers)

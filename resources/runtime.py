@@ -7,7 +7,6 @@ composition root (``definitions.py``) picks the implementation.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -84,23 +83,17 @@ class KubernetesRuntimeResource(RuntimeResource):
     def runtime(self) -> Runtime:
         """The runtime (its API client is configured on first use)."""
         if self._runtime is None:
-            from kubernetes import client, config
-
+            from llm_platform.kube_api import api_client
             from llm_platform.kubernetes.apply import Cluster
             from llm_platform.kubernetes.context import GitPlacements
             from llm_platform.kubernetes.runtime import KubernetesRuntime
 
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                # The client reads KUBECONFIG when it is imported; read it when built instead.
-                config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
             repo = GitRepo(
                 self.models_repo,
                 branch=self.models_branch,
                 cache_dir=Path(self.git_cache_dir) if self.git_cache_dir else None,
             )
-            cluster = Cluster(client.ApiClient(), field_manager=self.field_manager)
+            cluster = Cluster(api_client(), field_manager=self.field_manager)
             self._runtime = KubernetesRuntime(cluster, GitPlacements(repo))
         return self._runtime
 

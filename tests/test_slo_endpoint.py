@@ -71,7 +71,10 @@ def test_running_stack_is_used(running_home: Path, models_repo: Path) -> None:
     url = load_stack(running_home).prometheus_url
     assert url and url.startswith("http://127.0.0.1:")
     assert resolve_prometheus_url(home=running_home, environ={}) == url
-    assert PrometheusResource(home=str(running_home)).resolved_url() == url
+    assert (
+        PrometheusResource(home=str(running_home)).resolved_url(monitoring_namespace="monitoring")
+        == url
+    )
     result = slo_check(running_home, models_repo, "--format", "json")
     # The stack's Prometheus answered (no model traffic in it): inconclusive, not an error.
     assert result.returncode == 3, result.stderr

@@ -19,7 +19,15 @@ from llm_platform.config import (
     load_model_config,
     model_config_path,
 )
-from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
+from llm_platform.config.applicability import KUBERNETES
+from llm_platform.errors import (
+    EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigurationError,
+)
+from llm_platform.settings import Settings
 from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate, profile_for_engine
 from llm_platform.slo.endpoint import connect, resolve_prometheus_url
 
@@ -98,8 +106,9 @@ def check(
         str | None,
         typer.Option(
             "--prometheus",
-            help="Prometheus URL (default: $PROMETHEUS_URL, else the running embedded stack of "
-            "$LLM_PLATFORM_HOME; none of them is an error).",
+            help="Prometheus URL (default: $PROMETHEUS_URL, else on the kubernetes target the "
+            "Prometheus Service of the environment's monitoring.prometheus_namespace, else the "
+            "running embedded stack of $LLM_PLATFORM_HOME; none of them is an error).",
         ),
     ] = None,
     output: Annotated[
@@ -130,7 +139,17 @@ def check(
         else profile_for_engine(getattr(model_cfg.serving, "engine", None))
     )
     try:
-        url = resolve_prometheus_url(prometheus)
+        on_cluster = Settings.from_env().target == KUBERNETES
+    except ConfigurationError as exc:
+        raise _fail_usage(str(exc)) from exc
+    discover = None
+    if on_cluster:
+        # Imported here: only the kubernetes target needs the Kubernetes client.
+        from llm_platform.slo.cluster_prometheus import cluster_discovery
+
+        discover = cluster_discovery(env_cfg.monitoring.prometheus_namespace)
+    try:
+        url = resolve_prometheus_url(prometheus, discover=discover)
         with connect(url, timeout=30.0) as client:
             verdict = evaluate(
                 client,

@@ -25,10 +25,12 @@ from typing import Any
 from kfp import compiler, dsl
 from kfp.dsl import Artifact, Input, Model, Output
 
+from llm_platform.platform_image import PLATFORM_IMAGE
+
 PIPELINE_NAME = "llm-platform-register-model"
-# The image a cluster runs the components in must contain this package; by convention it is the
-# project's own image (``docker build -t llm-platform:0.1.0 .``). kfp.local ignores it.
-DEFAULT_IMAGE = "llm-platform:0.1.0"
+# The image a cluster runs the components in must contain this package: the project's own image
+# (deploy/Dockerfile, built by ``make image``). kfp.local ignores it.
+DEFAULT_IMAGE = PLATFORM_IMAGE
 # What the local SubprocessRunner is told (it runs this interpreter; a python image name keeps
 # kfp.local from warning about a "non-Python base image").
 LOCAL_IMAGE = "python:3.11"

@@ -1,7 +1,9 @@
 """Which Prometheus the SLO checks ask, and with which credentials: one rule for all callers.
 
 An explicit URL (``--prometheus``, or the resource's configured ``url``) wins; else
-``PROMETHEUS_URL``; else the Prometheus of this home's embedded stack, but only while the process
+``PROMETHEUS_URL``; on the Kubernetes target, the in-cluster Prometheus of the environment's
+``monitoring.prometheus_namespace``; else the Prometheus of this home's embedded stack, but only
+while the process
 the stack recorded is still running (a recorded URL whose port now belongs to another stack must
 not answer for this one). None of these is :class:`PrometheusNotConfigured`, never a guess such
 as ``127.0.0.1:9090``.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from llm_platform.errors import ConfigurationError
@@ -38,6 +40,7 @@ def resolve_prometheus_url(
     *,
     home: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    discover: Callable[[], str] | None = None,
 ) -> str:
     """The Prometheus base URL the SLO checks use.
 
@@ -46,6 +49,10 @@ def resolve_prometheus_url(
         home: The platform home whose embedded stack to use (default: ``LLM_PLATFORM_HOME``,
             else ``./.llm-platform``).
         environ: Environment variables (default: ``os.environ``).
+        discover: On a cluster target, finds the in-cluster Prometheus (used instead of the
+            embedded stack, e.g. :func:`llm_platform.slo.cluster_prometheus
+            .discover_prometheus_url`); it raises :class:`PrometheusNotConfigured` when it
+            finds none.
 
     Returns:
         The URL, without a trailing slash.
@@ -58,6 +65,8 @@ def resolve_prometheus_url(
     url = explicit or env.get(PROMETHEUS_URL_ENV)
     if url:
         return url.rstrip("/")
+    if discover is not None:
+        return discover().rstrip("/")
     home = (home or default_home(dict(env))).resolve()
     try:
         info = load_stack(home)
