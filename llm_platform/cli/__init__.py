@@ -43,6 +43,9 @@ def _register() -> None:
     from llm_platform.cli import history_cmd
 
     history_cmd.register(app)
+    from llm_platform.cli import approvals_cmd
+
+    approvals_cmd.register(app)
 
 
 def main() -> None:
