@@ -8,7 +8,7 @@ from pathlib import Path
 from llm_platform.config.schema import EnvironmentConfig
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion.approval_history import latest_change, with_provenance
-from llm_platform.promotion.approval_rule import find_approval, ui_approval
+from llm_platform.promotion.approval_rule import find_approval, names_candidate, ui_approval
 from llm_platform.promotion.approvals import ApprovalDecision, load_approvals
 from llm_platform.promotion.trust_root import load_trust_root
 from llm_platform.repo_layout import MODELS_DIR
@@ -59,7 +59,16 @@ def check_approval(
         return ApprovalDecision(approved=True, reason="approval not required")
     root = load_trust_root(trust_root, repo_dir=None if repo.is_remote else repo.git_dir)
     head = repo.resolve(commit)
-    approvals = with_provenance(repo, head, model, load_approvals(repo, head, model), root)
+    wanted = digest.lower().removeprefix("sha256:")
+    # Only entries naming the candidate can approve it: trace and verify just those.
+    loaded = load_approvals(repo, head, model)
+    named = [
+        names_candidate(a, environment=env.environment, version=version, digest=wanted)
+        for a in loaded
+    ]
+    candidates = [a for a, hit in zip(loaded, named, strict=True) if hit]
+    others = [a for a, hit in zip(loaded, named, strict=True) if not hit]
+    approvals = with_provenance(repo, head, model, candidates, root) + others
     if ui_approver:
         claim = {"approver": ui_approver, "comment": ui_comment or None}
         approvals.append(ui_approval(claim, env=env, model=model, version=version, digest=digest))

@@ -7,8 +7,9 @@ edit of any field, or a removal and re-adding, therefore makes the editing commi
 introducer; moving or reformatting an unchanged entry does not. Signatures are verified by
 git (``%G?``) against the trust root only (:func:`.trust_root.git_verification_options`).
 
-Cost: one ``git rev-list`` of the file's history, one ``cat-file`` batch for its versions and
-one ``git log`` for the signatures, whatever the number of entries.
+Cost: one ``git rev-list`` of the file's history, two ``cat-file`` batches for its versions and
+one ``git log`` for the signatures, whatever the number of entries; only the versions a walk
+visits are parsed, and only those that contain the entry's digest at all.
 """
 
 from __future__ import annotations
@@ -82,37 +83,55 @@ def latest_change(repo: GitRepo, head: str, path: str, trust_root: Path) -> Comm
     return found[0] if found else None
 
 
-def _versions(repo: GitRepo, commits: Sequence[str], path: str) -> dict[str, frozenset]:
-    """The set of entries of ``path`` at each commit (empty when absent or invalid there)."""
-    query = "".join(f"{c}:{path}\n" for c in commits).encode()
-    check = run_git(
-        repo.git_dir, ["cat-file", "--batch-check"], stdin=query, where=repo.location
-    ).stdout.decode("utf-8", "replace")
-    blob_of: dict[str, str] = {}
-    for commit, line in zip(commits, check.splitlines(), strict=True):
-        parts = line.split()
-        if len(parts) == 3 and parts[1] == "blob":
-            blob_of[commit] = parts[0]
-    blobs = list(dict.fromkeys(blob_of.values()))
-    entries: dict[str, frozenset] = {}
-    if blobs:
-        out = run_git(
-            repo.git_dir,
-            ["cat-file", "--batch"],
-            stdin="".join(f"{b}\n" for b in blobs).encode(),
-            where=repo.location,
-        ).stdout
-        pos = 0
-        for blob in blobs:
-            header_end = out.index(b"\n", pos)
-            size = int(out[pos:header_end].split()[2])
-            data = out[header_end + 1 : header_end + 1 + size]
-            pos = header_end + 1 + size + 1
+class _Versions:
+    """The file's bytes at each commit (one ``cat-file`` batch), parsed only when asked."""
+
+    def __init__(self, repo: GitRepo, commits: Sequence[str], path: str) -> None:
+        self.path = path
+        query = "".join(f"{c}:{path}\n" for c in commits).encode()
+        check = run_git(
+            repo.git_dir, ["cat-file", "--batch-check"], stdin=query, where=repo.location
+        ).stdout.decode("utf-8", "replace")
+        self.blob_of: dict[str, str] = {}
+        for commit, line in zip(commits, check.splitlines(), strict=True):
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "blob":
+                self.blob_of[commit] = parts[0]
+        blobs = list(dict.fromkeys(self.blob_of.values()))
+        self.data: dict[str, bytes] = {}
+        if blobs:
+            out = run_git(
+                repo.git_dir,
+                ["cat-file", "--batch"],
+                stdin="".join(f"{b}\n" for b in blobs).encode(),
+                where=repo.location,
+            ).stdout
+            pos = 0
+            for blob in blobs:
+                header_end = out.index(b"\n", pos)
+                size = int(out[pos:header_end].split()[2])
+                self.data[blob] = out[header_end + 1 : header_end + 1 + size]
+                pos = header_end + 1 + size + 1
+        self._parsed: dict[str, frozenset[ApprovalEntry]] = {}
+
+    def same_file(self, a: str, b: str) -> bool:
+        return self.blob_of.get(a) == self.blob_of.get(b)
+
+    def has(self, commit: str, entry: ApprovalEntry) -> bool:
+        """Whether the file at ``commit`` holds ``entry`` (absent or invalid file: no)."""
+        blob = self.blob_of.get(commit)
+        if blob is None:
+            return False
+        data = self.data[blob]
+        # Cheap test first: a version without the digest's text cannot hold the entry.
+        if entry.digest.encode() not in data.lower():
+            return False
+        if blob not in self._parsed:
             try:
-                entries[blob] = frozenset(parse_entries(data, source=path))
+                self._parsed[blob] = frozenset(parse_entries(data, source=self.path))
             except ConfigError:
-                entries[blob] = frozenset()  # an invalid version contains no entry
-    return {c: entries.get(blob_of.get(c, ""), frozenset()) for c in commits}
+                self._parsed[blob] = frozenset()  # an invalid version holds no entry
+        return entry in self._parsed[blob]
 
 
 def introducing_commits(
@@ -124,6 +143,8 @@ def introducing_commits(
     Raises:
         GitError: git failed.
     """
+    if not entries:
+        return []
     out = run_git(
         repo.git_dir, ["rev-list", "--parents", head, "--", path], where=repo.location
     ).stdout.decode("ascii", "replace")
@@ -135,9 +156,9 @@ def introducing_commits(
         graph[sha] = parents
     if not graph:
         return [None for _ in entries]
-    versions = _versions(repo, [head, *graph], path)
+    versions = _Versions(repo, [head, *graph], path)
     referenced = {p for parents in graph.values() for p in parents}
-    tips = [c for c in graph if c not in referenced and versions[c] == versions[head]]
+    tips = [c for c in graph if c not in referenced and versions.same_file(c, head)]
     if head in graph:
         tips = [head]
     if len(tips) != 1:
@@ -145,11 +166,11 @@ def introducing_commits(
     result: list[str | None] = []
     for entry in entries:
         node = tips[0]
-        if entry not in versions.get(node, frozenset()):
+        if not versions.has(node, entry):
             result.append(None)
             continue
         while True:
-            older = next((p for p in graph.get(node, []) if entry in versions.get(p, ())), None)
+            older = next((p for p in graph.get(node, []) if versions.has(p, entry)), None)
             if older is None:
                 break
             node = older

@@ -114,6 +114,15 @@ def approval_from_run_config(
     )
 
 
+def names_candidate(approval: Approval, *, environment: str, version: str, digest: str) -> bool:
+    """Whether ``approval`` names this environment, version and (full, lower-case) digest."""
+    return (
+        approval.environment == environment
+        and approval.version == version
+        and digest.startswith(approval.digest)
+    )
+
+
 def _same_person(name: str, identity: str) -> bool:
     """``name`` (bare or e-mail) names ``identity`` (bare or e-mail)."""
     if "@" in identity:
@@ -205,7 +214,9 @@ def find_approval(
     mine = [a for a in approvals if a.model == model]
     in_env = [a for a in mine if a.environment == name]
     same_version = [a for a in in_env if a.version == version]
-    matching = [a for a in same_version if digest.startswith(a.digest)]
+    matching = [
+        a for a in mine if names_candidate(a, environment=name, version=version, digest=digest)
+    ]
     what = f"{model} {version} (digest {digest[:12]}) into {name!r}"
     if not matching:
         return _refused([_miss_reason(what, mine, in_env, same_version)])
@@ -261,6 +272,7 @@ def _miss_reason(
 
 __all__ = [
     "RunConfigApproval",
+    "names_candidate",
     "approval_from_run_config",
     "find_approval",
     "ui_approval",
