@@ -354,3 +354,27 @@ def test_cli_configuration_errors_exit_2(world: World, tmp_path: Path) -> None:
     commit_as(world.path, "dave", "broken approvals")
     broken = cli(world)
     assert broken.exit_code == 2 and "approvals/llama.yaml" in broken.output
+
+
+# --- the production gate's approval item -------------------------------------------------------
+
+
+def test_gate_item_refuses_without_trust_root_and_for_ui_approvers(world: World) -> None:
+    from assets.gate import approval_item
+
+    world.approve(approval_entry(digest=DIGEST), by="alice", signed_by="alice")
+    repo = GitRepo(str(world.path))
+    head = repo.head()
+    env = parse_environment_config(
+        repo.read_file(head, "config/production.yaml"), source="config/production.yaml"
+    )
+    args = dict(repo=repo, head=head, env=env, model="llama", version="1.0.0", comment="")
+    item, approval = approval_item(digest=DIGEST, trust_root=None, approver=None, **args)  # type: ignore[arg-type]
+    assert not item.ok and approval is None
+    assert item.reason.startswith(f"configuration error: {TRUSTED_SIGNERS_ENV} is not set")
+    root = world.signers.trust_root
+    item, approval = approval_item(digest=OTHER, trust_root=root, approver="alice", **args)  # type: ignore[arg-type]
+    assert not item.ok and approval is None
+    assert "the UI launch's approver 'alice' never satisfies a required approval" in item.reason
+    item, approval = approval_item(digest=DIGEST, trust_root=root, approver=None, **args)  # type: ignore[arg-type]
+    assert item.ok and approval is not None and approval.approver == "alice"
