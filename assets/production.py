@@ -78,8 +78,8 @@ def production_deployment(
     commit is SSH-signed by that approver's key in the trust root, and who did not author or sign
     the model's latest change; a launch's ``approver`` never counts), and capacity suffices.
     Otherwise the run is refused with the reasons, and the refusal is recorded in the promotion
-    ledger. Blue-green and canary roll back on their own
-    when smoke tests or canary analysis fail.
+    ledger. Blue-green and canary roll back on their own when smoke tests or canary analysis
+    fail.
     """
     name = context.partition_key
     ledger = Ledger(artifact_store.store())
