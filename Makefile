@@ -11,6 +11,8 @@ export LLM_PLATFORM_HOME ?= $(CURDIR)/.llm-platform
 export DAGSTER_HOME ?= $(LLM_PLATFORM_HOME)/dagster
 # The demo's Gemma weights are assembled outside git, here; `make dev` must allow that source.
 export LLM_PLATFORM_ALLOWED_SOURCE_PATHS ?= $(LLM_PLATFORM_HOME)/models
+# The demo's approvals trust root (`make demo` creates it with alice's and bob's SSH keys).
+export LLM_PLATFORM_TRUSTED_SIGNERS ?= $(LLM_PLATFORM_HOME)/signing/allowed_signers
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install system-deps lint typecheck test test-fast dev demo bench clean image
@@ -42,13 +44,16 @@ $(LLAMA_STAMP): $(STAMP)
 
 install: system-deps $(STAMP) $(LLAMA_STAMP)
 
-# Debian packages the embedded stack needs (Prometheus + promtool, git, a C++ compiler).
+# Debian packages the embedded stack needs (Prometheus + promtool, git, ssh-keygen for signed
+# approvals, a C++ compiler).
 system-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing Debian package prometheus"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq git; }
+	@command -v ssh-keygen >/dev/null || { echo "installing Debian package openssh-client (signed approvals)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-client >/dev/null; }
 	@command -v g++ >/dev/null || { echo "installing Debian package g++ (llama.cpp is compiled)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq g++ >/dev/null; }
 

@@ -120,6 +120,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             location=settings.models_repo,
             branch=settings.models_branch,
             cache_dir=str(settings.home / "git-cache"),
+            trusted_signers=str(settings.trusted_signers) if settings.trusted_signers else None,
         ),
         "artifact_store": artifact_store_for(settings),
         "registrar": registrar_for(settings),

@@ -8,9 +8,11 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
    ``mistral-7b`` is staged with injected latency, so its latency SLO holds it in staging;
    ``gemma-3-270m`` (a real GGUF, weights outside git) is served by llama.cpp and staged with
    streaming and chat tests and a time-to-first-token check;
-3. alice approves ``llama-3-1-8b`` and ``gemma-3-270m`` in ``approvals/<model>.yaml`` (commits):
+3. alice approves ``llama-3-1-8b`` and ``gemma-3-270m`` in ``approvals/<model>.yaml`` (commits
+   SSH-signed with her key, which is in the demo's trust root ``LLM_PLATFORM_TRUSTED_SIGNERS``):
    the sensor reacts, staging is re-checked and ``promotion_automation`` promotes them;
-4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed, approved and promoted blue-green;
+4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed by bob, approved by alice and promoted
+   blue-green;
 5. a fault is injected into production: the scheduled SLO re-check fails and
    ``production_rollback_sensor`` rolls production back to 1.0.0 on its own.
 """
@@ -50,11 +52,12 @@ from assets.names import (
 from definitions import build_defs
 from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo, gemma_models_root
 from llm_platform.demo_repo import ensure_demo_repo
+from llm_platform.demo_signing import demo_email, ensure_demo_signers, signing_options
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.runtime.local import LocalRuntime
 from llm_platform.runtime.stack import stack_up
-from llm_platform.settings import ALLOWED_SOURCE_PATHS_ENV, Settings
+from llm_platform.settings import ALLOWED_SOURCE_PATHS_ENV, TRUSTED_SIGNERS_ENV, Settings
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor
 
@@ -96,35 +99,40 @@ STAGING = {
 class Demo:
     """The platform's Definitions driven by hand on a real instance."""
 
-    def __init__(self, settings: Settings, instance: dg.DagsterInstance) -> None:
-        self.settings, self.instance = settings, instance
+    def __init__(
+        self, settings: Settings, instance: dg.DagsterInstance, keys: dict[str, Path]
+    ) -> None:
+        self.settings, self.instance, self.keys = settings, instance, keys
         self.defs = build_defs(settings)
         self.repo = Path(settings.models_repo)
         self.sensor_cursor: str | None = None
         self.auto_cursor: AssetDaemonCursor | None = None
 
-    def git(self, *args: str, author: str = "alice") -> str:
+    def git(self, *args: str, author: str = "alice", key: Path | None = None) -> str:
         import subprocess
 
         env = {
             "GIT_AUTHOR_NAME": author,
-            "GIT_AUTHOR_EMAIL": f"{author}@example.com",
+            "GIT_AUTHOR_EMAIL": demo_email(author),
             "GIT_COMMITTER_NAME": author,
-            "GIT_COMMITTER_EMAIL": f"{author}@example.com",
+            "GIT_COMMITTER_EMAIL": demo_email(author),
             "PATH": "/usr/bin:/bin",
         }
+        options = signing_options(key) if key else []
         return subprocess.run(
-            ["git", "-C", str(self.repo), *args],
+            ["git", "-C", str(self.repo), *options, *args],
             check=True,
             text=True,
             capture_output=True,
             env=env,
         ).stdout.strip()
 
-    def commit(self, message: str, author: str = "alice") -> None:
+    def commit(self, message: str, author: str = "alice", *, signed: bool = False) -> None:
+        key = self.keys[author] if signed else None
         self.git("add", "-A", author=author)
-        self.git("commit", "-q", "-m", message, author=author)
-        console.print(f"  [dim]git commit by {author}:[/dim] {message}")
+        self.git("commit", "-q", *(["-S"] if key else []), "-m", message, author=author, key=key)
+        how = " (SSH-signed)" if key else ""
+        console.print(f"  [dim]git commit by {author}{how}:[/dim] {message}")
 
     def tick_git_sensor(self) -> None:
         ctx = dg.build_sensor_context(
@@ -219,7 +227,9 @@ class Demo:
                 f"    approved_at: '{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}'\n"
             )
         )
-        self.commit(f"approve {model} {reg['version']} for production", author=approver)
+        self.commit(
+            f"approve {model} {reg['version']} for production", author=approver, signed=True
+        )
 
 
 def send_traffic(url: str, model: str, n: int) -> int:
@@ -271,8 +281,21 @@ def allow_gemma_source(home: Path) -> None:
         os.environ[ALLOWED_SOURCE_PATHS_ENV] = os.pathsep.join([*allowed, root])
 
 
+def use_demo_trust_root(home: Path) -> dict[str, Path]:
+    """SSH keys for the demo's approvers and the trust root listing them (the operator's
+    ``LLM_PLATFORM_TRUSTED_SIGNERS``, outside the models repo). Returns the private keys."""
+    trust_root, keys = ensure_demo_signers(home)
+    configured = os.environ.get(TRUSTED_SIGNERS_ENV)
+    if configured and Path(configured) != trust_root:
+        console.print(f"  [yellow]{TRUSTED_SIGNERS_ENV}={configured} ignored:[/yellow] the demo's")
+        console.print("  approvals are signed by its own keys, trusted by its own trust root")
+    os.environ[TRUSTED_SIGNERS_ENV] = str(trust_root)
+    return keys
+
+
 def main() -> int:
     allow_gemma_source(Settings.from_env().home)
+    keys = use_demo_trust_root(Settings.from_env().home)
     settings = Settings.from_env()
     home = settings.home
     _dagster_home(home)
@@ -285,19 +308,25 @@ def main() -> int:
         console.print(f"  assembling {GEMMA} (230 MB, outside git) and adding it to the repo")
         add_gemma_to_repo(settings.demo_repo_path, home)
     console.print(f"[bold]1.[/bold] models repo {settings.models_repo}; starting the stack")
+    names = ", ".join(demo_email(n) for n in keys)
+    console.print(f"  approvals trust root {settings.trusted_signers} ({names})")
     info = stack_up(home, progress=lambda m: console.print(f"  {m}"))
     with dg.DagsterInstance.get() as instance:
-        demo = Demo(settings, instance)
+        demo = Demo(settings, instance, keys)
         demo.evaluate_automation()  # eager() only reacts to updates after its first evaluation
         console.print("[bold]2.[/bold] first push: validate, register, stage every model")
         demo.tick_git_sensor()
         demo.evaluate_automation()
-        console.print("[bold]3.[/bold] alice approves llama-3-1-8b and gemma-3-270m in the repo")
+        console.print(
+            "[bold]3.[/bold] alice approves llama-3-1-8b and gemma-3-270m in the repo (signed)"
+        )
         demo.approve(LLAMA)
         demo.approve(GEMMA)
         demo.tick_git_sensor()
         demo.evaluate_automation()
-        console.print("[bold]4.[/bold] llama-3-1-8b 1.1.0 with new weights, approved, promoted")
+        console.print(
+            "[bold]4.[/bold] llama-3-1-8b 1.1.0 (new weights) by bob, approved by alice, promoted"
+        )
         shutil.copytree(demo.repo / "weights/tiny-shakespeare", demo.repo / "weights/llama-v2")
         (demo.repo / "weights/llama-v2/RELEASE.txt").write_text("1.1.0\n")
         cfg = demo.repo / f"models/{LLAMA}/model.yaml"

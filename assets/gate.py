@@ -1,14 +1,15 @@
 """Gathers the evidence for the promotion gate from Dagster, git and the runtime."""
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 
 from assets.check_history import latest_check_status, latest_materialization_storage_id
 from assets.names import CHECK_INTEGRATION_TESTS, STAGING_DEPLOYMENT
 from llm_platform.config import ConfigError, EnvironmentConfig
-from llm_platform.gitops import GitRepo
-from llm_platform.promotion import approval_from_run_config, find_approval, load_approvals
+from llm_platform.gitops import GitError, GitRepo
+from llm_platform.promotion import TrustRootError, check_approval
 from llm_platform.promotion.approvals import Approval
 from llm_platform.promotion.gate import CheckEvidence, GateItem, checks_item
 from llm_platform.slo import Thresholds, configured
@@ -48,26 +49,27 @@ def approval_item(
     model: str,
     version: str,
     digest: str,
+    trust_root: Path | None,
     approver: str | None,
     comment: str,
 ) -> tuple[GateItem, Approval | None]:
-    """An approval from the UI launch (run config) or from ``approvals/<model>.yaml`` at head."""
+    """A verified approval from ``approvals/<model>.yaml`` at head (``check_approval``: signed
+    by the approver's key in the trust root, four eyes). A UI launch's ``approver`` is judged
+    too and never counts; a missing or unusable trust root is a configuration error."""
     try:
-        if approver:
-            decision = approval_from_run_config(
-                {"approver": approver, "comment": comment},
-                env=env,
-                model=model,
-                version=version,
-                digest=digest,
-            )
-        else:
-            approvals = load_approvals(repo, head, model)
-            decision = find_approval(
-                approvals, env=env, model=model, version=version, digest=digest
-            )
-    except ConfigError as exc:
-        return GateItem(name="approval", ok=False, reason=str(exc)), None
+        decision = check_approval(
+            repo,
+            head,
+            env=env,
+            model=model,
+            version=version,
+            digest=digest,
+            trust_root=trust_root,
+            ui_approver=approver,
+            ui_comment=comment,
+        )
+    except (TrustRootError, ConfigError, GitError) as exc:
+        return GateItem(name="approval", ok=False, reason=f"configuration error: {exc}"), None
     return GateItem(name="approval", ok=decision.approved, reason=decision.reason), (
         decision.approval
     )

@@ -32,8 +32,9 @@ from resources.runtime import RuntimeResource
 
 
 class PromotionConfig(dg.Config):
-    """Launch options. ``approver`` records a UI approval (must be one of the environment's
-    ``approvers``); ``action: rollback`` restores the previous production digest."""
+    """Launch options. ``approver`` is recorded as who launched, but never satisfies a required
+    approval (Dagster OSS has no authenticated user: approvals are signed commits to
+    ``approvals/<model>.yaml``); ``action: rollback`` restores the previous production digest."""
 
     action: str = "promote"
     approver: str | None = None
@@ -74,11 +75,13 @@ def production_deployment(
     Promotion is allowed only when, for the digest serving in staging: every blocking staging
     check (integration tests and each SLO objective) passed against the latest staging deploy
     (a redeploy after the checks makes them stale), an approval by one of the environment's
-    approvers exists when ``approval_required`` (from ``approvals/<model>.yaml`` or this launch's
-    ``approver``), and capacity suffices (on Kubernetes: the new replicas fit on the
-    environment's node pool, read from the cluster's nodes and pods). Otherwise the run is
-    refused with the reasons, and the refusal is recorded in the promotion ledger. Blue-green and
-    canary roll back on their own when smoke tests or canary analysis fail.
+    approvers exists when ``approval_required`` (an entry of ``approvals/<model>.yaml`` whose
+    commit is SSH-signed by that approver's key in the trust root, and who did not author or sign
+    the model's latest change; a launch's ``approver`` never counts), and capacity suffices (on
+    Kubernetes: the new replicas fit on the environment's node pool, read from the cluster's nodes
+    and pods). Otherwise the run is refused with the reasons, and the refusal is recorded in the
+    promotion ledger. Blue-green and canary roll back on their own when smoke tests or canary
+    analysis fail.
     """
     name = context.partition_key
     ledger = Ledger(artifact_store.store())
@@ -122,6 +125,7 @@ def production_deployment(
         model=name,
         version=version,
         digest=digest,
+        trust_root=models_repo.trust_root(),
         approver=config.approver,
         comment=config.comment,
     )

@@ -77,6 +77,28 @@ EXECUTOR_ENV = "LLM_PLATFORM_EXECUTOR"
 Executor = Literal["default", "k8s_job"]
 
 
+#: The approvals trust root: a file in git's SSH ``allowed_signers`` format (principals are
+#: e-mail addresses), kept outside the models repo. Set by the platform operator; unset means no
+#: approval can be verified (environments with ``approval_required`` then refuse promotion).
+TRUSTED_SIGNERS_ENV = "LLM_PLATFORM_TRUSTED_SIGNERS"
+
+
+def trusted_signers_from_env(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The approvals trust root's path, or None when it is not configured.
+
+    Raises:
+        ConfigurationError: the value is not an absolute path.
+    """
+    env = os.environ if environ is None else environ
+    raw = (env.get(TRUSTED_SIGNERS_ENV) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ConfigurationError(f"{TRUSTED_SIGNERS_ENV}={raw!r}: expected an absolute file path")
+    return path
+
+
 #: Prometheus for SLO checks (else the embedded stack of ``LLM_PLATFORM_HOME``).
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
 #: Secret: sent as ``Authorization: Bearer <token>`` to a secured Prometheus.
@@ -106,6 +128,7 @@ class Settings(BaseModel):
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
     platform_image: str = PLATFORM_IMAGE
     executor: Executor = "default"
+    trusted_signers: Path | None = None
 
     @field_validator("models_branch")
     @classmethod
@@ -147,6 +170,7 @@ class Settings(BaseModel):
         store = env.get("ARTIFACT_STORE_URI") or str(home / "artifacts")
         allowed = allowed_source_paths_from_env(env)
         max_bytes = max_artifact_bytes_from_env(env)
+        trusted_signers = trusted_signers_from_env(env)
         try:
             return cls(
                 home=home,
@@ -165,6 +189,7 @@ class Settings(BaseModel):
                 max_artifact_bytes=max_bytes,
                 platform_image=platform_image(env),
                 executor=executor,  # type: ignore[arg-type]
+                trusted_signers=trusted_signers,
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc

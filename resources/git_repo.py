@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from llm_platform.gitops import GitRepo
 
@@ -20,6 +20,11 @@ class ModelsRepoResource(dg.ConfigurableResource):
     location: str
     branch: str = "main"
     cache_dir: str | None = None
+    trusted_signers: str | None = Field(
+        default=None,
+        description="Approvals trust root: an SSH allowed_signers file outside the models repo "
+        "(LLM_PLATFORM_TRUSTED_SIGNERS); unset means no approval can be verified.",
+    )
 
     _repo: GitRepo | None = PrivateAttr(default=None)
 
@@ -29,3 +34,7 @@ class ModelsRepoResource(dg.ConfigurableResource):
             cache = Path(self.cache_dir) if self.cache_dir else None
             self._repo = GitRepo(self.location, branch=self.branch, cache_dir=cache)
         return self._repo
+
+    def trust_root(self) -> Path | None:
+        """The approvals trust root's path (None when not configured)."""
+        return Path(self.trusted_signers) if self.trusted_signers else None

@@ -10,7 +10,8 @@ import dagster as dg
 from conftest import ENV_YAML, ModelsRepo
 
 from definitions import build_defs
-from llm_platform.settings import Settings
+from llm_platform.settings import TRUSTED_SIGNERS_ENV, Settings
+from tests.signing_fixtures import Signers, approval_entry, commit_as
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"
 
@@ -90,12 +91,31 @@ class Platform:
         )
 
 
-def make_platform(repo: ModelsRepo, home: Path, instance: dg.DagsterInstance) -> Platform:
+def approve(repo: ModelsRepo, signers: Signers, *, digest: str, version: str, approver: str) -> str:
+    """Add an approval of alpha to ``approvals/alpha.yaml``, committed and SSH-signed by
+    ``approver``'s key in the trust root."""
+    path = repo.path / "approvals/alpha.yaml"
+    existing = path.read_text() if path.exists() else "approvals:\n"
+    repo.write(
+        "approvals/alpha.yaml",
+        existing + approval_entry(digest=digest, version=version, approver=approver),
+    )
+    return commit_as(repo.path, approver, f"approve alpha {version}", key=signers.keys[approver])
+
+
+def make_platform(
+    repo: ModelsRepo,
+    home: Path,
+    instance: dg.DagsterInstance,
+    *,
+    trusted_signers: Path | None = None,
+) -> Platform:
     settings = Settings.from_env(
         {
             "LLM_PLATFORM_MODELS_REPO": str(repo.path),
             "LLM_PLATFORM_HOME": str(home),
             "ARTIFACT_STORE_URI": str(home / ("store-" + repo.path.parent.name)),
+            TRUSTED_SIGNERS_ENV: str(trusted_signers or ""),
         }
     )
     return Platform(repo=repo, home=home, defs=build_defs(settings), instance=instance)

@@ -11,6 +11,7 @@ from llm_platform.config import ConfigError, EnvironmentConfig, parse_environmen
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import (
     Approval,
+    CommitSignature,
     approval_from_run_config,
     find_approval,
     load_approvals,
@@ -50,7 +51,17 @@ def entry(
     )
 
 
+#: The latest change of models/llama/: by dave, unsigned (nobody here approves their own change).
+MODEL_CHANGE = CommitSignature(commit="d" * 40, status="N", author_email="dave@example.com")
+
+
+def signed_by(name: str) -> CommitSignature:
+    """A commit with a good signature by ``name``'s key in the trust root."""
+    return CommitSignature(commit="5" * 40, status="G", signer=f"{name}@example.com")
+
+
 def approval(**changes: object) -> Approval:
+    """A git approval whose introducing commit is signed by its approver (unless overridden)."""
     data: dict[str, object] = dict(
         environment="production",
         model="llama",
@@ -61,11 +72,14 @@ def approval(**changes: object) -> Approval:
         source="git",
     )
     data.update(changes)
+    data.setdefault("introduced_by", signed_by(str(data["approver"])))
     return Approval.model_validate(data)
 
 
 def decide(approvals: list[Approval], **kwargs: object):  # type: ignore[no-untyped-def]
-    args: dict[str, object] = dict(env=env_config(), model="llama", version="1.0.0", digest=DIGEST)
+    args: dict[str, object] = dict(
+        env=env_config(), model="llama", version="1.0.0", digest=DIGEST, model_change=MODEL_CHANGE
+    )
     args.update(kwargs)
     return find_approval(approvals, **args)  # type: ignore[arg-type]
 
@@ -172,8 +186,35 @@ def test_other_model_or_nothing_is_refused() -> None:
 def test_unauthorized_approver_is_refused_naming_approver_and_allowed_list() -> None:
     decision = decide([approval(approver="mallory")])
     assert not decision.approved
-    assert "mallory" in decision.reason
+    assert "approver mallory@example.com is not allowed" in decision.reason
     assert "allowed approvers: alice, bob" in decision.reason
+
+
+def test_unverified_approvals_are_refused() -> None:
+    unknown = decide([approval(introduced_by=None)])
+    assert not unknown.approved and "could not be determined" in unknown.reason
+    untrusted = CommitSignature(commit="e" * 40, status="U")
+    refused = decide([approval(introduced_by=untrusted)])
+    assert not refused.approved
+    assert f"commit {'e' * 12} is signed by a key that is not in the trust root" in refused.reason
+    # A "good" status without a principal is not good.
+    assert not decide(
+        [approval(introduced_by=CommitSignature(commit="f" * 40, status="G"))]
+    ).approved
+
+
+def test_four_eyes_on_author_and_signer() -> None:
+    by_alice = CommitSignature(commit="a" * 40, status="N", author_email="Alice@Example.com")
+    decision = decide([approval()], model_change=by_alice)
+    assert not decision.approved and "is the author of commit" in decision.reason
+    signed_by_bob = CommitSignature(
+        commit="b" * 40, status="G", signer="bob@example.com", author_email="dave@example.com"
+    )
+    assert decide([approval()], model_change=signed_by_bob).approved
+    decision = decide([approval(approver="bob")], model_change=signed_by_bob)
+    assert not decision.approved and "is the signer of commit" in decision.reason
+    unknown = decide([approval()], model_change=None)
+    assert not unknown.approved and "four eyes cannot be checked" in unknown.reason
 
 
 def test_authorized_wins_over_unauthorized() -> None:
@@ -216,24 +257,28 @@ def test_required_without_approvers_is_refused() -> None:
 # --- UI launch ---------------------------------------------------------------------------------
 
 
-def test_run_config_approval_authorized_and_not() -> None:
-    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
-    ok = approval_from_run_config(
-        {"approver": "bob", "comment": "go"},
-        env=env_config(),
+def test_run_config_approval_never_satisfies_a_required_approval() -> None:
+    for name in ("bob", "eve"):
+        refused = approval_from_run_config(
+            {"approver": name, "comment": "go"},
+            env=env_config(),
+            model="llama",
+            version="1.0.0",
+            digest=DIGEST,
+        )
+        assert not refused.approved and refused.approval is None
+        assert f"the UI launch's approver {name!r} never satisfies a required approval" in (
+            refused.reason
+        )
+        assert "Dagster OSS has no authenticated user" in refused.reason
+    not_required = approval_from_run_config(
+        {"approver": "eve"},
+        env=env_config(required=False),
         model="llama",
         version="1.0.0",
         digest=DIGEST,
-        now=now,
     )
-    assert ok.approved and ok.approval is not None
-    assert ok.approval.source == "ui" and ok.approval.approved_at == now
-    assert ok.approval.comment == "go" and ok.approval.digest == DIGEST
-    refused = approval_from_run_config(
-        {"approver": "eve"}, env=env_config(), model="llama", version="1.0.0", digest=DIGEST
-    )
-    assert not refused.approved
-    assert "eve" in refused.reason and "alice, bob" in refused.reason
+    assert not_required.approved and not_required.reason == "approval not required"
 
 
 def test_run_config_malformed_is_config_error() -> None:
@@ -259,7 +304,8 @@ def test_load_approvals_from_git(tmp_path: Path) -> None:
     loaded = load_approvals(repo, after, "llama")
     assert [a.approver for a in loaded] == ["alice"]
     assert loaded[0].origin == f"approvals/llama.yaml@{after}"
-    assert decide(loaded).approved
+    assert loaded[0].introduced_by is None  # not yet traced: never approves on its own
+    assert not decide(loaded).approved
     with pytest.raises(GitError):
         load_approvals(repo, "f" * 40, "llama")
     work.write("approvals/llama.yaml", "approvals: [1]\n")

@@ -16,11 +16,13 @@ from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from sensors.promotion import production_rollback_sensor
 from tests.promotion_fixtures import (
+    approve,
     make_platform,
     prepare_repo,
     set_model_latency_objective,
     set_production,
 )
+from tests.signing_fixtures import Signers, make_signers
 
 STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
 
@@ -32,12 +34,17 @@ def promote(approver: str | None = None, **extra) -> dict:
     return {"ops": {PRODUCTION_DEPLOYMENT: {"config": cfg}}}
 
 
+@pytest.fixture(scope="module")
+def signers(tmp_path_factory) -> Signers:
+    return make_signers(tmp_path_factory.mktemp("keys"))
+
+
 @pytest.fixture
-def platform(models_repo, stack_home):
+def platform(models_repo, stack_home, signers):
     prepare_repo(models_repo)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("models", ["alpha"])
-        yield make_platform(models_repo, stack_home, instance)
+        yield make_platform(models_repo, stack_home, instance, trusted_signers=signers.trust_root)
 
 
 def _requested(result) -> set[str]:
@@ -83,14 +90,20 @@ def test_gate_holds_across_runs_until_checks_pass_and_resets_on_redeploy(platfor
     assert not stale.success and "stale" in p.failure(stale)
 
 
-def test_approvals_are_required_and_authorized_then_blue_green_promotes(platform):
+def test_approvals_are_required_and_verified_then_blue_green_promotes(platform, signers):
     p = platform
     assert p.run("model_job", config=STAGING).success
     missing = p.run("production_job", config=promote())
     assert not missing.success and "approval" in p.failure(missing)
-    mallory = p.run("production_job", config=promote("mallory"))
-    assert not mallory.success and "mallory" in p.failure(mallory)
-    ok = p.run("production_job", config=promote("alice", comment="load test reviewed"))
+    # A name typed into a UI launch is no approval, whoever it names.
+    for name in ("mallory", "alice"):
+        typed = p.run("production_job", config=promote(name, comment="load test reviewed"))
+        assert not typed.success
+        assert f"the UI launch's approver '{name}' never satisfies" in p.failure(typed)
+    staged = p.instance.fetch_materializations(dg.AssetKey(STAGING_DEPLOYMENT), limit=1)
+    digest = staged.records[0].asset_materialization.metadata["digest"].value
+    approve(p.repo, signers, digest=digest, version="1.0.0", approver="alice")
+    ok = p.run("production_job", config=promote())
     assert ok.success, p.failure(ok)
     meta = ok.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
     assert meta["approver"].value == "alice" and meta["strategy"].value == "first-deployment"
@@ -102,27 +115,19 @@ def test_approvals_are_required_and_authorized_then_blue_green_promotes(platform
     assert r.status_code == 200 and r.headers["x-llm-revision"] == meta["revision"].value
     ledger = Ledger(open_store(str(p.home / ("store-" + p.repo.path.parent.name))))
     kinds = [e.kind for e in ledger.history("alpha", env="production")]
-    assert kinds == ["promoted", "refused", "refused"]
+    assert kinds == ["promoted", "refused", "refused", "refused"]
     assert ledger.serving("alpha", "production").digest == meta["digest"].value
 
 
-def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(platform):
+def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(platform, signers):
     p = platform
     assert p.run("model_job", config=STAGING).success
     v1 = p.instance.fetch_materializations(dg.AssetKey(STAGING_DEPLOYMENT), limit=1).records[0]
     digest1 = v1.asset_materialization.metadata["digest"].value
-    p.repo.write(
-        "approvals/alpha.yaml",
-        (
-            "approvals:\n"
-            f"  - {{environment: production, version: 1.0.0, digest: {digest1}, approver: bob,"
-            " approved_at: '2026-11-28T10:00:00Z'}\n"
-        ),
-    )
-    p.repo.commit("approve alpha 1.0.0")
+    approve(p.repo, signers, digest=digest1, version="1.0.0", approver="bob")
     first = p.run("production_job", config=promote())
     assert first.success, p.failure(first)
-    # Version 2: new bytes, staged, approved from the UI, promoted blue-green.
+    # Version 2: new bytes, staged, approved by alice (signed), promoted blue-green.
     (p.repo.path / "weights/alpha/NOTES.txt").write_text("v2\n")
     p.repo.write(
         "models/alpha/model.yaml",
@@ -130,7 +135,10 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
     )
     p.repo.commit("alpha 2.0.0")
     assert p.run("model_job", config=STAGING).success
-    second = p.run("production_job", config=promote("alice"))
+    v2 = p.instance.fetch_materializations(dg.AssetKey(STAGING_DEPLOYMENT), limit=1).records[0]
+    digest2 = v2.asset_materialization.metadata["digest"].value
+    approve(p.repo, signers, digest=digest2, version="2.0.0", approver="alice")
+    second = p.run("production_job", config=promote())
     assert second.success, p.failure(second)
     meta2 = second.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
     assert meta2["strategy"].value == "blue-green" and meta2["previous_revision"].value

@@ -46,6 +46,9 @@ def _register() -> None:
     from llm_platform.cli import manifests_cmd
 
     manifests_cmd.register(app)
+    from llm_platform.cli import approvals_cmd
+
+    approvals_cmd.register(app)
 
 
 def main() -> None:

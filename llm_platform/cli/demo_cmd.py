@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from llm_platform.demo_repo import ensure_demo_repo
+from llm_platform.demo_signing import ensure_demo_signers
 from llm_platform.errors import EXIT_USAGE, PlatformError
 from llm_platform.settings import Settings
 
@@ -22,12 +23,17 @@ def demo_repo() -> None:
             console.print(f"models repo configured: {settings.models_repo} (nothing to create)")
             return
         created = ensure_demo_repo(settings.demo_repo_path, branch=settings.models_branch)
+        trust_root, keys = ensure_demo_signers(settings.home)
     except PlatformError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from exc
     verb = "created" if created else "exists"
     console.print(f"demo models repo {verb}: {settings.demo_repo_path}")
     console.print("edit a models/<name>/model.yaml there and `git commit`: the sensor reacts.")
+    console.print(
+        f"approvers' SSH keys: {', '.join(str(k) for k in keys.values())}; trust root "
+        f"{trust_root} (set LLM_PLATFORM_TRUSTED_SIGNERS to it; `make dev` does)"
+    )
 
 
 def demo() -> None:

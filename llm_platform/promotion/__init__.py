@@ -5,12 +5,13 @@ Other modules of this package (promotion strategies) may add their own exports b
 
 from __future__ import annotations
 
+from llm_platform.promotion.approval_check import check_approval
+from llm_platform.promotion.approval_rule import approval_from_run_config, find_approval
 from llm_platform.promotion.approvals import (
     Approval,
     ApprovalDecision,
-    approval_from_run_config,
+    CommitSignature,
     approvals_path,
-    find_approval,
     load_approvals,
     parse_approvals,
 )
@@ -23,18 +24,22 @@ from llm_platform.promotion.ledger import (
     LedgerEvent,
     previous_alias,
 )
+from llm_platform.promotion.trust_root import TrustRootError
 
 __all__ = [
     "EVENT_KINDS",
     "AliasTarget",
     "Approval",
     "ApprovalDecision",
+    "CommitSignature",
     "EventKind",
     "Ledger",
     "LedgerError",
     "LedgerEvent",
+    "TrustRootError",
     "approval_from_run_config",
     "approvals_path",
+    "check_approval",
     "find_approval",
     "load_approvals",
     "parse_approvals",

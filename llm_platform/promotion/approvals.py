@@ -1,30 +1,25 @@
-"""Promotion approvals: who approved which model version and digest into which environment.
+"""Promotion approvals: the entries of ``approvals/<model>.yaml`` and what they claim.
 
-Approvals come from two places, and both obey the same rule (:func:`find_approval`):
+An approval is an entry in ``approvals/<model>.yaml`` of the models repository, reviewed through
+pull requests and picked up by the git sensor::
 
-* ``approvals/<model>.yaml`` in the models repository, reviewed through pull requests and
-  picked up by the git sensor (``source="git"``)::
+    approvals:
+      - environment: production
+        version: 1.0.0
+        digest: 3f2a9c0d1e4b...   # the full sha256 hex, or a prefix of at least 12 characters
+        approver: alice            # or alice@example.com
+        approved_at: 2026-11-28T10:00:00Z
+        comment: load test reviewed
 
-      approvals:
-        - environment: production
-          version: 1.0.0
-          digest: 3f2a9c0d1e4b...   # the full sha256 hex, or a prefix of at least 12 characters
-          approver: alice
-          approved_at: 2026-11-28T10:00:00Z
-          comment: load test reviewed
-
-* a UI launch whose run config carries ``{approver, comment}`` (``source="ui"``), see
-  :func:`approval_from_run_config`.
-
-An approval counts only when it names the same model, version and digest as the candidate, the
-environment by name, and an approver listed in that environment's ``approvers``. Everything else
-is refused with a reason that says exactly what did not match (gates fail closed).
+An entry is only a claim. It counts when the commit that introduced it in its current form is
+SSH-signed by the claimed approver's key in the trust root (:mod:`.trust_root`, found by
+:mod:`.approval_history`) and it passes the rule of :func:`.approval_rule.find_approval`;
+:func:`.approval_check.check_approval` puts the pieces together. This module parses and models.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -32,16 +27,26 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.pydantic_problems import sort_problems, validation_problems
-from llm_platform.config.schema import EnvironmentConfig
 from llm_platform.config.yaml_loader import key_lines, load_mapping
 from llm_platform.gitops import GitRepo
 from llm_platform.gitops.runner import GitPathNotFoundError
 
 MIN_DIGEST_PREFIX = 12
 _HEX = re.compile(r"^[0-9a-f]+$")
-_FULL_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 ApprovalSource = Literal["git", "ui"]
+
+#: What git's ``%G?`` codes mean for an approval (``G`` is the only one that counts).
+SIGNATURE_STATES = {
+    "G": "has a good signature by a key in the trust root",
+    "B": "has a bad signature",
+    "U": "is signed by a key that is not in the trust root",
+    "X": "has an expired signature",
+    "Y": "is signed by an expired key",
+    "R": "is signed by a revoked key",
+    "E": "has a signature that cannot be checked",
+    "N": "is not signed",
+}
 
 
 def approvals_path(model: str) -> str:
@@ -49,7 +54,7 @@ def approvals_path(model: str) -> str:
     return f"approvals/{model}.yaml"
 
 
-def _normalise_digest(value: str) -> str:
+def normalise_digest(value: str) -> str:
     """Lower-case hex, optional ``sha256:`` prefix stripped, 12..64 characters."""
     digest = value.strip().lower().removeprefix("sha256:")
     if not _HEX.match(digest):
@@ -61,6 +66,35 @@ def _normalise_digest(value: str) -> str:
     if len(digest) > 64:
         raise ValueError(f"digest has {len(digest)} hex characters; a sha256 has 64")
     return digest
+
+
+class CommitSignature(BaseModel):
+    """A commit's author and its signature as git verified it against the trust root.
+
+    Attributes:
+        commit: Full SHA.
+        status: git's ``%G?`` code (see :data:`SIGNATURE_STATES`).
+        signer: The trust root's principal for the key (git's ``%GS``), only for ``G``.
+        author_email: The commit's author e-mail (``%ae``; not verified by itself).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commit: str
+    status: str
+    signer: str | None = None
+    author_email: str = ""
+
+    @property
+    def good(self) -> bool:
+        """Signed by a key in the trust root, and the signature verified."""
+        return self.status == "G" and bool(self.signer)
+
+    def describe(self) -> str:
+        """``commit 3f2a9c0d1e4b is not signed`` and the like."""
+        state = SIGNATURE_STATES.get(self.status, f"has signature state {self.status!r}")
+        by = f" ({self.signer})" if self.good else ""
+        return f"commit {self.commit[:12]} {state}{by}"
 
 
 class ApprovalEntry(BaseModel):
@@ -78,7 +112,7 @@ class ApprovalEntry(BaseModel):
     @field_validator("digest", mode="before")
     @classmethod
     def _digest(cls, value: Any) -> Any:
-        return _normalise_digest(value) if isinstance(value, str) else value
+        return normalise_digest(value) if isinstance(value, str) else value
 
 
 class ApprovalsFile(BaseModel):
@@ -102,6 +136,8 @@ class Approval(BaseModel):
         source: ``git`` (approvals file) or ``ui`` (run config of a UI launch).
         comment: Free text.
         origin: Where it was read from, e.g. ``approvals/llama.yaml@<commit>`` (audit trail).
+        introduced_by: The commit that introduced the entry in its current form, with its
+            verified signature; None until :mod:`.approval_history` has looked it up.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -115,11 +151,12 @@ class Approval(BaseModel):
     source: ApprovalSource
     comment: str | None = None
     origin: str | None = None
+    introduced_by: CommitSignature | None = None
 
     @field_validator("digest", mode="before")
     @classmethod
     def _digest(cls, value: Any) -> Any:
-        return _normalise_digest(value) if isinstance(value, str) else value
+        return normalise_digest(value) if isinstance(value, str) else value
 
     @field_validator("approved_at")
     @classmethod
@@ -128,13 +165,17 @@ class Approval(BaseModel):
 
 
 class ApprovalDecision(BaseModel):
-    """Whether a candidate may be promoted as far as approvals are concerned, and why."""
+    """Whether a candidate may be promoted as far as approvals are concerned, and why.
+
+    ``reason`` is one line; ``reasons`` lists every reason of a refusal (one per problem).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     approved: bool
     approval: Approval | None = None
     reason: str
+    reasons: list[str] = Field(default_factory=list)
 
 
 def _validate(data: bytes, model_cls: type[ApprovalsFile], source: str) -> ApprovalsFile:
@@ -194,169 +235,31 @@ def load_approvals(repo: GitRepo, commit: str, model: str) -> list[Approval]:
     return parse_approvals(data, model=model, source=path, commit=sha)
 
 
-class RunConfigApproval(BaseModel):
-    """The approval part of a UI launch's run config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    approver: str = Field(min_length=1)
-    comment: str | None = None
+def parse_entries(data: bytes, *, source: str) -> list[ApprovalEntry]:
+    """The entries of an approvals file (raises ConfigError like :func:`parse_approvals`)."""
+    return list(_validate(data, ApprovalsFile, source).approvals)
 
 
-def approval_from_run_config(
-    run_config: Mapping[str, Any],
-    *,
-    env: EnvironmentConfig,
-    model: str,
-    version: str,
-    digest: str,
-    now: datetime | None = None,
-) -> ApprovalDecision:
-    """Turn ``{approver, comment}`` from a UI launch into an approval of the candidate.
-
-    The approval names exactly the candidate (model, version, full digest) and is judged by
-    the same rule as approvals from git (:func:`find_approval`).
-
-    Args:
-        run_config: The mapping with ``approver`` and optional ``comment``.
-        env: The target environment.
-        model: Candidate model name.
-        version: Candidate version.
-        digest: Candidate digest (full sha256 hex).
-        now: Approval time (default: the current UTC time).
-
-    Returns:
-        The decision; ``decision.approval`` is the UI approval when it counts.
-
-    Raises:
-        ConfigError: The run config is malformed (unknown keys, missing approver).
-    """
-    source = "run config"
-    try:
-        parsed = RunConfigApproval.model_validate(dict(run_config))
-    except ValidationError as exc:
-        problems = validation_problems(exc, RunConfigApproval, {}, source)
-        raise ConfigError(sort_problems(problems)) from None
-    approval = Approval(
-        environment=env.environment,
-        model=model,
-        version=version,
-        digest=digest,
-        approver=parsed.approver,
-        approved_at=now or datetime.now(UTC),
-        source="ui",
-        comment=parsed.comment,
-        origin="ui launch",
+def entry_of(approval: Approval) -> ApprovalEntry:
+    """The file form of an approval (what a commit of the approvals file contains)."""
+    return ApprovalEntry.model_validate(
+        approval.model_dump(include=set(ApprovalEntry.model_fields))
     )
-    return find_approval([approval], env=env, model=model, version=version, digest=digest)
-
-
-def _digest_matches(approved: str, candidate: str) -> bool:
-    return candidate.startswith(approved)
-
-
-def find_approval(
-    approvals: Iterable[Approval],
-    *,
-    env: EnvironmentConfig,
-    model: str,
-    version: str,
-    digest: str,
-    known_digests: Iterable[str] | None = None,
-) -> ApprovalDecision:
-    """Decide whether an approval allows promoting ``model`` ``version`` ``digest`` into ``env``.
-
-    The newest authorized approval that matches model, version, digest (full, or a prefix of at
-    least 12 hex characters) and environment wins. A prefix that matches more than one of
-    ``known_digests`` (e.g. every digest registered for that version) is ambiguous and refused.
-
-    Args:
-        approvals: Candidate approvals (git and/or UI).
-        env: The target environment (its name, ``approvers`` and ``approval_required``).
-        model: Candidate model.
-        version: Candidate version.
-        digest: Candidate digest, full 64-character sha256 hex.
-        known_digests: Other digests that exist for this model version, to detect ambiguity.
-
-    Returns:
-        ``approved=True`` with the approval, or with reason ``approval not required`` when the
-        environment does not require one; otherwise ``approved=False`` with the reason.
-
-    Raises:
-        ValueError: ``digest`` is not a full sha256 hex digest.
-    """
-    digest = digest.lower().removeprefix("sha256:")
-    if not _FULL_DIGEST.match(digest):
-        raise ValueError(f"candidate digest {digest!r} is not a full sha256 hex digest")
-    name = env.environment
-    if not env.deployment.approval_required:
-        return ApprovalDecision(approved=True, reason="approval not required")
-    if not env.approvers:
-        return ApprovalDecision(
-            approved=False,
-            reason=f"environment {name!r} requires an approval but lists no approvers",
-        )
-    known = {d.lower() for d in known_digests or ()} | {digest}
-    mine = [a for a in approvals if a.model == model]
-    in_env = [a for a in mine if a.environment == name]
-    same_version = [a for a in in_env if a.version == version]
-    matching = [a for a in same_version if _digest_matches(a.digest, digest)]
-    what = f"{model} {version} (digest {digest[:12]}) into {name!r}"
-    if not matching:
-        return ApprovalDecision(
-            approved=False, reason=_miss_reason(what, mine, in_env, same_version)
-        )
-    unambiguous = [a for a in matching if sum(k.startswith(a.digest) for k in known) == 1]
-    if not unambiguous:
-        prefixes = ", ".join(sorted({a.digest for a in matching}))
-        return ApprovalDecision(
-            approved=False,
-            reason=f"approval digest prefix {prefixes} for {what} is ambiguous: it matches "
-            "more than one registered digest; approve the full digest",
-        )
-    allowed = [a for a in unambiguous if a.approver in env.approvers]
-    if not allowed:
-        names = ", ".join(sorted({a.approver for a in unambiguous}))
-        return ApprovalDecision(
-            approved=False,
-            reason=f"approver {names} is not allowed to approve {what} "
-            f"(allowed approvers: {', '.join(env.approvers)})",
-        )
-    best = max(allowed, key=lambda a: a.approved_at)
-    return ApprovalDecision(
-        approved=True,
-        approval=best,
-        reason=f"approved by {best.approver} at {best.approved_at.isoformat()} ({best.source})",
-    )
-
-
-def _miss_reason(
-    what: str, mine: list[Approval], in_env: list[Approval], same_version: list[Approval]
-) -> str:
-    """Explain the closest near miss when no approval matches the candidate."""
-    if same_version:
-        digests = ", ".join(sorted({a.digest[:12] for a in same_version}))
-        return f"no approval for {what}: approvals name other digests ({digests})"
-    if in_env:
-        versions = ", ".join(sorted({a.version for a in in_env}))
-        return f"no approval for {what}: approvals name other versions ({versions})"
-    if mine:
-        envs = ", ".join(sorted({a.environment for a in mine}))
-        return f"no approval for {what}: approvals exist only for other environments ({envs})"
-    return f"no approval for {what}"
 
 
 __all__ = [
     "MIN_DIGEST_PREFIX",
+    "SIGNATURE_STATES",
     "Approval",
     "ApprovalDecision",
     "ApprovalEntry",
     "ApprovalSource",
     "ApprovalsFile",
-    "RunConfigApproval",
-    "approval_from_run_config",
+    "CommitSignature",
     "approvals_path",
-    "find_approval",
+    "entry_of",
     "load_approvals",
+    "normalise_digest",
     "parse_approvals",
+    "parse_entries",
 ]

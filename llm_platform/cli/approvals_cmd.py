@@ -1,0 +1,126 @@
+"""``llm-platform approvals check``: would the approvals let this digest into this environment?
+
+The same function as the production gate (:func:`llm_platform.promotion.check_approval`), run
+on the models repo's checked-out commit (``HEAD``; for a remote repo, the configured branch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from llm_platform.config import ConfigError, parse_environment_config
+from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ConfigurationError
+from llm_platform.gitops import GitError, GitRepo
+from llm_platform.promotion import ApprovalDecision, check_approval
+from llm_platform.settings import trusted_signers_from_env
+
+approvals_app = typer.Typer(help="Verified promotion approvals.", no_args_is_help=True)
+
+
+class OutputFormat(StrEnum):
+    """How ``approvals check`` prints its decision."""
+
+    text = "text"
+    json = "json"
+
+
+def decision_json(
+    decision: ApprovalDecision, *, env: str, model: str, version: str, digest: str, commit: str
+) -> dict[str, object]:
+    """The CLI's JSON document for a decision."""
+    approval = decision.approval
+    signature = approval.introduced_by if approval else None
+    return {
+        "model": model,
+        "env": env,
+        "version": version,
+        "digest": digest,
+        "commit": commit,
+        "verdict": "approved" if decision.approved else "refused",
+        "reason": decision.reason,
+        "reasons": decision.reasons,
+        "approval": None
+        if approval is None
+        else {
+            "approver": approval.approver,
+            "signer": signature.signer if signature else None,
+            "commit": signature.commit if signature else None,
+            "approved_at": approval.approved_at.isoformat(),
+            "comment": approval.comment,
+        },
+    }
+
+
+def _fail_usage(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]configuration error[/red]: {message}", highlight=False)
+    return typer.Exit(EXIT_USAGE)
+
+
+@approvals_app.command("check")
+def check(
+    env: Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")],
+    model: Annotated[str, typer.Option("--model", help="Model name.")],
+    version: Annotated[str, typer.Option("--version", help="Model version to promote.")],
+    digest: Annotated[str, typer.Option("--digest", help="Artifact sha256 (64 hex).")],
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="Models repo (default: $LLM_PLATFORM_MODELS_REPO, else '.')."),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
+    ] = OutputFormat.text,
+) -> None:
+    """Check the approval of a digest; exit 0 approved, 1 refused (every reason), 2 config error.
+
+    Approvals are verified against the trust root named by $LLM_PLATFORM_TRUSTED_SIGNERS.
+    """
+    location = str(repo) if repo else os.environ.get("LLM_PLATFORM_MODELS_REPO") or "."
+    rel = f"config/{env}.yaml"
+    try:
+        trust_root = trusted_signers_from_env()
+        git_repo = GitRepo(location, branch=os.environ.get("LLM_PLATFORM_MODELS_BRANCH") or "main")
+        git_repo.sync()
+        commit = git_repo.head() if git_repo.is_remote else git_repo.resolve("HEAD")
+        env_cfg = parse_environment_config(
+            git_repo.read_file(commit, rel), source=rel, expected_environment=env
+        )
+        decision = check_approval(
+            git_repo,
+            commit,
+            env=env_cfg,
+            model=model,
+            version=version,
+            digest=digest,
+            trust_root=trust_root,
+        )
+    except (ConfigurationError, ConfigError, GitError, ValueError) as exc:
+        raise _fail_usage(str(exc)) from exc
+    if output is OutputFormat.json:
+        document = decision_json(
+            decision, env=env, model=model, version=version, digest=digest, commit=commit
+        )
+        typer.echo(json.dumps(document, indent=2))
+    else:
+        console = Console()
+        if decision.approved:
+            console.print(f"[green]approved[/green]: {decision.reason}", highlight=False)
+        else:
+            console.print(
+                f"[red]refused[/red]: {model} {version} into {env!r} at {commit[:12]}",
+                highlight=False,
+            )
+            for reason in decision.reasons or [decision.reason]:
+                console.print(f"  - {reason}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_OK if decision.approved else EXIT_FAIL)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``approvals`` command group (``approvals check``) to the ``llm-platform`` app."""
+    app.add_typer(approvals_app, name="approvals")
