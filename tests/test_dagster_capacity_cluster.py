@@ -13,23 +13,27 @@ from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from resources.capacity import KubernetesCapacityResource
 from tests.kube_emulator_fixtures import node, pod, running_cluster
-from tests.promotion_fixtures import make_platform, prepare_repo
+from tests.promotion_fixtures import approve, make_platform, prepare_repo
+from tests.signing_fixtures import make_signers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
-PROMOTE = {"ops": {PRODUCTION_DEPLOYMENT: {"config": {"approver": "alice", "smoke_requests": 8}}}}
+PROMOTE = {"ops": {PRODUCTION_DEPLOYMENT: {"config": {"smoke_requests": 8}}}}
 
 
 def test_production_gate_refuses_on_a_full_cluster_and_promotes_when_it_fits(
     models_repo, stack_home, tmp_path
 ):
     prepare_repo(models_repo)
+    signers = make_signers(tmp_path / "keys")
     with dg.instance_for_test() as instance, running_cluster() as cluster:
         instance.add_dynamic_partitions("models", ["alpha"])
-        p = make_platform(models_repo, stack_home, instance)
+        p = make_platform(models_repo, stack_home, instance, trusted_signers=signers.trust_root)
         staged = p.run("model_job", config=STAGING)
         assert staged.success, p.failure(staged)
+        digest = staged.asset_materializations_for_node(STAGING_DEPLOYMENT)[0].metadata["digest"]
+        approve(p.repo, signers, digest=str(digest.value), version="1.0.0", approver="alice")
         kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
         core = cluster.core(kubeconfig)
         core.create_node(node("gpu-1", memory="64Gi", gpus=1))
