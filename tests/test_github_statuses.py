@@ -4,6 +4,7 @@ from the client up to a materialized ``model_config`` (no network: 127.0.0.1 onl
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,9 @@ import dagster as dg
 import pytest
 
 from assets.model_config import model_config
-from assets.names import MODEL_CONFIG, TAG_COMMIT
+from assets.names import MODEL_CONFIG, STAGING_DEPLOYMENT, TAG_COMMIT, TAG_PARTITION
+from assets.slo_checks import staging_slo_checks
+from assets.staging import staging_deployment
 from definitions import build_resources
 from llm_platform.gitops.commit_status import Stage, config_valid, pending
 from llm_platform.gitops.commit_status_client import (
@@ -21,10 +24,15 @@ from llm_platform.gitops.commit_status_client import (
     repository_from_remote,
 )
 from llm_platform.settings import Settings
+from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
+from resources.notifier import NotifierResource
+from resources.prometheus import PrometheusResource
+from resources.runtime import LocalRuntimeResource
 from tests.conftest import ModelsRepo
 from tests.github_fixtures import FakeGitHub, closed_port_url
+from tests.prom_fixtures import Scenario, aligned_now, p95_from, start_with_history
 
 TOKEN = "ghp_test0123456789abcdefSECRET"
 SHA = "a" * 40
@@ -298,3 +306,65 @@ def test_composition_root_reads_the_token_through_envvar(tmp_path: Path) -> None
     assert resource.dagster_url == "https://dagster.corp.example"
     off = build_resources(Settings.from_env({"LLM_PLATFORM_HOME": str(tmp_path)}, cwd=tmp_path))
     assert off["github"].token is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.integration
+def test_staging_slo_checks_report_held_with_value_and_threshold(
+    models_repo: ModelsRepo, github: FakeGitHub, tmp_path: Path
+) -> None:
+    """The staging SLO verdict from a real Prometheus reaches the deployed commit."""
+    text = (models_repo.path / "models/alpha/model.yaml").read_text()
+    models_repo.write("models/alpha/model.yaml", text + "slo:\n  latency_p95_ms: 1500\n")
+    head = models_repo.commit("alpha: tighter latency objective")
+    slow = {1.0: 0.5, 2.5: 0.8, 5.0: 0.99}
+    scenario = Scenario("alpha", "staging", cumulative=slow, labels={"revision": "r1"})
+    prometheus = start_with_history(tmp_path / "prom", [scenario], end=aligned_now(), steps=40)
+    checks_job = dg.define_asset_job(
+        "staging_checks", selection=dg.AssetSelection.checks(staging_slo_checks)
+    )
+    home = tmp_path / "home"
+    try:
+        defs = dg.Definitions(
+            assets=[model_config, staging_deployment],
+            asset_checks=[staging_slo_checks],
+            jobs=[checks_job],
+            resources={
+                "models_repo": ModelsRepoResource(location=str(models_repo.path)),
+                "github": resource_for(github.api_url),
+                "prometheus": PrometheusResource(url=prometheus.url, home=str(home)),
+                "notifier": NotifierResource(),
+                "artifact_store": LocalArtifactStore(root=str(tmp_path / "store")),
+                "runtime": LocalRuntimeResource(home=str(home)),
+            },
+        )
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("models", ["alpha"])
+            assert materialize(models_repo, instance, "alpha", resource_for(github.api_url)).success
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=STAGING_DEPLOYMENT,
+                    partition="alpha",
+                    metadata={
+                        "revision": "r1",
+                        "version": "1.0.0",
+                        "digest": "d" * 64,
+                        "commit_sha": head,
+                        "deployed_at_unix": 0.0,
+                    },
+                )
+            )
+            result = defs.resolve_job_def("staging_checks").execute_in_process(
+                instance=instance, tags={TAG_PARTITION: "alpha"}, raise_on_error=False
+            )
+            run_id = result.run_id
+    finally:
+        prometheus.stop()
+    staging = [s for s in github.statuses() if s["context"] == "llm-platform/staging/alpha"]
+    assert len(staging) == 1, github.statuses()
+    (status,) = staging
+    assert status["path"] == f"/repos/acme/models/statuses/{head}"
+    assert status["state"] == "failure"
+    match = re.fullmatch(r"held: slo_latency_p95 ([0-9.]+) ms > 1500 ms", status["description"])
+    assert match, status["description"]
+    assert float(match.group(1)) == pytest.approx(p95_from(slow) * 1000, rel=0.02)
+    assert status["target_url"] == f"http://127.0.0.1:3000/runs/{run_id}"
