@@ -156,12 +156,15 @@ class CommitStatusResource(dg.ConfigurableResource):
                     f"{self.api_url}"
                 )
             else:
-                self._poster = CommitStatusPoster(
-                    token=self.token,
-                    repository=repository,
-                    api_url=self.api_url,
-                    attempts=self.attempts,
-                    backoff_s=self.backoff_seconds,
-                    timeout_s=self.timeout_seconds,
-                )
+                try:
+                    self._poster = CommitStatusPoster(
+                        token=self.token,
+                        repository=repository,
+                        api_url=self.api_url,
+                        attempts=self.attempts,
+                        backoff_s=self.backoff_seconds,
+                        timeout_s=self.timeout_seconds,
+                    )
+                except Exception as exc:  # a broken client install must not fail the run
+                    self._unavailable = f"GitHub client unavailable: {type(exc).__name__}: {exc}"
         return self._poster

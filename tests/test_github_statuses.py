@@ -368,3 +368,14 @@ def test_staging_slo_checks_report_held_with_value_and_threshold(
     assert match, status["description"]
     assert float(match.group(1)) == pytest.approx(p95_from(slow) * 1000, rel=0.02)
     assert status["target_url"] == f"http://127.0.0.1:3000/runs/{run_id}"
+
+
+def test_unknown_repository_is_logged_and_the_run_succeeds(models_repo: ModelsRepo) -> None:
+    resource = CommitStatusResource(token=TOKEN, models_repo=str(models_repo.path))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("models", ["alpha"])
+        result = materialize(models_repo, instance, "alpha", resource)
+        assert result.success
+        logs = "\n".join(e.message or "" for e in instance.all_logs(result.run_id))
+    assert "no GitHub repository: set LLM_PLATFORM_GITHUB_REPOSITORY" in logs
+    assert TOKEN not in logs
