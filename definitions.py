@@ -16,6 +16,7 @@ from assets.production import production_deployment
 from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
+from llm_platform.commit_status_settings import GITHUB_TOKEN_ENV
 from llm_platform.settings import (
     PROMETHEUS_BEARER_TOKEN_ENV,
     PROMETHEUS_HEADERS_ENV,
@@ -33,6 +34,7 @@ from resources.capacity import (
     LocalCapacityResource,
 )
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.registrar import (
@@ -101,6 +103,17 @@ def assets_for(settings: Settings) -> list[dg.AssetsDefinition]:
     ]
 
 
+def commit_status_for(settings: Settings) -> CommitStatusResource:
+    """Commit statuses on GitHub: on when GITHUB_TOKEN is set (read through dg.EnvVar only)."""
+    return CommitStatusResource(
+        token=dg.EnvVar(GITHUB_TOKEN_ENV) if settings.github_token_set else None,
+        api_url=settings.github_api_url,
+        repository=settings.github_repository,
+        models_repo=settings.models_repo,
+        dagster_url=settings.dagster_url,
+    )
+
+
 def runtime_for(settings: Settings) -> RuntimeResource:
     """Local processes, or the cluster when ``LLM_PLATFORM_TARGET=kubernetes``."""
     if settings.target == "kubernetes":
@@ -116,6 +129,7 @@ def runtime_for(settings: Settings) -> RuntimeResource:
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for the configured target."""
     return {
+        "github": commit_status_for(settings),
         "models_repo": ModelsRepoResource(
             location=settings.models_repo,
             branch=settings.models_branch,

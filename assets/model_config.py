@@ -10,7 +10,10 @@ from assets.partitions import models_partitions
 from llm_platform.config import ConfigError, model_config_path, parse_model_config
 from llm_platform.config.applicability import cluster_only_settings
 from llm_platform.gitops import GitError, GitRepo
+from llm_platform.gitops.commit_status import Stage, config_invalid, config_valid
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
+from resources.github_stage import reports_commit_status
 
 
 def _problems_markdown(problems: list[str]) -> str:
@@ -47,8 +50,11 @@ def _cluster_only_markdown(repo: GitRepo, sha: str) -> str:
         )
     ],
 )
+@reports_commit_status(Stage.config)
 def model_config(
-    context: dg.AssetExecutionContext, models_repo: ModelsRepoResource
+    context: dg.AssetExecutionContext,
+    models_repo: ModelsRepoResource,
+    github: CommitStatusResource,
 ) -> dg.MaterializeResult:
     """The model's ``model.yaml`` read from the models repo at the run's commit and validated.
 
@@ -59,6 +65,7 @@ def model_config(
     name = context.partition_key
     repo = models_repo.repo()
     sha = run_commit(context, repo)
+    github.start(context, Stage.config, name, sha)
     rel = model_config_path(name)
     try:
         raw = repo.read_file(sha, rel)
@@ -78,6 +85,7 @@ def model_config(
     except ConfigError as exc:
         problems = [str(p) for p in exc.problems]
         context.log.error(f"{rel} at {sha[:12]} is invalid:\n" + "\n".join(problems))
+        github.report(context, config_invalid(name, exc.problems))
         return dg.MaterializeResult(
             metadata={
                 **base_meta,
@@ -95,6 +103,7 @@ def model_config(
             ],
         )
     config_hash = cfg.config_hash()
+    github.report(context, config_valid(name, version=cfg.version))
     return dg.MaterializeResult(
         metadata={
             **base_meta,

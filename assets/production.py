@@ -17,6 +17,7 @@ from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
 from assets.slo_checks import staging_checks_passed
 from llm_platform.config import effective_slo
+from llm_platform.gitops.commit_status import Stage, promotion_refused, rollout_result
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.gate import GateDecision, checks_item
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
@@ -26,6 +27,8 @@ from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profi
 from resources.artifact_store import ArtifactStoreResource
 from resources.capacity import CapacityResource
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
+from resources.github_stage import reports_commit_status
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.runtime import RuntimeResource
@@ -60,6 +63,7 @@ def _steps_markdown(result: RolloutResult) -> str:
     group_name="deployments",
     automation_condition=dg.AutomationCondition.eager() & staging_checks_passed(),
 )
+@reports_commit_status(Stage.production)
 def production_deployment(
     context: dg.AssetExecutionContext,
     config: PromotionConfig,
@@ -69,6 +73,7 @@ def production_deployment(
     prometheus: PrometheusResource,
     notifier: NotifierResource,
     capacity: CapacityResource,
+    github: CommitStatusResource,
 ) -> dg.MaterializeResult:
     """The digest that passed staging, promoted with the environment's strategy.
 
@@ -118,6 +123,7 @@ def production_deployment(
     record = registry.get_record(name, version, digest)
     if record is None:
         raise dg.Failure(description=f"no registry record for {name} {version} {digest[:12]}")
+    github.start(context, Stage.production, name, record.commit_sha)
     approval_gate, approval = approval_item(
         repo=repo,
         head=head,
@@ -164,6 +170,7 @@ def production_deployment(
             )
         )
         notifier.notify(refused)
+        github.report(context, promotion_refused(name, decision))
         raise dg.Failure(
             description=f"promotion of {name} {version} ({digest[:12]}) refused: "
             + decision.reason,
@@ -191,6 +198,7 @@ def production_deployment(
         metric_profile=profile.name,
     )
     result = execute_rollout(rt, plan)
+    github.report(context, rollout_result(name, result))
     evidence = {
         "gate": [i.model_dump() for i in decision.items],
         "approval": approval.model_dump(mode="json") if approval else None,

@@ -15,9 +15,12 @@ from assets.names import (
 from assets.partitions import models_partitions
 from llm_platform.config import model_config_path
 from llm_platform.errors import PlatformError
+from llm_platform.gitops.commit_status import Stage, artifact_unsafe, registered
 from llm_platform.registration import ArtifactUnsafeError
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
+from resources.github_stage import reports_commit_status
 from resources.registrar import RegistrarResource
 
 
@@ -49,11 +52,13 @@ def _spec(name: str, description: str) -> dg.AssetCheckSpec:
         ),
     ],
 )
+@reports_commit_status(Stage.registration)
 def registered_model(
     context: dg.AssetExecutionContext,
     models_repo: ModelsRepoResource,
     registrar: RegistrarResource,
     artifact_store: ArtifactStoreResource,
+    github: CommitStatusResource,
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """The model version registered by the Kubeflow registration pipeline.
 
@@ -67,6 +72,7 @@ def registered_model(
     name = context.partition_key
     meta = validated_config_metadata(context, name)
     sha = str(meta["commit_sha"])
+    github.start(context, Stage.registration, name, sha)
     repo = models_repo.repo()
     config = model_config_at(repo, sha, name)
     if config.source is None:
@@ -88,6 +94,7 @@ def registered_model(
                 run_id=context.run_id,
             )
         except ArtifactUnsafeError as exc:
+            github.report(context, artifact_unsafe(name, exc.report.summary))
             yield dg.AssetCheckResult(
                 check_name=CHECK_SECURITY_SCAN,
                 passed=False,
@@ -105,6 +112,10 @@ def registered_model(
     record = result.record
     problems = artifact_store.registry().verify_problems(record)
     summary = record.scan_summary
+    github.report(
+        context,
+        registered(name, version=record.version, digest=record.digest, files=len(record.files)),
+    )
     context.log.info(
         f"registered {name} {record.version} digest {record.digest[:12]} "
         f"({len(record.files)} files, {record.total_size} bytes, reused={result.reused})"

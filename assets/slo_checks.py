@@ -23,10 +23,12 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from llm_platform.config import effective_slo
+from llm_platform.gitops.commit_status import slo_result, slo_unavailable
 from llm_platform.promotion import LedgerEvent
 from llm_platform.slo import OBJECTIVES, PrometheusError, SLOVerdict, configured, evaluate
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 
@@ -123,8 +125,11 @@ def run_slo_checks(
     models_repo: ModelsRepoResource,
     prometheus: PrometheusResource,
     notifier: NotifierResource,
+    github: CommitStatusResource | None = None,
 ):
-    """Evaluate the SLOs of the revision that ``asset`` last deployed for this partition."""
+    """Evaluate the SLOs of the revision that ``asset`` last deployed for this partition.
+
+    Staging verdicts are reported to the deployed commit's ``llm-platform/staging/<model>``."""
     name = context.partition_key
     deployed = latest_materialization_metadata(context.instance, asset, name)
     if deployed is None:
@@ -166,9 +171,13 @@ def run_slo_checks(
                 time.sleep(SETTLE_POLL_S)
     except PrometheusError as exc:
         context.log.error(f"SLO check of {name} in {env_name}: {exc}")
+        if github is not None and deployed.get("commit_sha"):
+            github.report(context, slo_unavailable(name, exc), sha=str(deployed["commit_sha"]))
         yield from _failed_all(asset, f"Prometheus error (gate held): {exc}", extra, checks)
         return
     context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
+    if github is not None and deployed.get("commit_sha"):
+        github.report(context, slo_result(name, verdict), sha=str(deployed["commit_sha"]))
     if verdict.verdict == "fail":
         notifier.notify(
             LedgerEvent(
@@ -201,6 +210,7 @@ def build_slo_checks(
         models_repo: ModelsRepoResource,
         prometheus: PrometheusResource,
         notifier: NotifierResource,
+        github: CommitStatusResource,
     ):
         yield from run_slo_checks(
             context,
@@ -209,6 +219,7 @@ def build_slo_checks(
             models_repo=models_repo,
             prometheus=prometheus,
             notifier=notifier,
+            github=github if env_name == STAGING_ENV else None,
         )
 
     return _slo_checks

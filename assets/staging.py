@@ -17,6 +17,7 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from llm_platform.config.applicability import serving_replicas
+from llm_platform.gitops.commit_status import Stage, integration_result
 from llm_platform.integration import SuiteReport, run_suite
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.revisions import revision_name
@@ -33,6 +34,8 @@ from llm_platform.slo import PrometheusError, profile_for_engine
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
+from resources.github_stage import reports_commit_status
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.runtime import RuntimeResource
@@ -121,6 +124,7 @@ def suite_metadata(report: SuiteReport) -> dict[str, Any]:
         )
     ],
 )
+@reports_commit_status(Stage.staging)
 def staging_deployment(
     context: dg.AssetExecutionContext,
     config: StagingConfig,
@@ -129,6 +133,7 @@ def staging_deployment(
     runtime: RuntimeResource,
     notifier: NotifierResource,
     prometheus: PrometheusResource,
+    github: CommitStatusResource,
 ) -> dg.MaterializeResult:
     """The exact registered digest deployed to staging, ready, and integration-tested.
 
@@ -144,6 +149,7 @@ def staging_deployment(
     if reg is None:
         raise dg.Failure(description=f"model {name!r}: {REGISTERED_MODEL} was never materialized")
     digest, version = str(reg["digest"]), str(reg["version"])
+    github.start(context, Stage.staging, name, str(reg["commit_sha"]))
     cfg_meta = validated_config_metadata(context, name)
     repo, sha = models_repo.repo(), str(cfg_meta["commit_sha"])
     env = environment_config(repo, sha, STAGING_ENV)
@@ -227,6 +233,7 @@ def staging_deployment(
     )
     context.log.info(f"integration suite against {endpoint}: passed={report.passed}")
     meta = suite_metadata(report)
+    github.report(context, integration_result(name, report))
     event = LedgerEvent(
         kind="deployed",
         model=name,
@@ -250,6 +257,7 @@ def staging_deployment(
             "revision": revision,
             "version": version,
             "digest": digest,
+            "commit_sha": str(reg["commit_sha"]),
             "artifact_uri": record.artifact_uri,
             "replicas": status.revisions[0].replicas,
             "capacity_warnings": "; ".join(status.warnings) or "none",

@@ -16,6 +16,12 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from llm_platform.commit_status_settings import (
+    DEFAULT_GITHUB_API_URL,
+    GITHUB_API_URL_ENV,
+    GITHUB_REPOSITORY_ENV,
+    GITHUB_TOKEN_ENV,
+)
 from llm_platform.errors import ConfigurationError
 from llm_platform.platform_image import PLATFORM_IMAGE, platform_image
 
@@ -105,6 +111,10 @@ PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
 PROMETHEUS_BEARER_TOKEN_ENV = "PROMETHEUS_BEARER_TOKEN"
 #: Secret: a JSON object of extra headers for Prometheus, e.g. ``{"X-Scope-OrgID": "team-a"}``.
 PROMETHEUS_HEADERS_ENV = "PROMETHEUS_HEADERS"
+#: Base URL of the Dagster UI, for run links in notifications (``<url>/runs/<run id>``).
+DAGSTER_URL_ENV = "LLM_PLATFORM_DAGSTER_URL"
+#: Where ``make dev`` serves the UI.
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 
 
 class Settings(BaseModel):
@@ -129,6 +139,11 @@ class Settings(BaseModel):
     platform_image: str = PLATFORM_IMAGE
     executor: Executor = "default"
     trusted_signers: Path | None = None
+    dagster_url: str = DEFAULT_DAGSTER_URL
+    #: Commit statuses: GITHUB_TOKEN is a secret (only whether it is set is kept).
+    github_token_set: bool = False
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    github_repository: str | None = None
 
     @field_validator("models_branch")
     @classmethod
@@ -190,6 +205,10 @@ class Settings(BaseModel):
                 platform_image=platform_image(env),
                 executor=executor,  # type: ignore[arg-type]
                 trusted_signers=trusted_signers,
+                dagster_url=(env.get(DAGSTER_URL_ENV) or DEFAULT_DAGSTER_URL).rstrip("/"),
+                github_token_set=bool(env.get(GITHUB_TOKEN_ENV)),
+                github_api_url=env.get(GITHUB_API_URL_ENV) or DEFAULT_GITHUB_API_URL,
+                github_repository=env.get(GITHUB_REPOSITORY_ENV) or None,
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc

@@ -15,6 +15,7 @@ from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, TAG_AUTHOR, TAG_COMMI
 from definitions import build_defs
 from llm_platform.settings import Settings
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
 from sensors.git_push import git_push_sensor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +155,10 @@ def _materialize(repo: ModelsRepo, instance, key: str, tags: dict[str, str] | No
         [model_config],
         instance=instance,
         partition_key=key,
-        resources={"models_repo": ModelsRepoResource(location=str(repo.path))},
+        resources={
+            "models_repo": ModelsRepoResource(location=str(repo.path)),
+            "github": CommitStatusResource(),
+        },
         tags=tags,
         raise_on_error=False,
     )
@@ -234,7 +238,10 @@ def test_blocking_config_check_stops_downstream_in_the_same_run(models_repo):
             [model_config, downstream],
             instance=instance,
             partition_key="beta",
-            resources={"models_repo": ModelsRepoResource(location=str(models_repo.path))},
+            resources={
+                "models_repo": ModelsRepoResource(location=str(models_repo.path)),
+                "github": CommitStatusResource(),
+            },
             raise_on_error=False,
         )
         assert not result.success

@@ -14,6 +14,7 @@ from assets.registered_model import registered_model
 from llm_platform.digest import digest_directory
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
 from resources.registrar import LocalKfpRegistrarResource
 from tests.security_fixtures import malicious_pickle
 
@@ -32,6 +33,7 @@ def _resources(repo, tmp_path: Path) -> dict[str, object]:
         "models_repo": ModelsRepoResource(location=str(repo.path)),
         "artifact_store": LocalArtifactStore(root=str(tmp_path / "store")),
         "registrar": LocalKfpRegistrarResource(pipeline_root=str(tmp_path / "kfp")),
+        "github": CommitStatusResource(),
     }
 
 

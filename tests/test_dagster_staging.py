@@ -19,6 +19,7 @@ from llm_platform.registry import open_store
 from llm_platform.slo import OBJECTIVES
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.registrar import LocalKfpRegistrarResource
@@ -47,6 +48,7 @@ def _resources(repo, tmp_path: Path, home: Path, prometheus_url: str | None = No
         "runtime": LocalRuntimeResource(home=str(home)),
         "prometheus": PrometheusResource(url=prometheus_url, home=str(home)),
         "notifier": NotifierResource(),
+        "github": CommitStatusResource(),
     }
 
 

@@ -25,6 +25,7 @@ from llm_platform.registration.steps import fetch_step, register_step, scan_step
 from llm_platform.registry import ModelRegistry
 from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 from resources.artifact_store import S3ArtifactStore
+from resources.github import CommitStatusResource
 from resources.registrar import RemoteKfpRegistrarResource
 from tests.registry_fixtures import moto_server, s3_resource, set_aws_env
 from tests.security_fixtures import malicious_pickle
@@ -333,6 +334,7 @@ def test_registered_model_fails_security_scan_check_through_kfp_client(
                     "registrar": RemoteKfpRegistrarResource(
                         endpoint=fake.endpoint, token=TOKEN, poll_interval_s=0.05
                     ),
+                    "github": CommitStatusResource(),
                 },
                 raise_on_error=False,
             )

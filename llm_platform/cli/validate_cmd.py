@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,8 @@ import typer
 from rich.console import Console
 
 from llm_platform.config import validate_report
+from llm_platform.config.github_format import workflow_command
+from llm_platform.config.problems import Problem
 from llm_platform.errors import EXIT_FAIL, EXIT_OK
 from llm_platform.settings import allowed_source_paths_from_env
 
@@ -20,6 +23,7 @@ class OutputFormat(StrEnum):
 
     text = "text"
     json = "json"
+    github = "github"
 
 
 def validate(
@@ -47,8 +51,12 @@ def validate(
         }
         typer.echo(json.dumps(payload, indent=2))
     else:
+        # github: workflow commands, which GitHub turns into annotations on the pull request.
+        render: Callable[[Problem], str] = (
+            workflow_command if output is OutputFormat.github else str
+        )
         for problem in report.problems:
-            typer.echo(str(problem))
+            typer.echo(render(problem))
         stderr = Console(stderr=True)
         for key in report.cluster_only:
             stderr.print(f"note: {key}", highlight=False, markup=False, soft_wrap=True)
