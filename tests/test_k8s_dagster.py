@@ -27,6 +27,7 @@ from llm_platform.runtime.artifacts import ArtifactCache
 from llm_platform.serving.engines.builtin import MODEL_SERVER_MODULE
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.registrar import LocalKfpRegistrarResource
@@ -133,6 +134,7 @@ def test_staging_deployment_on_the_kubernetes_target(
             "runtime": KubernetesRuntimeResource(home=str(home), models_repo=str(repo.path)),
             "prometheus": PrometheusResource(url=None, home=str(home)),
             "notifier": NotifierResource(),
+            "github": CommitStatusResource(),
         }
         kserve = FakeKServe(server, tmp_path)
         kserve.thread.start()
