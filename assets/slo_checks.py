@@ -14,6 +14,7 @@ import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
 from assets.commit import environment_config, model_config_at, validated_config_metadata
+from assets.incidents import announce_verdict
 from assets.names import (
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
@@ -23,9 +24,10 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from llm_platform.config import effective_slo
-from llm_platform.promotion import LedgerEvent
+from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.slo import OBJECTIVES, PrometheusError, SLOVerdict, configured, evaluate
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
+from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
@@ -123,6 +125,7 @@ def run_slo_checks(
     models_repo: ModelsRepoResource,
     prometheus: PrometheusResource,
     notifier: NotifierResource,
+    artifact_store: ArtifactStoreResource,
 ):
     """Evaluate the SLOs of the revision that ``asset`` last deployed for this partition."""
     name = context.partition_key
@@ -169,19 +172,22 @@ def run_slo_checks(
         yield from _failed_all(asset, f"Prometheus error (gate held): {exc}", extra, checks)
         return
     context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
-    if verdict.verdict == "fail":
-        notifier.notify(
-            LedgerEvent(
-                kind="check_failed",
-                model=name,
-                env=env_name,
-                version=str(deployed.get("version", "")) or None,
-                digest=str(extra["digest"]) or None,
-                revision=revision or None,
-                run_id=context.run.run_id,
-                reason=verdict.reason,
-            )
-        )
+    announce_verdict(
+        verdict.verdict,
+        LedgerEvent(
+            kind="check_failed",
+            model=name,
+            env=env_name,
+            version=str(deployed.get("version", "")) or None,
+            digest=str(extra["digest"]) or None,
+            revision=revision or None,
+            run_id=context.run.run_id,
+            reason=verdict.reason,
+        ),
+        notifier=notifier,
+        # Production verdicts are incidents (time to restore); staging ones are only announced.
+        ledger=Ledger(artifact_store.store()) if env_name == PRODUCTION_ENV else None,
+    )
     yield from _results(asset, verdict, extra)
 
 
@@ -201,6 +207,7 @@ def build_slo_checks(
         models_repo: ModelsRepoResource,
         prometheus: PrometheusResource,
         notifier: NotifierResource,
+        artifact_store: ArtifactStoreResource,
     ):
         yield from run_slo_checks(
             context,
@@ -209,6 +216,7 @@ def build_slo_checks(
             models_repo=models_repo,
             prometheus=prometheus,
             notifier=notifier,
+            artifact_store=artifact_store,
         )
 
     return _slo_checks

@@ -43,6 +43,9 @@ def _register() -> None:
     from llm_platform.cli import history_cmd
 
     history_cmd.register(app)
+    from llm_platform.cli import metrics_cmd
+
+    metrics_cmd.register(app)
 
 
 def main() -> None:
