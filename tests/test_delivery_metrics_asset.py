@@ -215,3 +215,16 @@ def test_refreshed_after_a_production_change_and_hourly(world) -> None:
             evaluation_time=start + timedelta(minutes=56),  # 11:01, past the 11:00 tick
         )
         assert hourly.get_num_requested(key) == 1
+
+
+def test_cli_without_the_models_repo_shows_the_rest(world, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PLATFORM_MODELS_REPO", "/nonexistent/models-repo")
+    _register()
+    out = CliRunner().invoke(app, ["metrics", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert "models repository /nonexistent/models-repo does not exist" in out.stderr
+    report = json.loads(out.stdout)
+    alpha = report["models"][0]
+    assert alpha["deployments"] == 2 and alpha["lead_time_samples"] == 0
+    assert alpha["change_failure_rate"] == pytest.approx(0.5)
+    assert any("no models repo" in note for note in report["notes"])

@@ -3,20 +3,26 @@ settings discover which are set, and each message follows its environment's rout
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import pytest
-from conftest import ENV_YAML
+from conftest import ENV_YAML, ModelsRepo
 
 from llm_platform.config import ConfigError, parse_environment_config
 from llm_platform.failure_alerts import RunFailure, failure_message, run_url
+from llm_platform.notify import build_message
 from llm_platform.notify_routes import (
     GLOBAL_WEBHOOK_ENV,
     LOG_ONLY,
     check_webhook_env_name,
     choose_route,
 )
+from llm_platform.promotion import LedgerEvent
 from llm_platform.settings import Settings, webhook_env_vars
+from resources.notifier import NotifierResource
+from tests.webhook_fixtures import SlackServer, slack_server  # noqa: F401 - fixture
 
 SECRET_URL = "https://hooks.slack.com/services/T000/B000/sEcReTtOkEn"
 
@@ -116,4 +122,57 @@ def test_failure_message_carries_everything() -> None:
     crashed = RunFailure(run_id="r" * 16, job="production_job", reason="worker died", run_url="u")
     assert failure_message(crashed).text == (
         ":rotating_light: production_job failed (production_job): worker died"
+    )
+
+
+# --- the resource routes ledger events by config/<env>.yaml at the branch head ---------------
+
+
+def test_resource_routes_each_environment(
+    tmp_path: Any,
+    slack_server: SlackServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    repo = ModelsRepo(tmp_path / "repo")
+    repo.path.mkdir()
+    repo.git("init", "-q", "-b", "main")
+    repo.write("config/production.yaml", _env_yaml("SLACK_WEBHOOK_PRODUCTION"))
+    repo.write("config/staging.yaml", ENV_YAML.format(env="staging"))  # names none
+    repo.commit("environments")
+    notifier = NotifierResource(
+        slack_webhook_url=slack_server.url("global"),
+        environment_webhooks={"SLACK_WEBHOOK_PRODUCTION": slack_server.url("production")},
+        models_repo=str(repo.path),
+        dagster_url="http://ui.example",
+    )
+    promoted = LedgerEvent(kind="promoted", model="llama", env="production", run_id="abcdef12345")
+    assert notifier.notify(promoted)
+    assert notifier.notify(promoted.model_copy(update={"env": "staging", "kind": "deployed"}))
+    assert slack_server.texts("production") == [build_message(promoted).text]
+    assert len(slack_server.texts("global")) == 1
+    assert "<http://ui.example/runs/abcdef12345|abcdef12>" in json.dumps(slack_server.received[0])
+    # A merged change of the routing takes effect with the next message.
+    repo.write("config/production.yaml", _env_yaml("SLACK_WEBHOOK_PRODUCTION_EU"))
+    repo.commit("production alerts to the EU channel (not set here)")
+    assert notifier.notify(promoted)
+    assert len(slack_server.texts("global")) == 2 and len(slack_server.texts("production")) == 1
+    assert "names SLACK_WEBHOOK_PRODUCTION_EU for alerts, but it is not set" in caplog.text
+    # An unreadable environment config never loses the message either.
+    assert notifier.notify(promoted.model_copy(update={"env": "canary"}))
+    assert len(slack_server.texts("global")) == 3
+    assert "alerts for canary go to the global webhook" in caplog.text
+    for name in ("global", "production"):
+        assert f"{name}SecretToken42" not in caplog.text + repr(notifier) + str(notifier)
+    assert "environment_webhooks=SLACK_WEBHOOK_PRODUCTION" in repr(notifier)
+
+
+def test_recovery_message() -> None:
+    recovered = LedgerEvent(
+        kind="recovered", model="llama", env="production", version="1.0.0", reason="SLOs pass"
+    )
+    message = build_message(recovered)
+    assert message.severity == "success"
+    assert message.text == (
+        ":white_check_mark: llama 1.0.0 (-) passes its checks again in production: SLOs pass"
     )

@@ -92,6 +92,10 @@ def _secrets_absent(instance: dg.DagsterInstance, server: SlackServer, *texts: s
     dumped = list(texts)
     for run in instance.get_runs():
         dumped += [json.dumps(run.tags), str(run.run_config)]
+        if run.job_snapshot_id:  # the resources' config as the UI shows it
+            snapshot = dg.serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
+            assert f'{{\\"env\\": \\"{STAGING}\\"}}' in snapshot  # names, not values
+            dumped.append(snapshot)
         dumped += [str(entry) for entry in instance.all_logs(run.run_id)]
     for name in ("global", "staging"):
         token = f"{name}SecretToken42"

@@ -23,7 +23,7 @@ from llm_platform.delivery import PRODUCTION, DeliveryReport, delivery_report
 from llm_platform.delivery_format import COLUMNS, table_rows, title
 from llm_platform.delivery_sources import delivery_inputs
 from llm_platform.errors import EXIT_OK, PlatformError
-from llm_platform.gitops import GitRepo
+from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import Ledger
 from llm_platform.registry import ModelRegistry
 from llm_platform.settings import Settings
@@ -64,11 +64,16 @@ def metrics(
     except PlatformError as exc:
         raise _fail(str(exc)) from None
     store = _open(settings.artifact_store_uri)
-    repo = GitRepo(
-        settings.models_repo,
-        branch=settings.models_branch,
-        cache_dir=settings.home / "git-cache",
-    )
+    stderr = Console(stderr=True, soft_wrap=True)
+    repo: GitRepo | None = None
+    try:
+        repo = GitRepo(
+            settings.models_repo,
+            branch=settings.models_branch,
+            cache_dir=settings.home / "git-cache",
+        )
+    except GitError as exc:  # the other metrics do not need it: shown, lead times unknown
+        stderr.print(f"warning: {exc}: no lead times", highlight=False, markup=False)
     try:
         inputs = delivery_inputs(Ledger(store), ModelRegistry(store), repo, env=PRODUCTION)
     except PlatformError as exc:
