@@ -5,8 +5,8 @@ Definitions (per model, and for the fleet by pooling every model's records):
 * **deployments / deployment frequency** — successful promotions (``promoted`` events) in the
   window, and that count per day.
 * **lead time** — from the commit that produced the promoted artifact (its committer time) to the
-  promotion; p50 and p90 over the window's promotions with a known commit (linear interpolation
-  between closest ranks, the default of numpy and of ``statistics.quantiles(method="inclusive")``).
+  promotion; p50 and p90 over the window's promotions with a known commit (nearest rank, as
+  every percentile of the platform: a reported value is always one that was observed).
 * **change failure rate** — failed changes per change. A *change* is a promotion, or a rollout
   that was rolled back before it took over (a ``rolled_back`` event whose digest is not the one
   production served before). A *failed change* is such a failed rollout, or a rollback that
@@ -22,13 +22,13 @@ No data is ``None`` (not zero): a model that was never promoted has no lead time
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.integration.checks import percentile
 from llm_platform.promotion.ledger import LedgerEvent
 
 #: The row of the whole fleet in a report's table.
@@ -39,16 +39,9 @@ PRODUCTION = "production"
 _HOUR_S = 3600.0
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-quantile (0..1) of ``values`` by linear interpolation; ``None`` when empty."""
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"quantile must be within 0..1, got {q}")
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank ``q``-quantile (0..1), the platform's one percentile (load tests too)."""
+    return percentile(sorted(values), q * 100)
 
 
 class DeliveryMetrics(BaseModel):
@@ -196,15 +189,15 @@ def _metrics(name: str, tally: _Tally, window_days: float) -> DeliveryMetrics:
         model=name,
         deployments=tally.deployments,
         deployment_frequency_per_day=tally.deployments / window_days,
-        lead_time_p50_h=percentile(tally.lead_times_h, 0.5),
-        lead_time_p90_h=percentile(tally.lead_times_h, 0.9),
+        lead_time_p50_h=_quantile(tally.lead_times_h, 0.5),
+        lead_time_p90_h=_quantile(tally.lead_times_h, 0.9),
         lead_time_samples=len(tally.lead_times_h),
         changes=tally.changes,
         failed_changes=tally.failed_changes,
         change_failure_rate=tally.failed_changes / tally.changes if tally.changes else None,
         incidents_restored=len(tally.restore_times_h),
         open_incidents=tally.open_incidents,
-        time_to_restore_p50_h=percentile(tally.restore_times_h, 0.5),
+        time_to_restore_p50_h=_quantile(tally.restore_times_h, 0.5),
     )
 
 

@@ -14,7 +14,6 @@ from llm_platform.delivery import (
     delivery_report,
     incident_event_kind,
     incident_open,
-    percentile,
 )
 from llm_platform.delivery_format import (
     format_hours,
@@ -41,20 +40,6 @@ def ev(kind: str, at: datetime, digest: str, *, model: str = "llama", **kw: Any)
     return LedgerEvent.model_validate(
         {"kind": kind, "model": model, "env": "production", "digest": digest, "time": at, **kw}
     )
-
-
-# --- percentile ------------------------------------------------------------------------------
-
-
-def test_percentile_interpolates_between_closest_ranks() -> None:
-    values = [10.0, 1.0, 4.0, 3.0, 2.0]  # unsorted on purpose
-    assert percentile(values, 0.5) == 3.0
-    assert percentile(values, 0.9) == pytest.approx(7.6)  # 4 + 0.6 * (10 - 4)
-    assert percentile(values, 0.0) == 1.0 and percentile(values, 1.0) == 10.0
-    assert percentile([5.0], 0.9) == 5.0
-    assert percentile([], 0.5) is None
-    with pytest.raises(ValueError, match="0..1"):
-        percentile(values, 90)
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -95,8 +80,8 @@ def test_report_per_model_and_fleet() -> None:
     assert llama.deployments == 3
     assert llama.deployment_frequency_per_day == pytest.approx(3 / 30)
     assert llama.lead_time_samples == 3
-    assert llama.lead_time_p50_h == pytest.approx(6.0)  # of 10, 6, 2
-    assert llama.lead_time_p90_h == pytest.approx(9.2)  # 6 + 0.8 * (10 - 6)
+    assert llama.lead_time_p50_h == pytest.approx(6.0)  # nearest rank 2 of 2, 6, 10
+    assert llama.lead_time_p90_h == pytest.approx(10.0)  # nearest rank ceil(2.7) = 3
     assert (llama.changes, llama.failed_changes) == (4, 2)  # 3 promotions + the failed canary
     assert llama.change_failure_rate == pytest.approx(0.5)
     assert (llama.incidents_restored, llama.open_incidents) == (1, 0)
@@ -110,7 +95,7 @@ def test_report_per_model_and_fleet() -> None:
     assert fleet.lead_time_p50_h == pytest.approx(6.0)  # pooled samples 10, 6, 2
     assert (fleet.changes, fleet.failed_changes) == (5, 2)
     assert fleet.change_failure_rate == pytest.approx(0.4)
-    assert fleet.time_to_restore_p50_h == pytest.approx(1.25)  # of 2 h and 0.5 h
+    assert fleet.time_to_restore_p50_h == pytest.approx(0.5)  # nearest rank 1 of 0.5 h, 2 h
     assert fleet.open_incidents == 1
 
 
@@ -177,13 +162,13 @@ def test_table_and_plottable_metrics() -> None:
     rows = table_rows(report)
     assert [r[0] for r in rows] == ["gemma", "llama", FLEET]
     llama = rows[1]
-    assert llama[1:5] == ["3", "0.10", "6.0h", "9.2h"]
+    assert llama[1:5] == ["3", "0.10", "6.0h", "10.0h"]
     assert llama[5] == "50% (2/4)" and llama[6] == "2.0h" and llama[7] == "0"
     assert rows[0][3] == "-"  # gemma: no lead time sample
     md = markdown_table(report)
     assert md.splitlines()[0].startswith("| model | deploys |") and "| fleet |" in md
     values = numeric_metrics(report)
-    assert values["llama/lead_time_p90_h"] == pytest.approx(9.2)
+    assert values["llama/lead_time_p90_h"] == pytest.approx(10.0)
     assert values["fleet/change_failure_rate"] == pytest.approx(0.4)
     assert isinstance(values["fleet/deployments"], int)
     assert "gemma/lead_time_p50_h" not in values

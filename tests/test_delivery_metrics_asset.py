@@ -125,8 +125,8 @@ def test_asset_records_plottable_metrics_and_the_cli_prints_the_same(world) -> N
         assert isinstance(meta["fleet/deployments"], dg.IntMetadataValue)
         assert meta["fleet/deployments"].value == 2
         assert isinstance(meta["alpha/lead_time_p50_h"], dg.FloatMetadataValue)
-        assert meta["alpha/lead_time_p50_h"].value == pytest.approx(2.0)  # of 1 h and 3 h
-        assert meta["alpha/lead_time_p90_h"].value == pytest.approx(2.8)
+        assert meta["alpha/lead_time_p50_h"].value == pytest.approx(1.0)  # nearest rank of 1h, 3h
+        assert meta["alpha/lead_time_p90_h"].value == pytest.approx(3.0)
         assert meta["alpha/change_failure_rate"].value == pytest.approx(0.5)
         assert meta["alpha/time_to_restore_p50_h"].value == pytest.approx(0.5)
         assert meta["alpha/open_incidents"].value == 0
@@ -155,7 +155,7 @@ def test_asset_records_plottable_metrics_and_the_cli_prints_the_same(world) -> N
     cli_report = json.loads(out.output)
     assert cli_report["fleet"]["deployments"] == 3
     first = {k: v for k, v in asset_report["models"][0].items()}
-    assert first["lead_time_p50_h"] == pytest.approx(2.0)
+    assert first["lead_time_p50_h"] == pytest.approx(1.0)
     assert cli_report["models"][0]["lead_time_p50_h"] == pytest.approx(3.0)  # 1 h, 3 h, 5 h
     assert cli_report["models"][0]["change_failure_rate"] == pytest.approx(1 / 3)
     text = runner.invoke(app, ["metrics"], env={"COLUMNS": "200"})
