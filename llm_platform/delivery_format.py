@@ -31,19 +31,16 @@ def _rate(value: float | None) -> str:
     return NO_DATA if value is None else f"{value:.0%}"
 
 
-#: (heading, cell) per column, in table order.
+#: (heading, cell) per column, in table order; short headings keep the table within 80 columns.
 COLUMNS: list[tuple[str, Callable[[DeliveryMetrics], str]]] = [
     ("model", lambda m: m.model),
     ("deploys", lambda m: str(m.deployments)),
-    ("per day", lambda m: f"{m.deployment_frequency_per_day:.2f}"),
-    ("lead time p50", lambda m: format_hours(m.lead_time_p50_h)),
-    ("lead time p90", lambda m: format_hours(m.lead_time_p90_h)),
-    (
-        "change failure rate",
-        lambda m: f"{_rate(m.change_failure_rate)} ({m.failed_changes}/{m.changes})",
-    ),
-    ("time to restore p50", lambda m: format_hours(m.time_to_restore_p50_h)),
-    ("open incidents", lambda m: str(m.open_incidents)),
+    ("/day", lambda m: f"{m.deployment_frequency_per_day:.2f}"),
+    ("lead p50", lambda m: format_hours(m.lead_time_p50_h)),
+    ("lead p90", lambda m: format_hours(m.lead_time_p90_h)),
+    ("fail rate", lambda m: f"{_rate(m.change_failure_rate)} ({m.failed_changes}/{m.changes})"),
+    ("restore p50", lambda m: format_hours(m.time_to_restore_p50_h)),
+    ("open", lambda m: str(m.open_incidents)),
 ]
 
 

@@ -160,7 +160,7 @@ def test_asset_records_plottable_metrics_and_the_cli_prints_the_same(world) -> N
     assert cli_report["models"][0]["change_failure_rate"] == pytest.approx(1 / 3)
     text = runner.invoke(app, ["metrics"], env={"COLUMNS": "200"})
     assert text.exit_code == 0, text.output
-    for heading in ("lead time p50", "change failure rate", "time to restore p50"):
+    for heading in ("deploys", "lead p50", "lead p90", "fail rate", "restore p50", "open"):
         assert heading in text.output
     assert "33% (1/3)" in text.output and "fleet" in text.output
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -38,9 +39,10 @@ class OutputFormat(StrEnum):
 
 def report_table(report: DeliveryReport) -> Table:
     """The report as a rich table (the fleet row in bold); also printed by ``make demo``."""
-    table = Table(title=title(report), title_justify="left")
+    table = Table(title=title(report), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for heading, _ in COLUMNS:
-        table.add_column(heading, overflow="fold")
+        # Only model names fold in a narrow terminal; numbers are never cut.
+        table.add_column(heading, no_wrap=heading != COLUMNS[0][0], overflow="fold")
     rows = table_rows(report)
     for i, row in enumerate(rows):
         table.add_row(*row, style="bold" if i == len(rows) - 1 else None)
