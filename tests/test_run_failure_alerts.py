@@ -7,12 +7,14 @@ No ``from __future__ import annotations``: dagster reads the sensor's parameter 
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import dagster as dg
 import pytest
 from conftest import ENV_YAML, ModelsRepo
 
+from assets.model_config import model_config
 from assets.names import (
     MODEL_JOB,
     PRODUCTION_JOB,
@@ -22,9 +24,16 @@ from assets.names import (
     TAG_COMMIT,
     TAG_PARTITION,
 )
+from assets.registered_model import registered_model
 from definitions import build_defs
 from llm_platform.settings import Settings
+from resources.artifact_store import LocalArtifactStore
+from resources.git_repo import ModelsRepoResource
+from resources.notifier import NotifierResource
+from resources.registrar import LocalKfpRegistrarResource
 from sensors.run_failure import run_failure_sensor
+from tests.promotion_fixtures import DEMO_WEIGHTS
+from tests.security_fixtures import malicious_pickle
 from tests.webhook_fixtures import SlackServer, slack_server  # noqa: F401 - fixture
 
 GLOBAL, STAGING = "SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_STAGING"
@@ -172,3 +181,44 @@ def test_every_failure_reaches_its_environment_webhook(
 
     assert len(slack_server.received) == 5
     _secrets_absent(instance, slack_server, caplog.text, repr(defs.resources["notifier"]))
+
+
+def test_blocked_scan_is_announced_with_the_scan_verdict_once(
+    models_repo: ModelsRepo,
+    tmp_path: Path,
+    slack_server: SlackServer,  # noqa: F811
+) -> None:
+    """A real kfp.local registration refuses a pickle that runs code: one message, the
+    ``security_scan`` check's verdict as its reason (not repeated by the step's failure)."""
+    shutil.copytree(DEMO_WEIGHTS / "tiny-shakespeare", models_repo.path / "weights" / "alpha")
+    marker = tmp_path / "pwned"
+    (models_repo.path / "weights/alpha/pytorch_model.bin").write_bytes(malicious_pickle(marker))
+    sha = models_repo.commit("smuggle a pickle")
+    notifier = NotifierResource(
+        slack_webhook_url=slack_server.url("global"), models_repo=str(models_repo.path)
+    )
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("models", ["alpha"])
+        result = dg.materialize(
+            [model_config, registered_model],
+            instance=instance,
+            partition_key="alpha",
+            tags={TAG_COMMIT: sha, TAG_AUTHOR: "mallory"},
+            resources={
+                "models_repo": ModelsRepoResource(location=str(models_repo.path)),
+                "artifact_store": LocalArtifactStore(root=str(tmp_path / "store")),
+                "registrar": LocalKfpRegistrarResource(pipeline_root=str(tmp_path / "kfp")),
+            },
+            raise_on_error=False,
+        )
+        _announce(dg.Definitions(resources={"notifier": notifier}), instance, result.run_id)
+    assert not marker.exists()
+    (text,) = slack_server.texts("global")
+    assert text.startswith(
+        f":rotating_light: alpha failed at registration on {sha[:12]} by mallory: "
+        "check security_scan failed: "
+    )
+    reason = slack_server.received[0][1]["blocks"][2]["text"]["text"]
+    assert "pytorch_model.bin" in reason
+    first_line = reason.strip("`").splitlines()[0].removeprefix("check security_scan failed: ")
+    assert reason.count(first_line) == 1  # the step's identical Failure is not repeated
