@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from assets.delivery_metrics import delivery_metrics
 from assets.jobs import model_job, production_job, slo_checks_job
 from assets.k8s_executor import k8s_executor
 from assets.model_config import model_config
@@ -17,6 +18,7 @@ from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
 from llm_platform.commit_status_settings import GITHUB_TOKEN_ENV
+from llm_platform.notify_routes import GLOBAL_WEBHOOK_ENV
 from llm_platform.settings import (
     PROMETHEUS_BEARER_TOKEN_ENV,
     PROMETHEUS_HEADERS_ENV,
@@ -43,8 +45,10 @@ from resources.registrar import (
     RemoteKfpRegistrarResource,
 )
 from resources.runtime import KubernetesRuntimeResource, LocalRuntimeResource, RuntimeResource
+from sensors.delivery import delivery_metrics_automation
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor, promotion_automation
+from sensors.run_failure import run_failure_sensor
 from sensors.schedules import build_slo_recheck_schedule
 
 
@@ -100,6 +104,7 @@ def assets_for(settings: Settings) -> list[dg.AssetsDefinition]:
         with_kinds(registered_model, *store),
         with_kinds(staging_deployment, target),
         with_kinds(production_deployment, target),
+        delivery_metrics,
     ]
 
 
@@ -110,6 +115,18 @@ def commit_status_for(settings: Settings) -> CommitStatusResource:
         api_url=settings.github_api_url,
         repository=settings.github_repository,
         models_repo=settings.models_repo,
+        dagster_url=settings.dagster_url,
+    )
+
+
+def notifier_for(settings: Settings, models_repo: ModelsRepoResource) -> NotifierResource:
+    """Global and per-environment Slack webhooks, each through dg.EnvVar (names in the UI)."""
+    return NotifierResource(
+        slack_webhook_url=dg.EnvVar(GLOBAL_WEBHOOK_ENV) if settings.slack_webhook_set else None,
+        environment_webhooks={n: dg.EnvVar(n) for n in settings.environment_webhook_vars},
+        models_repo=models_repo.location,
+        models_branch=models_repo.branch,
+        git_cache_dir=models_repo.cache_dir,
         dagster_url=settings.dagster_url,
     )
 
@@ -128,14 +145,15 @@ def runtime_for(settings: Settings) -> RuntimeResource:
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """The resources for the configured target."""
+    models_repo = ModelsRepoResource(
+        location=settings.models_repo,
+        branch=settings.models_branch,
+        cache_dir=str(settings.home / "git-cache"),
+        trusted_signers=str(settings.trusted_signers) if settings.trusted_signers else None,
+    )
     return {
         "github": commit_status_for(settings),
-        "models_repo": ModelsRepoResource(
-            location=settings.models_repo,
-            branch=settings.models_branch,
-            cache_dir=str(settings.home / "git-cache"),
-            trusted_signers=str(settings.trusted_signers) if settings.trusted_signers else None,
-        ),
+        "models_repo": models_repo,
         "artifact_store": artifact_store_for(settings),
         "registrar": registrar_for(settings),
         "runtime": runtime_for(settings),
@@ -150,9 +168,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             else None,
             in_cluster=settings.target == "kubernetes",
         ),
-        "notifier": NotifierResource(
-            slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL") if settings.slack_webhook_set else None
-        ),
+        "notifier": notifier_for(settings, models_repo),
         "capacity": capacity_for(settings),
     }
 
@@ -165,7 +181,13 @@ def build_defs(settings: Settings) -> dg.Definitions:
         assets=assets_for(settings),
         asset_checks=[staging_slo_checks, production_slo_checks],
         jobs=[model_job, production_job, slo_checks_job],
-        sensors=[git_push_sensor, promotion_automation, production_rollback_sensor],
+        sensors=[
+            git_push_sensor,
+            promotion_automation,
+            production_rollback_sensor,
+            run_failure_sensor,
+            delivery_metrics_automation,
+        ],
         schedules=[build_slo_recheck_schedule(settings.slo_recheck_cron)],
         resources=resources,
     )

@@ -14,7 +14,9 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
 4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed by bob, approved by alice and promoted
    blue-green;
 5. a fault is injected into production: the scheduled SLO re-check fails and
-   ``production_rollback_sensor`` rolls production back to 1.0.0 on its own.
+   ``production_rollback_sensor`` rolls production back to 1.0.0 on its own;
+6. ``delivery_metrics`` is refreshed and its table (what ``llm-platform metrics`` prints) ends
+   the demo.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from rich.table import Table
 
 from assets.check_history import latest_materialization_metadata
 from assets.names import (
+    DELIVERY_METRICS,
+    DELIVERY_METRICS_AUTOMATION,
     PRODUCTION_DEPLOYMENT,
     REGISTERED_MODEL,
     STAGING_DEPLOYMENT,
@@ -50,6 +54,8 @@ from assets.names import (
     TAG_TRIGGER,
 )
 from definitions import build_defs
+from llm_platform.cli.metrics_cmd import report_table
+from llm_platform.delivery import DeliveryReport
 from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo, gemma_models_root
 from llm_platform.demo_repo import ensure_demo_repo
 from llm_platform.demo_signing import demo_email, ensure_demo_signers, signing_options
@@ -366,12 +372,27 @@ def main() -> int:
             demo.launch("production_job", req.partition_key, tags=req.tags, config=req.run_config)
         summary(demo, [LLAMA, MISTRAL, GEMMA])
         ok = story_happened(demo)
+        delivery = delivery_metrics_table(demo)
     console.print(
         f"Stack still running (Prometheus {info.prometheus_url}). "
         "`make dev` shows all of this in the Dagster UI; "
         "`.venv/bin/llm-platform stack down` stops it."
     )
+    console.print(delivery)
     return 0 if ok else 1
+
+
+def delivery_metrics_table(demo: Demo) -> Table:
+    """Materialize ``delivery_metrics`` (as its automation sensor does after a production
+    change) and render its report: the table ``llm-platform metrics`` prints."""
+    with quiet(demo.settings.home / "logs" / "demo.log"):
+        result = dg.materialize(
+            [demo.defs.resolve_assets_def(DELIVERY_METRICS)],
+            instance=demo.instance,
+            tags={TAG_TRIGGER: DELIVERY_METRICS_AUTOMATION},
+        )
+    (mat,) = result.asset_materializations_for_node(DELIVERY_METRICS)
+    return report_table(DeliveryReport.model_validate(mat.metadata["report"].value))
 
 
 def story_happened(demo: Demo) -> bool:
@@ -382,8 +403,8 @@ def story_happened(demo: Demo) -> bool:
     kinds = [e.kind for e in ledger.history(LLAMA, env="production")]
     expected = {
         "mistral-7b held in staging (never promoted)": "production" not in ledger.aliases(MISTRAL),
-        "llama-3-1-8b refused without approval, promoted twice, rolled back": kinds
-        == ["rolled_back", "promoted", "promoted", "refused"],
+        "llama-3-1-8b refused without approval, promoted twice, failed its SLO, rolled back": kinds
+        == ["rolled_back", "check_failed", "promoted", "promoted", "refused"],
         "production serves llama-3-1-8b 1.0.0 again": llama is not None
         and llama.version == "1.0.0",
         "gemma-3-270m promoted to production, served by llama.cpp": "production"

@@ -14,6 +14,7 @@ import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
 from assets.commit import environment_config, model_config_at, validated_config_metadata
+from assets.incidents import announce_verdict
 from assets.names import (
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
@@ -24,9 +25,10 @@ from assets.names import (
 from assets.partitions import models_partitions
 from llm_platform.config import effective_slo
 from llm_platform.gitops.commit_status import slo_result, slo_unavailable
-from llm_platform.promotion import LedgerEvent
+from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.slo import OBJECTIVES, PrometheusError, SLOVerdict, configured, evaluate
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
+from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
@@ -125,6 +127,7 @@ def run_slo_checks(
     models_repo: ModelsRepoResource,
     prometheus: PrometheusResource,
     notifier: NotifierResource,
+    artifact_store: ArtifactStoreResource,
     github: CommitStatusResource | None = None,
 ):
     """Evaluate the SLOs of the revision that ``asset`` last deployed for this partition.
@@ -178,19 +181,22 @@ def run_slo_checks(
     context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
     if github is not None and deployed.get("commit_sha"):
         github.report(context, slo_result(name, verdict), sha=str(deployed["commit_sha"]))
-    if verdict.verdict == "fail":
-        notifier.notify(
-            LedgerEvent(
-                kind="check_failed",
-                model=name,
-                env=env_name,
-                version=str(deployed.get("version", "")) or None,
-                digest=str(extra["digest"]) or None,
-                revision=revision or None,
-                run_id=context.run.run_id,
-                reason=verdict.reason,
-            )
-        )
+    announce_verdict(
+        verdict.verdict,
+        LedgerEvent(
+            kind="check_failed",
+            model=name,
+            env=env_name,
+            version=str(deployed.get("version", "")) or None,
+            digest=str(extra["digest"]) or None,
+            revision=revision or None,
+            run_id=context.run.run_id,
+            reason=verdict.reason,
+        ),
+        notifier=notifier,
+        # Production verdicts are incidents (time to restore); staging ones are only announced.
+        ledger=Ledger(artifact_store.store()) if env_name == PRODUCTION_ENV else None,
+    )
     yield from _results(asset, verdict, extra)
 
 
@@ -210,6 +216,7 @@ def build_slo_checks(
         models_repo: ModelsRepoResource,
         prometheus: PrometheusResource,
         notifier: NotifierResource,
+        artifact_store: ArtifactStoreResource,
         github: CommitStatusResource,
     ):
         yield from run_slo_checks(
@@ -219,6 +226,7 @@ def build_slo_checks(
             models_repo=models_repo,
             prometheus=prometheus,
             notifier=notifier,
+            artifact_store=artifact_store,
             github=github if env_name == STAGING_ENV else None,
         )
 

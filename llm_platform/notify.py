@@ -36,6 +36,7 @@ _STYLE: dict[str, tuple[str, str, Severity]] = {
     "refused": (":no_entry:", "refused promotion to", "warning"),
     "rolled_back": (":rewind:", "rolled back in", "error"),
     "check_failed": (":x:", "failed checks in", "error"),
+    "recovered": (":white_check_mark:", "passes its checks again in", "success"),
 }
 
 
@@ -71,11 +72,12 @@ def _evidence_lines(evidence: dict[str, Any], limit: int = 8) -> list[str]:
     return lines
 
 
-def build_message(event: LedgerEvent) -> Notification:
+def build_message(event: LedgerEvent, *, run_url: str | None = None) -> Notification:
     """The notification for a ledger event.
 
     A ``deployed`` event with ``evidence["passed"]`` set reads as a staging result
     (passed/failed); the other kinds read as promotion, refusal, rollback or failed checks.
+    ``run_url`` (the run's page in the Dagster UI) links the run.
     """
     emoji, verb, severity = _STYLE[event.kind]
     if event.kind == "deployed" and "passed" in event.evidence:
@@ -96,7 +98,8 @@ def build_message(event: LedgerEvent) -> Notification:
     if event.approver:
         fields.append(f"*Approver*\n{event.approver}")
     if event.run_id:
-        fields.append(f"*Run*\n{event.run_id}")
+        run = f"<{run_url}|{event.run_id[:8]}>" if run_url else event.run_id
+        fields.append(f"*Run*\n{run}")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:_MAX_BLOCK_TEXT]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},

@@ -2,9 +2,10 @@
 
 Nothing reads the environment at import time; the composition root calls
 :meth:`Settings.from_env` and passes the result down. Secrets (``KFP_TOKEN``,
-``SLACK_WEBHOOK_URL``, ``PROMETHEUS_BEARER_TOKEN``, ``PROMETHEUS_HEADERS``) are never stored
-here: only whether they are set, so the resources can refer to them through ``dg.EnvVar`` and
-the UI shows their names, not their values.
+``SLACK_WEBHOOK_URL`` and the per-environment ``SLACK_WEBHOOK_<NAME>``,
+``PROMETHEUS_BEARER_TOKEN``, ``PROMETHEUS_HEADERS``) are never stored here: only whether (or
+which) they are set, so the resources can refer to them through ``dg.EnvVar`` and the UI shows
+their names, not their values.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from llm_platform.commit_status_settings import (
     GITHUB_TOKEN_ENV,
 )
 from llm_platform.errors import ConfigurationError
+from llm_platform.notify_routes import GLOBAL_WEBHOOK_ENV, is_webhook_env_name
 from llm_platform.platform_image import PLATFORM_IMAGE, platform_image
 
 DEFAULT_HOME = ".llm-platform"
@@ -117,6 +119,17 @@ DAGSTER_URL_ENV = "LLM_PLATFORM_DAGSTER_URL"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 
 
+def webhook_env_vars(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Names (never values) of the per-environment webhook variables that are set, sorted."""
+    return tuple(
+        sorted(
+            name
+            for name, value in env.items()
+            if value and name != GLOBAL_WEBHOOK_ENV and is_webhook_env_name(name)
+        )
+    )
+
+
 class Settings(BaseModel):
     """Where the platform's inputs and state live (the variables table in README.md)."""
 
@@ -133,13 +146,15 @@ class Settings(BaseModel):
     prometheus_bearer_token_set: bool = False
     prometheus_headers_set: bool = False
     slack_webhook_set: bool = False
+    #: ``SLACK_WEBHOOK_<NAME>`` variables that are set (``monitoring.alert_manager_webhook``).
+    environment_webhook_vars: tuple[str, ...] = ()
+    dagster_url: str = DEFAULT_DAGSTER_URL
     slo_recheck_cron: str = "0 * * * *"
     allowed_source_paths: tuple[Path, ...] = ()
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
     platform_image: str = PLATFORM_IMAGE
     executor: Executor = "default"
     trusted_signers: Path | None = None
-    dagster_url: str = DEFAULT_DAGSTER_URL
     #: Commit statuses: GITHUB_TOKEN is a secret (only whether it is set is kept).
     github_token_set: bool = False
     github_api_url: str = DEFAULT_GITHUB_API_URL
@@ -198,14 +213,15 @@ class Settings(BaseModel):
                 kfp_token_set=bool(env.get("KFP_TOKEN")),
                 prometheus_bearer_token_set=bool(env.get(PROMETHEUS_BEARER_TOKEN_ENV)),
                 prometheus_headers_set=bool(env.get(PROMETHEUS_HEADERS_ENV)),
-                slack_webhook_set=bool(env.get("SLACK_WEBHOOK_URL")),
+                slack_webhook_set=bool(env.get(GLOBAL_WEBHOOK_ENV)),
+                environment_webhook_vars=webhook_env_vars(env),
+                dagster_url=(env.get(DAGSTER_URL_ENV) or DEFAULT_DAGSTER_URL).rstrip("/"),
                 slo_recheck_cron=env.get("LLM_PLATFORM_SLO_RECHECK_CRON") or "0 * * * *",
                 allowed_source_paths=allowed,
                 max_artifact_bytes=max_bytes,
                 platform_image=platform_image(env),
                 executor=executor,  # type: ignore[arg-type]
                 trusted_signers=trusted_signers,
-                dagster_url=(env.get(DAGSTER_URL_ENV) or DEFAULT_DAGSTER_URL).rstrip("/"),
                 github_token_set=bool(env.get(GITHUB_TOKEN_ENV)),
                 github_api_url=env.get(GITHUB_API_URL_ENV) or DEFAULT_GITHUB_API_URL,
                 github_repository=env.get(GITHUB_REPOSITORY_ENV) or None,

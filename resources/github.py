@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from llm_platform.commit_status_settings import DEFAULT_GITHUB_API_URL
+from llm_platform.failure_alerts import run_url
 from llm_platform.gitops.commit_status import CommitStatus, Stage, pending, stage_error
 from llm_platform.gitops.commit_status_client import (
     CommitStatusPoster,
@@ -88,7 +89,7 @@ class CommitStatusResource(dg.ConfigurableResource):
 
     def run_url(self, run_id: str) -> str | None:
         """The run's page in the Dagster UI, when its base URL is configured."""
-        return f"{self.dagster_url.rstrip('/')}/runs/{run_id}" if self.dagster_url else None
+        return run_url(self.dagster_url, run_id) if self.dagster_url else None
 
     def start(self, context: Context, stage: Stage, model: str, sha: str) -> PostOutcome | None:
         """The stage begins on commit ``sha``: post ``pending`` and remember the commit, so a

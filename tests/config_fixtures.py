@@ -25,7 +25,10 @@ VALID_ENV: dict[str, Any] = {
     "cluster": {"gpu_node_selector": {"node-type": "gpu-v100"}},
     "resources": {"default_limits": {"memory_multiplier": 0.8, "gpu_multiplier": 1.0}},
     "autoscaling": {"enabled": True, "min_replicas": 1, "max_replicas": 5},
-    "monitoring": {"prometheus_namespace": "monitoring", "alert_manager_webhook": "https://x"},
+    "monitoring": {
+        "prometheus_namespace": "monitoring",
+        "alert_manager_webhook": "SLACK_WEBHOOK_STAGING",
+    },
     "deployment": {"strategy": "rolling-update", "max_unavailable": 1, "max_surge": 1},
     "slo": {"window": "5m", "availability": 0.99, "min_requests": 50},
     "approvers": ["alice", "bob"],

@@ -159,6 +159,9 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
         if k.startswith("production")
     }
     assert verdicts["production_deployment:slo_latency_p95"] == "fail", verdicts
+    # The failed production verdict opened an incident in the ledger (time to restore).
+    ledger = Ledger(open_store(str(p.home / ("store-" + p.repo.path.parent.name))))
+    assert ledger.history("alpha", env="production", limit=1)[0].kind == "check_failed"
     ctx = dg.build_sensor_context(
         instance=p.instance,
         instance_ref=p.instance.get_ref(),

@@ -42,6 +42,9 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
     assert "refused: approval" in text.replace("\n", " ")
     assert "production_rollback_sensor: rollback requested" in text
     assert text.count("ok   ") == 4  # including Gemma promoted, served by llama.cpp
+    # It ends with the delivery metrics: llama promoted twice, one rollback.
+    ending = text.split("Stack still running")[-1]
+    assert "delivery metrics, production" in ending and "50% (1/2)" in ending
     # The runs' own logs went to the log file, not the terminal.
     assert " - dagster - DEBUG - " not in text
     assert (home / "logs" / "demo.log").stat().st_size > 0

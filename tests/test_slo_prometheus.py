@@ -277,7 +277,7 @@ cluster:
 resources:
   default_limits: {memory_multiplier: 0.8, gpu_multiplier: 1.0}
 autoscaling: {enabled: true, min_replicas: 1, max_replicas: 2}
-monitoring: {prometheus_namespace: monitoring, alert_manager_webhook: "https://x.invalid"}
+monitoring: {prometheus_namespace: monitoring, alert_manager_webhook: SLACK_WEBHOOK_STAGING}
 deployment: {strategy: rolling-update, max_unavailable: 1, max_surge: 1}
 slo:
   window: 1h

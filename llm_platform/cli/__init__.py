@@ -49,6 +49,9 @@ def _register() -> None:
     from llm_platform.cli import approvals_cmd
 
     approvals_cmd.register(app)
+    from llm_platform.cli import metrics_cmd
+
+    metrics_cmd.register(app)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ _KIND_STYLE = {
     "refused": "yellow",
     "rolled_back": "bold red",
     "check_failed": "red",
+    "recovered": "green",
 }
 
 

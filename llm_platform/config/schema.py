@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from llm_platform.config.source_paths import relative_source_problem
 from llm_platform.durations import check_duration, duration_seconds
+from llm_platform.notify_routes import check_webhook_env_name
 from llm_platform.slo.objectives import OBJECTIVES, Objective
 from llm_platform.strategy_names import Strategy
 
@@ -310,7 +311,14 @@ class Monitoring(BaseModel):
     model_config = STRICT
 
     prometheus_namespace: str = "monitoring"
+    #: The *name* of the environment variable holding this environment's Slack webhook URL
+    #: (``SLACK_WEBHOOK_<NAME>``), never the URL: see ``llm_platform/notify_routes.py``.
     alert_manager_webhook: str | None = None
+
+    @field_validator("alert_manager_webhook")
+    @classmethod
+    def _webhook_is_a_variable_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_webhook_env_name(value)
 
 
 class Deployment(BaseModel):

@@ -2,7 +2,8 @@
 
 Per model, the ledger keeps *aliases* in MLflow's sense (``staging``, ``production``, and
 ``production-previous``, the rollback target) and an append-only *history* of events
-(``deployed``, ``promoted``, ``refused``, ``rolled_back``, ``check_failed``) with their evidence.
+(``deployed``, ``promoted``, ``refused``, ``rolled_back``, ``check_failed``, ``recovered``) with
+their evidence.
 
 Layout inside an :class:`~llm_platform.registry.store.ObjectStore`::
 
@@ -34,8 +35,15 @@ from llm_platform.registry.store import ObjectStore
 LEDGER_PREFIX = "_ledger"
 PREVIOUS_SUFFIX = "-previous"
 
-EventKind = Literal["deployed", "promoted", "refused", "rolled_back", "check_failed"]
-EVENT_KINDS: tuple[str, ...] = ("deployed", "promoted", "refused", "rolled_back", "check_failed")
+EventKind = Literal["deployed", "promoted", "refused", "rolled_back", "check_failed", "recovered"]
+EVENT_KINDS: tuple[str, ...] = (
+    "deployed",
+    "promoted",
+    "refused",
+    "rolled_back",
+    "check_failed",
+    "recovered",
+)
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
@@ -85,7 +93,8 @@ class LedgerEvent(BaseModel):
 
     Attributes:
         kind: ``deployed`` (to staging), ``promoted``, ``refused``, ``rolled_back``,
-            ``check_failed``.
+            ``check_failed`` (a production SLO check failed), ``recovered`` (a production SLO
+            check passed again after failing).
         model: Model name.
         env: Environment name.
         version: Model version concerned.
@@ -299,6 +308,12 @@ class Ledger:
         if event.model != model:
             raise LedgerError(f"{self.store.key_uri(key)}: event names model {event.model!r}")
         return event
+
+    def models(self) -> list[str]:
+        """Every model the ledger holds anything for, sorted (one listing of the prefix)."""
+        keys = self.store.list_keys(f"{self.prefix}/")
+        names = {key[len(self.prefix) + 1 :].split("/", 1)[0] for key in keys}
+        return sorted(name for name in names if _NAME.match(name))
 
     def has_model(self, model: str) -> bool:
         """Whether the ledger holds anything (aliases or events) for ``model``."""

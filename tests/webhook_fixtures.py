@@ -1,0 +1,61 @@
+"""A local HTTP server on 127.0.0.1 answering like Slack's incoming webhooks, one secret path per
+webhook, recording every message it receives."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class SlackServer:
+    """Received messages as (path, body); ``url(name)`` is a webhook URL with a secret path."""
+
+    server: ThreadingHTTPServer
+    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.secret_path(name)}"
+
+    @staticmethod
+    def secret_path(name: str) -> str:
+        return f"/services/T0{name.upper()}/B0SECRET/{name}SecretToken42"
+
+    def texts(self, name: str) -> list[str]:
+        """The ``text`` of every message posted to webhook ``name``."""
+        return [body["text"] for path, body in self.received if path == self.secret_path(name)]
+
+
+@pytest.fixture()
+def slack_server() -> Iterator[SlackServer]:
+    state: SlackServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            length = int(self.headers.get("Content-Length", "0"))
+            state.received.append((self.path, json.loads(self.rfile.read(length))))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = SlackServer(server=server)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
