@@ -29,6 +29,7 @@ from definitions import build_defs
 from llm_platform.settings import Settings
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
+from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
 from resources.registrar import LocalKfpRegistrarResource
 from sensors.run_failure import run_failure_sensor
@@ -208,6 +209,7 @@ def test_blocked_scan_is_announced_with_the_scan_verdict_once(
                 "models_repo": ModelsRepoResource(location=str(models_repo.path)),
                 "artifact_store": LocalArtifactStore(root=str(tmp_path / "store")),
                 "registrar": LocalKfpRegistrarResource(pipeline_root=str(tmp_path / "kfp")),
+                "github": CommitStatusResource(),
             },
             raise_on_error=False,
         )
