@@ -217,6 +217,7 @@ def build_queries(
     model: str | None = None,
     extra_labels: dict[str, str] | None = None,
     objectives: Iterable[Objective] = OBJECTIVES,
+    group: tuple[str, ...] = (),
 ) -> QuerySet:
     """Build the PromQL for one model, or for every model of a namespace (``model=None``).
 
@@ -230,12 +231,18 @@ def build_queries(
         model: Model name (exact match), or None for fleet queries.
         extra_labels: Additional exact-match matchers, e.g. ``{"revision": "canary"}``.
         objectives: The objectives to query (default: all of them).
+        group: Fleet mode only: labels kept beside the model label (e.g. ``("revision",)``).
 
     Raises:
         ValueError: On an invalid window or label name.
     """
     scope = Scope(
-        profile, namespace=namespace, window=window, model=model, extra_labels=extra_labels
+        profile,
+        namespace=namespace,
+        window=window,
+        model=model,
+        extra_labels=extra_labels,
+        group=group,
     )
     return QuerySet(
         requests=scope.requests(),
