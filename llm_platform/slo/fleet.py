@@ -10,6 +10,7 @@ single-model evaluation with ``extra_labels={"revision": ...}``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from llm_platform.slo.evaluate import Observations, SLOVerdict, make_verdict
@@ -43,7 +44,7 @@ def evaluate_fleet(
     client: InstantQueryClient,
     *,
     namespace: str,
-    objectives_by_model: dict[str, Thresholds],
+    objectives_by_model: Mapping[str, Thresholds],
     profile: MetricProfile = DEFAULT_PROFILE,
     extra_labels: dict[str, str] | None = None,
     at: datetime | None = None,
