@@ -145,12 +145,12 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
                 json={"model": "alpha", "prompt": "a", "max_tokens": 2},
             )
     checks = p.run("slo_checks_job", partition=None, tags={TAG_PARTITION: "alpha"})
-    verdicts = {
-        k: v.metadata["verdict"].value
-        for k, v in p.checks(checks).items()
-        if k.startswith("production")
-    }
-    assert verdicts["production_deployment:slo_latency_p95"] == "fail", verdicts
+    production = {k: v for k, v in p.checks(checks).items() if k.startswith("production")}
+    latency = production["production_deployment:slo_latency_p95"].metadata["verdict"].value
+    assert latency == "fail", production
+    # The re-check's decision: a latency objective (no error budget) failing rolls back.
+    recheck = production["production_deployment:slo_recheck"]
+    assert recheck.metadata["action"].value == "rollback" and not recheck.passed
     ctx = dg.build_sensor_context(
         instance=p.instance,
         instance_ref=p.instance.get_ref(),
