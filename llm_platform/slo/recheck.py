@@ -91,17 +91,19 @@ def evaluate_production_fleet(
     env: str,
     at: datetime | None = None,
 ) -> dict[str, RecheckOutcome]:
-    """Re-check every target with one query set per (namespace, profile) group.
+    """Re-check every target with one query set per (namespace, metric profile) group.
 
     Raises:
         PrometheusError: Prometheus is unreachable or rejected a query.
     """
     at = at or datetime.now(UTC)
-    groups: dict[tuple[str, str], list[RecheckTarget]] = defaultdict(list)
+    # A deployment that recorded no revision is judged on all its series, as a single check
+    # without a revision matcher would (one more query set, only when such models exist).
+    groups: dict[tuple[str, str, bool], list[RecheckTarget]] = defaultdict(list)
     for target in targets:
-        groups[(target.namespace, target.profile.name)].append(target)
+        groups[(target.namespace, target.profile.name, bool(target.revision))].append(target)
     out: dict[str, RecheckOutcome] = {}
-    for (namespace, _), members in groups.items():
+    for (namespace, _, by_revision), members in groups.items():
         profile = members[0].profile
         objectives = {t.model: t.objectives for t in members}
         slo = evaluate_fleet(
@@ -111,7 +113,7 @@ def evaluate_production_fleet(
             profile=profile,
             at=at,
             env=env,
-            revisions={t.model: t.revision for t in members},
+            revisions={t.model: t.revision for t in members} if by_revision else None,
         )
         budgets = evaluate_budgets(
             client,
