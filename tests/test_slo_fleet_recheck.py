@@ -38,6 +38,7 @@ from tests.prom_fixtures import PrometheusProcess, aligned_now
 pytestmark = pytest.mark.integration
 
 HOUR, MIN = 3600, 60
+FUTURE_S = 20 * MIN
 PRODUCTION_YAML = """\
 environment: production
 namespace: production
@@ -69,7 +70,7 @@ TIMELINES = [
         "fast",
         "production",
         12 * HOUR,
-        error_ratio=during(70 * MIN, -1, 0.2, 0.001),
+        error_ratio=during(90 * MIN, -1, 0.2, 0.001),
         labels={"revision": "fast-r1"},
     ),
     Timeline(
@@ -83,7 +84,7 @@ TIMELINES = [
         "spike",
         "production",
         12 * HOUR,
-        error_ratio=during(20 * MIN, 10 * MIN, 1.0, 0.0),
+        error_ratio=during(FUTURE_S + 20 * MIN, FUTURE_S + 10 * MIN, 1.0, 0.0),
         labels={"revision": "spike-r1"},
     ),
     Timeline("slow-latency", "production", 12 * HOUR, labels={"revision": "slow-latency-r1"}),
@@ -93,7 +94,9 @@ TIMELINES = [
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusProcess, int]]:
-    end = aligned_now() // 60 * 60
+    # The tick evaluates at "now": the history runs on into the future so that "now" stays
+    # inside each story (e.g. the fast burn's 5-minute window) however slow the machine is.
+    end = aligned_now() // 60 * 60 + FUTURE_S
     server = start(tmp_path_factory.mktemp("fleet"), TIMELINES, end=end)
     try:
         yield server, end
@@ -151,7 +154,7 @@ def test_one_tick_records_every_model_and_launches_runs_only_where_needed(fleet,
     schedule = build_slo_recheck_schedule("0 * * * *")
     ctx = dg.build_schedule_context(
         instance=instance,
-        scheduled_execution_time=datetime.fromtimestamp(prom[1], UTC),
+        scheduled_execution_time=datetime.now(UTC),
         resources={
             "models_repo": ModelsRepoResource(location=str(repo.path)),
             "prometheus": PrometheusResource(url=prom[0].url),
