@@ -3,14 +3,19 @@ latest result of one of its checks (the one place these lookups are defined).
 
 Dagster 1.13 has no public "latest check result for a partition" API on ``DagsterInstance``
 (docs/dagster-notes.md, item 2), so this module — and only this module — uses the
-event log storage's ``get_asset_check_execution_history`` with a ``PartitionKeyFilter``. If a
-later Dagster release changes it, this is the one place to adapt.
+event log storage's ``get_asset_check_execution_history`` with a ``PartitionKeyFilter``, its
+``get_latest_storage_id_by_partition`` (the latest materialization of every partition in one
+query, for the fleet re-check) and the target type of a run-less check evaluation. If a later
+Dagster release changes them, this is the one place to adapt.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
@@ -101,3 +106,33 @@ def partitions_with_new_check_events(
     partitions = {i.partition_key for i in infos if i.partition_key}
     cursor = max([after_storage_id, *(i.latest_check_event_storage_id for i in infos)])
     return partitions, cursor
+
+
+def latest_materializations_by_partition(
+    instance: dg.DagsterInstance, asset: str
+) -> dict[str, dg.EventLogRecord]:
+    """The latest materialization of every partition of ``asset``, in two queries in all."""
+    key = dg.AssetKey(asset)
+    ids = instance.event_log_storage.get_latest_storage_id_by_partition(
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)
+    ).records
+    by_id = {r.storage_id: r for r in records}
+    return {p: by_id[i] for p, i in ids.items() if i in by_id}
+
+
+def record_metadata(record: dg.EventLogRecord) -> dict[str, Any]:
+    """Metadata values of a materialization record."""
+    materialization = record.asset_materialization
+    return {k: v.value for k, v in materialization.metadata.items()} if materialization else {}
+
+
+def evaluation_target(record: dg.EventLogRecord) -> AssetCheckEvaluationTargetMaterializationData:
+    """What a run-less check evaluation judged: the materialization ``record``."""
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+    )

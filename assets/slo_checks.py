@@ -2,11 +2,13 @@
 
 The checks are declared for every objective of the registry (``llm_platform.slo.objectives``);
 a run reports only the objectives the model's effective ``slo:`` configures, so an optional
-objective (``ttft_p95_ms``) gets its own blocking result exactly where it is set.
+objective (``ttft_p95_ms``) gets its own blocking result exactly where it is set. Staging
+verdicts need the revision to have soaked (``slo.min_soak``); production adds ``slo_recheck``,
+the re-check's decision from the window verdicts and the error-budget burn rates
+(``llm_platform.slo.recheck``), which the rollback sensor acts on.
 """
 
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,16 +20,23 @@ from assets.incidents import announce_verdict
 from assets.names import (
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
-    SLO_CHECKS,
     STAGING_DEPLOYMENT,
     STAGING_ENV,
 )
 from assets.partitions import models_partitions
+from assets.slo_outcomes import (
+    failed_all,
+    objective_results,
+    recheck_result,
+    soak_metadata,
+)
 from llm_platform.config import effective_slo
 from llm_platform.gitops.commit_status import slo_result, slo_unavailable
 from llm_platform.promotion import Ledger, LedgerEvent
-from llm_platform.slo import OBJECTIVES, PrometheusError, SLOVerdict, configured, evaluate
+from llm_platform.slo import OBJECTIVES, PrometheusError, configured, evaluate
+from llm_platform.slo.budgets import evaluate_budgets
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
+from llm_platform.slo.recheck import RECHECK_CHECK, outcome
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
@@ -38,9 +47,6 @@ from resources.prometheus import PrometheusResource
 SETTLE_AFTER_DEPLOY_S = 120.0
 SETTLE_TIMEOUT_S = 20.0
 SETTLE_POLL_S = 2.0
-
-#: Checks reported when the model's objectives cannot be read: those every model has.
-_ALWAYS = tuple(o.check_name for o in OBJECTIVES if o.default is not None)
 
 
 def staging_checks_passed() -> dg.AutomationCondition:
@@ -70,6 +76,20 @@ def staging_checks_passed() -> dg.AutomationCondition:
     )
 
 
+def recheck_spec(asset: str) -> dg.AssetCheckSpec:
+    """The production re-check's decision (``llm_platform.slo.recheck``), per model."""
+    return dg.AssetCheckSpec(
+        RECHECK_CHECK,
+        asset=asset,
+        blocking=False,
+        partitions_def=models_partitions,
+        description="Production re-check: fails (ERROR) and rolls back when an objective without "
+        "an error budget (latency) fails over the window or a budget burns fast (14.4x over 1 h "
+        "and 5 m); warns and notifies when a budget burns slowly (6x over 6 h and 30 m). "
+        "Burn rates per window and the budget remaining over slo.budget_period are metadata.",
+    )
+
+
 def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
     """One check per objective of the SLO registry on ``asset``, per model partition."""
     return [
@@ -84,39 +104,6 @@ def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
         )
         for o in OBJECTIVES
     ]
-
-
-def _results(asset: str, verdict: SLOVerdict, extra: dict[str, Any]):
-    for obj in verdict.objectives:
-        meta: dict[str, Any] = {
-            "verdict": obj.verdict,
-            "threshold": obj.threshold,
-            "window": obj.window,
-            "query": dg.MetadataValue.md(f"```promql\n{obj.query}\n```"),
-            **extra,
-        }
-        if obj.value is not None:
-            meta["value"] = obj.value
-        if obj.samples is not None:
-            meta["samples"] = obj.samples
-        yield dg.AssetCheckResult(
-            asset_key=asset,
-            check_name=SLO_CHECKS[obj.name],
-            passed=obj.verdict == "pass",
-            description=obj.reason,
-            metadata=meta,
-        )
-
-
-def _failed_all(asset: str, reason: str, extra: dict[str, Any], checks: Sequence[str] = _ALWAYS):
-    for check in checks:
-        yield dg.AssetCheckResult(
-            asset_key=asset,
-            check_name=check,
-            passed=False,
-            description=reason,
-            metadata={"verdict": "error", **extra},
-        )
 
 
 def run_slo_checks(
@@ -136,14 +123,14 @@ def run_slo_checks(
     name = context.partition_key
     deployed = latest_materialization_metadata(context.instance, asset, name)
     if deployed is None:
-        yield from _failed_all(asset, f"{name} has no {asset} to check", {})
+        yield from failed_all(asset, f"{name} has no {asset} to check", {})
         return
     revision = str(deployed.get("revision", ""))
     extra: dict[str, Any] = {"revision": revision, "digest": str(deployed.get("digest", ""))}
     try:
         profile = metric_profile_for(deployed)
     except ValueError as exc:
-        yield from _failed_all(asset, f"{asset} of {name}: {exc}", extra)
+        yield from failed_all(asset, f"{asset} of {name}: {exc}", extra)
         return
     extra[METRIC_PROFILE_KEY] = profile.name
     sha = str(validated_config_metadata(context, name)["commit_sha"])
@@ -151,7 +138,9 @@ def run_slo_checks(
     env = environment_config(repo, sha, env_name)
     model = model_config_at(repo, sha, name)
     objectives = effective_slo(env, model)
+    production = env_name == PRODUCTION_ENV
     checks = [o.check_name for o, _ in configured(objectives)]
+    checks += [RECHECK_CHECK] if production else []
     deployed_at = float(deployed.get("deployed_at_unix", 0.0) or 0.0)
     settle_until = time.monotonic() + (
         SETTLE_TIMEOUT_S if time.time() - deployed_at < SETTLE_AFTER_DEPLOY_S else 0.0
@@ -168,21 +157,45 @@ def run_slo_checks(
                     extra_labels={"revision": revision} if revision else None,
                     at=datetime.now(UTC),
                     env=env_name,
+                    min_soak=None if production else objectives.soak,
                 )
                 if verdict.verdict != "inconclusive" or time.monotonic() >= settle_until:
                     break
                 time.sleep(SETTLE_POLL_S)
+            budget = (
+                evaluate_budgets(
+                    client,
+                    namespace=env.namespace,
+                    objectives_by_model={name: objectives},
+                    profile=profile,
+                    at=verdict.evaluated_at,
+                    env=env_name,
+                    fleet=False,
+                )[name]
+                if production
+                else None
+            )
     except PrometheusError as exc:
         context.log.error(f"SLO check of {name} in {env_name}: {exc}")
         if github is not None and deployed.get("commit_sha"):
             github.report(context, slo_unavailable(name, exc), sha=str(deployed["commit_sha"]))
-        yield from _failed_all(asset, f"Prometheus error (gate held): {exc}", extra, checks)
+        yield from failed_all(asset, f"Prometheus error (gate held): {exc}", extra, checks)
         return
     context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
     if github is not None and deployed.get("commit_sha"):
         github.report(context, slo_result(name, verdict), sha=str(deployed["commit_sha"]))
+    extra.update(soak_metadata(verdict))
+    decision = outcome(verdict, budget) if budget is not None else None
+    # In production the re-check's decision (burn rates, latency) is what fails; a window breach
+    # the error budget absorbs is no incident.
+    if decision is None:
+        announced, reason = verdict.verdict, verdict.reason
+    else:
+        acted = decision.action != "none"
+        announced = "fail" if acted else ("pass" if verdict.verdict == "fail" else verdict.verdict)
+        reason = decision.reason
     announce_verdict(
-        verdict.verdict,
+        announced,
         LedgerEvent(
             kind="check_failed",
             model=name,
@@ -191,13 +204,15 @@ def run_slo_checks(
             digest=str(extra["digest"]) or None,
             revision=revision or None,
             run_id=context.run.run_id,
-            reason=verdict.reason,
+            reason=reason,
         ),
         notifier=notifier,
         # Production verdicts are incidents (time to restore); staging ones are only announced.
-        ledger=Ledger(artifact_store.store()) if env_name == PRODUCTION_ENV else None,
+        ledger=Ledger(artifact_store.store()) if production else None,
     )
-    yield from _results(asset, verdict, extra)
+    yield from objective_results(asset, verdict, extra, production=production)
+    if decision is not None:
+        yield recheck_result(asset, decision, extra)
 
 
 def build_slo_checks(
@@ -206,7 +221,8 @@ def build_slo_checks(
     """The per-objective SLO checks of one deployment asset, as one multi-check."""
 
     @dg.multi_asset_check(
-        specs=slo_specs(asset, blocking=blocking),
+        specs=slo_specs(asset, blocking=blocking)
+        + ([recheck_spec(asset)] if env_name == PRODUCTION_ENV else []),
         name=f"{env_name}_slo_checks",
         description=description,
         can_subset=True,  # an objective the model does not configure yields no result
@@ -240,10 +256,11 @@ staging_slo_checks = build_slo_checks(
     blocking=True,
     description="SLOs of the staging revision from Prometheus; they gate promotion.",
 )
-#: Not blocking (nothing downstream); a FAILED verdict makes the rollback sensor act.
+#: Not blocking (nothing downstream); a failing ``slo_recheck`` makes the rollback sensor act.
 production_slo_checks = build_slo_checks(
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
     blocking=False,
-    description="SLOs of the production revision; a failure triggers an automatic rollback.",
+    description="SLOs of the production revision and its error-budget burn rates; a fast burn "
+    "or a failing latency objective triggers an automatic rollback, a slow burn a notification.",
 )

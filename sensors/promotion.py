@@ -13,11 +13,11 @@ from assets.names import (
     PRODUCTION_ENV,
     PROMOTION_AUTOMATION,
     ROLLBACK_SENSOR,
-    SLO_CHECKS,
     TAG_TRIGGER,
 )
 from assets.production import production_deployment
 from llm_platform.promotion import Ledger
+from llm_platform.slo.recheck import RECHECK_CHECK
 from resources.artifact_store import ArtifactStoreResource
 
 #: Promotes a model once its staging deployment is updated and every blocking staging check
@@ -33,13 +33,27 @@ promotion_automation = dg.AutomationConditionSensorDefinition(
 )
 
 
-def _failing_objectives(instance: dg.DagsterInstance, model: str, mat_id: int) -> list[str]:
-    failing = []
-    for objective, check in SLO_CHECKS.items():
-        st = latest_check_status(instance, PRODUCTION_DEPLOYMENT, check, model)
-        if st.target_storage_id == mat_id and st.metadata.get("verdict") == "fail":
-            failing.append(f"{objective}: {st.description}")
-    return failing
+def _rollback_reason(instance: dg.DagsterInstance, model: str, mat_id: int) -> str | None:
+    """Why the latest re-check of the serving revision (a checks-only run's, or the scheduled
+    fleet tick's) asks for a rollback; None when it does not."""
+    st = latest_check_status(instance, PRODUCTION_DEPLOYMENT, RECHECK_CHECK, model)
+    if st.target_storage_id != mat_id or st.metadata.get("action") != "rollback":
+        return None
+    return st.description or "production re-check asks for a rollback"
+
+
+def rollback_request(model: str, mat_id: int, reason: str, *, trigger: str) -> dg.RunRequest:
+    """A production_job run that rolls ``model`` back (one per judged materialization)."""
+    return dg.RunRequest(
+        run_key=f"rollback:{model}:{mat_id}",
+        partition_key=model,
+        run_config={
+            "ops": {
+                PRODUCTION_DEPLOYMENT: {"config": {"action": "rollback", "reason": reason[:500]}}
+            }
+        },
+        tags={TAG_TRIGGER: trigger},
+    )
 
 
 @dg.sensor(
@@ -47,8 +61,9 @@ def _failing_objectives(instance: dg.DagsterInstance, model: str, mat_id: int) -
     job=production_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Rolls production back to the previous digest when a production SLO check "
-    "FAILS (not when it is inconclusive) for the revision that is serving.",
+    description="Rolls production back to the previous digest when the production re-check "
+    "(slo_recheck) of the serving revision asks for it: a latency objective fails or an error "
+    "budget burns fast (never when inconclusive).",
 )
 def production_rollback_sensor(
     context: dg.SensorEvaluationContext, artifact_store: ArtifactStoreResource
@@ -57,7 +72,7 @@ def production_rollback_sensor(
     ledger = Ledger(artifact_store.store())
     cursor = int(context.cursor) if context.cursor else 0
     models, new_cursor = partitions_with_new_check_events(
-        context.instance, PRODUCTION_DEPLOYMENT, list(SLO_CHECKS.values()), cursor
+        context.instance, PRODUCTION_DEPLOYMENT, [RECHECK_CHECK], cursor
     )
     if not models:
         return dg.SkipReason("no new production check evaluations")
@@ -66,24 +81,11 @@ def production_rollback_sensor(
         mat_id = latest_materialization_storage_id(context.instance, PRODUCTION_DEPLOYMENT, model)
         if mat_id is None:
             continue
-        failing = _failing_objectives(context.instance, model, mat_id)
+        failing = _rollback_reason(context.instance, model, mat_id)
         # The rollback restores the ledger's previous alias; without one there is nothing to do.
         if not failing or ledger.previous(model, PRODUCTION_ENV) is None:
             continue
-        reason = "production SLO failed: " + "; ".join(failing)
+        reason = "production SLO failed: " + failing
         context.log.warning(f"{model}: {reason}; requesting rollback")
-        requests.append(
-            dg.RunRequest(
-                run_key=f"rollback:{model}:{mat_id}",
-                partition_key=model,
-                run_config={
-                    "ops": {
-                        PRODUCTION_DEPLOYMENT: {
-                            "config": {"action": "rollback", "reason": reason[:500]}
-                        }
-                    }
-                },
-                tags={TAG_TRIGGER: ROLLBACK_SENSOR},
-            )
-        )
+        requests.append(rollback_request(model, mat_id, reason, trigger=ROLLBACK_SENSOR))
     return dg.SensorResult(run_requests=requests, cursor=str(new_cursor))

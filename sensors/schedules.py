@@ -1,27 +1,14 @@
-"""Scheduled SLO re-checks of every model in staging and production, without redeploying."""
+"""The scheduled SLO re-check: every production model in one tick, runs only where needed."""
 
 import dagster as dg
 
-from assets.check_history import latest_materialization_storage_id
+from assets.commit import environment_config
 from assets.jobs import slo_checks_job
-from assets.names import (
-    MODELS_PARTITIONS_NAME,
-    PRODUCTION_DEPLOYMENT,
-    SLO_CHECKS,
-    SLO_RECHECK_SCHEDULE,
-    STAGING_DEPLOYMENT,
-    TAG_PARTITION,
-    TAG_TRIGGER,
-)
-
-
-def recheck_keys(instance: dg.DagsterInstance, model: str) -> list[dg.AssetCheckKey]:
-    """The SLO checks worth running for ``model``: only environments it is deployed to."""
-    keys = []
-    for asset in (STAGING_DEPLOYMENT, PRODUCTION_DEPLOYMENT):
-        if latest_materialization_storage_id(instance, asset, model) is not None:
-            keys += [dg.AssetCheckKey(dg.AssetKey(asset), c) for c in SLO_CHECKS.values()]
-    return keys
+from assets.names import PRODUCTION_ENV, SLO_RECHECK_SCHEDULE, TAG_PARTITION, TAG_TRIGGER
+from llm_platform.slo import PrometheusError
+from resources.git_repo import ModelsRepoResource
+from resources.prometheus import PrometheusResource
+from sensors.fleet_recheck import Unreachable, run_fleet_recheck
 
 
 def build_slo_recheck_schedule(cron: str) -> dg.ScheduleDefinition:
@@ -32,25 +19,56 @@ def build_slo_recheck_schedule(cron: str) -> dg.ScheduleDefinition:
         job=slo_checks_job,
         cron_schedule=cron,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Re-runs the SLO checks of every deployed model (staging and production) "
-        "without redeploying; a failing production check triggers the rollback sensor.",
+        description="Re-checks every production model in one tick with a constant number of "
+        "PromQL queries (window objectives and error-budget burn rates) and records each "
+        "model's slo_recheck result on its partition; a fast burn or failing latency makes the "
+        "rollback sensor roll back, a slow burn launches a checks-only run that notifies. "
+        "Staging deployments awaiting promotion get a checks-only run of their SLO checks.",
     )
-    def slo_recheck_schedule(context: dg.ScheduleEvaluationContext):
-        """One checks-only run per deployed model."""
+    def slo_recheck_schedule(
+        context: dg.ScheduleEvaluationContext,
+        models_repo: ModelsRepoResource,
+        prometheus: PrometheusResource,
+    ):
+        """Fleet re-check; checks-only runs for models that warn or await promotion."""
         ts = context.scheduled_execution_time.isoformat()
-        requests = []
-        for model in sorted(context.instance.get_dynamic_partitions(MODELS_PARTITIONS_NAME)):
-            keys = recheck_keys(context.instance, model)
-            if keys:
-                # Partition via tag, not partition_key: checks-only jobs lose their partitions
-                # definition in Dagster 1.13 (docs/dagster-notes.md).
-                requests.append(
-                    dg.RunRequest(
-                        run_key=f"slo:{model}:{ts}",
-                        asset_check_keys=keys,
-                        tags={TAG_PARTITION: model, TAG_TRIGGER: SLO_RECHECK_SCHEDULE},
-                    )
+        repo = models_repo.repo()
+        try:
+            # The production environment's Prometheus (found in its namespace on Kubernetes).
+            production = environment_config(repo, repo.head(), PRODUCTION_ENV)
+            client = prometheus.client(
+                monitoring_namespace=production.monitoring.prometheus_namespace
+            )
+        except dg.Failure as exc:
+            unreachable = Unreachable(PrometheusError(exc.description or str(exc)))
+            result = run_fleet_recheck(
+                context.instance, repo, unreachable, trigger=SLO_RECHECK_SCHEDULE
+            )
+        except PrometheusError as exc:  # recorded on every model as an error, never a pass
+            result = run_fleet_recheck(
+                context.instance, repo, Unreachable(exc), trigger=SLO_RECHECK_SCHEDULE
+            )
+        else:
+            with client:
+                result = run_fleet_recheck(
+                    context.instance, repo, client, trigger=SLO_RECHECK_SCHEDULE
                 )
-        return requests or dg.SkipReason("no deployed models to re-check")
+        for model, error in sorted(result.errors.items()):
+            context.log.warning(f"{model}: not re-checked: {error}")
+        requests = [
+            # Partition via tag, not partition_key: checks-only jobs lose their partitions
+            # definition in Dagster 1.13 (docs/dagster-notes.md).
+            dg.RunRequest(
+                run_key=f"slo:{model}:{ts}",
+                asset_check_keys=keys,
+                tags={TAG_PARTITION: model, TAG_TRIGGER: SLO_RECHECK_SCHEDULE},
+            )
+            for model, keys in sorted(result.check_runs.items())
+        ]
+        if requests:
+            return requests
+        return dg.SkipReason(
+            f"re-checked {len(result.outcomes)} production model(s): no runs needed"
+        )
 
     return slo_recheck_schedule

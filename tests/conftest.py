@@ -59,6 +59,7 @@ deployment:
 slo:
   window: 5m
   min_requests: 10
+  min_soak: 10s
 approvers: [alice]
 """
 

@@ -153,12 +153,12 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
                 json={"model": "alpha", "prompt": "a", "max_tokens": 2},
             )
     checks = p.run("slo_checks_job", partition=None, tags={TAG_PARTITION: "alpha"})
-    verdicts = {
-        k: v.metadata["verdict"].value
-        for k, v in p.checks(checks).items()
-        if k.startswith("production")
-    }
-    assert verdicts["production_deployment:slo_latency_p95"] == "fail", verdicts
+    production = {k: v for k, v in p.checks(checks).items() if k.startswith("production")}
+    latency = production["production_deployment:slo_latency_p95"].metadata["verdict"].value
+    assert latency == "fail", production
+    # The re-check's decision: a latency objective (no error budget) failing rolls back.
+    recheck = production["production_deployment:slo_recheck"]
+    assert recheck.metadata["action"].value == "rollback" and not recheck.passed
     # The failed production verdict opened an incident in the ledger (time to restore).
     ledger = Ledger(open_store(str(p.home / ("store-" + p.repo.path.parent.name))))
     assert ledger.history("alpha", env="production", limit=1)[0].kind == "check_failed"

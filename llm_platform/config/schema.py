@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from llm_platform.config.source_paths import relative_source_problem
 from llm_platform.durations import check_duration, duration_seconds
 from llm_platform.notify_routes import check_webhook_env_name
+from llm_platform.slo.budgets import MIN_BUDGET_PERIOD
 from llm_platform.slo.objectives import OBJECTIVES, Objective
 from llm_platform.strategy_names import Strategy
 
@@ -142,6 +143,16 @@ class Source(BaseModel):
         return uri
 
 
+def check_budget_period(value: str) -> str:
+    """A budget period: a duration at least as long as the longest burn-rate alert window."""
+    check_duration(value)
+    if duration_seconds(value) < duration_seconds(MIN_BUDGET_PERIOD):
+        raise ValueError(
+            f"{value!r} is shorter than the longest burn-rate window ({MIN_BUDGET_PERIOD})"
+        )
+    return value
+
+
 class _SLOBlock(BaseModel):
     """What both ``slo:`` blocks share: strict validation and threshold lookup by objective."""
 
@@ -158,16 +169,39 @@ class SLOObjectivesBase(_SLOBlock):
 
     window: PromDuration = "24h"
     min_requests: int = Field(default=1000, ge=0)
+    min_soak: PromDuration | None = Field(
+        default=None,
+        description="staging verdicts are inconclusive until the revision has "
+        "served this long (default: window)",
+    )
+    budget_period: PromDuration = Field(
+        default="30d", description="error-budget period of the production burn-rate alerts"
+    )
 
     @field_validator("window")
     @classmethod
     def _window(cls, value: str) -> str:
         return check_duration(value)
 
+    @field_validator("budget_period")
+    @classmethod
+    def _budget_period(cls, value: str) -> str:
+        return check_budget_period(value)
+
+    @field_validator("min_soak")
+    @classmethod
+    def _soak(cls, value: str | None) -> str | None:
+        return None if value is None else check_duration(value)
+
     @property
     def window_seconds(self) -> float:
         """The evaluation window in seconds."""
         return duration_seconds(self.window)
+
+    @property
+    def soak(self) -> str:
+        """How long a staging revision must serve before its verdict counts."""
+        return self.min_soak or self.window
 
 
 class SLOOverridesBase(_SLOBlock):
@@ -175,11 +209,18 @@ class SLOOverridesBase(_SLOBlock):
 
     window: PromDuration | None = None
     min_requests: int | None = Field(default=None, ge=0)
+    min_soak: PromDuration | None = None
+    budget_period: PromDuration | None = None
 
-    @field_validator("window")
+    @field_validator("window", "min_soak")
     @classmethod
     def _window(cls, value: str | None) -> str | None:
         return None if value is None else check_duration(value)
+
+    @field_validator("budget_period")
+    @classmethod
+    def _budget_period(cls, value: str | None) -> str | None:
+        return None if value is None else check_budget_period(value)
 
 
 def _threshold(objective: Objective, *, override: bool) -> Any:

@@ -3,7 +3,9 @@
 Which objectives exist, how they are measured and compared is declared in
 :mod:`llm_platform.slo.objectives`; this module only applies the rules (fail closed): no data,
 NaN (0/0) or fewer than ``min_requests`` requests in the window is ``inconclusive`` -- never
-``pass``. Prometheus errors propagate as :class:`PrometheusError`.
+``pass``; so is every objective of a revision that has served for less than ``min_soak`` when
+the caller asks for a soak (staging, :mod:`llm_platform.slo.soak`). Prometheus errors propagate
+as :class:`PrometheusError`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llm_platform.slo.objectives import Objective, QuerySet, Thresholds, build_queries, configured
 from llm_platform.slo.profiles import DEFAULT_PROFILE, MetricProfile
 from llm_platform.slo.prom import InstantQueryClient, PrometheusError, PromSample
+from llm_platform.slo.soak import soak_gate, soak_query, soaked_seconds
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
@@ -49,6 +52,8 @@ class SLOVerdict(BaseModel):
     reason: str
     objectives: list[ObjectiveResult]
     evaluated_at: datetime
+    min_soak: str | None = None
+    soak_seconds: float | None = None
 
 
 class Observations(BaseModel):
@@ -57,6 +62,7 @@ class Observations(BaseModel):
     requests: float | None = None
     availability_samples: float | None = None
     values: dict[str, float | None] = Field(default_factory=dict)
+    started_at: float | None = None
 
 
 def _traffic_gate(obs: Observations, objectives: Thresholds) -> str | None:
@@ -76,10 +82,17 @@ def judge_one(
     *,
     window: str,
     gate: str | None,
+    soak: str | None = None,
 ) -> tuple[Verdict, str, float | None]:
-    """One objective's verdict, reason and value (in the objective's unit)."""
+    """One objective's verdict, reason and value (in the objective's unit).
+
+    ``gate`` (too little traffic) holds traffic objectives; ``soak`` (not served long enough)
+    holds every objective.
+    """
     value = None if raw is None else raw * objective.scale
     label, unit = objective.label, objective.suffix
+    if soak is not None:
+        return "inconclusive", soak, value
     if objective.traffic and gate is not None:
         return "inconclusive", gate, value
     if value is None:
@@ -93,13 +106,20 @@ def judge_one(
     return ("pass" if ok else "fail"), reason, value
 
 
-def judge(obs: Observations, objectives: Thresholds, queries: QuerySet) -> list[ObjectiveResult]:
+def judge(
+    obs: Observations,
+    objectives: Thresholds,
+    queries: QuerySet,
+    *,
+    soak: str | None = None,
+) -> list[ObjectiveResult]:
     """Apply the verdict rules to one model's observations.
 
     Args:
         obs: What Prometheus answered for the model.
         objectives: Thresholds, window and minimum request count.
         queries: The queries that produced ``obs`` (recorded in each result).
+        soak: Why the revision has not soaked yet (holds every objective), or None.
 
     Returns:
         One result per configured objective, in registry order.
@@ -113,6 +133,7 @@ def judge(obs: Observations, objectives: Thresholds, queries: QuerySet) -> list[
             obs.values.get(objective.name),
             window=objectives.window,
             gate=gate,
+            soak=soak,
         )
         results.append(
             ObjectiveResult(
@@ -159,10 +180,12 @@ def evaluate(
     extra_labels: dict[str, str] | None = None,
     at: datetime | None = None,
     env: str | None = None,
+    min_soak: str | None = None,
 ) -> SLOVerdict:
     """Evaluate one model's configured SLOs at ``at`` (default: now).
 
-    Two queries (requests, ``up`` samples) plus one per configured objective.
+    Two queries (requests, ``up`` samples) plus one per configured objective, plus one for the
+    soak when ``min_soak`` is given.
 
     Args:
         client: Prometheus client (raises ``PrometheusError`` when it cannot answer).
@@ -173,6 +196,8 @@ def evaluate(
         extra_labels: Extra exact matchers, e.g. ``{"revision": "canary"}``.
         at: Evaluation instant.
         env: Environment name recorded in the verdict (defaults to ``namespace``).
+        min_soak: Every objective is inconclusive until the series selected by ``model`` and
+            ``extra_labels`` (the revision) has existed this long; None: no soak rule.
 
     Returns:
         The verdict, with every query, value, threshold, sample count and reason.
@@ -199,7 +224,18 @@ def evaluate(
             o.name: _single(client.query(queries.objectives[o.name], at=at), o.name) for o in wanted
         },
     )
-    return make_verdict(model, env or namespace, namespace, obs, objectives, queries, at)
+    if min_soak is not None:
+        query = soak_query(
+            profile,
+            namespace=namespace,
+            min_soak=min_soak,
+            model=model,
+            extra_labels=extra_labels,
+        )
+        obs = obs.model_copy(update={"started_at": _single(client.query(query, at=at), "soak")})
+    return make_verdict(
+        model, env or namespace, namespace, obs, objectives, queries, at, min_soak=min_soak
+    )
 
 
 def make_verdict(
@@ -210,10 +246,16 @@ def make_verdict(
     objectives: Thresholds,
     queries: QuerySet,
     at: datetime,
+    *,
+    min_soak: str | None = None,
 ) -> SLOVerdict:
-    """Build the full verdict for one model from its observations."""
-    results = judge(obs, objectives, queries)
+    """Build the full verdict for one model from its observations (and its soak, if asked)."""
+    soaked = soaked_seconds(obs.started_at, at)
+    hold = None if min_soak is None else soak_gate(soaked, min_soak)
+    results = judge(obs, objectives, queries, soak=hold)
     verdict, reason = overall(results)
+    if hold is not None:
+        reason = hold  # one reason for all objectives, not five copies
     return SLOVerdict(
         model=model,
         env=env,
@@ -222,4 +264,6 @@ def make_verdict(
         reason=reason,
         objectives=results,
         evaluated_at=at,
+        min_soak=min_soak,
+        soak_seconds=soaked,
     )

@@ -47,6 +47,9 @@ class Objective:
         samples: ``up`` when the objective is measured on the scrape job's ``up`` series
             (grouped by its model label, sample count = ``up`` samples); else ``requests``.
         canary: How a canary compares with the stable revision (None: objective only).
+        budget: Whether the objective defines an error budget for burn-rate alerts: ``good``
+            when the value is the good fraction (budget = 1 - threshold), ``bad`` when it is
+            the bad fraction (budget = threshold); None: no budget (latencies).
     """
 
     name: str
@@ -64,6 +67,7 @@ class Objective:
     traffic: bool = True
     samples: Literal["requests", "up"] = "requests"
     canary: CanaryRule | None = None
+    budget: Literal["good", "bad"] | None = None
 
     def promql(self, scope: Scope) -> str:
         """The query that measures this objective in ``scope``."""
@@ -112,6 +116,7 @@ OBJECTIVES: tuple[Objective, ...] = (
         le=1.0,
         traffic=False,
         samples="up",
+        budget="good",
     ),
     Objective(
         name="latency_p95",
@@ -137,6 +142,7 @@ OBJECTIVES: tuple[Objective, ...] = (
         ge=0.0,
         le=1.0,
         canary="additive",
+        budget="bad",
     ),
     Objective(
         name="ttft_p95",
@@ -211,6 +217,7 @@ def build_queries(
     model: str | None = None,
     extra_labels: dict[str, str] | None = None,
     objectives: Iterable[Objective] = OBJECTIVES,
+    group: tuple[str, ...] = (),
 ) -> QuerySet:
     """Build the PromQL for one model, or for every model of a namespace (``model=None``).
 
@@ -224,12 +231,18 @@ def build_queries(
         model: Model name (exact match), or None for fleet queries.
         extra_labels: Additional exact-match matchers, e.g. ``{"revision": "canary"}``.
         objectives: The objectives to query (default: all of them).
+        group: Fleet mode only: labels kept beside the model label (e.g. ``("revision",)``).
 
     Raises:
         ValueError: On an invalid window or label name.
     """
     scope = Scope(
-        profile, namespace=namespace, window=window, model=model, extra_labels=extra_labels
+        profile,
+        namespace=namespace,
+        window=window,
+        model=model,
+        extra_labels=extra_labels,
+        group=group,
     )
     return QuerySet(
         requests=scope.requests(),

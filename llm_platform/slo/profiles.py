@@ -151,7 +151,8 @@ class Scope:
     """One evaluation's PromQL building blocks: namespace, optional model, window, extra labels.
 
     With ``model=None`` (fleet mode) aggregations keep the model label (``by_model``,
-    ``by_up``) so that one query answers every model of the namespace.
+    ``by_up``) and the ``group`` labels (e.g. ``revision``) so that one query answers every
+    model (and revision) of the namespace.
 
     Raises:
         ValueError: On an invalid window or label name.
@@ -165,13 +166,17 @@ class Scope:
         window: str,
         model: str | None = None,
         extra_labels: dict[str, str] | None = None,
+        group: tuple[str, ...] = (),
     ) -> None:
         self.profile, self.namespace, self.model = profile, namespace, model
         self.window = check_window(window)
         self.extra = dict(extra_labels or {})
-        self.by_model = f" by ({profile.model_label})" if model is None else ""
-        self.by_up = f" by ({profile.up_model_label})" if model is None else ""
-        self.by_le = f"{profile.model_label}, le" if model is None else "le"
+        for name in group:
+            selector({name: ""})  # validates the label name
+        kept = "".join(f", {name}" for name in group)
+        self.by_model = f" by ({profile.model_label}{kept})" if model is None else ""
+        self.by_up = f" by ({profile.up_model_label}{kept})" if model is None else ""
+        self.by_le = f"{profile.model_label}{kept}, le" if model is None else "le"
         self.select(profile.model_label, {})  # validates the extra label names now
 
     def select(

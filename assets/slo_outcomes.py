@@ -1,0 +1,128 @@
+"""SLO verdicts as Dagster check results: one definition for checks-only runs and the fleet tick.
+
+A check run yields :class:`dagster.AssetCheckResult`; the scheduled fleet re-check records the
+same outcome as a run-less :class:`dagster.AssetCheckEvaluation` on the model's partition,
+aimed at the production materialization it judged (so the UI shows it per partition and the
+rollback sensor reads both alike).
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+
+from assets.check_history import evaluation_target
+from assets.names import SLO_CHECKS
+from llm_platform.durations import duration_seconds
+from llm_platform.slo import OBJECTIVES, SLOVerdict
+from llm_platform.slo.objectives import BY_NAME
+from llm_platform.slo.recheck import RECHECK_CHECK, RecheckOutcome, outcome_metadata
+
+#: Checks reported when the model's objectives cannot be read: those every model has.
+ALWAYS = tuple(o.check_name for o in OBJECTIVES if o.default is not None)
+
+
+def soak_metadata(verdict: SLOVerdict) -> dict[str, Any]:
+    """How long the revision has served, and how long it must (numeric, seconds)."""
+    if verdict.min_soak is None:
+        return {}
+    meta: dict[str, Any] = {"min_soak_seconds": duration_seconds(verdict.min_soak)}
+    if verdict.soak_seconds is not None:
+        meta["soak_seconds"] = round(verdict.soak_seconds, 1)
+    return meta
+
+
+def objective_results(
+    asset: str, verdict: SLOVerdict, extra: dict[str, Any], *, production: bool
+) -> Iterator[dg.AssetCheckResult]:
+    """One result per configured objective. In production an objective with an error budget
+    reports a window breach as a warning: its burn rate (``slo_recheck``) decides the action."""
+    for obj in verdict.objectives:
+        meta: dict[str, Any] = {
+            "verdict": obj.verdict,
+            "threshold": obj.threshold,
+            "window": obj.window,
+            "query": dg.MetadataValue.md(f"```promql\n{obj.query}\n```"),
+            **extra,
+        }
+        if obj.value is not None:
+            meta["value"] = obj.value
+        if obj.samples is not None:
+            meta["samples"] = obj.samples
+        budgeted = production and BY_NAME[obj.name].budget is not None
+        yield dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=SLO_CHECKS[obj.name],
+            passed=obj.verdict == "pass",
+            severity=dg.AssetCheckSeverity.WARN if budgeted else dg.AssetCheckSeverity.ERROR,
+            description=obj.reason,
+            metadata=meta,
+        )
+
+
+def failed_all(
+    asset: str, reason: str, extra: dict[str, Any], checks: Sequence[str] = ALWAYS
+) -> Iterator[dg.AssetCheckResult]:
+    """Every check in ``checks`` failed with ``reason`` (verdict ``error``: never acts)."""
+    for check in checks:
+        yield dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=check,
+            passed=False,
+            description=reason,
+            metadata={"verdict": "error", **extra},
+        )
+
+
+def _recheck_fields(
+    result: RecheckOutcome, extra: dict[str, Any]
+) -> tuple[bool, dg.AssetCheckSeverity, dict[str, Any]]:
+    severity = (
+        dg.AssetCheckSeverity.ERROR if result.action == "rollback" else dg.AssetCheckSeverity.WARN
+    )
+    meta: dict[str, Any] = {**outcome_metadata(result), **extra}
+    return result.action == "none", severity, meta
+
+
+def recheck_result(
+    asset: str, result: RecheckOutcome, extra: dict[str, Any]
+) -> dg.AssetCheckResult:
+    """The ``slo_recheck`` result of a checks-only run."""
+    passed, severity, meta = _recheck_fields(result, extra)
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=RECHECK_CHECK,
+        passed=passed,
+        severity=severity,
+        description=result.reason[:2000],
+        metadata=meta,
+    )
+
+
+def recheck_evaluation(
+    asset: str,
+    partition: str,
+    result: RecheckOutcome | None,
+    target: dg.EventLogRecord,
+    extra: dict[str, Any],
+    *,
+    error: str | None = None,
+) -> dg.AssetCheckEvaluation:
+    """The ``slo_recheck`` evaluation the fleet tick records (``error``: Prometheus failed)."""
+    if result is None:
+        passed, severity = False, dg.AssetCheckSeverity.ERROR
+        meta: dict[str, Any] = {"action": "none", "slo_verdict": "error", **extra}
+        description = error or "not evaluated"
+    else:
+        passed, severity, meta = _recheck_fields(result, extra)
+        description = result.reason[:2000]
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(asset),
+        check_name=RECHECK_CHECK,
+        passed=passed,
+        severity=severity,
+        description=description,
+        metadata=meta,
+        partition=partition,
+        target_materialization_data=evaluation_target(target),
+    )
