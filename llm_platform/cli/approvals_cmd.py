@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import os
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from llm_platform.cli.options import EnvOption, RepoOption, fail
 from llm_platform.config import ConfigError, parse_environment_config
-from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ConfigurationError
+from llm_platform.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
 from llm_platform.settings import trusted_signers_from_env
@@ -58,21 +58,13 @@ def decision_json(
     }
 
 
-def _fail_usage(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]configuration error[/red]: {message}", highlight=False)
-    return typer.Exit(EXIT_USAGE)
-
-
 @approvals_app.command("check")
 def check(
-    env: Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")],
+    env: EnvOption,
     model: Annotated[str, typer.Option("--model", help="Model name.")],
     version: Annotated[str, typer.Option("--version", help="Model version to promote.")],
     digest: Annotated[str, typer.Option("--digest", help="Artifact sha256 (64 hex).")],
-    repo: Annotated[
-        Path | None,
-        typer.Option("--repo", help="Models repo (default: $LLM_PLATFORM_MODELS_REPO, else '.')."),
-    ] = None,
+    repo: RepoOption = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
     ] = OutputFormat.text,
@@ -101,7 +93,7 @@ def check(
             trust_root=trust_root,
         )
     except (ConfigurationError, ConfigError, GitError, ValueError) as exc:
-        raise _fail_usage(str(exc)) from exc
+        raise fail(str(exc), label="configuration error") from exc
     if output is OutputFormat.json:
         document = decision_json(
             decision, env=env, model=model, version=version, digest=digest, commit=commit

@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, PlatformError
+from llm_platform.cli.options import fail
+from llm_platform.errors import EXIT_FAIL, EXIT_OK, PlatformError
 from llm_platform.promotion.ledger import AliasTarget, Ledger, LedgerEvent
 from llm_platform.registry.store import ObjectStore
 from llm_platform.registry.uri import open_store
@@ -39,27 +40,22 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error[/red]: {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def _open(uri: str | None) -> ObjectStore:
     """The store named by ``uri`` (default: settings); a local directory must already exist."""
     if uri is None:
         try:
             uri = Settings.from_env().artifact_store_uri
         except PlatformError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     is_local = "://" not in uri or uri.startswith("file://")
     if is_local:
         path = Path(uri.removeprefix("file://"))
         if not path.is_dir():
-            raise _fail(f"artifact store {uri} does not exist (set --store or ARTIFACT_STORE_URI)")
+            raise fail(f"artifact store {uri} does not exist (set --store or ARTIFACT_STORE_URI)")
     try:
         return open_store(uri)
     except PlatformError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _load(
@@ -75,9 +71,9 @@ def _load(
             ledger.history(model, env=env, limit=limit),
         )
     except PlatformError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except (BotoCoreError, ClientError, OSError) as exc:
-        raise _fail(f"artifact store {store.uri} unreachable: {exc}") from None
+        raise fail(f"artifact store {store.uri} unreachable: {exc}") from None
 
 
 def _print_text(
@@ -148,7 +144,7 @@ def history(
     store = _open(store_uri)
     known, aliases, events = _load(store, model, env, limit)
     if not known:
-        raise _fail(f"no history for model {model!r} in {store.uri}", EXIT_FAIL)
+        raise fail(f"no history for model {model!r} in {store.uri}", EXIT_FAIL)
     if output is OutputFormat.json:
         payload: dict[str, Any] = {
             "model": model,

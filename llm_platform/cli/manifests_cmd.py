@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from llm_platform.cli.options import EnvOption, ModelOption, RepoOption, fail
 from llm_platform.config import ConfigError, load_environment, load_model_config
 from llm_platform.config.applicability import serving_replicas
 from llm_platform.errors import EXIT_FAIL, EXIT_USAGE
@@ -30,20 +30,10 @@ from llm_platform.serving.engines.selection import resolve_serving
 from llm_platform.settings import Settings
 
 
-def _fail(code: int, message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error[/red]: {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def manifests(
-    env: Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")],
-    model: Annotated[str, typer.Option("--model", help="Model name (models/NAME/model.yaml).")],
-    repo: Annotated[
-        Path | None,
-        typer.Option(
-            "--repo", help="Models repo root (default: $LLM_PLATFORM_MODELS_REPO, else '.')."
-        ),
-    ] = None,
+    env: EnvOption,
+    model: ModelOption,
+    repo: RepoOption = None,
     digest: Annotated[
         str | None,
         typer.Option(
@@ -64,13 +54,13 @@ def manifests(
             model, model_cfg.version, digest
         )
     except (ConfigError, StoreError, RegistryError) as exc:
-        raise _fail(EXIT_USAGE, str(exc)) from exc
+        raise fail(str(exc), EXIT_USAGE) from exc
     if record is None:
         which = f"digest {digest}" if digest else "any digest"
-        raise _fail(
-            EXIT_USAGE,
+        raise fail(
             f"{model} {model_cfg.version}: no registered artifact ({which}) in "
             f"{settings.artifact_store_uri}; register it first or pass --digest",
+            EXIT_USAGE,
         )
     try:
         local = ArtifactCache(settings.home / "artifact-cache").resolve(
@@ -78,7 +68,7 @@ def manifests(
         )
         choice = resolve_serving(model_cfg.serving, local)
     except (ArtifactUnavailable, EngineError) as exc:
-        raise _fail(EXIT_FAIL, f"{model} {record.version} ({record.digest[:12]}): {exc}") from exc
+        raise fail(f"{model} {record.version} ({record.digest[:12]}): {exc}", EXIT_FAIL) from exc
     rev = RevisionSpec(
         revision=revision_name(record.version, record.digest),
         version=record.version,
@@ -97,7 +87,7 @@ def manifests(
         placement = CheckoutPlacements(root).placement(env, model, lineage.commit)
         docs = render(spec, placement, {rev.revision: lineage.files})
     except InvalidDeploymentSpec as exc:
-        raise _fail(EXIT_FAIL, str(exc)) from exc
+        raise fail(str(exc), EXIT_FAIL) from exc
     typer.echo(yaml_stream(docs), nl=False)
 
 

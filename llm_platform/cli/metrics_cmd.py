@@ -19,7 +19,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from llm_platform.cli.history_cmd import _fail, _open
+from llm_platform.cli.history_cmd import _open
+from llm_platform.cli.options import fail
 from llm_platform.delivery import PRODUCTION, DeliveryReport, delivery_report
 from llm_platform.delivery_format import COLUMNS, table_rows, title
 from llm_platform.delivery_sources import delivery_inputs
@@ -64,7 +65,7 @@ def metrics(
     try:
         settings = Settings.from_env()
     except PlatformError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     store = _open(settings.artifact_store_uri)
     stderr = Console(stderr=True, soft_wrap=True)
     repo: GitRepo | None = None
@@ -79,9 +80,9 @@ def metrics(
     try:
         inputs = delivery_inputs(Ledger(store), ModelRegistry(store), repo, env=PRODUCTION)
     except PlatformError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except (BotoCoreError, ClientError, OSError) as exc:
-        raise _fail(f"artifact store {store.uri} unreachable: {exc}") from None
+        raise fail(f"artifact store {store.uri} unreachable: {exc}") from None
     report = delivery_report(
         inputs.history,
         inputs.commit_times,

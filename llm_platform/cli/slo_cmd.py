@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llm_platform.cli.options import EnvOption, ModelOption, RepoOption, fail
 from llm_platform.config import (
     ConfigError,
     effective_slo,
@@ -24,7 +25,6 @@ from llm_platform.errors import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
     EXIT_OK,
-    EXIT_USAGE,
     ConfigurationError,
 )
 from llm_platform.settings import Settings
@@ -87,21 +87,11 @@ def _print_text(verdict: SLOVerdict) -> None:
     console.print(f"[{style}]{verdict.verdict}[/{style}]: {verdict.reason}", highlight=False)
 
 
-def _fail_usage(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error[/red]: {message}", highlight=False)
-    return typer.Exit(EXIT_USAGE)
-
-
 @slo_app.command("check")
 def check(
-    env: Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")],
-    model: Annotated[str, typer.Option("--model", help="Model name (models/NAME/model.yaml).")],
-    repo: Annotated[
-        Path | None,
-        typer.Option(
-            "--repo", help="Models repo root (default: $LLM_PLATFORM_MODELS_REPO, else '.')."
-        ),
-    ] = None,
+    env: EnvOption,
+    model: ModelOption,
+    repo: RepoOption = None,
     prometheus: Annotated[
         str | None,
         typer.Option(
@@ -126,13 +116,13 @@ def check(
     """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
     root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
     if profile is not None and profile not in PROFILES:
-        raise _fail_usage(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
+        raise fail(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     try:
         env_cfg = load_environment(root, env)
         model_cfg = load_model_config(root / model_config_path(model), repo_root=root)
         objectives = effective_slo(env_cfg, model_cfg)
     except ConfigError as exc:
-        raise _fail_usage(str(exc)) from exc
+        raise fail(str(exc)) from exc
     metrics = (
         PROFILES[profile]
         if profile is not None
@@ -141,7 +131,7 @@ def check(
     try:
         on_cluster = Settings.from_env().target == KUBERNETES
     except ConfigurationError as exc:
-        raise _fail_usage(str(exc)) from exc
+        raise fail(str(exc)) from exc
     discover = None
     if on_cluster:
         # Imported here: only the kubernetes target needs the Kubernetes client.
@@ -160,7 +150,7 @@ def check(
                 env=env,
             )
     except PrometheusError as exc:
-        raise _fail_usage(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if output is OutputFormat.json:
         typer.echo(json.dumps(verdict_json(verdict), indent=2))
     else:

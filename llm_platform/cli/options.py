@@ -1,0 +1,27 @@
+"""Options and error exits shared by the subcommands (one wording, one behaviour)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from llm_platform.errors import EXIT_USAGE
+
+#: ``--env ENV``: the environment whose ``config/ENV.yaml`` is read.
+EnvOption = Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")]
+#: ``--model NAME``: a model of the models repo.
+ModelOption = Annotated[str, typer.Option("--model", help="Model name (models/NAME/model.yaml).")]
+#: ``--repo PATH``: the models repo (default: ``$LLM_PLATFORM_MODELS_REPO``, else ``.``).
+RepoOption = Annotated[
+    Path | None,
+    typer.Option("--repo", help="Models repo root (default: $LLM_PLATFORM_MODELS_REPO, else '.')."),
+]
+
+
+def fail(message: str, code: int = EXIT_USAGE, *, label: str = "error") -> typer.Exit:
+    """Print ``label: message`` on stderr and return the exit to raise."""
+    Console(stderr=True, soft_wrap=True).print(f"[red]{label}[/red]: {message}", highlight=False)
+    return typer.Exit(code)
