@@ -230,7 +230,7 @@ def test_local_readiness_and_metrics_paths() -> None:
     assert llama.supports_streaming and llama.supports_chat
     builtin = get_engine("builtin")
     assert (builtin.readiness_path, builtin.metrics_path) == ("/health", "/metrics")
-    assert not builtin.supports_streaming
+    assert builtin.supports_streaming
 
 
 def test_local_threads_are_bounded() -> None:

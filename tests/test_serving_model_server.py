@@ -123,7 +123,7 @@ def test_completion_shape_and_determinism(server: tuple[str, Path]) -> None:
         ({"model": "tiny", "prompt": "x", "max_tokens": 100000}, "max_tokens"),
         ({"model": "tiny", "prompt": ["a", "b"]}, "prompt"),
         ({"model": "tiny", "prompt": "x", "temperature": -1}, "temperature"),
-        ({"model": "tiny", "prompt": "x", "stream": True}, "stream"),
+        ({"model": "tiny", "prompt": "x", "stream": "yes"}, "stream"),
     ],
 )
 def test_bad_bodies_get_openai_400(server: tuple[str, Path], body: dict, param: str) -> None:

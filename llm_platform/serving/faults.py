@@ -20,12 +20,20 @@ log = logging.getLogger("llm_platform.model_server")
 
 
 class FaultSettings(BaseModel):
-    """Injected faults: added latency per completion and the probability of a 500."""
+    """Injected faults of one revision.
+
+    ``latency_ms`` delays every inference request before it is proxied; ``error_rate`` is the
+    probability of answering 500 without proxying; a stream pauses ``stall_ms`` after its
+    first content token; ``cut_rate`` is the probability that a stream is cut right after its
+    first content token.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     latency_ms: float = Field(default=0.0, ge=0.0, le=600_000.0)
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    stall_ms: float = Field(default=0.0, ge=0.0, le=600_000.0)
+    cut_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class FaultInjector:

@@ -4,7 +4,9 @@ Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --
 It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
 the added latency per request stays well under a millisecond. Inference requests
 (``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
-endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``.
+endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``. A ``"stream": true`` request is
+relayed as Server-Sent Events while the engine produces them (:mod:`llm_platform.serving.relay`):
+never buffered, paced by the client, abandoned upstream when the client goes away.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from pydantic import ValidationError
 
 from llm_platform.errors import ConfigurationError
-from llm_platform.serving.bodies import response_usage, stream_refusal, with_path_model
+from llm_platform.serving.bodies import prepare_body, response_usage
 from llm_platform.serving.completions import ClientError
+from llm_platform.serving.faults import FaultSettings
 from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
@@ -35,7 +38,9 @@ from llm_platform.serving.httpserver import (
 )
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
-from llm_platform.serving.routes import RoutesWatcher
+from llm_platform.serving.relay import RelayBody, StreamMeter
+from llm_platform.serving.routes import Backend, RoutesWatcher
+from llm_platform.serving.streams import StreamedResponse, StreamingResponse
 
 log = logging.getLogger("llm_platform.gateway")
 
@@ -55,7 +60,8 @@ class Gateway:
     Args:
         watcher: the routes file watcher (polled by :meth:`poll_forever`).
         namespace: environment name put on every metric (``namespace`` label).
-        upstream_timeout_s: seconds an upstream may take for a complete response (then 504).
+        upstream_timeout_s: seconds an upstream may take for a complete response (then 504);
+            for a stream, for its head and then for each silence between its pieces.
         seed: seed of the weighted choice (None: random).
     """
 
@@ -102,7 +108,7 @@ class Gateway:
             404, f"no admin endpoint {path.decode(errors='replace')}", "not_found", "404"
         )
 
-    async def handle(self, req: Request) -> Response:
+    async def handle(self, req: Request) -> Response | StreamingResponse:
         """Answer one request: admin, metrics, or proxy to a revision of the model."""
         path = req.path
         if path.startswith(b"/-/"):
@@ -129,15 +135,16 @@ class Gateway:
             msg = f"model {model!r} has no revision with traffic weight > 0"
             return error_response(503, msg, "unavailable", "no_revision")
         target = rest + b"?" + req.query if req.query else rest
-        body = req.body
+        body, streamed = req.body, False
         if counted and req.method == "POST":
-            refused = stream_refusal(body)
-            checked = refused if refused is not None else with_path_model(body, model)
+            checked = prepare_body(body, model)
             if isinstance(checked, ClientError):  # refused before proxying: in no series
                 return error_response(
                     400, checked.message, "invalid_request_error", checked.code, checked.param
                 )
-            body = checked
+            body, streamed = checked
+        if streamed:
+            return await self._stream(req, backend, target, body, start)
         try:
             resp = await self.client.pool(backend.origin).request(
                 req.method,
@@ -147,15 +154,7 @@ class Gateway:
                 timeout_s=self.upstream_timeout_s,
             )
         except (OSError, UpstreamError, TimeoutError) as exc:
-            if counted:
-                elapsed = time.perf_counter() - start
-                self.metrics.observe(
-                    model, backend.version, backend.color, backend.revision, elapsed, True
-                )
-            msg = f"upstream {backend.origin} (revision {backend.revision}) failed: {exc}"
-            if isinstance(exc, TimeoutError):
-                return error_response(504, msg, "upstream_error", "upstream_timeout")
-            return error_response(502, msg, "upstream_error", "upstream_unreachable")
+            return self._unreachable(backend, start, exc, counted=counted)
         if counted:
             ok = 200 <= resp.status < 300
             self.metrics.observe(
@@ -168,13 +167,104 @@ class Gateway:
                 completed=ok,
                 usage=response_usage(resp.body) if ok else None,
             )
-        headers = [h for h in resp.headers if h[0] not in HOP_BY_HOP]
-        headers += (
-            (b"x-llm-revision", backend.revision.encode()),
-            (b"x-llm-version", backend.version.encode()),
-            (b"x-llm-color", backend.color.encode()),
+        return Response(resp.status, _relayed_headers(resp.headers, backend), resp.body)
+
+    def _unreachable(
+        self, backend: Backend, start: float, exc: Exception, *, counted: bool = True
+    ) -> Response:
+        """Record an upstream that failed before answering; a 504 (timeout) or 502."""
+        if counted:
+            elapsed = time.perf_counter() - start
+            labels = (backend.model, backend.version, backend.color, backend.revision)
+            self.metrics.observe(*labels, elapsed, True)
+        msg = f"upstream {backend.origin} (revision {backend.revision}) failed: {exc}"
+        if isinstance(exc, TimeoutError):
+            return error_response(504, msg, "upstream_error", "upstream_timeout")
+        return error_response(502, msg, "upstream_error", "upstream_unreachable")
+
+    async def _stream(
+        self, req: Request, backend: Backend, target: bytes, body: bytes, start: float
+    ) -> Response | StreamingResponse:
+        """Proxy a ``stream: true`` request; the body flows while the engine writes it."""
+        labels = (backend.model, backend.version, backend.color, backend.revision)
+        try:
+            up = await self.client.pool(backend.origin).stream(
+                req.method,
+                target,
+                headers=req.headers,
+                body=body,
+                timeout_s=self.upstream_timeout_s,
+            )
+        except (OSError, UpstreamError, TimeoutError) as exc:
+            return self._unreachable(backend, start, exc)
+        headers = _relayed_headers(up.headers, backend)
+        if up.status != 200 or not _is_event_stream(up.headers):
+            return await self._whole(up, backend, headers, start)
+        series = self.metrics.series(*labels)
+        meter = StreamMeter(start, series.ttft.observe, series.tpot.observe)
+
+        def on_end(meter: StreamMeter, seconds: float) -> None:
+            self.metrics.observe(*labels, seconds, meter.problem is not None, usage=meter.tokens())
+
+        relayed = RelayBody(
+            up,
+            meter,
+            idle_timeout_s=self.upstream_timeout_s,
+            faults=FaultSettings(),
+            cut=False,
+            on_end=on_end,
         )
-        return Response(resp.status, headers, resp.body)
+        return StreamingResponse(200, headers, relayed)
+
+    async def _whole(
+        self,
+        up: StreamedResponse,
+        backend: Backend,
+        headers: list[tuple[bytes, bytes]],
+        start: float,
+    ) -> Response:
+        """A streamed request answered without an event stream (an error): relayed whole."""
+        pieces = []
+        try:
+            while piece := await up.body.read(self.upstream_timeout_s):
+                pieces.append(piece)
+        except (UpstreamError, TimeoutError) as exc:
+            return self._unreachable(backend, start, exc)
+        finally:
+            up.release()
+        data = b"".join(pieces)
+        ok = 200 <= up.status < 300
+        self.metrics.observe(
+            backend.model,
+            backend.version,
+            backend.color,
+            backend.revision,
+            time.perf_counter() - start,
+            up.status >= 500,
+            completed=ok,
+            usage=response_usage(data) if ok else None,
+        )
+        return Response(up.status, headers, data)
+
+
+def _relayed_headers(
+    headers: list[tuple[bytes, bytes]], backend: Backend
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's end-to-end headers plus the revision that answered."""
+    relayed = [h for h in headers if h[0] not in HOP_BY_HOP]
+    relayed += (
+        (b"x-llm-revision", backend.revision.encode()),
+        (b"x-llm-version", backend.version.encode()),
+        (b"x-llm-color", backend.color.encode()),
+    )
+    return relayed
+
+
+def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"text/event-stream"
+    return False
 
 
 async def _run(
