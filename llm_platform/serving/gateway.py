@@ -4,9 +4,12 @@ Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --
 It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
 the added latency per request stays well under a millisecond. Inference requests
 (``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
-endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``. A ``"stream": true`` request is
-relayed as Server-Sent Events while the engine produces them (:mod:`llm_platform.serving.relay`):
-never buffered, paced by the client, abandoned upstream when the client goes away.
+endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``. ``/<model>@<revision>/...``
+reaches one revision whatever its weight (smoke tests of a new revision meet its faults).
+A ``"stream": true`` request is relayed as Server-Sent Events while the engine produces them
+(:mod:`llm_platform.serving.relay`): never buffered, paced by the client, abandoned upstream
+when the client goes away. Each revision's injected faults (:mod:`llm_platform.serving.faults`)
+are applied here, before and while proxying, so drills work with every engine.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pydantic import ValidationError
 from llm_platform.errors import ConfigurationError
 from llm_platform.serving.bodies import prepare_body, response_usage
 from llm_platform.serving.completions import ClientError
-from llm_platform.serving.faults import FaultSettings
+from llm_platform.serving.faults import FaultTable
 from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
@@ -62,7 +65,7 @@ class Gateway:
         namespace: environment name put on every metric (``namespace`` label).
         upstream_timeout_s: seconds an upstream may take for a complete response (then 504);
             for a stream, for its head and then for each silence between its pieces.
-        seed: seed of the weighted choice (None: random).
+        seed: seed of the weighted choice and of the injected-fault draws (None: random).
     """
 
     def __init__(
@@ -79,16 +82,21 @@ class Gateway:
         self.metrics = GatewayMetrics(namespace)
         self.client = HttpClient()
         self.rng = random.Random(seed)
+        self.faults = FaultTable(seed)
+        self.faults.update(watcher.table.fault_sources())
 
     async def poll_forever(self, interval_s: float) -> None:
-        """Reload the routes file whenever it changes; invalid files keep the old table."""
+        """Reload the routes file whenever it changes (invalid files keep the old table), and
+        the fault files."""
         while True:
             await asyncio.sleep(interval_s)
             try:
                 if self.watcher.poll():
                     log.warning("routes reloaded from %s", self.watcher.path)
+                    self.faults.update(self.watcher.table.fault_sources())
             except ConfigurationError as exc:
                 log.error("keeping the previous routes: %s", exc)
+            self.faults.refresh()
 
     def _admin(self, path: bytes) -> Response:
         if path == b"/-/health":
@@ -101,6 +109,7 @@ class Gateway:
                     "routes_file": str(self.watcher.path),
                     "generation": self.watcher.generation,
                     "error": self.watcher.error,
+                    "fault_file_errors": self.faults.errors(),
                     **self.watcher.table.spec.model_dump(),
                 },
             )
@@ -120,7 +129,7 @@ class Gateway:
             body = generate_latest(self.metrics.registry)
             return Response(200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], body)
         model_b, _, rest_b = path[1:].partition(b"/")
-        model = model_b.decode(errors="replace")
+        model, pinned, revision = model_b.decode(errors="replace").partition("@")
         router = self.watcher.table.routers.get(model)
         if router is None:
             msg = f"model {model!r} is not routed by this gateway ({self.namespace})"
@@ -128,13 +137,30 @@ class Gateway:
         rest = b"/" + rest_b
         counted = is_inference_path(rest)
         start = time.perf_counter()
-        backend = router.pick(self.rng)
+        if pinned:  # /<model>@<revision>/...: that revision, whatever its weight
+            backend = router.pin(revision, self.rng)
+            if backend is None:
+                msg = f"model {model!r} has no revision {revision!r} in the routes"
+                return error_response(404, msg, "not_found", "revision_not_found")
+        else:
+            backend = router.pick(self.rng)
         if backend is None:
             if counted:
                 self.metrics.observe(model, "none", "none", "none", 0.0, True)
             msg = f"model {model!r} has no revision with traffic weight > 0"
             return error_response(503, msg, "unavailable", "no_revision")
         target = rest + b"?" + req.query if req.query else rest
+        faults = self.faults.get(model, backend.revision)
+        if counted and faults.active:
+            if faults.latency_ms:
+                await asyncio.sleep(faults.latency_ms / 1000.0)
+            if self.faults.draw(faults.error_rate):
+                elapsed = time.perf_counter() - start
+                self.metrics.observe(
+                    model, backend.version, backend.color, backend.revision, elapsed, True
+                )
+                msg = f"injected fault (error_rate={faults.error_rate:g}, {backend.revision})"
+                return error_response(500, msg, "server_error", "injected_fault")
         body, streamed = req.body, False
         if counted and req.method == "POST":
             checked = prepare_body(body, model)
@@ -206,12 +232,13 @@ class Gateway:
         def on_end(meter: StreamMeter, seconds: float) -> None:
             self.metrics.observe(*labels, seconds, meter.problem is not None, usage=meter.tokens())
 
+        faults = self.faults.get(backend.model, backend.revision)
         relayed = RelayBody(
             up,
             meter,
             idle_timeout_s=self.upstream_timeout_s,
-            faults=FaultSettings(),
-            cut=False,
+            stall_s=faults.stall_ms / 1000.0,
+            cut=self.faults.draw(faults.cut_rate),
             on_end=on_end,
         )
         return StreamingResponse(200, headers, relayed)

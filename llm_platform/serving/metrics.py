@@ -210,7 +210,7 @@ class ServerMetrics:
         ).labels(*labels)
         self.errors = Counter(
             "llm_server_errors_total",
-            "Completion requests answered with a 5xx status (including injected faults).",
+            "Completion requests answered with a 5xx status.",
             SERVER_LABELS,
             registry=self.registry,
         ).labels(*labels)

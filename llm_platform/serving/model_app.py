@@ -4,7 +4,7 @@ Transport-independent: :class:`ModelServer.handle` answers one parsed request (s
 :mod:`llm_platform.serving.httpserver`). ``stream: true`` is answered with Server-Sent Events in
 OpenAI's chunk format, one event per generated token (the demo LM's tokens are characters). A
 request's mistakes are 4xx with an OpenAI error body; only the server's own failures
-(generation errors, injected faults) are 5xx.
+(generation errors) are 5xx. Faults are injected by the gateway, not here.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from llm_platform.serving.completions import (
     error_body,
     parse_request,
 )
-from llm_platform.serving.faults import FaultInjector
 from llm_platform.serving.httpserver import JSON_CONTENT_TYPE, Request, Response, error_response
 from llm_platform.serving.metrics import ServerMetrics
 from llm_platform.serving.openai_stream import EVENT_STREAM_HEADERS, stream_events
@@ -91,7 +90,6 @@ class ModelServer:
     Args:
         lm: the loaded model.
         identity: what this process serves (labels of every metric).
-        faults: fault injection settings.
         count_tokens: the number of prompt tokens ``lm`` sees for a text.
         max_sequence_length: prompt tokens plus ``max_tokens`` may not exceed this (400).
     """
@@ -100,14 +98,12 @@ class ModelServer:
         self,
         lm: LanguageModel,
         identity: ServerIdentity,
-        faults: FaultInjector,
         *,
         count_tokens: Callable[[str], int],
         max_sequence_length: int = DEFAULT_MAX_SEQUENCE_LENGTH,
     ) -> None:
         self.lm = lm
         self.identity = identity
-        self.faults = faults
         self.count_tokens = count_tokens
         self.max_sequence_length = max_sequence_length
         self.metrics = ServerMetrics(
@@ -137,8 +133,6 @@ class ModelServer:
 
     async def health(self, _: Request) -> Response:
         body: dict[str, Any] = {"status": "ok", **self.identity.model_dump()}
-        if self.faults.error:
-            body["fault_file_error"] = self.faults.error
         return _json(200, body)
 
     async def models(self, _: Request) -> Response:
@@ -225,12 +219,6 @@ class ModelServer:
             return self._fail(
                 400, msg, "invalid_request_error", "context_length_exceeded", "prompt"
             )
-        settings = self.faults.refresh()
-        if settings.latency_ms > 0:
-            await asyncio.sleep(settings.latency_ms / 1000.0)
-        if self.faults.should_fail(settings):
-            msg = f"injected fault (error_rate={settings.error_rate})"
-            return self._fail(500, msg, "server_error", "injected_fault")
         try:
             gen = await loop.run_in_executor(
                 self.executor,

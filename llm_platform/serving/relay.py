@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
-from llm_platform.serving.faults import FaultSettings
 from llm_platform.serving.httpclient import UpstreamError
 from llm_platform.serving.metrics import Usage
 from llm_platform.serving.sse import SseError, SseParser
@@ -143,6 +143,20 @@ def _usage(usage: dict[str, Any]) -> Usage | None:
     return Usage(prompt, completion)
 
 
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
+
+def _events(data: bytes) -> list[bytes]:
+    """``data`` split after each event's blank line (the last piece may be a partial event)."""
+    pieces, start = [], 0
+    for m in _EVENT_END.finditer(data):
+        pieces.append(data[start : m.end()])
+        start = m.end()
+    if start < len(data):
+        pieces.append(data[start:])
+    return pieces
+
+
 class RelayBody:
     """The body the server writes: the upstream's bytes as they arrive.
 
@@ -179,7 +193,7 @@ async def _relay(
     meter: StreamMeter,
     *,
     idle_timeout_s: float,
-    faults: FaultSettings,
+    stall_s: float,
     cut: bool,
     finish: Callable[[], None],
 ) -> AsyncGenerator[bytes, None]:
@@ -189,13 +203,13 @@ async def _relay(
         upstream: the engine's streamed response (status 200, an event stream).
         meter: reads the stream's events.
         idle_timeout_s: longest silence of the upstream before the stream counts as cut.
-        faults: injected faults of the revision (``stall_ms`` after the first token).
+        stall_s: pause after the first content token (an injected fault; 0: none).
         cut: cut this stream after its first content token (an injected fault, drawn by the
             caller).
         finish: releases the upstream and records the stream (a client that went away leaves
             ``meter.finished`` False).
     """
-    stalled = False
+    faulted = cut or stall_s > 0  # until the first content token has been relayed
     try:
         while True:
             try:
@@ -206,18 +220,22 @@ async def _relay(
                 return
             if not data:
                 break
-            first = meter.content_chunks == 0
-            if meter.feed(data, time.perf_counter()) and first:
+            if not faulted:
+                meter.feed(data, time.perf_counter())
+                yield data
+                continue
+            # Event by event, so that the fault strikes right after the first content token.
+            for piece in _events(data):
+                if not (meter.feed(piece, time.perf_counter()) and faulted):
+                    yield piece
+                    continue
+                faulted = False
                 if cut:
                     meter.fail("stream cut by an injected fault")
-                    yield data + meter.error_event("injected fault: stream cut", "injected_fault")
+                    yield piece + meter.error_event("injected fault: stream cut", "injected_fault")
                     return
-                if faults.stall_ms > 0 and not stalled:
-                    stalled = True
-                    yield data
-                    await asyncio.sleep(faults.stall_ms / 1000.0)
-                    continue
-            yield data
+                yield piece
+                await asyncio.sleep(stall_s)
         if not meter.done:
             meter.fail("stream ended without data: [DONE]")
             yield meter.error_event("the model server's stream ended early", "stream_cut")
