@@ -30,7 +30,7 @@ from llm_platform.errors import ConfigurationError
 from llm_platform.serving.bodies import prepare_body, response_usage
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.faults import FaultTable
-from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
+from llm_platform.serving.httpclient import HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
     Request,
@@ -41,9 +41,9 @@ from llm_platform.serving.httpserver import (
 )
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
-from llm_platform.serving.relay import RelayBody, StreamMeter
-from llm_platform.serving.routes import Backend, RoutesWatcher
-from llm_platform.serving.streams import StreamedResponse, StreamingResponse
+from llm_platform.serving.routes import RoutesWatcher
+from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
+from llm_platform.serving.streams import StreamingResponse
 
 log = logging.getLogger("llm_platform.gateway")
 
@@ -84,6 +84,7 @@ class Gateway:
         self.rng = random.Random(seed)
         self.faults = FaultTable(seed)
         self.faults.update(watcher.table.fault_sources())
+        self.proxy = StreamProxy(self.client, self.metrics, self.faults, upstream_timeout_s)
 
     async def poll_forever(self, interval_s: float) -> None:
         """Reload the routes file whenever it changes (invalid files keep the old table), and
@@ -170,7 +171,7 @@ class Gateway:
                 )
             body, streamed = checked
         if streamed:
-            return await self._stream(req, backend, target, body, start)
+            return await self.proxy.stream(req, backend, target, body, start)
         try:
             resp = await self.client.pool(backend.origin).request(
                 req.method,
@@ -180,7 +181,7 @@ class Gateway:
                 timeout_s=self.upstream_timeout_s,
             )
         except (OSError, UpstreamError, TimeoutError) as exc:
-            return self._unreachable(backend, start, exc, counted=counted)
+            return self.proxy.unreachable(backend, start, exc, counted=counted)
         if counted:
             ok = 200 <= resp.status < 300
             self.metrics.observe(
@@ -193,105 +194,7 @@ class Gateway:
                 completed=ok,
                 usage=response_usage(resp.body) if ok else None,
             )
-        return Response(resp.status, _relayed_headers(resp.headers, backend), resp.body)
-
-    def _unreachable(
-        self, backend: Backend, start: float, exc: Exception, *, counted: bool = True
-    ) -> Response:
-        """Record an upstream that failed before answering; a 504 (timeout) or 502."""
-        if counted:
-            elapsed = time.perf_counter() - start
-            labels = (backend.model, backend.version, backend.color, backend.revision)
-            self.metrics.observe(*labels, elapsed, True)
-        msg = f"upstream {backend.origin} (revision {backend.revision}) failed: {exc}"
-        if isinstance(exc, TimeoutError):
-            return error_response(504, msg, "upstream_error", "upstream_timeout")
-        return error_response(502, msg, "upstream_error", "upstream_unreachable")
-
-    async def _stream(
-        self, req: Request, backend: Backend, target: bytes, body: bytes, start: float
-    ) -> Response | StreamingResponse:
-        """Proxy a ``stream: true`` request; the body flows while the engine writes it."""
-        labels = (backend.model, backend.version, backend.color, backend.revision)
-        try:
-            up = await self.client.pool(backend.origin).stream(
-                req.method,
-                target,
-                headers=req.headers,
-                body=body,
-                timeout_s=self.upstream_timeout_s,
-            )
-        except (OSError, UpstreamError, TimeoutError) as exc:
-            return self._unreachable(backend, start, exc)
-        headers = _relayed_headers(up.headers, backend)
-        if up.status != 200 or not _is_event_stream(up.headers):
-            return await self._whole(up, backend, headers, start)
-        series = self.metrics.series(*labels)
-        meter = StreamMeter(start, series.ttft.observe, series.tpot.observe)
-
-        def on_end(meter: StreamMeter, seconds: float) -> None:
-            self.metrics.observe(*labels, seconds, meter.problem is not None, usage=meter.tokens())
-
-        faults = self.faults.get(backend.model, backend.revision)
-        relayed = RelayBody(
-            up,
-            meter,
-            idle_timeout_s=self.upstream_timeout_s,
-            stall_s=faults.stall_ms / 1000.0,
-            cut=self.faults.draw(faults.cut_rate),
-            on_end=on_end,
-        )
-        return StreamingResponse(200, headers, relayed)
-
-    async def _whole(
-        self,
-        up: StreamedResponse,
-        backend: Backend,
-        headers: list[tuple[bytes, bytes]],
-        start: float,
-    ) -> Response:
-        """A streamed request answered without an event stream (an error): relayed whole."""
-        pieces = []
-        try:
-            while piece := await up.body.read(self.upstream_timeout_s):
-                pieces.append(piece)
-        except (UpstreamError, TimeoutError) as exc:
-            return self._unreachable(backend, start, exc)
-        finally:
-            up.release()
-        data = b"".join(pieces)
-        ok = 200 <= up.status < 300
-        self.metrics.observe(
-            backend.model,
-            backend.version,
-            backend.color,
-            backend.revision,
-            time.perf_counter() - start,
-            up.status >= 500,
-            completed=ok,
-            usage=response_usage(data) if ok else None,
-        )
-        return Response(up.status, headers, data)
-
-
-def _relayed_headers(
-    headers: list[tuple[bytes, bytes]], backend: Backend
-) -> list[tuple[bytes, bytes]]:
-    """The upstream's end-to-end headers plus the revision that answered."""
-    relayed = [h for h in headers if h[0] not in HOP_BY_HOP]
-    relayed += (
-        (b"x-llm-revision", backend.revision.encode()),
-        (b"x-llm-version", backend.version.encode()),
-        (b"x-llm-color", backend.color.encode()),
-    )
-    return relayed
-
-
-def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"text/event-stream"
-    return False
+        return Response(resp.status, relayed_headers(resp.headers, backend), resp.body)
 
 
 async def _run(
