@@ -192,3 +192,14 @@ def test_a_slow_client_slows_the_upstream_instead_of_filling_memory(stack: Stack
     assert stack.server.sent_bytes > total * 0.99
     assert received > total
     assert _counts(stack, (1.0, 0.0)) == (1.0, 0.0)
+
+
+def test_a_stream_ends_at_done_whatever_the_upstream_does_next(stack: Stack) -> None:
+    # llama-cpp-python interrupts a stream when another request waits: "[DONE]", then a hang-up
+    # without the body's last chunk. Here the upstream never ends its body after "[DONE]".
+    stack.server.mode = Mode.DONE_THEN_STALL
+    t0 = time.monotonic()
+    r, lines = _stream(stack.url, f"/{MODEL}/v1/completions", {"prompt": "hi", "stream": True})
+    assert r.status_code == 200 and lines[-1][1] == "[DONE]"
+    assert time.monotonic() - t0 < 1.4  # not held until the gateway's idle timeout (1.5 s)
+    assert _counts(stack, (1.0, 0.0)) == (1.0, 0.0)

@@ -223,6 +223,8 @@ async def _relay(
             if not faulted:
                 meter.feed(data, time.perf_counter())
                 yield data
+                if meter.done:
+                    return  # the stream is complete: what the upstream does next is not ours
                 continue
             # Event by event, so that the fault strikes right after the first content token.
             for piece in _events(data):
@@ -236,6 +238,8 @@ async def _relay(
                     return
                 yield piece
                 await asyncio.sleep(stall_s)
+            if meter.done:
+                return
         if not meter.done:
             meter.fail("stream ended without data: [DONE]")
             yield meter.error_event("the model server's stream ended early", "stream_cut")
