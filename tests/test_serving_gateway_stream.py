@@ -198,8 +198,8 @@ def test_a_stream_ends_at_done_whatever_the_upstream_does_next(stack: Stack) -> 
     # llama-cpp-python interrupts a stream when another request waits: "[DONE]", then a hang-up
     # without the body's last chunk. Here the upstream never ends its body after "[DONE]".
     stack.server.mode = Mode.DONE_THEN_STALL
-    t0 = time.monotonic()
     r, lines = _stream(stack.url, f"/{MODEL}/v1/completions", {"prompt": "hi", "stream": True})
+    # Waiting for the body's end would have hit the idle timeout (1.5 s): an error event after
+    # "[DONE]" and a failure.
     assert r.status_code == 200 and lines[-1][1] == "[DONE]"
-    assert time.monotonic() - t0 < 1.4  # not held until the gateway's idle timeout (1.5 s)
     assert _counts(stack, (1.0, 0.0)) == (1.0, 0.0)
