@@ -149,6 +149,7 @@ def test_llama_cpp_local_argv_verifies_then_serves(gguf_dir: Path) -> None:
         "--module", "llm_platform.serving.engines.llama_server", "--",
         "--model", str(gguf_dir / "model-q4.gguf"), "--model_alias", "m1",
         "--host", "127.0.0.1", "--port", "9100", "--n_ctx", "1024", "--n_threads", "2",
+        "--interrupt_requests", "False",
     ]  # fmt: skip
 
 
