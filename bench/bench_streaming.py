@@ -169,9 +169,9 @@ def throughput_phase(base: str, gateway: str, pairs: int, max_tokens: int) -> li
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="40 TTFT pairs, 8 x 12 tokens")
+    parser.add_argument("--quick", action="store_true", help="40 TTFT pairs, 10 x 16 tokens")
     args = parser.parse_args()
-    ttft_pairs, n, max_tokens = (40, 8, 12) if args.quick else (200, 20, 32)
+    ttft_pairs, n, max_tokens = (40, 10, 16) if args.quick else (200, 20, 32)
 
     artifact = ensure_gemma_artifact(Settings.from_env().home)
     port, gw_port = free_port(), free_port()
