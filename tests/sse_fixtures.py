@@ -34,6 +34,12 @@ class Mode(StrEnum):
     WRONG_CONTENT_TYPE = "wrong-content-type"  # a good event stream labelled application/json
     NO_CONTENT = "no-content"  # only empty text / delta chunks, then [DONE]
     EMPTY_CHAT = "empty-chat"  # chat answers (streamed or not) have empty content
+    FLOOD = "flood"  # FLOOD_EVENTS content chunks of FLOOD_PIECE bytes as fast as possible
+
+
+#: A flood's size: 48 MiB, far beyond what socket buffers on the way can hold.
+FLOOD_EVENTS = 768
+FLOOD_PIECE = 64 * 1024
 
 
 def chat_body(content: str) -> bytes:
@@ -91,6 +97,8 @@ class SseServer:
         self.pieces = pieces
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.connections = 0
+        self.sent_bytes = 0  # of stream events written (FLOOD counts them)
+        self.aborted = 0  # streams whose client hung up before the end
         self._release = threading.Event()
         self._lock = threading.Lock()
         outer = self
@@ -126,7 +134,12 @@ class SseServer:
                     return
                 chat = self.path == "/v1/chat/completions"
                 if payload.get("stream"):
-                    outer._stream(self, chat)
+                    try:
+                        outer._stream(self, chat)
+                    except (BrokenPipeError, ConnectionResetError):
+                        with outer._lock:
+                            outer.aborted += 1
+                        raise
                 elif chat:
                     empty = outer.mode is Mode.EMPTY_CHAT
                     self._reply(200, chat_body("" if empty else "".join(outer.pieces)))
@@ -168,6 +181,12 @@ class SseServer:
         send(b": keep-alive comment\n\n" + _event(events[0]))
         time.sleep(self.first_token_delay_s)
         send(_event(pieces[0]))
+        if mode is Mode.FLOOD:
+            flood = _event(_chunk(chat, "x" * FLOOD_PIECE))
+            for _ in range(FLOOD_EVENTS):
+                send(flood)
+                with self._lock:
+                    self.sent_bytes += len(flood)
         if mode is Mode.STALL:
             self._release.wait(STALL_LIMIT_S)
             return

@@ -149,6 +149,7 @@ def test_llama_cpp_local_argv_verifies_then_serves(gguf_dir: Path) -> None:
         "--module", "llm_platform.serving.engines.llama_server", "--",
         "--model", str(gguf_dir / "model-q4.gguf"), "--model_alias", "m1",
         "--host", "127.0.0.1", "--port", "9100", "--n_ctx", "1024", "--n_threads", "2",
+        "--interrupt_requests", "False",
     ]  # fmt: skip
 
 
@@ -230,7 +231,7 @@ def test_local_readiness_and_metrics_paths() -> None:
     assert llama.supports_streaming and llama.supports_chat
     builtin = get_engine("builtin")
     assert (builtin.readiness_path, builtin.metrics_path) == ("/health", "/metrics")
-    assert not builtin.supports_streaming
+    assert builtin.supports_streaming
 
 
 def test_local_threads_are_bounded() -> None:

@@ -99,26 +99,18 @@ def test_a_body_naming_another_model_is_400_and_not_proxied(
     assert (len(upstream.bodies), _samples(url, REQUESTS_TOTAL)) == before
 
 
-def test_stream_requests_are_400_until_the_gateway_relays_streams(
+def test_stream_requests_ask_for_usage_and_a_json_answer_is_relayed_whole(
     fake: tuple[str, FakeUpstream],
 ) -> None:
     url, upstream = fake
-    before = (len(upstream.bodies), _samples(url, REQUESTS_TOTAL))
-    for path, body in (
-        ("/m/v1/completions", {"model": "m", "prompt": "hi", "stream": True}),
-        (
-            "/m/v1/chat/completions",
-            {"messages": [{"role": "user", "content": "hi"}], "stream": True},
-        ),
-    ):
-        r = httpx.post(url + path, json=body)
-        assert r.status_code == 400, r.text
-        err = r.json()["error"]
-        assert err["code"] == "stream_unsupported" and err["param"] == "stream"
-    # Refused before proxying and in no series: no client can move the error rate with it.
-    assert (len(upstream.bodies), _samples(url, REQUESTS_TOTAL)) == before
-    plain = {"model": "m", "prompt": "hi", "stream": False}
-    assert httpx.post(url + "/m/v1/completions", json=plain).status_code == 200
+    before = _samples(url, REQUESTS_TOTAL).get(REQUESTS_TOTAL, 0.0)
+    body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
+    r = httpx.post(url + "/m/v1/chat/completions", json=body)
+    # This upstream ignores "stream" and answers JSON: the gateway relays it as it came.
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 3
+    sent = json.loads(upstream.bodies[-1])
+    assert sent["stream_options"] == {"include_usage": True} and sent["model"] == "m"
+    assert _samples(url, REQUESTS_TOTAL)[REQUESTS_TOTAL] == before + 1
 
 
 def test_token_and_first_token_metrics_from_usage(fake: tuple[str, FakeUpstream]) -> None:
@@ -175,7 +167,7 @@ def test_chat_completion_without_model_through_gateway_and_real_server(real: str
     [
         ({"messages": []}, "messages"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages"),
-        ({"messages": [{"role": "user", "content": "x"}], "stream": True}, "stream"),
+        ({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
         ({"messages": [{"role": "user", "content": "x"}], "seed": -1}, "seed"),
         ({"prompt": "x"}, "messages"),
     ],
@@ -236,3 +228,19 @@ def test_with_path_model(body: bytes, want: object) -> None:
 )
 def test_response_usage(body: bytes, want: Usage | None) -> None:
     assert response_usage(body) == want
+
+
+def test_builtin_server_streams_through_the_gateway_with_usage(real: str) -> None:
+    body = {"model": "m", "prompt": "Shall I", "max_tokens": 5, "stream": True, "seed": 1}
+    before = _samples(real, OUTPUT_TOKENS_TOTAL).get(OUTPUT_TOKENS_TOTAL, 0.0)
+    events = []
+    with httpx.stream("POST", real + "/m/v1/completions", json=body) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    text = "".join(c["choices"][0]["text"] for c in chunks if c["choices"])
+    assert len(text) == 5  # one event per token (the demo LM's tokens are characters)
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 5
+    assert _samples(real, OUTPUT_TOKENS_TOTAL)[OUTPUT_TOKENS_TOTAL] == before + 5
+    assert _samples(real, REQUESTS_FAILED_TOTAL).get(REQUESTS_FAILED_TOTAL, 0.0) == 0.0

@@ -6,7 +6,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from llm_platform.integration.sse import SseEvent
+from llm_platform.serving.sse import SseEvent
 
 HEALTHY_STATUSES = frozenset({"ok", "healthy", "ready", "up", "pass", "serving"})
 

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from llm_platform.integration.checks import Api, StreamCheck, stream_head_problem
-from llm_platform.integration.sse import SseError, SseParser
 from llm_platform.integration.transport import RequestFailed, Transport
+from llm_platform.serving.sse import SseError, SseParser
 
 
 class StreamOutcome(BaseModel):

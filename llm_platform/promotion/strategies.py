@@ -130,12 +130,13 @@ class RolloutContext:
             d.text = ", ".join(f"{r.revision}={r.weight}%" for r in revisions)
 
     def wait_ready(self) -> str:
-        """Wait until every revision is ready; return the new revision's own URL."""
+        """Wait until every revision is ready; return the new revision's own URL (through the
+        gateway when the runtime offers that, so that its injected faults apply)."""
         with self.step("wait_ready") as d:
             status = self.runtime.wait_ready(
                 self.plan.env, self.plan.model, timeout_s=self.plan.ready_timeout_s
             )
-            urls = {r.revision: r.url for r in status.revisions}
+            urls = {r.revision: r.gateway_url or r.url for r in status.revisions}
             url = urls.get(self.new.revision)
             if url is None:
                 raise InvalidDeploymentSpec(f"revision {self.new.revision} has no URL: {urls}")

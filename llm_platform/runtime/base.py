@@ -126,6 +126,9 @@ class RevisionStatus(BaseModel):
     ready_replicas: int = Field(default=0, description="replicas alive and healthy")
     urls: list[str] = Field(default_factory=list, description="URLs of the healthy replicas")
     retire_at: float | None = None
+    gateway_url: str | None = Field(
+        default=None, description="this revision alone through the gateway (its faults applied)"
+    )
 
 
 class DeploymentStatus(BaseModel):

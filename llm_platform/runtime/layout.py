@@ -37,7 +37,8 @@ class Layout:
         return self.home / "gateway" / env / "routes.json"
 
     def fault_file(self, env: str, model: str, revision: str) -> Path:
-        """JSON ``{"latency_ms", "error_rate"}`` a running server re-reads (fault injection)."""
+        """JSON ``{"latency_ms", "error_rate", "stall_ms", "cut_rate"}`` the gateway re-reads
+        (fault injection into this revision)."""
         return self.home / "faults" / env / model / f"{revision}.json"
 
     @property
@@ -105,15 +106,9 @@ class Commands:
             "127.0.0.1",
             "--port",
             str(port),
-            "--fault-file",
-            str(layout.fault_file(env, model, rev.revision)),
         ]
         if rev.context_size:  # serving.max_sequence_length: longer requests are a 400
             argv += ["--max-sequence-length", str(rev.context_size)]
-        if rev.latency_ms:
-            argv += ["--latency-ms", repr(float(rev.latency_ms))]
-        if rev.error_rate:
-            argv += ["--error-rate", repr(float(rev.error_rate))]
         return argv
 
     def gateway(self, layout: Layout, env: str, port: int) -> list[str]:

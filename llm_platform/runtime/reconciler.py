@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +260,9 @@ class Reconciler:
         for dep in desired.deployments.values():
             if dep.spec.env != env:
                 continue
-            entries = route_entries(dep, urls_in(env, dep.spec.model))
+            entries = route_entries(
+                dep, urls_in(env, dep.spec.model), partial(self._fault_file, env, dep.spec.model)
+            )
             models[dep.spec.model] = {"revisions": [e.model_dump() for e in entries]}
         new = {"models": models}
         old = _read_json(path)
@@ -272,6 +275,9 @@ class Reconciler:
             for r in spec.get("revisions", [])
             for url in r.get("urls") or [r.get("url")]
         }
+
+    def _fault_file(self, env: str, model: str, rev: RevisionSpec) -> str:
+        return str(self.layout.fault_file(env, model, rev.revision))
 
     def _wait_gateways_loaded(self, envs: list[str], observed: ObservedState) -> None:
         """Wait until each live gateway serves the routes file now on disk (bounded)."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from llm_platform.runtime.base import RevisionSpec
 from llm_platform.runtime.state import DesiredDeployment
+from llm_platform.serving.faults import FaultSettings
 
 Ready = Callable[[RevisionSpec], bool]
 
@@ -31,6 +32,10 @@ class RouteEntry(BaseModel):
     url: str = Field(description="the first replica (kept for readers of one URL)")
     urls: list[str] = Field(description="every healthy replica; the gateway picks among them")
     weight: int
+    faults: FaultSettings = Field(
+        default_factory=FaultSettings, description="injected by the gateway (drills)"
+    )
+    fault_file: str | None = Field(default=None, description="overrides faults while it exists")
 
 
 def normalize_weights(weights: list[int]) -> list[int]:
@@ -70,13 +75,16 @@ def serving_revisions(
 
 
 def route_entries(
-    dep: DesiredDeployment, urls: Callable[[RevisionSpec], list[str]]
+    dep: DesiredDeployment,
+    urls: Callable[[RevisionSpec], list[str]],
+    fault_file: Callable[[RevisionSpec], str] | None = None,
 ) -> list[RouteEntry]:
     """Routes-file entries for one deployment.
 
     Args:
         dep: the desired deployment.
         urls: the URLs of a revision's healthy replicas (empty: not healthy).
+        fault_file: where a revision's fault file is (the gateway follows it).
 
     Healthy desired revisions without traffic are listed too, at weight 0: the gateway never
     sends them requests, but it exports their metric series at zero, so Prometheus has seen
@@ -104,6 +112,8 @@ def route_entries(
                 url=replicas[0],
                 urls=replicas,
                 weight=w,
+                faults=FaultSettings(latency_ms=r.latency_ms, error_rate=r.error_rate),
+                fault_file=fault_file(r) if fault_file else None,
             )
         )
     return entries

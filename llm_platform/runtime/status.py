@@ -24,6 +24,7 @@ def deployment_status(
     gateway_ok = (
         gateway is not None and gateway.healthy and is_our_process(gateway.pid, gateway.argv)
     )
+    endpoint = f"http://127.0.0.1:{gateway.port}/{model}" if gateway and gateway.port else None
     revisions: list[RevisionStatus] = []
     tagged = [(r, False) for r in dep.spec.revisions] + [(r, True) for r in dep.retiring]
     for rev, retiring in tagged:
@@ -49,9 +50,9 @@ def deployment_status(
                 ready_replicas=len(up),
                 urls=[f"http://127.0.0.1:{r.port}" for r in up],
                 retire_at=rev.retire_at,
+                gateway_url=f"{endpoint}@{rev.revision}" if endpoint else None,
             )
         )
-    endpoint = f"http://127.0.0.1:{gateway.port}/{model}" if gateway and gateway.port else None
     ready = gateway_ok and not dep.retiring and all(r.healthy for r in revisions if not r.retiring)
     return DeploymentStatus(
         env=env,

@@ -5,9 +5,9 @@ The gateway proxies bodies unchanged except in one case: a request routed by pat
 vLLM servers do; a body naming a different model is refused (400). Bodies that are not JSON
 objects go through untouched, so that the engine answers them with its own 400.
 
-``stream: true`` is refused with 400 ``stream_unsupported`` for now: the gateway does not relay
-Server-Sent Events chunk by chunk yet, and a half-relayed stream must not count as a server
-failure against the SLOs.
+A streamed request (``"stream": true``) also gets ``stream_options.include_usage`` when it
+does not say, so that the engine ends the stream with a usage chunk (``choices: []``) from which
+the gateway counts tokens; OpenAI clients expect that chunk when they ask for it.
 """
 
 from __future__ import annotations
@@ -17,22 +17,32 @@ import json
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.metrics import Usage
 
-#: Whether the gateway relays ``stream: true`` responses; while False it refuses them (400).
-GATEWAY_RELAYS_STREAMS = False
 
+def prepare_body(body: bytes, model: str) -> tuple[bytes, bool] | ClientError:
+    """The body to proxy and whether it asks for a stream; a ClientError for a model mismatch.
 
-def stream_refusal(body: bytes) -> ClientError | None:
-    """A ClientError when ``body`` asks for a streamed response the gateway cannot relay."""
-    if GATEWAY_RELAYS_STREAMS or b'"stream"' not in body:
-        return None
+    The model comes from the path when the body names none (:func:`with_path_model`); a
+    streamed request is given ``stream_options.include_usage: true`` unless it sets it.
+    """
+    checked = with_path_model(body, model)
+    if isinstance(checked, ClientError):
+        return checked
+    if b'"stream"' not in checked:
+        return checked, False
     try:
-        payload = json.loads(body)
+        payload = json.loads(checked)
     except (ValueError, RecursionError):  # not JSON: the engine answers with its own 400
-        return None
-    if isinstance(payload, dict) and payload.get("stream") is True:
-        msg = 'this gateway does not relay streamed responses yet; send "stream": false'
-        return ClientError(msg, "stream_unsupported", "stream")
-    return None
+        return checked, False
+    if not isinstance(payload, dict) or payload.get("stream") is not True:
+        return checked, False
+    options = payload.get("stream_options")
+    if options is None:
+        payload["stream_options"] = {"include_usage": True}
+    elif isinstance(options, dict) and "include_usage" not in options:
+        options["include_usage"] = True
+    else:
+        return checked, True
+    return json.dumps(payload, separators=(",", ":")).encode(), True
 
 
 def with_path_model(body: bytes, model: str) -> bytes | ClientError:

@@ -13,6 +13,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llm_platform.serving.openai_stream import StreamOptions
+
 MAX_TOKENS_CAP = 512
 # The largest seed numpy's generators accept is unbounded, but a seed is a 64-bit value in
 # every OpenAI-compatible engine; negative seeds are refused rather than reinterpreted.
@@ -23,8 +25,9 @@ class _Sampling(BaseModel):
     """Fields shared by completions and chat completions.
 
     Unknown fields that OpenAI clients commonly send (``user``, ``logprobs``: null, ...) are
-    accepted and ignored; options that would change the answer's shape (``n`` > 1, ``stream``,
-    ``echo``) are refused so a client never receives something other than it asked for.
+    accepted and ignored; options that would change the answer's shape (``n`` > 1, ``echo``)
+    are refused so a client never receives something other than it asked for. ``stream`` is
+    answered with Server-Sent Events (``stream_options.include_usage`` adds a usage chunk).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -35,7 +38,8 @@ class _Sampling(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     stop: str | list[str] | None = None
     n: int = Field(default=1, ge=1, le=1)
-    stream: bool = Field(default=False)
+    stream: bool = Field(default=False, strict=True)
+    stream_options: StreamOptions | None = None
 
     @field_validator("stop")
     @classmethod
@@ -47,12 +51,10 @@ class _Sampling(BaseModel):
             raise ValueError("stop sequences must be non-empty strings")
         return v
 
-    @field_validator("stream")
-    @classmethod
-    def _no_stream(cls, v: bool) -> bool:
-        if v:
-            raise ValueError("not supported by this server")
-        return v
+    @property
+    def include_usage(self) -> bool:
+        """Whether a stream ends with a usage chunk."""
+        return self.stream_options is not None and self.stream_options.include_usage
 
     @property
     def stop_list(self) -> list[str] | None:

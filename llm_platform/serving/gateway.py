@@ -4,7 +4,12 @@ Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --
 It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
 the added latency per request stays well under a millisecond. Inference requests
 (``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
-endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``.
+endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``. ``/<model>@<revision>/...``
+reaches one revision whatever its weight (smoke tests of a new revision meet its faults).
+A ``"stream": true`` request is relayed as Server-Sent Events while the engine produces them
+(:mod:`llm_platform.serving.relay`): never buffered, paced by the client, abandoned upstream
+when the client goes away. Each revision's injected faults (:mod:`llm_platform.serving.faults`)
+are applied here, before and while proxying, so drills work with every engine.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from pydantic import ValidationError
 
 from llm_platform.errors import ConfigurationError
-from llm_platform.serving.bodies import response_usage, stream_refusal, with_path_model
+from llm_platform.serving.bodies import prepare_body, response_usage
 from llm_platform.serving.completions import ClientError
-from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
+from llm_platform.serving.faults import FaultTable
+from llm_platform.serving.httpclient import HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
     Request,
@@ -36,6 +42,8 @@ from llm_platform.serving.httpserver import (
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
 from llm_platform.serving.routes import RoutesWatcher
+from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
+from llm_platform.serving.streams import StreamingResponse
 
 log = logging.getLogger("llm_platform.gateway")
 
@@ -55,8 +63,9 @@ class Gateway:
     Args:
         watcher: the routes file watcher (polled by :meth:`poll_forever`).
         namespace: environment name put on every metric (``namespace`` label).
-        upstream_timeout_s: seconds an upstream may take for a complete response (then 504).
-        seed: seed of the weighted choice (None: random).
+        upstream_timeout_s: seconds an upstream may take for a complete response (then 504);
+            for a stream, for its head and then for each silence between its pieces.
+        seed: seed of the weighted choice and of the injected-fault draws (None: random).
     """
 
     def __init__(
@@ -73,16 +82,22 @@ class Gateway:
         self.metrics = GatewayMetrics(namespace)
         self.client = HttpClient()
         self.rng = random.Random(seed)
+        self.faults = FaultTable(seed)
+        self.faults.update(watcher.table.fault_sources())
+        self.proxy = StreamProxy(self.client, self.metrics, self.faults, upstream_timeout_s)
 
     async def poll_forever(self, interval_s: float) -> None:
-        """Reload the routes file whenever it changes; invalid files keep the old table."""
+        """Reload the routes file whenever it changes (invalid files keep the old table), and
+        the fault files."""
         while True:
             await asyncio.sleep(interval_s)
             try:
                 if self.watcher.poll():
                     log.warning("routes reloaded from %s", self.watcher.path)
+                    self.faults.update(self.watcher.table.fault_sources())
             except ConfigurationError as exc:
                 log.error("keeping the previous routes: %s", exc)
+            self.faults.refresh()
 
     def _admin(self, path: bytes) -> Response:
         if path == b"/-/health":
@@ -95,6 +110,7 @@ class Gateway:
                     "routes_file": str(self.watcher.path),
                     "generation": self.watcher.generation,
                     "error": self.watcher.error,
+                    "fault_file_errors": self.faults.errors(),
                     **self.watcher.table.spec.model_dump(),
                 },
             )
@@ -102,7 +118,7 @@ class Gateway:
             404, f"no admin endpoint {path.decode(errors='replace')}", "not_found", "404"
         )
 
-    async def handle(self, req: Request) -> Response:
+    async def handle(self, req: Request) -> Response | StreamingResponse:
         """Answer one request: admin, metrics, or proxy to a revision of the model."""
         path = req.path
         if path.startswith(b"/-/"):
@@ -114,7 +130,7 @@ class Gateway:
             body = generate_latest(self.metrics.registry)
             return Response(200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], body)
         model_b, _, rest_b = path[1:].partition(b"/")
-        model = model_b.decode(errors="replace")
+        model, pinned, revision = model_b.decode(errors="replace").partition("@")
         router = self.watcher.table.routers.get(model)
         if router is None:
             msg = f"model {model!r} is not routed by this gateway ({self.namespace})"
@@ -122,22 +138,40 @@ class Gateway:
         rest = b"/" + rest_b
         counted = is_inference_path(rest)
         start = time.perf_counter()
-        backend = router.pick(self.rng)
+        if pinned:  # /<model>@<revision>/...: that revision, whatever its weight
+            backend = router.pin(revision, self.rng)
+            if backend is None:
+                msg = f"model {model!r} has no revision {revision!r} in the routes"
+                return error_response(404, msg, "not_found", "revision_not_found")
+        else:
+            backend = router.pick(self.rng)
         if backend is None:
             if counted:
                 self.metrics.observe(model, "none", "none", "none", 0.0, True)
             msg = f"model {model!r} has no revision with traffic weight > 0"
             return error_response(503, msg, "unavailable", "no_revision")
         target = rest + b"?" + req.query if req.query else rest
-        body = req.body
+        faults = self.faults.get(model, backend.revision)
+        if counted and faults.active:
+            if faults.latency_ms:
+                await asyncio.sleep(faults.latency_ms / 1000.0)
+            if self.faults.draw(faults.error_rate):
+                elapsed = time.perf_counter() - start
+                self.metrics.observe(
+                    model, backend.version, backend.color, backend.revision, elapsed, True
+                )
+                msg = f"injected fault (error_rate={faults.error_rate:g}, {backend.revision})"
+                return error_response(500, msg, "server_error", "injected_fault")
+        body, streamed = req.body, False
         if counted and req.method == "POST":
-            refused = stream_refusal(body)
-            checked = refused if refused is not None else with_path_model(body, model)
+            checked = prepare_body(body, model)
             if isinstance(checked, ClientError):  # refused before proxying: in no series
                 return error_response(
                     400, checked.message, "invalid_request_error", checked.code, checked.param
                 )
-            body = checked
+            body, streamed = checked
+        if streamed:
+            return await self.proxy.stream(req, backend, target, body, start)
         try:
             resp = await self.client.pool(backend.origin).request(
                 req.method,
@@ -147,15 +181,7 @@ class Gateway:
                 timeout_s=self.upstream_timeout_s,
             )
         except (OSError, UpstreamError, TimeoutError) as exc:
-            if counted:
-                elapsed = time.perf_counter() - start
-                self.metrics.observe(
-                    model, backend.version, backend.color, backend.revision, elapsed, True
-                )
-            msg = f"upstream {backend.origin} (revision {backend.revision}) failed: {exc}"
-            if isinstance(exc, TimeoutError):
-                return error_response(504, msg, "upstream_error", "upstream_timeout")
-            return error_response(502, msg, "upstream_error", "upstream_unreachable")
+            return self.proxy.unreachable(backend, start, exc, counted=counted)
         if counted:
             ok = 200 <= resp.status < 300
             self.metrics.observe(
@@ -168,13 +194,7 @@ class Gateway:
                 completed=ok,
                 usage=response_usage(resp.body) if ok else None,
             )
-        headers = [h for h in resp.headers if h[0] not in HOP_BY_HOP]
-        headers += (
-            (b"x-llm-revision", backend.revision.encode()),
-            (b"x-llm-version", backend.version.encode()),
-            (b"x-llm-color", backend.color.encode()),
-        )
-        return Response(resp.status, headers, resp.body)
+        return Response(resp.status, relayed_headers(resp.headers, backend), resp.body)
 
 
 async def _run(

@@ -6,16 +6,21 @@ upstream does, so this client keeps persistent keep-alive connections per host a
 responses with ``httptools`` directly. It supports what those two callers need: one request at
 a time per connection, bodies framed by Content-Length or chunked encoding, a per-request
 timeout, and one transparent retry when a reused keep-alive connection turns out to be closed.
+:meth:`HostPool.stream` hands a response over at its headers, its body flowing as it arrives
+(:class:`~llm_platform.serving.streams.BodyStream`), for Server-Sent Events.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import NamedTuple, cast
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httptools
+
+from llm_platform.serving.streams import BodyStream, StreamedResponse
 
 HOP_BY_HOP = frozenset(
     {
@@ -32,6 +37,13 @@ HOP_BY_HOP = frozenset(
         b"expect",  # answered by the gateway itself; an upstream 100 would end the response
     }
 )
+
+
+T = TypeVar("T")
+Loop = asyncio.AbstractEventLoop
+Waiter = asyncio.Future
+#: Status and header pairs of a streamed response, resolved when its headers are in.
+Head = tuple[int, list[tuple[bytes, bytes]]]
 
 
 class UpstreamError(ConnectionError):
@@ -60,6 +72,9 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._keep_alive = True
         self._eof_framed = False
+        #: Set while a streamed request runs: the head resolves ``_head``, the body flows here.
+        self.body: BodyStream | None = None
+        self._head: Waiter[Head] | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,7 +98,10 @@ class _Connection(asyncio.Protocol):
             self._keep_alive = False
             self.on_message_complete()
             return
-        self._fail(UpstreamError(f"upstream closed the connection: {exc or 'EOF'}"))
+        error = UpstreamError(f"upstream closed the connection: {exc or 'EOF'}")
+        if self.body is not None and self._parser is not None:
+            self.body.fail(error)
+        self._fail(error)
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -100,33 +118,54 @@ class _Connection(asyncio.Protocol):
             and self._status >= 200
             and self._status not in (204, 304)
         )
+        head = self._head
+        if head is not None and not head.done():
+            assert self.transport is not None
+            self.body = BodyStream(self.transport)
+            head.set_result((self._status, self._headers))
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self.body is not None:
+            self.body.push(body)
+        else:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         waiter = self._waiter
         self._parser = None
+        if self.body is not None:
+            self.body.finish()
+            return
         if waiter is not None and not waiter.done():
             waiter.set_result(HttpResponse(self._status, self._headers, b"".join(self._body)))
 
     # internal API
     def _fail(self, exc: BaseException) -> None:
-        waiter = self._waiter
         self._parser = None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+        for waiter in (self._waiter, self._head):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
 
-    def send(self, loop: asyncio.AbstractEventLoop, data: bytes) -> asyncio.Future[HttpResponse]:
+    def _start(self, data: bytes) -> None:
         assert self.transport is not None
         self._status, self._headers, self._body = 0, [], []
         self._keep_alive = True
         self._eof_framed = False
         self.got_bytes = False
+        self.body = self._head = None
         self._parser = httptools.HttpResponseParser(self)
-        self._waiter = loop.create_future()
         self.transport.write(data)
+
+    def send(self, loop: Loop, data: bytes) -> Waiter[HttpResponse]:
+        self._waiter = loop.create_future()
+        self._start(data)
         return self._waiter
+
+    def send_streamed(self, loop: Loop, data: bytes) -> Waiter[Head]:
+        self._waiter = None
+        self._start(data)
+        self._head = head = loop.create_future()
+        return head
 
     @property
     def reusable(self) -> bool:
@@ -215,17 +254,49 @@ class HostPool:
             UpstreamError: the connection broke or the response was malformed.
             TimeoutError: no complete response within ``timeout_s``.
         """
-        loop = asyncio.get_running_loop()
         data = self.build(method, target, headers or [], body)
+        conn, resp = await self._exchange(data, timeout_s, _Connection.send)
+        if conn.reusable and len(self._idle) < self.max_idle:
+            self._idle.append((asyncio.get_running_loop().time(), conn))
+        else:
+            conn.close()
+        return resp
+
+    async def stream(
+        self,
+        method: str,
+        target: bytes,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        body: bytes = b"",
+        timeout_s: float = 60.0,
+    ) -> StreamedResponse:
+        """Send one request and return as soon as the response's headers are in.
+
+        Read the body with ``response.body.read(...)``, then call ``response.release()`` once
+        (the connection is kept when the body was read to its end, else closed).
+
+        Raises:
+            OSError, UpstreamError, TimeoutError: as :meth:`request`, for the head.
+        """
+        data = self.build(method, target, headers or [], body)
+        conn, head = await self._exchange(data, timeout_s, _Connection.send_streamed)
+        assert conn.body is not None
+        return StreamedResponse(head[0], head[1], conn.body, lambda: self._release(conn))
+
+    async def _exchange(
+        self, data: bytes, timeout_s: float, send: Callable[[_Connection, Loop, bytes], Waiter[T]]
+    ) -> tuple[_Connection, T]:
+        loop = asyncio.get_running_loop()
         conn = self._take_idle(loop.time())
         reused = conn is not None
         if conn is None:
             conn = await self._connect(loop)
         while True:
-            waiter = conn.send(loop, data)
+            waiter = send(conn, loop, data)
             timer = loop.call_later(timeout_s, _expire, waiter, timeout_s)
             try:
-                resp = await waiter
+                return conn, await waiter
             except UpstreamError:
                 conn.close()
                 if reused and not conn.got_bytes:
@@ -239,12 +310,15 @@ class HostPool:
                 raise
             finally:
                 timer.cancel()
-            break
-        if conn.reusable and len(self._idle) < self.max_idle:
-            self._idle.append((loop.time(), conn))
+
+    def _release(self, conn: _Connection) -> None:
+        body = conn.body
+        conn.body = None
+        reuse = body is not None and body.complete and conn.reusable
+        if reuse and len(self._idle) < self.max_idle:
+            self._idle.append((asyncio.get_running_loop().time(), conn))
         else:
             conn.close()
-        return resp
 
     def close(self) -> None:
         """Close every idle connection (in-flight ones close when their request ends)."""
@@ -252,7 +326,7 @@ class HostPool:
             self._idle.pop()[1].close()
 
 
-def _expire(waiter: asyncio.Future[HttpResponse], timeout_s: float) -> None:
+def _expire(waiter: asyncio.Future[Any], timeout_s: float) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError(f"no complete response within {timeout_s:g} s"))
 

@@ -4,7 +4,10 @@ The gateway's own CPU per request decides how much throughput it costs next to t
 servers on the same machine. A general ASGI server spends most of that on building and passing
 message dictionaries; this server parses with ``httptools`` and calls one coroutine per complete
 request, answering with a single write. Requests on one connection are answered in order
-(pipelining is allowed, handled one at a time); ``Expect: 100-continue`` is honoured.
+(pipelining is allowed, handled one at a time); ``Expect: 100-continue`` is honoured. A handler
+may return a :class:`~llm_platform.serving.streams.StreamingResponse` instead: its body is
+written piece by piece with chunked encoding, waiting while the client's socket buffer is full,
+and a client that disconnects cancels the handler's stream (its iterator is closed).
 
 Limits (:class:`~llm_platform.serving.limits.ServerLimits`) are enforced while parsing, before a
 handler sees anything: headers and bodies must arrive within their timeouts (else 408 and
@@ -29,6 +32,7 @@ import httptools
 
 from llm_platform.serving.completions import error_body
 from llm_platform.serving.limits import ServerLimits
+from llm_platform.serving.streams import StreamingResponse
 
 log = logging.getLogger("llm_platform.httpserver")
 
@@ -53,22 +57,28 @@ class Response(NamedTuple):
     body: bytes
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
 
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
 
-def serialize(resp: Response, keep_alive: bool) -> bytes:
-    """The bytes of a response, with Content-Length (and Connection: close if needed)."""
+def serialize(resp: Response | StreamingResponse, keep_alive: bool) -> bytes:
+    """The bytes of a response, with Content-Length (and Connection: close if needed); only
+    the head of a streaming response, announcing chunked encoding."""
     parts = [b"HTTP/1.1 %d %s\r\n" % (resp.status, _REASONS.get(resp.status, b"Unknown"))]
     for name, value in resp.headers:
         parts += (name, b": ", value, b"\r\n")
-    parts.append(b"content-length: %d\r\n" % len(resp.body))
+    if isinstance(resp, StreamingResponse):
+        parts.append(b"transfer-encoding: chunked\r\n")
+    else:
+        parts.append(b"content-length: %d\r\n" % len(resp.body))
     if not keep_alive:
         parts.append(b"connection: close\r\n")
-    parts += (b"\r\n", resp.body)
+    parts.append(b"\r\n")
+    if isinstance(resp, Response):
+        parts.append(resp.body)
     return b"".join(parts)
 
 
@@ -117,6 +127,9 @@ class _ServerConnection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._head_bytes = 0
         self._body_bytes = 0
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._streaming: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -150,9 +163,18 @@ class _ServerConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.queue.clear()
         self._cancel_timer()
+        self._writable.set()
+        if self._streaming is not None:
+            self._streaming.cancel()  # nobody reads the rest: stop the stream and its upstream
         if self.counted:
             self.counted = False
             self.shared.connections -= 1
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
 
     def _reply_and_close(self, resp: Response) -> None:
         assert self.transport is not None
@@ -249,8 +271,18 @@ class _ServerConnection(asyncio.Protocol):
                     log.exception("handler failed for %s %s", request.method, request.path)
                     resp = error_response(500, "internal error", "server_error", "internal_error")
                 if self.transport.is_closing():
+                    if isinstance(resp, StreamingResponse):
+                        await resp.body.aclose()
                     return
                 self.transport.write(serialize(resp, keep_alive))
+                if isinstance(resp, StreamingResponse):
+                    try:
+                        await self._write_stream(resp)
+                    except Exception as exc:  # headers are out: all that is left is to hang up
+                        if not isinstance(exc, ConnectionError):
+                            log.exception("stream failed for %s %s", request.method, request.path)
+                        self.transport.close()
+                        return
                 if not keep_alive:
                     self.transport.close()
                     return
@@ -258,6 +290,23 @@ class _ServerConnection(asyncio.Protocol):
             self.busy = False
         if not self.reading and not self.transport.is_closing():
             self._arm(self.limits.idle_timeout_s, "idle")
+
+    async def _write_stream(self, resp: StreamingResponse) -> None:
+        """Write the body as chunks, waiting for the client's buffer to drain between them."""
+        assert self.transport is not None
+        self._streaming = asyncio.current_task()
+        try:
+            async for piece in resp.body:
+                if piece:
+                    self.transport.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                if not self._writable.is_set():
+                    await self._writable.wait()
+                if self.transport.is_closing():
+                    raise ConnectionResetError("the client went away")
+            self.transport.write(b"0\r\n\r\n")
+        finally:
+            self._streaming = None
+            await resp.body.aclose()
 
 
 def _too_large(limit: int) -> Response:

@@ -3,10 +3,11 @@
 The gateway records the contract used by the SLO checks, labels
 ``model, namespace, version, color, revision`` (names below, defined once): histogram
 ``llm_request_duration_seconds``, counters ``llm_requests_total`` / ``llm_requests_failed_total``
-(only server-side failures), histogram ``llm_time_to_first_token_seconds`` (for a
-non-streaming request, the whole response), and counters ``llm_prompt_tokens_total`` /
-``llm_output_tokens_total`` (from the response's ``usage``). The name
-``llm_time_per_output_token_seconds`` is reserved for the gaps between streamed tokens.
+(only server-side failures; a stream cut mid-way or carrying an error event is one), histograms
+``llm_time_to_first_token_seconds`` (the first content token of a stream; for a non-streaming
+request, the whole response) and ``llm_time_per_output_token_seconds`` (the gaps between a
+stream's content tokens), and counters ``llm_prompt_tokens_total`` / ``llm_output_tokens_total``
+(from the response's ``usage``, else the stream's content chunks).
 Model servers use their own ``llm_server_*`` names so that a Prometheus scraping both never
 counts a request twice under the contract names.
 """
@@ -63,7 +64,8 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.duration = Histogram(
             REQUEST_DURATION,
-            "Time from receiving an inference request to the upstream's complete response.",
+            "Time from receiving an inference request to the upstream's complete response "
+            "(a stream's last byte).",
             GATEWAY_LABELS,
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
@@ -88,6 +90,13 @@ class GatewayMetrics:
             buckets=TTFT_BUCKETS,
             registry=self.registry,
         )
+        self.tpot = Histogram(
+            TIME_PER_OUTPUT_TOKEN,
+            "Gaps between the content tokens of a streamed response.",
+            GATEWAY_LABELS,
+            buckets=TPOT_BUCKETS,
+            registry=self.registry,
+        )
         self.prompt_tokens = Counter(
             PROMPT_TOKENS_TOTAL,
             "Prompt tokens of successful inference requests (from the response's usage).",
@@ -96,22 +105,25 @@ class GatewayMetrics:
         )
         self.output_tokens = Counter(
             OUTPUT_TOKENS_TOTAL,
-            "Output tokens of successful inference requests (from the response's usage).",
+            "Output tokens of inference requests (from the response's usage, else the "
+            "stream's content chunks).",
             GATEWAY_LABELS,
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, str, str], _Series] = {}
+        self._children: dict[tuple[str, str, str, str], Series] = {}
 
-    def _series(self, model: str, version: str, color: str, revision: str) -> _Series:
+    def series(self, model: str, version: str, color: str, revision: str) -> Series:
+        """The label children of one revision (created on first use)."""
         key = (model, version, color, revision)
         children = self._children.get(key)
         if children is None:
             labels = (model, self.namespace, version, color, revision)
-            children = _Series(
+            children = Series(
                 self.duration.labels(*labels),
                 self.requests.labels(*labels),
                 self.failed.labels(*labels),
                 self.ttft.labels(*labels),
+                self.tpot.labels(*labels),
                 self.prompt_tokens.labels(*labels),
                 self.output_tokens.labels(*labels),
             )
@@ -125,7 +137,7 @@ class GatewayMetrics:
         series born with its first request would hide that request (and all before the next
         scrape) from the SLO's sample count.
         """
-        self._series(model, version, color, revision)
+        self.series(model, version, color, revision)
 
     def observe(
         self,
@@ -146,7 +158,7 @@ class GatewayMetrics:
                 the whole response, so its time to first token is ``seconds``.
             usage: the response's token counts, when it reported them.
         """
-        children = self._series(model, version, color, revision)
+        children = self.series(model, version, color, revision)
         children.duration.observe(seconds)
         children.requests.inc()
         if failed:
@@ -165,11 +177,14 @@ class Usage(NamedTuple):
     completion_tokens: int
 
 
-class _Series(NamedTuple):
+class Series(NamedTuple):
+    """The label children of one revision's contract series."""
+
     duration: Histogram
     requests: Counter
     failed: Counter
     ttft: Histogram
+    tpot: Histogram
     prompt_tokens: Counter
     output_tokens: Counter
 
@@ -195,7 +210,7 @@ class ServerMetrics:
         ).labels(*labels)
         self.errors = Counter(
             "llm_server_errors_total",
-            "Completion requests answered with a 5xx status (including injected faults).",
+            "Completion requests answered with a 5xx status.",
             SERVER_LABELS,
             registry=self.registry,
         ).labels(*labels)

@@ -1,8 +1,10 @@
 """Request handling of the builtin model server: OpenAI completions for one loaded model.
 
 Transport-independent: :class:`ModelServer.handle` answers one parsed request (see
-:mod:`llm_platform.serving.httpserver`). A request's mistakes are 4xx with an OpenAI error body;
-only the server's own failures (generation errors, injected faults) are 5xx.
+:mod:`llm_platform.serving.httpserver`). ``stream: true`` is answered with Server-Sent Events in
+OpenAI's chunk format, one event per generated token (the demo LM's tokens are characters). A
+request's mistakes are 4xx with an OpenAI error body; only the server's own failures
+(generation errors) are 5xx. Faults are injected by the gateway, not here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -26,9 +28,10 @@ from llm_platform.serving.completions import (
     error_body,
     parse_request,
 )
-from llm_platform.serving.faults import FaultInjector
 from llm_platform.serving.httpserver import JSON_CONTENT_TYPE, Request, Response, error_response
 from llm_platform.serving.metrics import ServerMetrics
+from llm_platform.serving.openai_stream import EVENT_STREAM_HEADERS, stream_events
+from llm_platform.serving.streams import StreamingResponse
 
 log = logging.getLogger("llm_platform.model_server")
 
@@ -65,6 +68,9 @@ class LanguageModel(Protocol):
     ) -> GenerationLike: ...
 
 
+Route = Callable[[Request], Awaitable[Response | StreamingResponse]]
+
+
 class ServerIdentity(BaseModel):
     """What this process serves; reported by ``/health`` and on every metric."""
 
@@ -84,7 +90,6 @@ class ModelServer:
     Args:
         lm: the loaded model.
         identity: what this process serves (labels of every metric).
-        faults: fault injection settings.
         count_tokens: the number of prompt tokens ``lm`` sees for a text.
         max_sequence_length: prompt tokens plus ``max_tokens`` may not exceed this (400).
     """
@@ -93,14 +98,12 @@ class ModelServer:
         self,
         lm: LanguageModel,
         identity: ServerIdentity,
-        faults: FaultInjector,
         *,
         count_tokens: Callable[[str], int],
         max_sequence_length: int = DEFAULT_MAX_SEQUENCE_LENGTH,
     ) -> None:
         self.lm = lm
         self.identity = identity
-        self.faults = faults
         self.count_tokens = count_tokens
         self.max_sequence_length = max_sequence_length
         self.metrics = ServerMetrics(
@@ -108,7 +111,7 @@ class ModelServer:
         )
         # One generation at a time: the event loop keeps answering health checks meanwhile.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
-        self._routes: dict[bytes, tuple[str, Callable[[Request], Awaitable[Response]]]] = {
+        self._routes: dict[bytes, tuple[str, Route]] = {
             b"/health": ("GET", self.health),
             b"/v1/models": ("GET", self.models),
             b"/metrics": ("GET", self.prometheus),
@@ -116,7 +119,7 @@ class ModelServer:
             b"/v1/chat/completions": ("POST", self.chat_completions),
         }
 
-    async def handle(self, req: Request) -> Response:
+    async def handle(self, req: Request) -> Response | StreamingResponse:
         """Dispatch by path and method; unknown paths 404, wrong methods 405."""
         route = self._routes.get(req.path)
         if route is None:
@@ -130,8 +133,6 @@ class ModelServer:
 
     async def health(self, _: Request) -> Response:
         body: dict[str, Any] = {"status": "ok", **self.identity.model_dump()}
-        if self.faults.error:
-            body["fault_file_error"] = self.faults.error
         return _json(200, body)
 
     async def models(self, _: Request) -> Response:
@@ -173,17 +174,17 @@ class ModelServer:
             return count, False
         return self.count_tokens(prompt), True
 
-    async def completions(self, request: Request) -> Response:
+    async def completions(self, request: Request) -> Response | StreamingResponse:
         """``POST /v1/completions``."""
         return await self._timed(request, CompletionRequest)
 
-    async def chat_completions(self, request: Request) -> Response:
+    async def chat_completions(self, request: Request) -> Response | StreamingResponse:
         """``POST /v1/chat/completions`` (the messages' contents, one per line, are the prompt)."""
         return await self._timed(request, ChatRequest)
 
     async def _timed(
         self, request: Request, schema: type[CompletionRequest | ChatRequest]
-    ) -> Response:
+    ) -> Response | StreamingResponse:
         start = time.perf_counter()
         self.metrics.requests.inc()
         try:
@@ -193,7 +194,7 @@ class ModelServer:
 
     async def _complete(
         self, request: Request, schema: type[CompletionRequest | ChatRequest]
-    ) -> Response:
+    ) -> Response | StreamingResponse:
         parsed = parse_request(request.body, schema)
         if isinstance(parsed, ClientError):
             return self._fail(
@@ -218,12 +219,6 @@ class ModelServer:
             return self._fail(
                 400, msg, "invalid_request_error", "context_length_exceeded", "prompt"
             )
-        settings = self.faults.refresh()
-        if settings.latency_ms > 0:
-            await asyncio.sleep(settings.latency_ms / 1000.0)
-        if self.faults.should_fail(settings):
-            msg = f"injected fault (error_rate={settings.error_rate})"
-            return self._fail(500, msg, "server_error", "injected_fault")
         try:
             gen = await loop.run_in_executor(
                 self.executor,
@@ -239,6 +234,20 @@ class ModelServer:
             log.exception("generation failed")
             return self._fail(500, f"generation failed: {exc}", "server_error", "generation_failed")
         self.metrics.completion_tokens.inc(gen.completion_tokens)
+        usage = {
+            "prompt_tokens": gen.prompt_tokens,
+            "completion_tokens": gen.completion_tokens,
+            "total_tokens": gen.prompt_tokens + gen.completion_tokens,
+        }
+        if req.stream:
+            events = stream_events(
+                chat=isinstance(req, ChatRequest),
+                model=self.identity.model,
+                pieces=gen.text,  # one token per character
+                finish_reason=gen.finish_reason,
+                usage=usage if req.include_usage else None,
+            )
+            return StreamingResponse(200, list(EVENT_STREAM_HEADERS), _aiter(events))
         if isinstance(req, ChatRequest):
             kind, prefix = "chat.completion", "chatcmpl"
             choice: dict[str, Any] = {"message": {"role": "assistant", "content": gen.text}}
@@ -253,10 +262,11 @@ class ModelServer:
                 "created": int(time.time()),
                 "model": self.identity.model,
                 "choices": [{"index": 0, **choice, "finish_reason": gen.finish_reason}],
-                "usage": {
-                    "prompt_tokens": gen.prompt_tokens,
-                    "completion_tokens": gen.completion_tokens,
-                    "total_tokens": gen.prompt_tokens + gen.completion_tokens,
-                },
+                "usage": usage,
             },
         )
+
+
+async def _aiter(events: Iterator[bytes]) -> AsyncGenerator[bytes, None]:
+    for item in events:
+        yield item

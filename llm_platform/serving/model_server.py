@@ -4,8 +4,8 @@ Run as::
 
     python -m llm_platform.serving.model_server --artifact DIR --expected-digest SHA256 \\
         --model NAME --version V --revision REV --host 127.0.0.1 --port N \\
-        [--max-sequence-length N] [--latency-ms X] [--error-rate P] [--fault-seed S]
-        [--fault-file PATH] [--fail-load] [limits: --max-body-bytes N --header-timeout S ...]
+        [--max-sequence-length N] [--fail-load]
+        [limits: --max-body-bytes N --header-timeout S ...]
 
 Before serving it recomputes the artifact's manifest digest and refuses to start (exit 1, reason
 on stderr) unless it equals ``--expected-digest``: a deployment serves exactly the bytes that
@@ -13,6 +13,8 @@ were scanned and approved. Generation runs on one worker thread so the event loo
 answering ``/health`` and ``/metrics`` while the model is busy. It is served by the same small
 HTTP server as the gateway, with the same limits (:mod:`llm_platform.serving.limits`); a
 request's mistakes are 4xx with an OpenAI error body, only the server's own failures are 5xx.
+Faults (latency, errors, stalled or cut streams) are injected by the gateway for every engine
+(:mod:`llm_platform.serving.faults`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from prometheus_client import disable_created_metrics
 from pydantic import ValidationError
 
 from llm_platform.digest import DigestError, digest_directory
-from llm_platform.serving.faults import FaultInjector, FaultSettings
 from llm_platform.serving.httpserver import run, serve
 from llm_platform.serving.limits import add_limit_arguments, limits_from_arguments
 from llm_platform.serving.model_app import (
@@ -84,10 +85,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_MAX_SEQUENCE_LENGTH,
         help="prompt + completion tokens allowed per request",
     )
-    p.add_argument("--latency-ms", type=float, default=0.0, help="injected latency per request")
-    p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 500")
-    p.add_argument("--fault-seed", type=int, default=None)
-    p.add_argument("--fault-file", type=Path, default=None, help="JSON {latency_ms, error_rate}")
     p.add_argument("--fail-load", action="store_true", help="simulate a model load failure")
     add_limit_arguments(p)
     return p.parse_args(argv)
@@ -99,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     disable_created_metrics()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        base = FaultSettings(latency_ms=args.latency_ms, error_rate=args.error_rate)
         limits = limits_from_arguments(args)
     except ValidationError as exc:
         sys.stderr.write(f"model_server: invalid settings: {exc}\n")
@@ -123,12 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     identity = ServerIdentity(
         model=args.model, version=args.version, revision=args.revision, digest=digest
     )
-    faults = FaultInjector(base, fault_file=args.fault_file, seed=args.fault_seed)
-    faults.refresh()
     server = ModelServer(
         lm,
         identity,
-        faults,
         count_tokens=lambda text: len(lm.tokenizer.encode(text)),
         max_sequence_length=args.max_sequence_length,
     )

@@ -18,6 +18,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_platform.errors import ConfigurationError
+from llm_platform.serving.faults import FaultSettings, FaultSource
 
 
 class RevisionRoute(BaseModel):
@@ -32,6 +33,10 @@ class RevisionRoute(BaseModel):
     #: The revision's replicas (``url`` alone when empty); its share is spread across them.
     urls: list[Annotated[str, Field(pattern=r"^http://[^/\s]+(:\d+)?/?$")]] = []
     weight: int = Field(ge=0, le=100)
+    #: Faults the gateway injects into this revision's requests (see serving.faults).
+    faults: FaultSettings = FaultSettings()
+    #: A JSON file whose settings replace ``faults`` while it exists (re-read when it changes).
+    fault_file: str | None = None
 
 
 class ModelRoutes(BaseModel):
@@ -65,21 +70,23 @@ class ModelRouter:
     """Weighted random choice among the revisions of one model with weight > 0, then a uniform
     choice among that revision's replicas."""
 
-    __slots__ = ("backends", "_replicas", "_cumulative", "_total")
+    __slots__ = ("backends", "_replicas", "_cumulative", "_total", "_by_revision")
 
     def __init__(self, model: str, routes: ModelRoutes) -> None:
         self.backends: list[Backend] = []
         self._replicas: list[list[Backend]] = []
         self._cumulative: list[int] = []
+        self._by_revision: dict[str, list[Backend]] = {}
         total = 0
         for r in routes.revisions:
-            if r.weight <= 0:
-                continue
-            total += r.weight
             replicas = [
                 Backend(model, r.revision, r.version, r.color, url.rstrip("/"))
                 for url in (r.urls or [r.url])
             ]
+            self._by_revision[r.revision] = replicas
+            if r.weight <= 0:
+                continue
+            total += r.weight
             self.backends.append(replicas[0])
             self._replicas.append(replicas)
             self._cumulative.append(total)
@@ -95,6 +102,14 @@ class ModelRouter:
         replicas = self._replicas[i]
         return replicas[0] if len(replicas) == 1 else replicas[rng.randrange(len(replicas))]
 
+    def pin(self, revision: str, rng: random.Random) -> Backend | None:
+        """A replica of ``revision`` whatever its weight (smoke tests of a new revision, with
+        its faults applied), or None when it is not in the routes."""
+        replicas = self._by_revision.get(revision)
+        if not replicas:
+            return None
+        return replicas[0] if len(replicas) == 1 else replicas[rng.randrange(len(replicas))]
+
 
 class RouteTable:
     """An immutable snapshot of the routes file."""
@@ -102,6 +117,14 @@ class RouteTable:
     def __init__(self, spec: RoutesFile) -> None:
         self.spec = spec
         self.routers = {name: ModelRouter(name, m) for name, m in spec.models.items()}
+
+    def fault_sources(self) -> list[FaultSource]:
+        """Every revision's fault settings and fault file."""
+        return [
+            (model, r.revision, r.faults, r.fault_file)
+            for model, routes in self.spec.models.items()
+            for r in routes.revisions
+        ]
 
 
 def parse_routes(text: str, *, source: str) -> RouteTable:

@@ -20,7 +20,7 @@ class BuiltinEngine(Engine):
     formats = frozenset({ArtifactFormat.BUILTIN_LM})
     readiness_path = "/health"
     metrics_path = "/metrics"
-    supports_streaming = False
+    supports_streaming = True
     supports_chat = False
 
     def _server_args(

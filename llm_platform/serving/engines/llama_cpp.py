@@ -71,6 +71,10 @@ class LlamaCppEngine(Engine):
             str(settings.context_size or DEFAULT_CONTEXT),
             "--n_threads",
             str(settings.threads),
+            # By default a request that arrives during a stream (a health check, a concurrent
+            # client) ends that stream at once with "[DONE]": streams would lose their tokens.
+            "--interrupt_requests",
+            "False",
         ]
         return launcher_argv(
             python,

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llm_platform.serving.bodies import GATEWAY_RELAYS_STREAMS
 from llm_platform.serving.engines.base import Engine, ServingSettings
 from llm_platform.serving.engines.registry import check_engine_name, choose_engine, get_engine
 
@@ -91,6 +90,6 @@ def serving_from_metadata(meta: Mapping[str, object]) -> ServingChoice:
 
 
 def streams_through_gateway(engine: Engine) -> bool:
-    """Whether the integration suite streams through the gateway to ``engine``: the engine must
-    stream and the gateway must relay streams (it refuses ``stream: true`` until it does)."""
-    return engine.supports_streaming and GATEWAY_RELAYS_STREAMS
+    """Whether the integration suite streams through the gateway to ``engine`` (the gateway
+    relays every engine's Server-Sent Events; the engine must produce them)."""
+    return engine.supports_streaming

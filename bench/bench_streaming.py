@@ -1,0 +1,245 @@
+"""Streaming through the gateway vs straight to a real llama.cpp server (Gemma 3 270M Q4_K_M).
+
+One run starts the engine with the registry's argv and a gateway routing to it, then sends
+streamed completions alternately direct and through the gateway (same prompt, greedy; the
+alternation spreads the machine's load drift over both sides). Measured in that one run:
+  * TTFT phase (one-token completions, many pairs: the engine's own TTFT jitter is far larger
+    than the gateway's cost, so the estimate needs samples): client-observed time to the first
+    content chunk; added by the gateway = p50 through it minus p50 direct, and the p50 of the
+    paired differences (target: < 2 ms added);
+  * the gateway's own TTFT (its histogram's sum, read before and after each sequential
+    request) vs what the client observed through it, p95 of the difference (target: < 5 ms);
+  * throughput phase (longer completions): content chunks / whole stream time, through the
+    gateway as a share of direct (target: >= 95%).
+Loopback only, sequential requests, the engine and gateway stopped by PID at the end.
+
+    .venv/bin/python bench/bench_streaming.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from llm_platform.demo_gemma import GEMMA_MODEL, ensure_gemma_artifact
+from llm_platform.digest import digest_directory
+from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
+from llm_platform.serving.metrics import TIME_TO_FIRST_TOKEN
+from llm_platform.settings import Settings
+
+PROMPT = "The history of the city of Paris begins"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not ready after {timeout_s} s")
+
+
+def streamed(client: httpx.Client, url: str, max_tokens: int) -> tuple[float, float]:
+    """One streamed completion: (TTFT s, content chunks per second of the whole stream)."""
+    body = {"prompt": PROMPT, "max_tokens": max_tokens, "stream": True, "temperature": 0}
+    body["model"] = GEMMA_MODEL
+    t0 = time.perf_counter()
+    first, chunks, done = None, 0, False
+    with client.stream("POST", url, json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                done = True
+                continue
+            choices = json.loads(data).get("choices") or [{}]
+            if choices[0].get("text"):
+                chunks += 1
+                first = first if first is not None else time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    if first is None or not done:
+        raise RuntimeError(f"bad stream from {url}: first={first} done={done}")
+    return first, chunks / elapsed
+
+
+#: The first content chunk of a completion stream: a non-empty ``text`` (llama-cpp-python's JSON).
+CONTENT = re.compile(rb'"text": ?"[^"]')
+
+
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client on a socket: the client's own overhead would
+    otherwise be part of every TTFT it observes (httpx costs several ms per request)."""
+
+    def __init__(self, url: str, path: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        body = json.dumps({"model": GEMMA_MODEL, "prompt": PROMPT, "max_tokens": 1,
+                           "stream": True, "temperature": 0}).encode()  # fmt: skip
+        self.request = (
+            f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    def ttft(self) -> float:
+        """Send the one-token stream request; seconds to its first content chunk."""
+        t0 = time.perf_counter()
+        self.sock.sendall(self.request)
+        seen, first = b"", None
+        while not seen.endswith(b"0\r\n\r\n"):  # the chunked body's end
+            data = self.sock.recv(65536)
+            if not data:
+                raise RuntimeError("connection closed mid-response")
+            seen += data
+            if first is None and CONTENT.search(seen):
+                first = time.perf_counter() - t0
+        if first is None or b"[DONE]" not in seen:
+            raise RuntimeError(f"bad stream: {seen[-300:]!r}")
+        return first
+
+
+def gateway_ttft_sum(client: httpx.Client, gateway: str) -> float:
+    total = 0.0
+    for fam in text_string_to_metric_families(client.get(gateway + "/metrics").text):
+        for s in fam.samples:
+            if s.name == TIME_TO_FIRST_TOKEN + "_sum" and s.labels.get("model") == GEMMA_MODEL:
+                total += s.value
+    return total
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+
+
+def ttft_phase(base: str, gateway: str, pairs: int) -> dict[str, list[float]]:
+    """Alternate one-token streams direct / via the gateway on raw sockets."""
+    out: dict[str, list[float]] = {"d_ttft": [], "g_ttft": [], "err": []}
+    direct = RawClient(base, "/v1/completions")
+    via = RawClient(gateway, f"/{GEMMA_MODEL}/v1/completions")
+    with httpx.Client(trust_env=False, timeout=30) as metrics:
+        direct.ttft(), via.ttft()  # warm the prompt cache and both connections
+        for _ in range(pairs):
+            out["d_ttft"].append(direct.ttft())
+            before = gateway_ttft_sum(metrics, gateway)
+            ttft = via.ttft()
+            out["err"].append(abs(ttft - (gateway_ttft_sum(metrics, gateway) - before)))
+            out["g_ttft"].append(ttft)
+    direct.sock.close()
+    via.sock.close()
+    return out
+
+
+def throughput_phase(base: str, gateway: str, pairs: int, max_tokens: int) -> list[float]:
+    """Alternate streams direct / via the gateway; tokens/s of each (direct, via) pair."""
+    rates: dict[str, list[float]] = {"direct": [], "via": []}
+    urls = {"direct": f"{base}/v1/completions", "via": f"{gateway}/{GEMMA_MODEL}/v1/completions"}
+    with httpx.Client(trust_env=False, timeout=120) as client:
+        for _ in range(pairs):
+            for side, url in urls.items():
+                rates[side].append(streamed(client, url, max_tokens)[1])
+    return [statistics.median(rates["direct"]), statistics.median(rates["via"])]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="40 TTFT pairs, 10 x 16 tokens")
+    args = parser.parse_args()
+    ttft_pairs, n, max_tokens = (40, 10, 16) if args.quick else (200, 20, 32)
+
+    artifact = ensure_gemma_artifact(Settings.from_env().home)
+    port, gw_port = free_port(), free_port()
+    settings = LaunchSettings(
+        model=GEMMA_MODEL,
+        version="1.0.0",
+        revision="bench",
+        artifact=artifact,
+        digest=digest_directory(artifact).digest,
+        port=port,
+        context_size=1024,
+    )
+    engine = get_engine("llama-cpp")
+    base, gateway = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gw_port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        routes = Path(tmp) / "routes.json"
+        rev = {"revision": "bench", "version": "1.0.0", "url": base, "weight": 100}
+        routes.write_text(json.dumps({"models": {GEMMA_MODEL: {"revisions": [rev]}}}))
+        gw_argv = [sys.executable, "-m", "llm_platform.serving.gateway", "--routes", str(routes),
+                   "--namespace", "bench", "--port", str(gw_port)]  # fmt: skip
+        logs = {name: open(Path(tmp) / f"{name}.log", "wb") for name in ("engine", "gateway")}  # noqa: SIM115
+        procs = [
+            subprocess.Popen(
+                argv, stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True
+            )
+            for name, argv in (
+                ("engine", launch_argv(engine.name, settings, python=sys.executable)),
+                ("gateway", gw_argv),
+            )
+        ]
+        try:
+            wait_ready(gateway + "/-/health", procs[1])
+            wait_ready(base + engine.readiness_path, procs[0])
+            ttfts = ttft_phase(base, gateway, ttft_pairs)
+            d_rate, g_rate = throughput_phase(base, gateway, n, max_tokens)
+        except Exception:
+            for name in logs:
+                sys.stderr.write((Path(tmp) / f"{name}.log").read_text(errors="replace")[-2000:])
+            raise
+        finally:
+            for proc in procs:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+            for fh in logs.values():
+                fh.close()
+
+    d_ttft, g_ttft = statistics.median(ttfts["d_ttft"]), statistics.median(ttfts["g_ttft"])
+    pairs = zip(ttfts["g_ttft"], ttfts["d_ttft"], strict=True)
+    paired = statistics.median(g - d for g, d in pairs)
+    err = ttfts["err"]
+    print(
+        f"llama.cpp serving {GEMMA_MODEL} Q4_K_M ({settings.threads} threads), alternating "
+        f"direct / through the gateway; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"TTFT: {ttft_pairs} pairs of one-token streams (raw-socket client)")
+    print(f"  p50 direct / via gateway:        {d_ttft * 1000:.2f} / {g_ttft * 1000:.2f} ms")
+    print(f"  added by the gateway (p50s):     {(g_ttft - d_ttft) * 1000:8.2f} ms  (target < 2)")
+    print(f"  added by the gateway (paired):   {paired * 1000:8.2f} ms")
+    print(
+        f"  gateway TTFT vs client-observed: p50 {statistics.median(err) * 1000:.2f} ms, "
+        f"p95 {p95(err) * 1000:.2f} ms  (target p95 < 5)"
+    )
+    print(f"throughput: {n} pairs of {max_tokens}-token streams")
+    print(f"  output tokens/s p50 direct:      {d_rate:8.2f}")
+    print(f"  output tokens/s p50 via gateway: {g_rate:8.2f}")
+    print(f"  ratio gateway / direct:          {g_rate / d_rate:8.3f}     (target >= 0.95)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
