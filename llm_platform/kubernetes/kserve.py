@@ -5,6 +5,9 @@ LM run through ServingRuntimes the platform ships (the engine's own image). The
 InferenceService's predictor is the newest revision; KServe keeps the previously rolled-out one
 and ``canaryTrafficPercent`` splits traffic between them, so one object holds at most two
 revisions. Model-specific arguments live on the InferenceService, the runtime holds the image.
+Engines without contract metrics get the gateway sidecar (:mod:`.sidecar`) as an extra predictor
+container labelled with the predictor's revision: Knative routes to the one container declaring
+a port, so the runtime's engine container declares none and traffic enters through the sidecar.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ from llm_platform.kubernetes.pods import (
     probes,
     resources,
     scheduling,
+)
+from llm_platform.kubernetes.sidecar import (
+    GATEWAY_METRICS_PATH,
+    GATEWAY_PORT,
+    gateway_container,
+    needs_gateway,
 )
 from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
 from llm_platform.serving.engines import get_engine
@@ -121,9 +130,10 @@ def serving_runtime(engine: str, namespace: str) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": rt.image,
-        "ports": [{"containerPort": rt.port, "protocol": "TCP"}],
         **probes(rt.readiness_path, rt.port),
     }
+    if not needs_gateway(engine):  # else the sidecar declares the pod's one serving port
+        container["ports"] = [{"containerPort": rt.port, "protocol": "TCP"}]
     if rt.command:
         container["command"] = list(rt.command)
     if rt.args:
@@ -133,11 +143,8 @@ def serving_runtime(engine: str, namespace: str) -> dict[str, Any]:
         "protocolVersions": ["v1"],
         "containers": [container],
     }
-    if rt.metrics_path:
-        spec["annotations"] = {
-            "prometheus.kserve.io/port": str(rt.port),
-            "prometheus.kserve.io/path": rt.metrics_path,
-        }
+    if _scrape_target(rt):
+        spec["annotations"] = metrics_annotations_for(rt)
     return {
         "apiVersion": RUNTIME_API_VERSION,
         "kind": "ServingRuntime",
@@ -186,6 +193,8 @@ def inference_service(
             **_metrics(rt),
         },
     }
+    if needs_gateway(latest.engine):
+        predictor["containers"] = [gateway_container(spec.env, spec.model, latest, rt.port)]
     if len(spec.revisions) > 1:
         predictor["canaryTrafficPercent"] = latest.weight
     return {
@@ -205,8 +214,15 @@ def inference_service(
     }
 
 
+def _scrape_target(rt: KServeRuntime) -> tuple[int, str] | None:
+    """The pod port and path Prometheus scrapes: the sidecar's, else the engine's own."""
+    if needs_gateway(rt.engine):
+        return GATEWAY_PORT, GATEWAY_METRICS_PATH
+    return None if rt.metrics_path is None else (rt.port, rt.metrics_path)
+
+
 def _metrics(rt: KServeRuntime) -> dict[str, str]:
-    if rt.metrics_path is None:
+    if _scrape_target(rt) is None:
         return {}
     return {
         "serving.kserve.io/enable-prometheus-scraping": "true",
@@ -215,8 +231,9 @@ def _metrics(rt: KServeRuntime) -> dict[str, str]:
 
 
 def metrics_annotations_for(rt: KServeRuntime) -> dict[str, str]:
-    """Scrape annotations for a runtime's metrics endpoint."""
-    return {
-        "prometheus.kserve.io/port": str(rt.port),
-        "prometheus.kserve.io/path": str(rt.metrics_path),
-    }
+    """KServe's scrape annotations for a runtime's metrics endpoint (none without one)."""
+    target = _scrape_target(rt)
+    if target is None:
+        return {}
+    port, path = target
+    return {"prometheus.kserve.io/port": str(port), "prometheus.kserve.io/path": path}

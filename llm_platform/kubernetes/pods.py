@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from llm_platform.kubernetes.placement import Placement
+from llm_platform.kubernetes.sidecar import GATEWAY_METRICS_PATH, GATEWAY_PORT, needs_gateway
 from llm_platform.runtime.base import RevisionSpec
 from llm_platform.serving.engines import ContainerSettings, ContainerSpec, get_engine
 from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR
+from llm_platform.slo.cluster_prometheus import scrape_annotations
 
 GPU_RESOURCE = "nvidia.com/gpu"
 #: Engines are mostly waiting on the accelerator; the HPA scales on CPU utilisation of this.
@@ -81,12 +83,11 @@ def scheduling(placement: Placement) -> dict[str, Any]:
     return out
 
 
-def metrics_annotations(spec: ContainerSpec) -> dict[str, str]:
-    """Prometheus scrape annotations for the engine's own metrics (none when it has none)."""
+def metrics_annotations(engine: str, spec: ContainerSpec) -> dict[str, str]:
+    """Prometheus scrape annotations: the gateway sidecar's metrics when ``engine`` needs one,
+    else the engine's own (none when it has none)."""
+    if needs_gateway(engine):
+        return scrape_annotations(GATEWAY_PORT, GATEWAY_METRICS_PATH)
     if spec.metrics_path is None:
         return {}
-    return {
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(spec.port),
-        "prometheus.io/path": spec.metrics_path,
-    }
+    return scrape_annotations(spec.port, spec.metrics_path)

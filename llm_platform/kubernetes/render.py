@@ -13,6 +13,7 @@ import yaml
 from llm_platform.kubernetes import kserve, workloads
 from llm_platform.kubernetes.placement import Placement
 from llm_platform.kubernetes.pods import container_spec
+from llm_platform.kubernetes.sidecar import serving_port
 from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 
 #: KServe keeps the latest and the previously rolled-out revision, no more.
@@ -78,12 +79,14 @@ def render(
     out: list[dict[str, Any]] = []
     for rev in spec.revisions:
         out.append(workloads.deployment(spec, rev, placement, files[rev.revision]))
-        port = container_spec(spec.model, rev, files[rev.revision]).port
+        port = serving_port(rev.engine, container_spec(spec.model, rev, files[rev.revision]).port)
         out.append(workloads.revision_service(spec, rev, placement, port))
         if placement.autoscaling_enabled:
             out.append(workloads.autoscaler(spec, rev, placement))
     serving = workloads.serving_revision(spec)
-    port = container_spec(spec.model, serving, files[serving.revision]).port
+    port = serving_port(
+        serving.engine, container_spec(spec.model, serving, files[serving.revision]).port
+    )
     out.append(workloads.model_service(spec, placement, port))
     return out
 

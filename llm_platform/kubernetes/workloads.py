@@ -4,6 +4,8 @@ The model's Service selects the pods of one color: blue-green switches it betwee
 traffic split is not expressible, see ``config.schema.DEPLOYMENT_WORKLOAD_STRATEGIES``). Each
 revision's own Service gives smoke tests and status a URL of exactly that revision. An init
 container fetches the artifact from the store and verifies its digest before the engine starts;
+engines without contract metrics get the gateway sidecar (:mod:`.sidecar`), which then takes the
+Services' traffic and the scrapes;
 changes to one revision's pods roll with the environment's ``max_surge`` / ``max_unavailable``.
 """
 
@@ -23,6 +25,7 @@ from llm_platform.kubernetes.pods import (
     resources,
     scheduling,
 )
+from llm_platform.kubernetes.sidecar import gateway_container, needs_gateway
 from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR
 
@@ -91,11 +94,13 @@ def deployment(
     directory = model_dir(CONTAINER_MODEL_DIR, spec.model, rev.digest)
     engine = container_spec(spec.model, rev, files, model_dir=directory)
     labels = names.revision_labels(spec.env, spec.model, rev, placement.commit)
+    sidecar = needs_gateway(rev.engine)
+    port_name = "engine" if sidecar else "http"  # "http" is the port clients use
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": engine.image,
         "args": list(engine.args),
-        "ports": [{"name": "http", "containerPort": engine.port, "protocol": "TCP"}],
+        "ports": [{"name": port_name, "containerPort": engine.port, "protocol": "TCP"}],
         "resources": resources(placement),
         "volumeMounts": [
             {"name": MODEL_VOLUME, "mountPath": CONTAINER_MODEL_DIR, "readOnly": True}
@@ -104,6 +109,9 @@ def deployment(
     }
     if engine.command:
         container["command"] = list(engine.command)
+    containers = [container]
+    if sidecar:
+        containers.append(gateway_container(spec.env, spec.model, rev, engine.port))
     low, _ = placement.replica_bounds()
     body: dict[str, Any] = {
         "selector": {
@@ -125,12 +133,12 @@ def deployment(
                 "labels": labels,
                 "annotations": {
                     **names.revision_annotations(rev, placement.commit),
-                    **metrics_annotations(engine),
+                    **metrics_annotations(rev.engine, engine),
                 },
             },
             "spec": {
                 "initContainers": [_fetch_container(spec.model, rev)],
-                "containers": [container],
+                "containers": containers,
                 "volumes": [{"name": MODEL_VOLUME, "emptyDir": {}}],
                 **scheduling(placement),
             },

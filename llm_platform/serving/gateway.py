@@ -1,6 +1,9 @@
 """The local gateway: routes ``/<model>/<path>`` to a model's revisions by weight.
 
-Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --host H --port N``.
+Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --host H --port N``;
+as a pod's sidecar in front of one engine, ``--upstream URL --model M --version V --revision R
+--color C`` replaces ``--routes``: that one route, and every path is the engine's own
+(``/v1/...``, no ``/<model>`` prefix), so the pod's clients see the engine's URLs.
 It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
 the added latency per request stays well under a millisecond. Inference requests
 (``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
@@ -41,7 +44,7 @@ from llm_platform.serving.httpserver import (
 )
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
-from llm_platform.serving.routes import RoutesWatcher
+from llm_platform.serving.routes import RevisionRoute, RoutesWatcher, StaticRoutes
 from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
 from llm_platform.serving.streams import StreamingResponse
 
@@ -61,8 +64,9 @@ class Gateway:
     """Request handling of the gateway (transport-independent).
 
     Args:
-        watcher: the routes file watcher (polled by :meth:`poll_forever`).
+        watcher: the routes file watcher (polled by :meth:`poll_forever`), or a fixed table.
         namespace: environment name put on every metric (``namespace`` label).
+        mounted: the model every path belongs to (a sidecar: no ``/<model>`` prefix).
         upstream_timeout_s: seconds an upstream may take for a complete response (then 504);
             for a stream, for its head and then for each silence between its pieces.
         seed: seed of the weighted choice and of the injected-fault draws (None: random).
@@ -70,14 +74,16 @@ class Gateway:
 
     def __init__(
         self,
-        watcher: RoutesWatcher,
+        watcher: RoutesWatcher | StaticRoutes,
         *,
         namespace: str,
+        mounted: str | None = None,
         upstream_timeout_s: float = 120.0,
         seed: int | None = None,
     ) -> None:
         self.watcher = watcher
         self.namespace = namespace
+        self.mounted = mounted
         self.upstream_timeout_s = upstream_timeout_s
         self.metrics = GatewayMetrics(namespace)
         self.client = HttpClient()
@@ -129,8 +135,11 @@ class Gateway:
                     self.metrics.prepare(model, r.version, r.color, r.revision)
             body = generate_latest(self.metrics.registry)
             return Response(200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], body)
-        model_b, _, rest_b = path[1:].partition(b"/")
-        model, pinned, revision = model_b.decode(errors="replace").partition("@")
+        if self.mounted is not None:
+            model, pinned, revision, rest_b = self.mounted, "", "", path[1:]
+        else:
+            model_b, _, rest_b = path[1:].partition(b"/")
+            model, pinned, revision = model_b.decode(errors="replace").partition("@")
         router = self.watcher.table.routers.get(model)
         if router is None:
             msg = f"model {model!r} is not routed by this gateway ({self.namespace})"
@@ -216,10 +225,27 @@ async def _run(
         gateway.client.close()
 
 
+def _static_routes(args: argparse.Namespace) -> StaticRoutes:
+    """The one route of ``--upstream`` (ValueError naming missing flags; ValidationError)."""
+    missing = [f"--{f}" for f in ("model", "version", "revision") if not getattr(args, f)]
+    if missing:
+        raise ValueError(f"--upstream needs {', '.join(missing)}")
+    route = RevisionRoute(
+        revision=args.revision, version=args.version, color=args.color, url=args.upstream,
+        weight=100,
+    )  # fmt: skip
+    return StaticRoutes(args.model, route)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see module docstring); returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m llm_platform.serving.gateway")
-    parser.add_argument("--routes", required=True, type=Path, help="routes JSON file")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--routes", type=Path, help="routes JSON file")
+    source.add_argument("--upstream", help="one engine's URL (a sidecar; needs --model ...)")
+    for flag in ("--model", "--version", "--revision"):
+        parser.add_argument(flag, help="with --upstream: the route's metric label")
+    parser.add_argument("--color", default="", help="with --upstream: the route's color")
     parser.add_argument("--namespace", required=True, help="environment, e.g. staging")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -235,16 +261,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     disable_created_metrics()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    watcher = RoutesWatcher(args.routes)
-    try:
-        watcher.poll()
-    except ConfigurationError as exc:
-        sys.stderr.write(f"gateway: cannot start: {exc}\n")
-        return 2
-    if not args.routes.exists():
-        log.warning("routes file %s does not exist yet; no models are routed", args.routes)
+    watcher: RoutesWatcher | StaticRoutes
+    if args.upstream is not None:
+        try:
+            watcher = _static_routes(args)
+        except (ValidationError, ValueError) as exc:
+            sys.stderr.write(f"gateway: invalid --upstream route: {exc}\n")
+            return 2
+    else:
+        watcher = RoutesWatcher(args.routes)
+        try:
+            watcher.poll()
+        except ConfigurationError as exc:
+            sys.stderr.write(f"gateway: cannot start: {exc}\n")
+            return 2
+        if not args.routes.exists():
+            log.warning("routes file %s does not exist yet; no models are routed", args.routes)
     gateway = Gateway(
-        watcher, namespace=args.namespace, upstream_timeout_s=args.upstream_timeout, seed=args.seed
+        watcher,
+        namespace=args.namespace,
+        mounted=args.model if args.upstream is not None else None,
+        upstream_timeout_s=args.upstream_timeout,
+        seed=args.seed,
     )
     try:
         run(_run(gateway, args.host, args.port, args.poll_interval, limits))

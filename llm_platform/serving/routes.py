@@ -147,6 +147,26 @@ def parse_routes(text: str, *, source: str) -> RouteTable:
         raise ConfigurationError(f"{source}: invalid routes: {problems}") from exc
 
 
+class StaticRoutes:
+    """One model's single revision, fixed at start: the table of a gateway sidecar in a pod
+    (``--upstream``); it never reloads. Same interface as :class:`RoutesWatcher`.
+
+    Args:
+        model: the model name (the ``model`` label).
+        route: its one revision, at weight 100.
+    """
+
+    def __init__(self, model: str, route: RevisionRoute) -> None:
+        self.path = Path(f"<{route.url}>")  # shown in /-/routes instead of a file
+        self.table = RouteTable(RoutesFile(models={model: ModelRoutes(revisions=[route])}))
+        self.error: str | None = None
+        self.generation = 1
+
+    def poll(self) -> bool:
+        """Nothing to reload."""
+        return False
+
+
 class RoutesWatcher:
     """Reloads the routes file when its identity (inode, mtime, size) changes.
 
