@@ -117,7 +117,7 @@ def test_resource_sends_its_token(
 ) -> None:
     url, seen = proxy
     resource = PrometheusResource(url=url, bearer_token=TOKEN, timeout_s=10)
-    with resource.client() as client:
+    with resource.client(monitoring_namespace="monitoring") as client:
         verdict = evaluate(client, model=MODEL, namespace=NS, objectives=OBJ, at=_at(history))
     assert verdict.verdict == "pass" and seen[-1]["Authorization"] == f"Bearer {TOKEN}"
 
