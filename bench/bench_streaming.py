@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _engine import PROMPT, free_port, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.demo_gemma import GEMMA_MODEL, ensure_gemma_artifact
@@ -39,28 +40,6 @@ from llm_platform.digest import digest_directory
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.serving.metrics import TIME_TO_FIRST_TOKEN
 from llm_platform.settings import Settings
-
-PROMPT = "The history of the city of Paris begins"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} not ready after {timeout_s} s")
 
 
 def streamed(client: httpx.Client, url: str, max_tokens: int) -> tuple[float, float]:
