@@ -182,7 +182,7 @@ def prometheus_argv(binary: Path, paths: PrometheusPaths, port: int) -> list[str
 
 
 def start_prometheus(
-    home: Path, port: int, *, scrape_interval: str = "1s", timeout_s: float = 20.0
+    home: Path, port: int, *, scrape_interval: str = "1s", timeout_s: float = 60.0
 ) -> tuple[int, list[str]]:
     """Write the config, start Prometheus detached and wait for ``/-/ready``.
 
