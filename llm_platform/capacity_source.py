@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict
 
 from llm_platform.capacity import GPU, CapacityVerdict, check_fit
 from llm_platform.config.applicability import serving_replicas
-from llm_platform.config.schema import EnvironmentConfig, Resources
+from llm_platform.config.environment import EnvironmentConfig
+from llm_platform.config.schema import Resources
 from llm_platform.kube_api import list_all
 from llm_platform.pod_resources import GPU_TOLERATIONS, node_pool, replica_resources
 from llm_platform.promotion.gate import GateItem

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict
 
 from llm_platform.capacity import GPU
-from llm_platform.config.schema import DefaultLimits, Resources
+from llm_platform.config.environment import DefaultLimits
+from llm_platform.config.schema import Resources
 
 MIB_PER_GIB = 1024
 

@@ -14,7 +14,8 @@ import dagster as dg
 
 from llm_platform.capacity_source import cluster_capacity_item, read_cluster
 from llm_platform.config.applicability import serving_replicas
-from llm_platform.config.schema import EnvironmentConfig, ModelConfig
+from llm_platform.config.environment import EnvironmentConfig
+from llm_platform.config.schema import ModelConfig
 from llm_platform.kube_api import ClusterAccessError, api_client
 from llm_platform.promotion.gate import GateItem, local_capacity_item
 from llm_platform.runtime.base import Runtime

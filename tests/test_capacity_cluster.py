@@ -13,7 +13,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from llm_platform.capacity_source import cluster_capacity_item, read_cluster, replicas_to_place
-from llm_platform.config.schema import EnvironmentConfig, ModelConfig, Resources
+from llm_platform.config.environment import EnvironmentConfig
+from llm_platform.config.schema import ModelConfig, Resources
 from llm_platform.kube_api import ClusterAccessError, api_client, list_all
 from llm_platform.pod_resources import node_pool, replica_resources
 from resources.capacity import KubernetesCapacityResource

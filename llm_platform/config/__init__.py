@@ -6,6 +6,13 @@ problem (file, line, field, message), never any other exception.
 
 from __future__ import annotations
 
+from llm_platform.config.environment import (
+    Autoscaling,
+    Cluster,
+    Deployment,
+    EnvironmentConfig,
+    effective_slo,
+)
 from llm_platform.config.files import read_config_bytes
 from llm_platform.config.loading import (
     load_environment,
@@ -16,10 +23,6 @@ from llm_platform.config.loading import (
 )
 from llm_platform.config.problems import ConfigError, Problem
 from llm_platform.config.schema import (
-    Autoscaling,
-    Cluster,
-    Deployment,
-    EnvironmentConfig,
     ModelConfig,
     Resources,
     Serving,
@@ -28,7 +31,6 @@ from llm_platform.config.schema import (
     Source,
     check_dns_label,
     duration_seconds,
-    effective_slo,
 )
 from llm_platform.config.validate import ValidationReport, validate_paths, validate_report
 from llm_platform.repo_layout import model_config_path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from llm_platform.config.schema import Autoscaling, EnvironmentConfig
+from llm_platform.config.environment import Autoscaling, EnvironmentConfig
 
 KUBERNETES = "kubernetes"
 

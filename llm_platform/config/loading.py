@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.files import read_config_bytes
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.pydantic_problems import sort_problems, validation_problems
-from llm_platform.config.schema import EnvironmentConfig, ModelConfig
+from llm_platform.config.schema import ModelConfig
 from llm_platform.config.yaml_loader import key_lines, load_mapping
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)

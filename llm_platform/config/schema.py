@@ -1,4 +1,4 @@
-"""Pydantic models for ``models/<name>/model.yaml`` and ``config/<env>.yaml``.
+"""Pydantic models for ``models/<name>/model.yaml`` (environments live in ``environment.py``).
 
 Every model forbids unknown keys (a typo must not pass silently) and validates strictly: a bool
 is not an int, a string is not a number, a number is not a string.
@@ -25,10 +25,8 @@ from pydantic_core import PydanticCustomError
 
 from llm_platform.config.source_paths import relative_source_problem
 from llm_platform.durations import check_duration, duration_seconds
-from llm_platform.notify_routes import check_webhook_env_name
 from llm_platform.slo.budgets import MIN_BUDGET_PERIOD
 from llm_platform.slo.objectives import OBJECTIVES, Objective
-from llm_platform.strategy_names import Strategy
 
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
@@ -299,154 +297,3 @@ class ModelConfig(BaseModel):
             ensure_ascii=False,
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-class Cluster(BaseModel):
-    """Where the environment's model pods are scheduled."""
-
-    model_config = STRICT
-
-    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
-
-
-class DefaultLimits(BaseModel):
-    """Multipliers applied to a model's requested resources to get its limits."""
-
-    model_config = STRICT
-
-    memory_multiplier: float = Field(default=1.0, gt=0)
-    gpu_multiplier: float = Field(default=1.0, gt=0)
-
-
-class EnvironmentResources(BaseModel):
-    """Resource defaults of an environment."""
-
-    model_config = STRICT
-
-    default_limits: DefaultLimits = Field(default_factory=DefaultLimits)
-
-
-class Autoscaling(BaseModel):
-    """Replica bounds (``min_replicas <= max_replicas``)."""
-
-    model_config = STRICT
-
-    enabled: bool = False
-    min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=1, ge=1)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Autoscaling:
-        if self.min_replicas > self.max_replicas:
-            raise PydanticCustomError(
-                "replica_bounds",
-                "min_replicas {low} is greater than max_replicas {high}",
-                {"low": self.min_replicas, "high": self.max_replicas},
-            )
-        return self
-
-
-class Monitoring(BaseModel):
-    """Monitoring settings of an environment."""
-
-    model_config = STRICT
-
-    prometheus_namespace: str = "monitoring"
-    #: The *name* of the environment variable holding this environment's Slack webhook URL
-    #: (``SLACK_WEBHOOK_<NAME>``), never the URL: see ``llm_platform/notify_routes.py``.
-    alert_manager_webhook: str | None = None
-
-    @field_validator("alert_manager_webhook")
-    @classmethod
-    def _webhook_is_a_variable_name(cls, value: str | None) -> str | None:
-        return None if value is None else check_webhook_env_name(value)
-
-
-class Deployment(BaseModel):
-    """How new revisions roll out in an environment."""
-
-    model_config = STRICT
-
-    strategy: Strategy
-    max_unavailable: IntOrPercent = 0
-    max_surge: IntOrPercent = 1
-    approval_required: bool = False
-    canary_percentage: int = Field(default=10, ge=1, le=100)
-
-
-#: Kubernetes workloads a model runs as on the Kubernetes target (``kubernetes.workload``).
-Workload = Literal["kserve", "deployment"]
-#: Strategies a plain Deployment + Service can carry: its Service selects one color at a time,
-#: so only whole switches (blue-green) are expressible; traffic splits need KServe.
-DEPLOYMENT_WORKLOAD_STRATEGIES: frozenset[str] = frozenset({"blue-green"})
-
-
-class KubernetesSettings(BaseModel):
-    """How the environment's models run on the Kubernetes target."""
-
-    model_config = STRICT
-
-    workload: Workload = Field(
-        default="kserve",
-        description="kserve: an InferenceService per model on a ServingRuntime per engine; "
-        "deployment: a Deployment per revision + Service + HorizontalPodAutoscaler",
-    )
-
-
-class EnvironmentConfig(BaseModel):
-    """``config/<env>.yaml``: one deployment environment (staging, production, ...)."""
-
-    model_config = STRICT
-
-    environment: str = Field(min_length=1)
-    namespace: str
-    cluster: Cluster = Field(default_factory=Cluster)
-    resources: EnvironmentResources = Field(default_factory=EnvironmentResources)
-    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
-    monitoring: Monitoring = Field(default_factory=Monitoring)
-    deployment: Deployment
-    slo: SLOObjectives = Field(default_factory=SLOObjectives)
-    approvers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
-    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
-
-    @model_validator(mode="after")
-    def _workload_carries_strategy(self) -> EnvironmentConfig:
-        workload, strategy = self.kubernetes.workload, self.deployment.strategy
-        if workload == "deployment" and strategy not in DEPLOYMENT_WORKLOAD_STRATEGIES:
-            raise PydanticCustomError(
-                "workload_strategy",
-                "deployment.strategy {strategy} splits traffic between revisions, which "
-                "kubernetes.workload deployment cannot (its Service selects one color); use "
-                "kubernetes.workload kserve or deployment.strategy blue-green",
-                {"strategy": strategy},
-            )
-        return self
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str) -> str:
-        return check_dns_label(value)
-
-    @field_validator("environment")
-    @classmethod
-    def _environment(cls, value: str, info: ValidationInfo) -> str:
-        expected = (info.context or {}).get("expected_environment")
-        if expected is not None and value != expected:
-            raise ValueError(f"{value!r} does not match its file name {expected + '.yaml'!r}")
-        return value
-
-
-def effective_slo(env: EnvironmentConfig, model: ModelConfig) -> SLOObjectives:
-    """The objectives that apply to ``model`` in ``env``: the model's overrides win.
-
-    Args:
-        env: The environment, whose ``slo`` block holds the defaults.
-        model: The model, whose optional ``slo`` block overrides single objectives.
-
-    Returns:
-        Fully resolved objectives.
-    """
-    if model.slo is None:
-        return env.slo
-    overrides = model.slo.model_dump(exclude_none=True)
-    return env.slo.model_copy(update=overrides)

@@ -11,12 +11,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_platform.config.schema import (
-    EnvironmentConfig,
-    IntOrPercent,
-    ModelConfig,
-    Workload,
-)
+from llm_platform.config.environment import EnvironmentConfig, Workload
+from llm_platform.config.schema import IntOrPercent, ModelConfig
 
 GIB = 1024**3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from llm_platform.config.schema import EnvironmentConfig
+from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion.approval_history import latest_change, with_provenance
 from llm_platform.promotion.approval_rule import find_approval, names_candidate, ui_approval

@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.pydantic_problems import sort_problems, validation_problems
-from llm_platform.config.schema import EnvironmentConfig
 from llm_platform.promotion.approvals import (
     Approval,
     ApprovalDecision,
