@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+#: Fixtures shared by many test modules without importing them by name.
+pytest_plugins = ["tests.kube_emulator_fixtures"]
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.invalid",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import kmock
+import pytest
 import yaml
 from kubernetes import client
 
@@ -147,3 +148,22 @@ def pod(
         },
         "status": {"phase": phase},
     }
+
+
+@pytest.fixture
+def cluster() -> Iterator[EmulatedCluster]:
+    """An emulated API server for one test (registered for every test by ``conftest.py``)."""
+    with running_cluster() as emulated:
+        yield emulated
+
+
+@pytest.fixture
+def kubeconfig(cluster: EmulatedCluster, tmp_path: Path) -> Path:
+    """A kubeconfig file pointing at ``cluster``."""
+    return cluster.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def core(cluster: EmulatedCluster, kubeconfig: Path) -> client.CoreV1Api:
+    """The official client's core API on ``cluster``."""
+    return cluster.core(kubeconfig)

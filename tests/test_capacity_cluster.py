@@ -4,7 +4,6 @@ emulated API server through the official client, decided by llm_platform.capacit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,28 +17,12 @@ from llm_platform.config.schema import ModelConfig, Resources
 from llm_platform.kube_api import ClusterAccessError, api_client, list_all
 from llm_platform.pod_resources import node_pool, replica_resources
 from resources.capacity import KubernetesCapacityResource
-from tests.kube_emulator_fixtures import EmulatedCluster, node, pod, running_cluster
+from tests.kube_emulator_fixtures import EmulatedCluster, node, pod
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 GPU_POOL = {"node-type": "gpu-a100"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmulatedCluster]:
-    with running_cluster() as emulated:
-        yield emulated
-
-
-@pytest.fixture
-def kubeconfig(cluster: EmulatedCluster, tmp_path: Path) -> Path:
-    return cluster.write_kubeconfig(tmp_path / "kubeconfig")
-
-
-@pytest.fixture
-def core(cluster: EmulatedCluster, kubeconfig: Path) -> client.CoreV1Api:
-    return cluster.core(kubeconfig)
 
 
 def env(

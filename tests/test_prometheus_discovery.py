@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client
 
 from llm_platform.kube_api import api_client
 from llm_platform.slo.cluster_prometheus import (
@@ -21,25 +19,9 @@ from llm_platform.slo.cluster_prometheus import (
 from llm_platform.slo.endpoint import PrometheusNotConfigured, resolve_prometheus_url
 from resources.prometheus import PrometheusResource
 from tests.config_fixtures import env_dict, model_dict, to_yaml
-from tests.kube_emulator_fixtures import EmulatedCluster, running_cluster
+from tests.kube_emulator_fixtures import EmulatedCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmulatedCluster]:
-    with running_cluster() as emulated:
-        yield emulated
-
-
-@pytest.fixture
-def kubeconfig(cluster: EmulatedCluster, tmp_path: Path) -> Path:
-    return cluster.write_kubeconfig(tmp_path / "kubeconfig")
-
-
-@pytest.fixture
-def core(cluster: EmulatedCluster, kubeconfig: Path) -> client.CoreV1Api:
-    return cluster.core(kubeconfig)
 
 
 def service(
