@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 #: Fixtures shared by many test modules without importing them by name.
-pytest_plugins = ["tests.kube_emulator_fixtures"]
+pytest_plugins = ["tests.kube_emulator_fixtures", "tests.webhook_fixtures"]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",

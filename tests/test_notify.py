@@ -6,10 +6,6 @@ No ``from __future__ import annotations``: dagster reads the asset's parameter a
 import json
 import logging
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import dagster as dg
@@ -23,55 +19,12 @@ from llm_platform.notify import (
 )
 from llm_platform.promotion import LedgerEvent
 from resources.notifier import NotifierResource
+from tests.webhook_fixtures import SlackServer
 
-SECRET_PATH = "/services/T0SECRET/B0SECRET/XyZsecretToken123"
+HOOK = "notify"
+SECRET_PATH = SlackServer.secret_path(HOOK)
+SECRET_TOKEN = SECRET_PATH.rsplit("/", 1)[-1]
 DIGEST = "ab" * 32
-
-
-@dataclass
-class Webhook:
-    """A local HTTP server playing Slack's incoming webhook."""
-
-    server: ThreadingHTTPServer
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-    status: int = 200
-    reply: str = "ok"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{SECRET_PATH}"
-
-
-@pytest.fixture()
-def webhook() -> Iterator[Webhook]:
-    state: Webhook
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server API)
-            length = int(self.headers.get("Content-Length", "0"))
-            state.bodies.append(json.loads(self.rfile.read(length)))
-            state.paths.append(self.path)
-            payload = state.reply.encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state = Webhook(server=server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def event(kind: str, **kw: Any) -> LedgerEvent:
@@ -91,7 +44,7 @@ def _closed_port() -> int:
 def _assert_secret_absent(*texts: str) -> None:
     for text in texts:
         assert SECRET_PATH not in text
-        assert "XyZsecretToken123" not in text
+        assert SECRET_TOKEN not in text
 
 
 def _assert_no_chained_error(exc: BaseException) -> None:
@@ -142,14 +95,16 @@ def test_log_notifier_levels(caplog: pytest.LogCaptureFixture) -> None:
 # --- Slack ---------------------------------------------------------------------------------------
 
 
-def test_slack_posts_text_and_blocks(webhook: Webhook, caplog: pytest.LogCaptureFixture) -> None:
+def test_slack_posts_text_and_blocks(
+    slack_server: SlackServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
-    notifier = SlackNotifier(webhook.url, timeout=5)
+    notifier = SlackNotifier(slack_server.url(HOOK), timeout=5)
     message = notifier.notify(
         event("promoted", approver="alice", run_id="run-7", evidence={"slo": "pass"})
     )
-    assert webhook.paths == [SECRET_PATH]
-    (body,) = webhook.bodies
+    assert [path for path, _ in slack_server.received] == [SECRET_PATH]
+    (body,) = [body for _, body in slack_server.received]
     assert body["text"] == message.text
     assert "llama 1.2.0 (abababababab) promoted to production" in body["text"]
     rendered = json.dumps(body["blocks"])
@@ -158,15 +113,15 @@ def test_slack_posts_text_and_blocks(webhook: Webhook, caplog: pytest.LogCapture
 
 
 def test_slack_failure_names_status_never_url(
-    webhook: Webhook, caplog: pytest.LogCaptureFixture
+    slack_server: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    webhook.status = 500
-    webhook.reply = f"no_service at {SECRET_PATH}"  # a server echoing the secret back
-    notifier = SlackNotifier(webhook.url, timeout=5)
+    slack_server.status = 500
+    slack_server.reply = f"no_service at {SECRET_PATH}"  # a server echoing the secret back
+    notifier = SlackNotifier(slack_server.url(HOOK), timeout=5)
     with pytest.raises(NotificationError) as info:
         notifier.notify(event("rolled_back"))
-    assert len(webhook.bodies) == 1
+    assert len(slack_server.received) == 1
     assert "HTTP 500" in str(info.value)
     assert "no_service at <redacted>" in str(info.value)
     _assert_no_chained_error(info.value)
@@ -202,24 +157,24 @@ def test_resource_off_logs_only(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_resource_failure_logged_or_raised(
-    webhook: Webhook, caplog: pytest.LogCaptureFixture
+    slack_server: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    webhook.status = 500
-    resource = NotifierResource(slack_webhook_url=webhook.url)
+    slack_server.status = 500
+    resource = NotifierResource(slack_webhook_url=slack_server.url(HOOK))
     assert resource.notify(event("refused")) is False
     assert "not delivered" in caplog.text and "HTTP 500" in caplog.text
-    strict = NotifierResource(slack_webhook_url=webhook.url, raise_on_error=True)
+    strict = NotifierResource(slack_webhook_url=slack_server.url(HOOK), raise_on_error=True)
     with pytest.raises(NotificationError):
         strict.notify(build_message(event("refused")))
-    assert len(webhook.bodies) == 2
+    assert len(slack_server.received) == 2
     _assert_secret_absent(caplog.text, repr(resource), str(strict))
 
 
 def test_resource_in_a_run_keeps_secret_out_of_events(
-    webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+    slack_server: SlackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SLACK_WEBHOOK_URL", webhook.url)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack_server.url(HOOK))
 
     @dg.asset
     def announce(context: dg.AssetExecutionContext, notifier: NotifierResource) -> None:
@@ -235,6 +190,8 @@ def test_resource_in_a_run_keeps_secret_out_of_events(
         assert run is not None
         dumped = "\n".join(str(entry) for entry in logs) + json.dumps(run.tags)
         dumped += str(run.run_config)
-    assert len(webhook.bodies) == 1 and webhook.bodies[0]["text"].startswith(":rocket:")
+    assert len(slack_server.received) == 1 and slack_server.received[0][1]["text"].startswith(
+        ":rocket:"
+    )
     assert "delivered" in dumped and "NotifierResource(slack=configured" in dumped
     _assert_secret_absent(dumped)

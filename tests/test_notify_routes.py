@@ -22,7 +22,7 @@ from llm_platform.notify_routes import (
 from llm_platform.promotion import LedgerEvent
 from llm_platform.settings import Settings, webhook_env_vars
 from resources.notifier import NotifierResource
-from tests.webhook_fixtures import SlackServer, slack_server  # noqa: F401 - fixture
+from tests.webhook_fixtures import SlackServer
 
 SECRET_URL = "https://hooks.slack.com/services/T000/B000/sEcReTtOkEn"
 

@@ -35,7 +35,7 @@ from resources.registrar import LocalKfpRegistrarResource
 from sensors.run_failure import run_failure_sensor
 from tests.promotion_fixtures import DEMO_WEIGHTS
 from tests.security_fixtures import malicious_pickle
-from tests.webhook_fixtures import SlackServer, slack_server  # noqa: F401 - fixture
+from tests.webhook_fixtures import SlackServer
 
 GLOBAL, STAGING = "SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_STAGING"
 

@@ -19,6 +19,9 @@ class SlackServer:
 
     server: ThreadingHTTPServer
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: What the server answers (a test may make it fail, or echo a secret back).
+    status: int = 200
+    reply: str = "ok"
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{self.secret_path(name)}"
@@ -40,11 +43,12 @@ def slack_server() -> Iterator[SlackServer]:
         def do_POST(self) -> None:  # noqa: N802 (http.server API)
             length = int(self.headers.get("Content-Length", "0"))
             state.received.append((self.path, json.loads(self.rfile.read(length))))
-            self.send_response(200)
+            payload = state.reply.encode()
+            self.send_response(state.status)
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             return
