@@ -20,7 +20,8 @@ from llm_platform.kubernetes.sidecar import (
     gateway_container,
     needs_gateway,
 )
-from llm_platform.runtime.base import DeploymentSpec
+from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
+from llm_platform.serving.metrics import REQUESTS_FAILED_TOTAL
 from llm_platform.slo.cluster_prometheus import scrape_annotations
 from tests.k8s_schemas import validate_manifest
 from tests.serving_fixtures import Proc, build_artifact, free_port, start_model_server
@@ -104,9 +105,9 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     proc.stop()
 
 
-def sidecar_argv(upstream: str, port: int) -> list[str]:
+def sidecar_argv(upstream: str, port: int, rev: RevisionSpec | None = None) -> list[str]:
     """The rendered sidecar's command and args, with the engine and listen address local."""
-    rev = revision("r-blue", DIGEST_A, 100, "blue", engine="builtin")
+    rev = rev or revision("r-blue", DIGEST_A, 100, "blue", engine="builtin")
     container = gateway_container("prod", "m", rev, 8080)
     args = [a for a in container["args"] if not a.startswith(("--upstream=", "--host=", "--port="))]
     assert container["command"][:2] == ["python", "-m"]
@@ -142,6 +143,44 @@ def test_rendered_sidecar_exports_the_contract_series(model_server: tuple[str, P
     assert samples["llm_time_to_first_token_seconds_count"].labels == labels
 
 
+def test_rendered_sidecar_injects_the_revisions_faults(model_server: tuple[str, Path]) -> None:
+    upstream, tmp = model_server
+    port = free_port()
+    rev = revision("r-blue", DIGEST_A, 100, "blue", engine="builtin")
+    faulty = rev.model_copy(update={"error_rate": 1.0, "latency_ms": 50.0})
+    argv = sidecar_argv(upstream, port, faulty)
+    assert '--faults={"latency_ms":50.0,"error_rate":1.0,"stall_ms":0.0,"cut_rate":0.0}' in argv
+    assert not any(a.startswith("--faults") for a in sidecar_argv(upstream, port, rev))
+    proc = Proc(argv, tmp / "faulty-sidecar.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        proc.wait_http(url + "/-/health")
+        body = {"model": "m", "prompt": "hello", "max_tokens": 2}
+        with httpx.Client(timeout=30) as c:
+            codes = [c.post(url + "/v1/completions", json=body).status_code for _ in range(4)]
+            text = c.get(url + "/metrics").text
+    finally:
+        proc.stop()
+    assert codes == [500] * 4
+    failed = [
+        s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == REQUESTS_FAILED_TOTAL
+    ]
+    assert failed == [4.0]  # counted as the revision's failures, so its SLO checks see them
+
+
+def test_faults_on_an_engine_without_the_sidecar_are_refused() -> None:
+    rev = revision("r-blue", DIGEST_A, 100, "blue", engine="vllm")
+    spec = DeploymentSpec(
+        env="prod", model="m", revisions=[rev.model_copy(update={"latency_ms": 5.0})]
+    )
+    for workload in ("kserve", "deployment"):
+        with pytest.raises(InvalidDeploymentSpec, match="r-blue.*engine vllm"):
+            render(spec, placement(workload), {"r-blue": FILES["vllm"]})
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -151,6 +190,16 @@ def test_rendered_sidecar_exports_the_contract_series(model_server: tuple[str, P
             "url",
         ),
         (["--upstream=http://127.0.0.1:1", "--routes=r.json"], "not allowed with"),
+        (
+            [
+                "--upstream=http://127.0.0.1:1",
+                "--model=m",
+                "--version=1",
+                "--revision=r",
+                '--faults={"error_rate": 2}',
+            ],
+            "error_rate",
+        ),  # fmt: skip
     ],
 )
 def test_bad_upstream_arguments_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:

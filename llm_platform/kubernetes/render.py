@@ -13,7 +13,7 @@ import yaml
 from llm_platform.kubernetes import kserve, workloads
 from llm_platform.kubernetes.placement import Placement
 from llm_platform.kubernetes.pods import container_spec
-from llm_platform.kubernetes.sidecar import serving_port
+from llm_platform.kubernetes.sidecar import check_faults, serving_port
 from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 
 #: KServe keeps the latest and the previously rolled-out revision, no more.
@@ -69,6 +69,7 @@ def render(
     missing = sorted(r.revision for r in spec.revisions if r.revision not in files)
     if missing:
         raise InvalidDeploymentSpec(f"{spec.env}/{spec.model}: no artifact files for {missing}")
+    check_faults(spec)
     if placement.workload == "kserve":
         latest = latest or choose_latest(spec, None, None)
         engines = sorted({latest.engine, *(r.engine for r in spec.revisions)})

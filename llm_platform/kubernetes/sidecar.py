@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_platform.platform_image import PLATFORM_IMAGE
-from llm_platform.runtime.base import RevisionSpec
+from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.base import LOOPBACK
 from llm_platform.slo.profiles import DEFAULT_PROFILE
@@ -35,6 +35,20 @@ def needs_gateway(engine: str) -> bool:
     return get_engine(engine).metric_profile == DEFAULT_PROFILE.name
 
 
+def check_faults(spec: DeploymentSpec) -> None:
+    """Refuse injected faults where no sidecar would inject them (an engine with its own metrics).
+
+    Raises:
+        InvalidDeploymentSpec: naming the revision and its engine.
+    """
+    for rev in spec.revisions:
+        if rev.faults.active and not needs_gateway(rev.engine):
+            raise InvalidDeploymentSpec(
+                f"{spec.env}/{spec.model}: revision {rev.revision} asks for injected faults, but "
+                f"engine {rev.engine} runs without the gateway sidecar that injects them"
+            )
+
+
 def serving_port(engine: str, engine_port: int) -> int:
     """The pod port clients and Prometheus use: the sidecar's when there is one."""
     return GATEWAY_PORT if needs_gateway(engine) else engine_port
@@ -42,7 +56,7 @@ def serving_port(engine: str, engine_port: int) -> int:
 
 def gateway_container(env: str, model: str, rev: RevisionSpec, engine_port: int) -> dict[str, Any]:
     """The sidecar routing every request to the engine on ``engine_port`` (contract metrics
-    labelled with ``env`` and the revision)."""
+    labelled with ``env`` and the revision; the revision's injected faults, for drills)."""
     probe = {
         "httpGet": {"path": GATEWAY_HEALTH_PATH, "port": GATEWAY_PORT},
         "periodSeconds": 10,
@@ -61,6 +75,7 @@ def gateway_container(env: str, model: str, rev: RevisionSpec, engine_port: int)
             f"--namespace={env}",
             "--host=0.0.0.0",
             f"--port={GATEWAY_PORT}",
+            *([f"--faults={rev.faults.model_dump_json()}"] if rev.faults.active else []),
         ],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
         "resources": GATEWAY_RESOURCES,

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from llm_platform.errors import PlatformError
+from llm_platform.serving.faults import FaultSettings
 
 Color = Literal["blue", "green", "stable", "canary"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -84,6 +85,11 @@ class RevisionSpec(BaseModel):
         from llm_platform.serving.engines.registry import check_engine_name
 
         return check_engine_name(value)
+
+    @property
+    def faults(self) -> FaultSettings:
+        """The faults the gateway in front of this revision injects (none by default)."""
+        return FaultSettings(latency_ms=self.latency_ms, error_rate=self.error_rate)
 
 
 class DeploymentSpec(BaseModel):

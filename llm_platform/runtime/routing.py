@@ -112,7 +112,7 @@ def route_entries(
                 url=replicas[0],
                 urls=replicas,
                 weight=w,
-                faults=FaultSettings(latency_ms=r.latency_ms, error_rate=r.error_rate),
+                faults=r.faults,
                 fault_file=fault_file(r) if fault_file else None,
             )
         )

@@ -2,8 +2,8 @@
 
 Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --host H --port N``;
 as a pod's sidecar in front of one engine, ``--upstream URL --model M --version V --revision R
---color C`` replaces ``--routes``: that one route, and every path is the engine's own
-(``/v1/...``, no ``/<model>`` prefix), so the pod's clients see the engine's URLs.
+--color C [--faults JSON]`` replaces ``--routes``: that one route, and every path is the
+engine's own (``/v1/...``, no ``/<model>`` prefix), so the pod's clients see the engine's URLs.
 It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
 the added latency per request stays well under a millisecond. Inference requests
 (``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from llm_platform.errors import ConfigurationError
 from llm_platform.serving.bodies import prepare_body, response_usage
 from llm_platform.serving.completions import ClientError
-from llm_platform.serving.faults import FaultTable
+from llm_platform.serving.faults import NO_FAULTS, FaultSettings, FaultTable
 from llm_platform.serving.httpclient import HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
@@ -230,9 +230,10 @@ def _static_routes(args: argparse.Namespace) -> StaticRoutes:
     missing = [f"--{f}" for f in ("model", "version", "revision") if not getattr(args, f)]
     if missing:
         raise ValueError(f"--upstream needs {', '.join(missing)}")
+    faults = NO_FAULTS if args.faults is None else FaultSettings.model_validate_json(args.faults)
     route = RevisionRoute(
         revision=args.revision, version=args.version, color=args.color, url=args.upstream,
-        weight=100,
+        weight=100, faults=faults,
     )  # fmt: skip
     return StaticRoutes(args.model, route)
 
@@ -246,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("--model", "--version", "--revision"):
         parser.add_argument(flag, help="with --upstream: the route's metric label")
     parser.add_argument("--color", default="", help="with --upstream: the route's color")
+    parser.add_argument(
+        "--faults", help='with --upstream: injected faults, JSON {"latency_ms": X, "error_rate": P}'
+    )
     parser.add_argument("--namespace", required=True, help="environment, e.g. staging")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

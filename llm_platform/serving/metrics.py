@@ -18,6 +18,12 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# The contract series' names are defined once, where the SLO queries read them.
+from llm_platform.slo.profiles import REQUEST_DURATION_SECONDS as REQUEST_DURATION
+from llm_platform.slo.profiles import REQUESTS_FAILED_TOTAL, REQUESTS_TOTAL
+from llm_platform.slo.profiles import TIME_PER_OUTPUT_TOKEN_SECONDS as TIME_PER_OUTPUT_TOKEN
+from llm_platform.slo.profiles import TIME_TO_FIRST_TOKEN_SECONDS as TIME_TO_FIRST_TOKEN
+
 # Bucket edges dense around typical latency SLO thresholds (p95 0.5 s .. 3 s).
 LATENCY_BUCKETS = (
     0.005,
@@ -42,11 +48,6 @@ TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0
 TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0)
 GATEWAY_LABELS = ("model", "namespace", "version", "color", "revision")
 
-REQUEST_DURATION = "llm_request_duration_seconds"
-REQUESTS_TOTAL = "llm_requests_total"
-REQUESTS_FAILED_TOTAL = "llm_requests_failed_total"
-TIME_TO_FIRST_TOKEN = "llm_time_to_first_token_seconds"
-TIME_PER_OUTPUT_TOKEN = "llm_time_per_output_token_seconds"
 PROMPT_TOKENS_TOTAL = "llm_prompt_tokens_total"
 OUTPUT_TOKENS_TOTAL = "llm_output_tokens_total"
 SERVER_LABELS = ("model", "version", "revision")
