@@ -188,6 +188,9 @@ def test_the_uri_format_matches_only_the_platforms_artifact_uris() -> None:
         f"xs3://my.bucket/registry/llama-3-1-8b/1.0.0/{digest}/files/",
     ):
         assert not pattern.search(other), other
+    bare = parse_artifact_uri(f"s3://my.bucket/m/1/{digest}/files")  # a store without prefix
+    assert bare is not None and bare.root == "s3://my.bucket"
+    assert re.search(uri_pattern(bare.root), f"s3://my.bucket/m/1/{digest}/files")
     loc = parse_artifact_uri(ours)
     assert loc is not None and (loc.root, loc.name, loc.version, loc.digest) == (
         "s3://my.bucket/registry",
