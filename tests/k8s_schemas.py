@@ -17,6 +17,10 @@ SCHEMAS = Path(__file__).parent / "schemas" / "kserve"
 CRD_SCHEMAS = {
     ("serving.kserve.io/v1beta1", "InferenceService"): "inferenceservice-v1beta1.json",
     ("serving.kserve.io/v1alpha1", "ServingRuntime"): "servingruntime-v1alpha1.json",
+    (
+        "serving.kserve.io/v1alpha1",
+        "ClusterStorageContainer",
+    ): "clusterstoragecontainer-v1alpha1.json",
 }
 
 

@@ -21,6 +21,8 @@ from dockerfile_parse import DockerfileParser
 
 from assets.k8s_executor import STEP_RESOURCES, k8s_executor_config
 from llm_platform.config.loading import load_environment_config
+from llm_platform.kubernetes.apply import PLURALS
+from llm_platform.kubernetes.kserve import storage_container
 from llm_platform.platform_image import PLATFORM_IMAGE
 from llm_platform.registration.pipeline import DEFAULT_IMAGE
 from llm_platform.settings import Settings
@@ -251,7 +253,10 @@ def test_rbac_is_least_privilege():
             for field in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[field], f"{doc['metadata']['name']}: wildcard in {field}"
             assert "secrets" not in rule["resources"]
-            if (
+            if doc["kind"] == "ClusterRole" and rule.get("resourceNames"):
+                # cluster-wide writes only to the named objects the runtime applies
+                assert set(rule["verbs"]) <= {"create", "patch"}, doc
+            elif (
                 doc["kind"] == "ClusterRole"
                 or "services" in rule["resources"]
                 and doc["metadata"]["name"].endswith("discovery")
@@ -278,3 +283,30 @@ def test_rbac_covers_the_example_environments_and_the_service_account():
             assert doc["subjects"] == [
                 {"kind": "ServiceAccount", "name": account, "namespace": "dagster"}
             ]
+
+
+def test_rbac_lets_the_runtime_apply_its_cluster_scoped_objects() -> None:
+    """Every cluster-scoped object the runtime renders (KServe's storage container) is
+    writable by server-side apply (create + patch) by name, through a bound ClusterRole."""
+    docs = rbac_docs()
+    account = values()["global"]["serviceAccountName"]
+    bound = {
+        d["roleRef"]["name"]
+        for d in docs
+        if d["kind"] == "ClusterRoleBinding"
+        and {"kind": "ServiceAccount", "name": account, "namespace": "dagster"} in d["subjects"]
+    }
+    manifest = storage_container(["s3://bucket/registry"])
+    assert "namespace" not in manifest["metadata"]
+    group = manifest["apiVersion"].rpartition("/")[0]
+    plural = PLURALS[manifest["kind"]]
+    granted = [
+        set(rule["verbs"])
+        for d in docs
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] in bound
+        for rule in d["rules"]
+        if group in rule["apiGroups"]
+        and plural in rule["resources"]
+        and manifest["metadata"]["name"] in rule.get("resourceNames", [])
+    ]
+    assert granted and all(verbs == {"create", "patch"} for verbs in granted)

@@ -4,6 +4,7 @@ schemas) and carries the environment's namespace, selectors, GPUs, multipliers, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.k8s_fixtures import COMMIT, MODEL, register_gguf, write_checkout
 from tests.k8s_schemas import validate_manifest
 
 DIGEST_A, DIGEST_B = "a" * 64, "b" * 64
+STORE = "s3://bucket/registry"
 
 
 @pytest.fixture
@@ -49,11 +51,17 @@ def test_manifests_kserve_environment(checkout: dict[str, Any]) -> None:
     result = run_manifests("--env", "staging", "--model", MODEL, "--repo", str(checkout["root"]))
     assert result.exit_code == 0, result.output
     docs = list(yaml.safe_load_all(result.stdout))
-    assert [d["kind"] for d in docs] == ["ServingRuntime", "InferenceService"]
+    assert [d["kind"] for d in docs] == [
+        "ClusterStorageContainer", "ServingRuntime", "InferenceService",
+    ]  # fmt: skip
     for doc in docs:
         validate_manifest(doc)
-        assert doc["metadata"]["namespace"] == "staging"
-    runtime, isvc = docs
+    storage, runtime, isvc = docs
+    assert "namespace" not in storage["metadata"]  # cluster-scoped
+    assert runtime["metadata"]["namespace"] == isvc["metadata"]["namespace"] == "staging"
+    (uri_format,) = storage["spec"]["supportedUriFormats"]
+    assert re.search(uri_format["regex"], record.artifact_uri)
+    assert isvc["spec"]["predictor"]["storageContainerName"] == storage["metadata"]["name"]
     assert runtime["metadata"]["name"] == "llm-platform-llama-cpp"
     assert runtime["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/health"
     predictor = isvc["spec"]["predictor"]
@@ -138,7 +146,7 @@ def revision(
         revision=name,
         version="1.0.0",
         digest=digest,
-        artifact_uri=f"s3://bucket/models/{name}/files/",
+        artifact_uri=f"{STORE}/m/1.0.0/{digest}/files/",
         color=color,  # type: ignore[arg-type]
         weight=weight,
         engine=engine,
@@ -241,7 +249,7 @@ def test_vllm_runs_on_the_hugging_face_runtime_with_the_vllm_backend() -> None:
     docs = render(spec, placement("kserve", gpu_count=2, gpu_multiplier=1.0), files)
     for doc in docs:
         validate_manifest(doc)
-    runtime, isvc = docs
+    _, runtime, isvc = docs
     assert "--backend=vllm" in runtime["spec"]["containers"][0]["args"]
     assert runtime["spec"]["supportedModelFormats"][0]["name"] == "huggingface"
     model = isvc["spec"]["predictor"]["model"]

@@ -5,6 +5,7 @@ test like a controller would), timeout, 409 / 5xx retries and the RBAC error."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from llm_platform.kubernetes import names
 from llm_platform.kubernetes.apply import Cluster, KubernetesApiError, RbacDenied
 from llm_platform.kubernetes.context import CheckoutPlacements
 from llm_platform.kubernetes.runtime import KubernetesRuntime
+from llm_platform.kubernetes.storage_initializer import STORAGE_CONTAINER
+from llm_platform.kubernetes.storage_initializer import main as storage_initializer
 from llm_platform.promotion.rollout import rollback
 from llm_platform.registry import RegistryRecord
 from llm_platform.runtime.base import (
@@ -140,6 +143,40 @@ def test_readiness_timeout_names_the_condition(setup: dict[str, Any]) -> None:
     with pytest.raises(DeploymentNotReady, match="pulling image"):
         rt.wait_ready("staging", MODEL, timeout_s=1.0)
     assert time.monotonic() - t0 < 4
+
+
+def test_the_verifying_storage_container_is_applied_and_a_mismatch_reported(
+    setup: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt, a, server = setup["rt"], setup["a"], setup["server"]
+    rt.apply(spec("staging", rev(a, "ra", 100, "blue")))
+    (csc,) = server.objects("clusterstoragecontainers")
+    assert csc["metadata"]["name"] == STORAGE_CONTAINER and "namespace" not in csc["metadata"]
+    (uri_format,) = csc["spec"]["supportedUriFormats"]
+    assert re.search(uri_format["regex"], a.artifact_uri)
+    assert isvc(server)["spec"]["predictor"]["storageContainerName"] == STORAGE_CONTAINER
+    patches = [path for method, path, _ in server.emulator.seen if method == "PATCH"]
+    csc_path = f"/apis/serving.kserve.io/v1alpha1/clusterstoragecontainers/{STORAGE_CONTAINER}"
+    assert patches.index(csc_path) < patches.index(f"{ISVC_PATH}/{MODEL}")  # before its users
+    # The store's bytes change: the init container exits 1 and KServe copies its termination
+    # message into the model status; the runtime's readiness timeout names it.
+    stored = tmp_path / "store" / MODEL / a.version / a.digest / "files" / "model.gguf"
+    stored.write_bytes(stored.read_bytes() + b"\0")
+    assert storage_initializer([a.artifact_uri, str(tmp_path / "mnt-models")]) == 1
+    message = capsys.readouterr().err.strip()
+    failure = {"reason": "ModelLoadFailed", "message": message, "exitCode": 1}
+    patch_status(
+        server,
+        f"{ISVC_PATH}/{MODEL}",
+        {
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "modelStatus": {"transitionStatus": "BlockedByFailedLoad", "lastFailureInfo": failure},
+        },
+    )
+    with pytest.raises(DeploymentNotReady) as err:
+        rt.wait_ready("staging", MODEL, timeout_s=1.0)
+    assert "model ModelLoadFailed" in str(err.value)
+    assert a.artifact_uri in str(err.value) and f"names {a.digest}" in str(err.value)
 
 
 def test_canary_weights_promote_and_rollback(setup: dict[str, Any]) -> None:

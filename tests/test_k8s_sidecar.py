@@ -70,7 +70,7 @@ def test_deployment_pods_serve_and_export_through_the_sidecar(engine: str) -> No
 
 @pytest.mark.parametrize("engine", ["builtin", "llama-cpp"])
 def test_kserve_predictor_carries_the_sidecar_and_the_runtime_no_port(engine: str) -> None:
-    runtime, isvc = rendered(engine, "kserve")
+    _, runtime, isvc = rendered(engine, "kserve")
     engine_container = runtime["spec"]["containers"][0]
     assert "ports" not in engine_container  # Knative routes to the one declared port
     predictor = isvc["spec"]["predictor"]
@@ -90,7 +90,7 @@ def test_vllm_pods_have_no_sidecar_and_are_scraped_directly() -> None:
     port = container["ports"][0]["containerPort"]
     assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
     assert by_kind(docs, "Service")[0]["spec"]["ports"][0]["targetPort"] == port
-    runtime, isvc = rendered("vllm", "kserve")
+    _, runtime, isvc = rendered("vllm", "kserve")
     assert "containers" not in isvc["spec"]["predictor"]
     assert runtime["spec"]["containers"][0]["ports"][0]["containerPort"] == 8080
     assert isvc["spec"]["predictor"]["annotations"]["prometheus.kserve.io/port"] == "8080"

@@ -29,6 +29,7 @@ PLURALS: dict[str, str] = {
     "HorizontalPodAutoscaler": "horizontalpodautoscalers",
     "InferenceService": "inferenceservices",
     "ServingRuntime": "servingruntimes",
+    "ClusterStorageContainer": "clusterstoragecontainers",
     "Node": "nodes",
 }
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"

@@ -8,6 +8,8 @@ revisions. Model-specific arguments live on the InferenceService, the runtime ho
 Engines without contract metrics get the gateway sidecar (:mod:`.sidecar`) as an extra predictor
 container labelled with the predictor's revision: Knative routes to the one container declaring
 a port, so the runtime's engine container declares none and traffic enters through the sidecar.
+Every predictor names the platform's ``ClusterStorageContainer`` (:mod:`.storage_initializer`),
+which fetches ``storageUri`` and verifies its digest before the engine starts.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from llm_platform.kubernetes.sidecar import (
     gateway_container,
     needs_gateway,
 )
-from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
+from llm_platform.kubernetes.storage_initializer import (
+    INIT_CONTAINER,
+    STORAGE_CONTAINER,
+    parse_artifact_uri,
+    uri_pattern,
+)
+from llm_platform.kubernetes.storage_initializer import MODULE as STORAGE_INITIALIZER_MODULE
+from llm_platform.kubernetes.workloads import STORE_SECRET
+from llm_platform.platform_image import platform_image
+from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR
 
@@ -157,6 +168,49 @@ def serving_runtime(engine: str, namespace: str) -> dict[str, Any]:
     }
 
 
+def artifact_stores(spec: DeploymentSpec) -> list[str]:
+    """The store roots of the spec's artifacts, for the storage container's URI formats.
+
+    Raises:
+        InvalidDeploymentSpec: an artifact URI outside the registry's content-addressed layout,
+            or naming another digest than its revision (its files could not be verified).
+    """
+    roots: set[str] = set()
+    for rev in spec.revisions:
+        loc = parse_artifact_uri(rev.artifact_uri)
+        if loc is None or loc.digest != rev.digest:
+            raise InvalidDeploymentSpec(
+                f"{spec.env}/{spec.model}: revision {rev.revision}: {rev.artifact_uri} is not the "
+                f"registry's URI of digest {rev.digest} "
+                "(<store>/<name>/<version>/<digest>/files/); KServe could not verify it"
+            )
+        roots.add(loc.root)
+    return sorted(roots)
+
+
+def storage_container(stores: list[str]) -> dict[str, Any]:
+    """The ``ClusterStorageContainer`` that fetches and verifies artifacts of ``stores``.
+
+    Its URI formats match only content-addressed artifact URIs under those store roots, so
+    other URIs (other teams', other prefixes of the same bucket) keep KServe's own initializer.
+    """
+    return {
+        "apiVersion": RUNTIME_API_VERSION,
+        "kind": "ClusterStorageContainer",
+        "metadata": {"name": STORAGE_CONTAINER, "labels": {names.MANAGED_BY: names.MANAGER}},
+        "spec": {
+            "container": {
+                "name": INIT_CONTAINER,
+                "image": platform_image(),
+                "command": ["python", "-m", STORAGE_INITIALIZER_MODULE],
+                "envFrom": [{"secretRef": {"name": STORE_SECRET, "optional": True}}],
+            },
+            "supportedUriFormats": [{"regex": uri_pattern(root)} for root in stores],
+            "workloadType": "initContainer",
+        },
+    }
+
+
 def inference_service(
     spec: DeploymentSpec,
     placement: Placement,
@@ -186,6 +240,7 @@ def inference_service(
         "minReplicas": low,
         "maxReplicas": high,
         "model": model,
+        "storageContainerName": STORAGE_CONTAINER,
         **scheduling(placement),
         "labels": names.revision_labels(spec.env, spec.model, latest, placement.commit),
         "annotations": {

@@ -45,15 +45,20 @@ def isvc_ready(isvc: dict[str, Any]) -> bool:
 
 
 def isvc_problem(isvc: dict[str, Any] | None) -> str:
-    """Why an InferenceService is not ready, from its conditions (for error messages)."""
+    """Why an InferenceService is not ready: its conditions and KServe's model failure."""
     if isvc is None:
         return "the InferenceService does not exist"
+    status = isvc.get("status") or {}
     bad = [
         f"{c.get('type')}={c.get('status')}"
         + (f" ({c.get('reason')}: {c.get('message')})" if c.get("message") else "")
-        for c in (isvc.get("status") or {}).get("conditions") or []
+        for c in status.get("conditions") or []
         if c.get("status") != "True"
     ]
+    # KServe puts a failed storage initializer's message (e.g. a digest mismatch) here only.
+    failure = (status.get("modelStatus") or {}).get("lastFailureInfo") or {}
+    if failure.get("message"):
+        bad.append(f"model {failure.get('reason')}: {failure['message']}")
     return "; ".join(bad) or "no Ready condition reported yet"
 
 

@@ -55,7 +55,8 @@ def render(
     *,
     latest: RevisionSpec | None = None,
 ) -> list[dict[str, Any]]:
-    """Every manifest of ``spec`` in apply order (runtimes before the objects using them).
+    """Every manifest of ``spec`` in apply order (the storage container and runtimes before
+    the objects using them).
 
     Args:
         spec: The desired revisions.
@@ -74,6 +75,7 @@ def render(
         latest = latest or choose_latest(spec, None, None)
         engines = sorted({latest.engine, *(r.engine for r in spec.revisions)})
         return [
+            kserve.storage_container(kserve.artifact_stores(spec)),
             *(kserve.serving_runtime(engine, placement.namespace) for engine in engines),
             kserve.inference_service(spec, placement, files, latest=latest),
         ]

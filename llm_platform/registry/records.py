@@ -33,6 +33,19 @@ _ATTACHMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 RECORD_FILE = "record.json"
 LATEST_FILE = "latest.json"
+FILES_DIR = "files"
+
+
+def _bare(pattern: re.Pattern[str]) -> str:
+    return pattern.pattern.removeprefix("^").removesuffix("$")
+
+
+#: ``<name>/<version>/<digest>/files/`` (trailing ``/`` optional) as a regular expression in
+#: the syntax Python and RE2/Go share, so a cluster component can match artifact URIs too.
+FILES_PREFIX_PATTERN = (
+    f"(?P<name>{_bare(_NAME)})/(?P<version>{_bare(_VERSION)})/(?P<digest>{_bare(_DIGEST)})"
+    f"/{FILES_DIR}/?"
+)
 
 
 def utc_now_iso() -> str:
@@ -63,7 +76,7 @@ def artifact_prefix(name: str, version: str, digest: str) -> str:
 
 def files_prefix(name: str, version: str, digest: str) -> str:
     """``<name>/<version>/<digest>/files/``: where the artifact's files live."""
-    return f"{artifact_prefix(name, version, digest)}files/"
+    return f"{artifact_prefix(name, version, digest)}{FILES_DIR}/"
 
 
 def record_key(name: str, version: str, digest: str) -> str:
