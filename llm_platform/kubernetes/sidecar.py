@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_platform.platform_image import PLATFORM_IMAGE
+from llm_platform.platform_image import platform_image
 from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.base import LOOPBACK
@@ -64,7 +64,7 @@ def gateway_container(env: str, model: str, rev: RevisionSpec, engine_port: int)
     }
     return {
         "name": SIDECAR_NAME,
-        "image": PLATFORM_IMAGE,
+        "image": platform_image(),
         "command": ["python", "-m", GATEWAY_MODULE],
         "args": [
             f"--upstream=http://{LOOPBACK}:{engine_port}",

@@ -26,6 +26,7 @@ from llm_platform.kubernetes.pods import (
     scheduling,
 )
 from llm_platform.kubernetes.sidecar import gateway_container, needs_gateway
+from llm_platform.platform_image import platform_image
 from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR
 
@@ -69,12 +70,9 @@ def service_selector(spec: DeploymentSpec) -> dict[str, str]:
 
 
 def _fetch_container(model: str, rev: RevisionSpec) -> dict[str, Any]:
-    # Imported here: the registration pipeline module pulls kfp.
-    from llm_platform.registration.pipeline import DEFAULT_IMAGE
-
     return {
         "name": "fetch-artifact",
-        "image": DEFAULT_IMAGE,
+        "image": platform_image(),
         "command": ["python", "-m", FETCH_MODULE],
         "args": [
             f"--model={model}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from llm_platform.platform_image import platform_image
 from llm_platform.serving.engines.base import (
     ArtifactFormat,
     ContainerSettings,
@@ -60,9 +61,6 @@ class BuiltinEngine(Engine):
 
     def container(self, settings: ContainerSettings) -> ContainerSpec:
         """The project's own image running the same server on the mounted artifact."""
-        # Imported here: the registration pipeline module pulls kfp.
-        from llm_platform.registration.pipeline import DEFAULT_IMAGE
-
         args = self._server_args(
             artifact=settings.model_dir,
             digest=settings.digest,
@@ -71,7 +69,7 @@ class BuiltinEngine(Engine):
             revision=settings.revision,
         )
         return ContainerSpec(
-            image=DEFAULT_IMAGE,
+            image=platform_image(),
             command=("python", "-m", MODEL_SERVER_MODULE),
             args=(*args, "--host", "0.0.0.0", "--port", str(settings.port)),
             port=settings.port,
