@@ -12,6 +12,8 @@ goes the same way and is promoted blue-green: every traffic change is an apply o
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from llm_platform.kubernetes import names
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.settings import PROMETHEUS_URL_ENV, TRUSTED_SIGNERS_ENV, Settings
+from llm_platform.slo import PrometheusClient
 from tests.fake_kserve import FakeKServe, cluster_prometheus
 from tests.kmock_fixtures import KubeServer, kube_server
 from tests.kube_emulator_fixtures import CORE_KINDS, node
@@ -80,6 +83,17 @@ def prepare(repo: ModelsRepo) -> None:
     )
     repo.write("config/production.yaml", PRODUCTION_YAML)
     repo.commit("alpha weights, production environment")
+
+
+def wait_for_sample(prom_url: str, selector: str, *, timeout_s: float = 20.0) -> bool:
+    """Whether Prometheus holds a sample of ``selector`` within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    with PrometheusClient(prom_url) as prom:
+        while not prom.query(selector, at=datetime.now(UTC)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.3)
+    return True
 
 
 def staged(p: Platform) -> dict[str, Any]:
@@ -157,6 +171,13 @@ def test_one_model_from_git_to_production_on_kserve(
         # Every weight change went through the API: first deployment (no split), green
         # staged at 0%, switched to 100% (keeping blue at 0% for rollback changes no spec).
         assert kserve.percents[f"{PRODUCTION_NS}/alpha"] == [None, 0, 100]
+        # Live users come once Prometheus scrapes the new revision (increase() ignores a
+        # series' first sample), as they would before the scheduled production checks.
+        selector = (
+            f'llm_requests_total{{namespace="{PRODUCTION_NS}",model="alpha",'
+            f'revision="{second["revision"]}"}}'
+        )
+        assert wait_for_sample(prom_url, selector), selector
         with httpx.Client(trust_env=False, timeout=10) as http:
             served = {
                 http.post(
