@@ -5,14 +5,17 @@ kmock's API server is the cluster; :class:`tests.fake_kserve.FakeKServe` plays K
 every InferenceService (engine + gateway sidecar per revision, the canary split, status) and
 feeds a real Prometheus, which the staging SLO checks query. alpha 1.0.0 is staged, SLO-checked,
 approved by a signed commit and deployed to production (first deployment); alpha 2.0.0 then
-goes the same way and is promoted blue-green: every traffic change is an apply of
-``canaryTrafficPercent`` that the fake observes and routes.
+goes the same way and is promoted as a canary under live traffic: every traffic change is an
+apply of ``canaryTrafficPercent`` that the fake observes and routes, and the canary analysis
+compares both revisions' series in the real Prometheus.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,8 @@ PRODUCTION_YAML = f"""\
 environment: production
 namespace: {PRODUCTION_NS}
 deployment:
-  strategy: blue-green
+  strategy: canary
+  canary_percentage: 50
   approval_required: true
 slo:
   window: 5m
@@ -53,7 +57,11 @@ slo:
 approvers: [alice, bob]
 """
 STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
-PROMOTE = {"ops": {PRODUCTION_DEPLOYMENT: {"config": {"smoke_requests": 6}}}}
+PROMOTE = {
+    "ops": {PRODUCTION_DEPLOYMENT: {"config": {"smoke_requests": 6, "analysis_window_s": 6.0}}}
+}
+#: Upper bound of the live traffic's requests (loopback, sequential).
+MAX_LIVE_REQUESTS = 2000
 
 
 def write_kubeconfig(server: KubeServer, path: Path) -> Path:
@@ -83,6 +91,40 @@ def prepare(repo: ModelsRepo) -> None:
     )
     repo.write("config/production.yaml", PRODUCTION_YAML)
     repo.commit("alpha weights, production environment")
+
+
+class LiveTraffic:
+    """Sequential completions to ``endpoint`` in a thread until exit (bounded); counts the
+    revision that answered each one (``x-llm-revision``) and the failures."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.revisions: Counter[str] = Counter()
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LiveTraffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        body = {"model": "alpha", "prompt": "Shall", "max_tokens": 3}
+        with httpx.Client(trust_env=False, timeout=10) as http:
+            for _ in range(MAX_LIVE_REQUESTS):
+                if self._stop.is_set():
+                    return
+                try:
+                    r = http.post(f"{self.endpoint}/v1/completions", json=body)
+                    r.raise_for_status()
+                    self.revisions[r.headers["x-llm-revision"]] += 1
+                except httpx.HTTPError:
+                    self.errors += 1
+                time.sleep(0.02)
 
 
 def wait_for_sample(prom_url: str, selector: str, *, timeout_s: float = 20.0) -> bool:
@@ -153,7 +195,8 @@ def test_one_model_from_git_to_production_on_kserve(
         first = promoted(p)
         assert first["strategy"] == "first-deployment"
 
-        # 2.0.0: new bytes, staged, approved by alice, promoted blue-green.
+        # 2.0.0: new bytes, staged, approved by alice, promoted as a canary while users send
+        # requests to the production URL (the canary analysis needs traffic on both revisions).
         (p.repo.path / "weights/alpha/NOTES.txt").write_text("v2\n")
         model_yaml = (p.repo.path / "models/alpha/model.yaml").read_text()
         p.repo.write("models/alpha/model.yaml", model_yaml.replace("1.0.0", "2.0.0"))
@@ -161,16 +204,22 @@ def test_one_model_from_git_to_production_on_kserve(
         v2 = staged(p)
         assert v2["digest"] != v1["digest"] and v2["commit_sha"] == commit
         approve(p.repo, signers, digest=v2["digest"], version="2.0.0", approver="alice")
-        second = promoted(p)
-        assert second["strategy"] == "blue-green"
+        with LiveTraffic(first["endpoint"]) as users:
+            second = promoted(p)
+        assert second["strategy"] == "canary"
+        assert users.errors == 0
+        # The split reached both revisions through the service URL while the canary ran.
+        assert {first["revision"], second["revision"]} <= set(users.revisions)
+        assert "| analysis | ok |" in second["rollout_steps"], second["rollout_steps"]
         assert second["previous_revision"] == first["revision"]
         assert second["digest"] == v2["digest"]
 
         isvc = kserve.settled(PRODUCTION_NS, "alpha")
         assert kserve.error is None, kserve.error
-        # Every weight change went through the API: first deployment (no split), green
-        # staged at 0%, switched to 100% (keeping blue at 0% for rollback changes no spec).
-        assert kserve.percents[f"{PRODUCTION_NS}/alpha"] == [None, 0, 100]
+        # Every weight change went through the API: first deployment (no split), canary staged
+        # at 0%, given 50%, promoted to 100%, relabelled stable (a spec change at 100%); keeping
+        # the previous revision at 0% for rollback changes no spec.
+        assert kserve.percents[f"{PRODUCTION_NS}/alpha"] == [None, 0, 50, 100, 100]
         # Live users come once Prometheus scrapes the new revision (increase() ignores a
         # series' first sample), as they would before the scheduled production checks.
         selector = (
