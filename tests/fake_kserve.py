@@ -120,7 +120,8 @@ class FakeKServe:
         self.server, self.work, self.targets_file = server, work, targets_file
         self.splitter = TrafficSplitter()
         self.services: dict[str, Service] = {}
-        #: ``canaryTrafficPercent`` of every generation seen, per ``namespace/name``.
+        #: The ``canaryTrafficPercent`` values routed, in order, per ``namespace/name`` (a
+        #: repeat is folded: like a controller, it may see two quick applies as one).
         self.percents: dict[str, list[int | None]] = {}
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -198,7 +199,9 @@ class FakeKServe:
         predictor = isvc["spec"]["predictor"]
         revision = predictor["labels"][names.REVISION]
         percent = predictor.get("canaryTrafficPercent")
-        self.percents.setdefault(key, []).append(percent)
+        routed = self.percents.setdefault(key, [])
+        if not routed or routed[-1] != percent:
+            routed.append(percent)
         if revision != svc.latest:
             svc.previous, svc.latest = svc.latest, revision
         if percent is None:
