@@ -10,10 +10,12 @@ changes), and injected faults (the next N matching requests get an HTTP error). 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
@@ -112,6 +114,20 @@ class KubeServer:
     def api(self) -> ApiClient:
         config = Configuration(host=self.url)
         return ApiClient(config)
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig whose current context is this server (for ``KUBECONFIG``)."""
+        context = {"name": "c", "context": {"cluster": "k", "user": "u"}}
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "k", "cluster": {"server": self.url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [context],
+            "current-context": "c",
+        }
+        path.write_text(json.dumps(doc))
+        return path
 
     def objects(self, plural: str) -> list[dict[str, Any]]:
         """The live objects of a resource plural (read on the server's loop)."""

@@ -6,7 +6,6 @@ and Ready in status."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -44,20 +43,7 @@ def test_staging_deployment_on_the_kubernetes_target(
     repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with kube_server() as server:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "k", "cluster": {"server": server.url}}],
-                    "users": [{"name": "u", "user": {"token": "t"}}],
-                    "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-                    "current-context": "c",
-                }
-            )
-        )
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path / "kubeconfig")))
         home = tmp_path / "home"
         resources = {
             "models_repo": ModelsRepoResource(location=str(repo.path)),

@@ -12,7 +12,7 @@ compares both revisions' series in the real Prometheus.
 
 from __future__ import annotations
 
-import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -34,7 +34,7 @@ from llm_platform.registry import open_store
 from llm_platform.settings import PROMETHEUS_URL_ENV, TRUSTED_SIGNERS_ENV, Settings
 from llm_platform.slo import PrometheusClient
 from tests.fake_kserve import FakeKServe, cluster_prometheus
-from tests.kmock_fixtures import KubeServer, kube_server
+from tests.kmock_fixtures import kube_server
 from tests.kube_emulator_fixtures import CORE_KINDS, node
 from tests.promotion_fixtures import DEMO_WEIGHTS, Platform, approve
 from tests.signing_fixtures import make_signers
@@ -64,31 +64,12 @@ PROMOTE = {
 MAX_LIVE_REQUESTS = 2000
 
 
-def write_kubeconfig(server: KubeServer, path: Path) -> Path:
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "k", "cluster": {"server": server.url}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-                "current-context": "c",
-            }
-        )
-    )
-    return path
-
-
 def prepare(repo: ModelsRepo) -> None:
     """alpha with the demo weights, a short staging soak and the production environment."""
-    import shutil
-
     shutil.copytree(DEMO_WEIGHTS / "tiny-shakespeare", repo.path / "weights" / "alpha")
-    repo.write(
-        "config/staging.yaml",
-        ENV_YAML.format(env="staging").replace("min_soak: 10s", "min_soak: 2s"),
-    )
+    staging = ENV_YAML.format(env="staging")
+    assert "min_soak: 10s" in staging
+    repo.write("config/staging.yaml", staging.replace("min_soak: 10s", "min_soak: 2s"))
     repo.write("config/production.yaml", PRODUCTION_YAML)
     repo.commit("alpha weights, production environment")
 
@@ -170,7 +151,7 @@ def test_one_model_from_git_to_production_on_kserve(
         FakeKServe(server, tmp_path / "cluster", targets) as kserve,
         dg.instance_for_test() as instance,
     ):
-        monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(server, tmp_path / "kubeconfig")))
+        monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path / "kubeconfig")))
         monkeypatch.setenv(PROMETHEUS_URL_ENV, prom_url)
         server.emulator.resources.update(CORE_KINDS)  # nodes and pods, listed by the gate
         with server.api() as api:  # the production gate places the replica on this node
