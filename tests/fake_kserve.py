@@ -3,11 +3,9 @@
 For every InferenceService in any namespace, and every change of its spec (a new
 ``metadata.generation``), :class:`FakeKServe` does what a cluster would:
 
-- per predictor revision (the ``llm-platform.io/revision`` label of the predictor) a "pod":
-  ``storageUri`` fetched and verified against the digest annotation like the storage
-  initializer, the ServingRuntime's command with the predictor's args (``/mnt/models`` -> the
-  verified copy, ``0.0.0.0`` -> 127.0.0.1, ports -> free ports) and the gateway sidecar from
-  ``spec.predictor.containers`` (its upstream rewritten to the engine's real port);
+- per predictor revision (the ``llm-platform.io/revision`` label of the predictor) a "pod"
+  (:func:`tests.fake_pods.start_pod`: the verified artifact, the engine and the gateway sidecar
+  as processes on 127.0.0.1);
 - KServe's canary semantics: with ``canaryTrafficPercent`` the previously rolled-out revision
   keeps running and the service URL (a :class:`~tests.traffic_splitter.Route`) splits traffic
   by that percent; without it only the latest revision runs;
@@ -21,8 +19,6 @@ Every process it starts runs on 127.0.0.1 and is stopped by PID in :meth:`FakeKS
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,51 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from llm_platform.kubernetes import names
 from llm_platform.kubernetes.kserve import ISVC_API_VERSION, ISVC_PLURAL
-from llm_platform.kubernetes.sidecar import SIDECAR_NAME
-from llm_platform.runtime.artifacts import ArtifactCache
 from llm_platform.runtime.processes import stop_process
 from llm_platform.runtime.prometheus import (
     PrometheusPaths,
-    TargetGroup,
     start_prometheus,
     write_targets,
 )
-from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR, LOOPBACK
+from llm_platform.serving.engines.base import LOOPBACK
+from tests.fake_pods import POD_READY_TIMEOUT_S, Pod, PodFailed, start_pod
 from tests.kmock_fixtures import KubeServer
 from tests.registry_fixtures import free_port
 from tests.traffic_splitter import Route, TrafficSplitter
-
-POD_READY_TIMEOUT_S = 60.0
-SCRAPE_PORT = "prometheus.kserve.io/port"
-
-
-class PodFailed(Exception):
-    """A revision's processes exited or never became ready (the message says which)."""
-
-
-@dataclass
-class Pod:
-    """One predictor revision: its processes, serving URL and scrape target."""
-
-    revision: str
-    procs: list[subprocess.Popen[bytes]]
-    url: str
-    target: TargetGroup | None
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 @dataclass
@@ -87,24 +51,6 @@ class Service:
     latest: str | None = None
     previous: str | None = None
     observed: int = 0
-
-
-def _python(command: list[str]) -> list[str]:
-    """The container's ``python`` is this interpreter (the image is this checkout)."""
-    return [sys.executable if c == "python" else c for c in command]
-
-
-def _listen(args: list[str], port: int) -> list[str]:
-    """``args`` bound to 127.0.0.1 and ``port`` (``--port N`` and ``--port=N`` forms)."""
-    out: list[str] = []
-    for i, arg in enumerate(args):
-        if i and args[i - 1] == "--port":
-            out.append(str(port))
-        elif arg.startswith("--port="):
-            out.append(f"--port={port}")
-        else:
-            out.append(arg.replace("0.0.0.0", LOOPBACK))
-    return out
 
 
 class FakeKServe:
@@ -208,7 +154,7 @@ class FakeKServe:
             svc.previous = None  # everything rolls to the latest revision
         try:
             if revision not in svc.pods:
-                svc.pods[revision] = self._start_pod(isvc)
+                svc.pods[revision] = start_pod(isvc, self._engine(isvc), self.work)
         except PodFailed as exc:
             self._patch_status(meta, _not_ready(generation, str(exc)))
             svc.observed = generation
@@ -288,93 +234,16 @@ class FakeKServe:
         ]
         write_targets(self.targets_file, groups)
 
-    # -- kubelet ------------------------------------------------------------------------------
-
-    def _serving_runtime(self, namespace: str, name: str) -> dict[str, Any]:
+    def _engine(self, isvc: dict[str, Any]) -> dict[str, Any]:
+        """The engine container of the ServingRuntime the predictor names."""
+        namespace, name = (
+            isvc["metadata"]["namespace"],
+            isvc["spec"]["predictor"]["model"]["runtime"],
+        )
         for rt in self.server.objects("servingruntimes"):
             if (rt["metadata"]["namespace"], rt["metadata"]["name"]) == (namespace, name):
-                return rt
+                return dict(rt["spec"]["containers"][0])
         raise PodFailed(f"ServingRuntime {namespace}/{name} does not exist")
-
-    def _start_pod(self, isvc: dict[str, Any]) -> Pod:
-        namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
-        predictor = isvc["spec"]["predictor"]
-        model, labels = predictor["model"], predictor["labels"]
-        revision = labels[names.REVISION]
-        digest = predictor["annotations"][names.DIGEST]
-        try:
-            local = ArtifactCache(self.work / "pods" / namespace).resolve(
-                name, model["storageUri"], digest
-            )
-        except Exception as exc:  # the storage initializer fails the pod
-            raise PodFailed(f"storage initializer: {exc}") from exc
-        engine = self._serving_runtime(namespace, model["runtime"])["spec"]["containers"][0]
-        engine_port = free_port()
-        argv = _python(engine.get("command") or []) + [
-            a.replace(CONTAINER_MODEL_DIR, str(local))
-            for a in [*engine.get("args", []), *model.get("args", [])]
-        ]
-        logs = self.work / "logs" / namespace
-        logs.mkdir(parents=True, exist_ok=True)
-        procs = [_spawn(_listen(argv, engine_port), logs / f"{revision}-engine.log")]
-        checks = [(procs[0], engine_port, model["readinessProbe"]["httpGet"]["path"])]
-        url, scrape = f"http://{LOOPBACK}:{engine_port}", engine_port
-        sidecar = next(
-            (c for c in predictor.get("containers", []) if c["name"] == SIDECAR_NAME), None
-        )
-        if sidecar is not None:
-            gw_port = free_port()
-            args = [
-                f"--upstream=http://{LOOPBACK}:{engine_port}" if a.startswith("--upstream=") else a
-                for a in sidecar["args"]
-            ]
-            procs.append(
-                _spawn(
-                    _python(sidecar["command"]) + _listen(args, gw_port),
-                    logs / f"{revision}-sidecar.log",
-                )
-            )
-            checks.append((procs[1], gw_port, sidecar["readinessProbe"]["httpGet"]["path"]))
-            url, scrape = f"http://{LOOPBACK}:{gw_port}", gw_port
-        pod = Pod(revision=revision, procs=procs, url=url, target=None)
-        try:
-            for proc, port, path in checks:
-                _wait_ready(proc, f"http://{LOOPBACK}:{port}{path}", logs)
-        except PodFailed:
-            pod.stop()
-            raise
-        if SCRAPE_PORT in predictor.get("annotations", {}):
-            pod.target = TargetGroup(
-                targets=[f"{LOOPBACK}:{scrape}"],
-                labels={
-                    "namespace": namespace,
-                    "model": labels[names.MODEL],
-                    "revision": revision,
-                    "version": labels[names.VERSION],
-                    "color": labels[names.COLOR],
-                },
-            )
-        return pod
-
-
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, logs: Path) -> None:
-    deadline = time.monotonic() + POD_READY_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            raise PodFailed(f"{proc.args!r} exited with {proc.returncode} (logs in {logs})")
-        try:
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise PodFailed(f"{url} not ready after {POD_READY_TIMEOUT_S:g}s (logs in {logs})")
-        time.sleep(0.1)
 
 
 def _not_ready(generation: int, message: str) -> dict[str, Any]:
