@@ -2,17 +2,20 @@
 
 Extended with what the runtime relies on and kmock does not emulate: server-side apply
 (``PATCH`` with ``application/apply-patch+yaml`` creates a missing object and replaces the
-applier's fields, keeping ``status``), and injected faults (the next N matching requests get
-an HTTP error). Tests set ``status`` through the API like a controller would.
+applier's fields, keeping ``status`` and bumping ``metadata.generation`` when ``spec``
+changes), and injected faults (the next N matching requests get an HTTP error). Tests set
+``status`` through the API like a controller would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
@@ -59,12 +62,18 @@ class ApplyingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         async with self._lock:
             objects = self._objects
             if key not in objects:
-                objects[key] = request.data
+                objects[key] = _with_generation(request.data, 1)
                 event = "ADDED"
             else:
                 obj = objects[key]
                 status = None if obj.deleted else obj.get("status")
-                new = dict(request.data) | ({"status": status} if status else {})
+                old_meta = {} if obj.deleted else obj.get("metadata") or {}
+                generation = int(old_meta.get("generation") or 0)
+                if obj.deleted or obj.get("spec") != request.data.get("spec"):
+                    generation += 1
+                new = _with_generation(request.data, generation) | (
+                    {"status": status} if status else {}
+                )
                 if obj.deleted:
                     obj.create(new)
                     event = "ADDED"
@@ -75,6 +84,12 @@ class ApplyingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             raw = objects[key].raw
             await self._buses[request.resource].put({"type": event, "object": raw})
         return aiohttp.web.json_response(raw)
+
+
+def _with_generation(data: dict[str, Any], generation: int) -> dict[str, Any]:
+    """``data`` with ``metadata.generation`` (the API server bumps it on every spec change, so
+    a controller's ``status.observedGeneration`` tells whether the status is current)."""
+    return dict(data) | {"metadata": dict(data.get("metadata") or {}) | {"generation": generation}}
 
 
 _guess = parsing.guess_k8s
@@ -99,6 +114,20 @@ class KubeServer:
     def api(self) -> ApiClient:
         config = Configuration(host=self.url)
         return ApiClient(config)
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig whose current context is this server (for ``KUBECONFIG``)."""
+        context = {"name": "c", "context": {"cluster": "k", "user": "u"}}
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "k", "cluster": {"server": self.url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [context],
+            "current-context": "c",
+        }
+        path.write_text(json.dumps(doc))
+        return path
 
     def objects(self, plural: str) -> list[dict[str, Any]]:
         """The live objects of a resource plural (read on the server's loop)."""

@@ -57,7 +57,8 @@ def test_deployment_pods_serve_and_export_through_the_sidecar(engine: str) -> No
     args = containers[SIDECAR_NAME]["args"]
     for flag in ("--model=m", "--version=1.0.0", "--revision=r-blue", "--color=blue"):
         assert flag in args
-    assert "--namespace=prod" in args
+    # The namespace label the SLO queries select on (env "prod" lives in "team-a").
+    assert "--namespace=team-a" in args
     engine_port = containers[CONTAINER_NAME]["ports"][0]["containerPort"]
     assert f"--upstream=http://127.0.0.1:{engine_port}" in args
     assert (
@@ -78,6 +79,7 @@ def test_kserve_predictor_carries_the_sidecar_and_the_runtime_no_port(engine: st
     assert sidecar["name"] == SIDECAR_NAME
     assert sidecar["ports"][0]["containerPort"] == GATEWAY_PORT
     assert "--revision=r-blue" in sidecar["args"]
+    assert "--namespace=team-a" in sidecar["args"]  # the placement's, not the env name
     for notes in (predictor["annotations"], runtime["spec"]["annotations"]):
         assert notes["prometheus.kserve.io/port"] == str(GATEWAY_PORT)
         assert notes["prometheus.kserve.io/path"] == "/metrics"

@@ -357,3 +357,20 @@ def test_liveness_kills_only_after_the_timeout_and_never_a_healthy_veteran(
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_spawned_process_is_ours_as_soon_as_spawn_returns(tmp_path: Path) -> None:
+    """Popen returns before the kernel shows the new argv (an empty cmdline for a moment);
+    spawn_detached waits for it, so a start-up check never mistakes the process for gone."""
+    from llm_platform.runtime.processes import is_our_process, spawn_detached, stop_process
+
+    argv = ["/bin/sleep", "30"]
+    pids, ours = [], []
+    try:
+        for _ in range(100):  # without the wait, about one in six fails on a 2-core machine
+            pids.append(spawn_detached(argv, tmp_path / "sleep.log"))
+            ours.append(is_our_process(pids[-1], argv))
+        assert all(ours), f"{ours.count(False)} of {len(ours)} looked gone right after spawning"
+    finally:
+        for pid in pids:
+            stop_process(pid, argv)

@@ -249,7 +249,9 @@ def inference_service(
         },
     }
     if needs_gateway(latest.engine):
-        predictor["containers"] = [gateway_container(spec.env, spec.model, latest, rt.port)]
+        predictor["containers"] = [
+            gateway_container(placement.namespace, spec.model, latest, rt.port)
+        ]
     if len(spec.revisions) > 1:
         predictor["canaryTrafficPercent"] = latest.weight
     return {

@@ -54,9 +54,15 @@ def serving_port(engine: str, engine_port: int) -> int:
     return GATEWAY_PORT if needs_gateway(engine) else engine_port
 
 
-def gateway_container(env: str, model: str, rev: RevisionSpec, engine_port: int) -> dict[str, Any]:
-    """The sidecar routing every request to the engine on ``engine_port`` (contract metrics
-    labelled with ``env`` and the revision; the revision's injected faults, for drills)."""
+def gateway_container(
+    namespace: str, model: str, rev: RevisionSpec, engine_port: int
+) -> dict[str, Any]:
+    """The sidecar routing every request to the engine on ``engine_port``.
+
+    Its contract metrics carry the pod's Kubernetes ``namespace`` (the label the SLO checks and
+    the canary analysis select on: the environment's ``namespace``, which need not be its name)
+    and the revision; the revision's injected faults (drills) are passed on.
+    """
     probe = {
         "httpGet": {"path": GATEWAY_HEALTH_PATH, "port": GATEWAY_PORT},
         "periodSeconds": 10,
@@ -72,7 +78,7 @@ def gateway_container(env: str, model: str, rev: RevisionSpec, engine_port: int)
             f"--version={rev.version}",
             f"--revision={rev.revision}",
             f"--color={rev.color}",
-            f"--namespace={env}",
+            f"--namespace={namespace}",
             "--host=0.0.0.0",
             f"--port={GATEWAY_PORT}",
             *([f"--faults={rev.faults.model_dump_json()}"] if rev.faults.active else []),

@@ -109,7 +109,7 @@ def deployment(
         container["command"] = list(engine.command)
     containers = [container]
     if sidecar:
-        containers.append(gateway_container(spec.env, spec.model, rev, engine.port))
+        containers.append(gateway_container(placement.namespace, spec.model, rev, engine.port))
     low, _ = placement.replica_bounds()
     body: dict[str, Any] = {
         "selector": {

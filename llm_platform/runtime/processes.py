@@ -19,6 +19,10 @@ from llm_platform.errors import PlatformError
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+#: Longest wait for a spawned process's argv to appear in /proc (microseconds, unless loaded).
+EXEC_SETTLE_S = 1.0
+
+
 class ProcessStartError(PlatformError):
     """A process could not be spawned (binary missing, log not writable)."""
 
@@ -74,6 +78,12 @@ def spawn_detached(argv: list[str], log_path: Path, *, cwd: Path | None = None) 
             )
         except OSError as exc:
             raise ProcessStartError(f"cannot start {argv[0]}: {exc}") from exc
+    # Popen returns once exec has begun, a moment before the kernel shows the new argv in
+    # /proc/<pid>/cmdline (empty meanwhile): wait for it, so is_our_process() never takes a
+    # starting process for an exited one (and a failed start never leaks it unstopped).
+    deadline = time.monotonic() + EXEC_SETTLE_S
+    while read_cmdline(proc.pid) == [] and time.monotonic() < deadline:
+        time.sleep(0.001)
     return proc.pid
 
 
