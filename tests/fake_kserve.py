@@ -19,6 +19,7 @@ Every process it starts runs on 127.0.0.1 and is stopped by PID in :meth:`FakeKS
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -154,7 +155,9 @@ class FakeKServe:
             svc.previous = None  # everything rolls to the latest revision
         try:
             if revision not in svc.pods:
-                svc.pods[revision] = start_pod(isvc, self._engine(isvc), self.work)
+                svc.pods[revision] = start_pod(
+                    isvc, self._engine(isvc), self._storage(isvc), self.work
+                )
         except PodFailed as exc:
             self._patch_status(meta, _not_ready(generation, str(exc)))
             svc.observed = generation
@@ -244,6 +247,20 @@ class FakeKServe:
             if (rt["metadata"]["namespace"], rt["metadata"]["name"]) == (namespace, name):
                 return dict(rt["spec"]["containers"][0])
         raise PodFailed(f"ServingRuntime {namespace}/{name} does not exist")
+
+    def _storage(self, isvc: dict[str, Any]) -> dict[str, Any]:
+        """KServe's choice of storage initializer: the ClusterStorageContainer the predictor
+        names, provided one of its URI formats matches ``storageUri``."""
+        predictor = isvc["spec"]["predictor"]
+        name, uri = predictor.get("storageContainerName"), predictor["model"]["storageUri"]
+        for csc in self.server.objects("clusterstoragecontainers"):
+            if csc["metadata"]["name"] != name:
+                continue
+            formats = csc["spec"]["supportedUriFormats"]
+            if not any(re.match(f["regex"], uri) for f in formats if "regex" in f):
+                raise PodFailed(f"ClusterStorageContainer {name} does not support {uri}")
+            return dict(csc["spec"]["container"])
+        raise PodFailed(f"ClusterStorageContainer {name} does not exist")
 
 
 def _not_ready(generation: int, message: str) -> dict[str, Any]:

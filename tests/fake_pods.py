@@ -1,6 +1,7 @@
 """The kubelet part of :mod:`tests.fake_kserve`: one predictor revision as real processes.
 
-The storage initializer's fetch (``storageUri`` verified against the digest annotation), the
+The storage initializer (the ClusterStorageContainer's own command on ``storageUri`` and an
+empty model directory, as KServe's injector runs it), the
 ServingRuntime's command with the predictor's args (``/mnt/models`` -> the verified copy,
 ``0.0.0.0`` -> 127.0.0.1, ports -> free ports) and the gateway sidecar from
 ``spec.predictor.containers`` (its upstream rewritten to the engine's real port), each waited
@@ -9,6 +10,7 @@ for on its readiness probe's path. :meth:`Pod.stop` stops them by PID.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +22,6 @@ import httpx
 
 from llm_platform.kubernetes import names
 from llm_platform.kubernetes.sidecar import SIDECAR_NAME
-from llm_platform.runtime.artifacts import ArtifactCache
 from llm_platform.runtime.prometheus import TargetGroup
 from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR, LOOPBACK
 from tests.registry_fixtures import free_port
@@ -54,6 +55,17 @@ class Pod:
                 proc.wait(5)
 
 
+def _initialize_storage(container: dict[str, Any], uri: str, dest: Path) -> None:
+    """Run the storage initializer as KServe's injector does (``[uri, /mnt/models]``) into an
+    empty ``dest``; a non-zero exit fails the pod with its message."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    argv = [*_python(container["command"]), *container.get("args", []), uri, str(dest)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise PodFailed(f"storage initializer exited {done.returncode}: {done.stderr.strip()}")
+
+
 def _python(command: list[str]) -> list[str]:
     """The container's ``python`` is this interpreter (the image is this checkout)."""
     return [sys.executable if c == "python" else c for c in command]
@@ -72,9 +84,12 @@ def _listen(args: list[str], port: int) -> list[str]:
     return out
 
 
-def start_pod(isvc: dict[str, Any], engine: dict[str, Any], work: Path) -> Pod:
-    """The predictor revision of ``isvc`` running: its engine (``engine``, the ServingRuntime's
-    container, with the predictor's args) and its gateway sidecar, ready, on 127.0.0.1.
+def start_pod(
+    isvc: dict[str, Any], engine: dict[str, Any], storage: dict[str, Any], work: Path
+) -> Pod:
+    """The predictor revision of ``isvc`` running: its artifact placed by ``storage`` (the
+    storage initializer container), its engine (``engine``, the ServingRuntime's container,
+    with the predictor's args) and its gateway sidecar, ready, on 127.0.0.1.
 
     Raises:
         PodFailed: the artifact does not verify, or a process exits or is never ready.
@@ -84,10 +99,8 @@ def start_pod(isvc: dict[str, Any], engine: dict[str, Any], work: Path) -> Pod:
     model, labels = predictor["model"], predictor["labels"]
     revision = labels[names.REVISION]
     digest = predictor["annotations"][names.DIGEST]
-    try:
-        local = ArtifactCache(work / "pods" / namespace).resolve(name, model["storageUri"], digest)
-    except Exception as exc:  # the storage initializer fails the pod
-        raise PodFailed(f"storage initializer: {exc}") from exc
+    local = work / "pods" / namespace / name / f"{revision}-{digest[:12]}"
+    _initialize_storage(storage, model["storageUri"], local)
     engine_port = free_port()
     argv = _python(engine.get("command") or []) + [
         a.replace(CONTAINER_MODEL_DIR, str(local))
