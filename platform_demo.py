@@ -141,14 +141,17 @@ class Demo:
         console.print(f"  [dim]git commit by {author}{how}:[/dim] {message}")
 
     def tick_git_sensor(self) -> None:
-        ctx = dg.build_sensor_context(
-            instance=self.instance,
-            instance_ref=self.instance.get_ref(),
-            definitions=self.defs,
-            cursor=self.sensor_cursor,
-            resources=dict(self.defs.resources or {}),
-        )
-        with quiet(self.settings.home / "logs" / "demo.log"):
+        # Entered: the context enters the instance for its resources and must exit it again.
+        with (
+            dg.build_sensor_context(
+                instance=self.instance,
+                instance_ref=self.instance.get_ref(),
+                definitions=self.defs,
+                cursor=self.sensor_cursor,
+                resources=dict(self.defs.resources or {}),
+            ) as ctx,
+            quiet(self.settings.home / "logs" / "demo.log"),
+        ):
             result = git_push_sensor.evaluate_tick(ctx)
         for partitions in result.dynamic_partitions_requests or []:
             if isinstance(partitions, dg.AddDynamicPartitionsRequest):
@@ -359,13 +362,15 @@ def main() -> int:
         demo.launch(
             "slo_checks_job", None, tags={TAG_PARTITION: LLAMA, TAG_TRIGGER: "slo_recheck_schedule"}
         )
-        ctx = dg.build_sensor_context(
-            instance=instance,
-            instance_ref=instance.get_ref(),
-            definitions=demo.defs,
-            resources=dict(demo.defs.resources or {}),
-        )
-        with quiet(home / "logs" / "demo.log"):
+        with (
+            dg.build_sensor_context(
+                instance=instance,
+                instance_ref=instance.get_ref(),
+                definitions=demo.defs,
+                resources=dict(demo.defs.resources or {}),
+            ) as ctx,
+            quiet(home / "logs" / "demo.log"),
+        ):
             tick = production_rollback_sensor.evaluate_tick(ctx)
         for req in tick.run_requests or []:
             console.print("  production_rollback_sensor: rollback requested")

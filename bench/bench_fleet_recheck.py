@@ -180,18 +180,18 @@ def main() -> None:
                 per_run = (time.perf_counter() - t0) / len(sample)
                 per_run_queries = (_query_count(prom.url) - before) / len(sample)
                 schedule = build_slo_recheck_schedule("0 * * * *")
-                ctx = dg.build_schedule_context(
+                with dg.build_schedule_context(
                     instance=instance,
                     scheduled_execution_time=datetime.now(UTC),
                     resources={
                         "models_repo": ModelsRepoResource(location=str(repo)),
                         "prometheus": PrometheusResource(url=prom.url),
                     },
-                )
-                before = _query_count(prom.url)
-                t0 = time.perf_counter()
-                tick = schedule.evaluate_tick(ctx)
-                tick_s = time.perf_counter() - t0
+                ) as ctx:
+                    before = _query_count(prom.url)
+                    t0 = time.perf_counter()
+                    tick = schedule.evaluate_tick(ctx)
+                    tick_s = time.perf_counter() - t0
                 tick_queries = _query_count(prom.url) - before
                 tick_actions = {
                     m: latest_check_status(

@@ -50,14 +50,14 @@ def measure(root: Path, n: int, repeat: int) -> tuple[float, float]:
         instance.add_dynamic_partitions("models", [f"model-{i:05d}" for i in range(n)])
 
         def tick() -> None:
-            ctx = dg.build_sensor_context(
+            with dg.build_sensor_context(
                 instance=instance,
                 instance_ref=instance.get_ref(),
                 definitions=defs,
                 cursor=base,
                 resources=dict(defs.resources or {}),
-            )
-            result = git_push_sensor.evaluate_tick(ctx)
+            ) as ctx:
+                result = git_push_sensor.evaluate_tick(ctx)
             assert len(result.run_requests) == 3, result.run_requests
 
         tick()  # warm-up

@@ -28,14 +28,14 @@ def _settings(repo: ModelsRepo, tmp_path: Path) -> Settings:
 
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
-    ctx = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance,
         instance_ref=instance.get_ref(),
         definitions=defs,
         cursor=cursor,
         resources=dict(defs.resources or {}),
-    )
-    return git_push_sensor.evaluate_tick(ctx)
+    ) as ctx:  # exits the instance it enters for the resources
+        return git_push_sensor.evaluate_tick(ctx)
 
 
 def _partitions(instance: dg.DagsterInstance) -> set[str]:

@@ -162,13 +162,13 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
     # The failed production verdict opened an incident in the ledger (time to restore).
     ledger = Ledger(open_store(str(p.home / ("store-" + p.repo.path.parent.name))))
     assert ledger.history("alpha", env="production", limit=1)[0].kind == "check_failed"
-    ctx = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=p.instance,
         instance_ref=p.instance.get_ref(),
         definitions=p.defs,
         resources=dict(p.defs.resources or {}),
-    )
-    tick = production_rollback_sensor.evaluate_tick(ctx)
+    ) as ctx:
+        tick = production_rollback_sensor.evaluate_tick(ctx)
     assert len(tick.run_requests) == 1
     req = tick.run_requests[0]
     rolled = p.run("production_job", config=req.run_config, tags=req.tags)
@@ -182,13 +182,12 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
     )
     assert r.headers["x-llm-revision"] == meta3["revision"].value
     # The same failing evidence does not roll back twice.
-    again = production_rollback_sensor.evaluate_tick(
-        dg.build_sensor_context(
-            instance=p.instance,
-            instance_ref=p.instance.get_ref(),
-            definitions=p.defs,
-            resources=dict(p.defs.resources or {}),
-            cursor=tick.cursor,
-        )
-    )
+    with dg.build_sensor_context(
+        instance=p.instance,
+        instance_ref=p.instance.get_ref(),
+        definitions=p.defs,
+        resources=dict(p.defs.resources or {}),
+        cursor=tick.cursor,
+    ) as ctx:
+        again = production_rollback_sensor.evaluate_tick(ctx)
     assert not again.run_requests

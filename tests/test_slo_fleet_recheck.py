@@ -152,15 +152,15 @@ def fleet(models_repo: ModelsRepo, prom, tmp_path: Path):  # noqa: ANN001, ANN20
 def test_one_tick_records_every_model_and_launches_runs_only_where_needed(fleet, prom) -> None:  # noqa: ANN001
     instance, repo, _ = fleet
     schedule = build_slo_recheck_schedule("0 * * * *")
-    ctx = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=datetime.now(UTC),
         resources={
             "models_repo": ModelsRepoResource(location=str(repo.path)),
             "prometheus": PrometheusResource(url=prom[0].url),
         },
-    )
-    tick = schedule.evaluate_tick(ctx)
+    ) as ctx:
+        tick = schedule.evaluate_tick(ctx)
     requested = {r.tags["dagster/partition"]: r for r in tick.run_requests or []}
     assert set(requested) == {"slow", "staged"}
     assert {k.name for k in requested["slow"].asset_check_keys or []} >= {RECHECK_CHECK}
@@ -254,8 +254,8 @@ def test_rollback_sensor_acts_on_the_ticks_record(fleet, prom, tmp_path: Path) -
             )
     with _client(prom) as client:
         run_fleet_recheck(instance, GitRepo(str(repo.path)), client, trigger=SLO_RECHECK_SCHEDULE)
-    ctx = dg.build_sensor_context(instance=instance, resources={"artifact_store": store})
-    tick = production_rollback_sensor(ctx)
+    with dg.build_sensor_context(instance=instance, resources={"artifact_store": store}) as ctx:
+        tick = production_rollback_sensor(ctx)
     assert isinstance(tick, dg.SensorResult)
     rollbacks = {r.partition_key for r in tick.run_requests or []}
     assert rollbacks == {"fast", "slow-latency"}  # "slow" only warns; healthy and spike pass
