@@ -65,8 +65,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test files run in parallel (pytest-xdist, one file per worker at a time): most tests wait on
+# servers, Prometheus scrapes and subprocesses, so two workers fit two cores.
+TEST_WORKERS ?= 2
+
 test: install lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) $(LLAMA_STAMP)
 	$(BIN)/pytest -x -q

@@ -144,3 +144,15 @@ def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield home
     finally:
         teardown_home(home)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the ``long`` tests first, longest (``long(seconds)``) first: with ``make test``'s
+    parallel workers (pytest-xdist, whole files per worker) they then overlap everything else
+    instead of running alone at the end."""
+
+    def rank(item: pytest.Item) -> tuple[bool, float]:
+        mark = item.get_closest_marker("long")
+        return (mark is None, -float(mark.args[0]) if mark and mark.args else 0.0)
+
+    items.sort(key=rank)

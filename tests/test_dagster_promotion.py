@@ -24,6 +24,8 @@ from tests.promotion_fixtures import (
 )
 from tests.signing_fixtures import Signers, make_signers
 
+pytestmark = pytest.mark.long
+
 STAGING = {"ops": {STAGING_DEPLOYMENT: {"config": {"load_requests": 24}}}}
 
 

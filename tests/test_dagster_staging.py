@@ -25,6 +25,8 @@ from resources.prometheus import PrometheusResource
 from resources.registrar import LocalKfpRegistrarResource
 from resources.runtime import LocalRuntimeResource
 
+pytestmark = pytest.mark.long
+
 #: The SLO checks every model gets (objectives with a default in the registry).
 DEFAULT_SLO_CHECKS = [o.check_name for o in OBJECTIVES if o.default is not None]
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"

@@ -11,6 +11,8 @@ import pytest
 
 from tests.runtime_fixtures import teardown_home
 
+pytestmark = pytest.mark.long(180)  # seconds on 2 cores: the longest test
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -39,7 +39,7 @@ from tests.kube_emulator_fixtures import CORE_KINDS, node
 from tests.promotion_fixtures import DEMO_WEIGHTS, Platform, approve
 from tests.signing_fixtures import make_signers
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.long, pytest.mark.integration, pytest.mark.timeout(300)]
 
 #: Production lives in a namespace named differently from the environment.
 PRODUCTION_NS = "llm-prod"
