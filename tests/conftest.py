@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 #: Fixtures shared by many test modules without importing them by name.
-pytest_plugins = ["tests.kube_emulator_fixtures", "tests.webhook_fixtures"]
+pytest_plugins = [
+    "tests.engine_fixtures",  # session-wide: one Gemma assembly, one llama.cpp server
+    "tests.kube_emulator_fixtures",
+    "tests.webhook_fixtures",
+]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",

@@ -17,10 +17,9 @@ from llm_platform.demo_gemma import (
 )
 from llm_platform.demo_repo import ensure_demo_repo
 from llm_platform.serving.engines import ArtifactFormat, detect_format
-from tests.engine_fixtures import gemma_artifact, gemma_home  # noqa: F401 - fixtures
 
 
-def test_artifact_is_assembled_once(gemma_home: Path, gemma_artifact: Path) -> None:  # noqa: F811
+def test_artifact_is_assembled_once(gemma_home: Path, gemma_artifact: Path) -> None:
     [gguf] = list(gemma_artifact.iterdir())
     assert gguf.stat().st_size == 253_113_024
     assert detect_format(gemma_artifact) is ArtifactFormat.GGUF
@@ -49,7 +48,7 @@ def test_model_yaml_points_at_this_machines_artifact(tmp_path: Path) -> None:
     assert config.source.uri == str((tmp_path / "home" / "models" / GEMMA_MODEL).resolve())
 
 
-def test_gemma_is_committed_to_the_models_repo_once(gemma_home: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_gemma_is_committed_to_the_models_repo_once(gemma_home: Path, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     ensure_demo_repo(repo)
     assert add_gemma_to_repo(repo, gemma_home)

@@ -15,15 +15,7 @@ import httpx
 import pytest
 
 from llm_platform.digest import digest_directory
-from tests.engine_fixtures import (  # noqa: F401 - fixtures
-    GEMMA,
-    EngineProcess,
-    gemma_artifact,
-    gemma_digest,
-    gemma_home,
-    llama_server,
-    start_llama,
-)
+from tests.engine_fixtures import GEMMA, EngineProcess, start_llama
 from tests.gguf_fixtures import write_gguf
 
 pytestmark = pytest.mark.integration
@@ -40,7 +32,7 @@ def _sse_events(response: httpx.Response) -> list[str]:
     return events
 
 
-def test_ready_on_its_readiness_path_serving_the_alias(llama_server: EngineProcess) -> None:  # noqa: F811
+def test_ready_on_its_readiness_path_serving_the_alias(llama_server: EngineProcess) -> None:
     models = httpx.get(f"{llama_server.base_url}/v1/models", timeout=5).json()
     assert [m["id"] for m in models["data"]] == [GEMMA]
     assert "verified, starting llm_platform.serving.engines.llama_server" in llama_server.log_text()
@@ -49,7 +41,7 @@ def test_ready_on_its_readiness_path_serving_the_alias(llama_server: EngineProce
     assert metrics.status_code == 200 and "python_info" in metrics.text
 
 
-def test_completion_generates_text(llama_server: EngineProcess) -> None:  # noqa: F811
+def test_completion_generates_text(llama_server: EngineProcess) -> None:
     body = {"model": GEMMA, "prompt": PROMPT, "max_tokens": 8, "temperature": 0}
     reply = httpx.post(f"{llama_server.base_url}/v1/completions", json=body, timeout=60)
     assert reply.status_code == 200, reply.text
@@ -59,7 +51,7 @@ def test_completion_generates_text(llama_server: EngineProcess) -> None:  # noqa
     assert doc["usage"]["prompt_tokens"] >= 5
 
 
-def test_streaming_completion_is_server_sent_events(llama_server: EngineProcess) -> None:  # noqa: F811
+def test_streaming_completion_is_server_sent_events(llama_server: EngineProcess) -> None:
     body = {"model": GEMMA, "prompt": PROMPT, "max_tokens": 8, "temperature": 0, "stream": True}
     with httpx.stream(
         "POST", f"{llama_server.base_url}/v1/completions", json=body, timeout=60
@@ -74,7 +66,7 @@ def test_streaming_completion_is_server_sent_events(llama_server: EngineProcess)
     assert all("error" not in c for c in chunks)
 
 
-def test_chat_completion_has_content(llama_server: EngineProcess) -> None:  # noqa: F811
+def test_chat_completion_has_content(llama_server: EngineProcess) -> None:
     body = {
         "model": GEMMA,
         "messages": [{"role": "user", "content": "What is the capital of France?"}],

@@ -130,7 +130,7 @@ def test_failure_message_carries_everything() -> None:
 
 def test_resource_routes_each_environment(
     tmp_path: Any,
-    slack_server: SlackServer,  # noqa: F811
+    slack_server: SlackServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)

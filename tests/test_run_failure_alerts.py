@@ -48,7 +48,7 @@ def _env(name: str, webhook: str) -> str:
 
 
 @pytest.fixture()
-def platform(tmp_path: Path, slack_server: SlackServer, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def platform(tmp_path: Path, slack_server: SlackServer, monkeypatch: pytest.MonkeyPatch):
     """A models repo (an invalid model, a model whose weights are missing), staging naming a
     webhook that is set, production naming one that is not; the full Definitions."""
     repo = ModelsRepo(tmp_path / "models-repo")
@@ -115,7 +115,7 @@ def _secrets_absent(instance: dg.DagsterInstance, server: SlackServer, *texts: s
 
 def test_every_failure_reaches_its_environment_webhook(
     platform,
-    slack_server: SlackServer,  # noqa: F811
+    slack_server: SlackServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -187,7 +187,7 @@ def test_every_failure_reaches_its_environment_webhook(
 def test_blocked_scan_is_announced_with_the_scan_verdict_once(
     models_repo: ModelsRepo,
     tmp_path: Path,
-    slack_server: SlackServer,  # noqa: F811
+    slack_server: SlackServer,
 ) -> None:
     """A real kfp.local registration refuses a pickle that runs code: one message, the
     ``security_scan`` check's verdict as its reason (not repeated by the step's failure)."""

@@ -21,13 +21,7 @@ from llm_platform.runtime.local import LocalRuntime
 from llm_platform.runtime.prometheus import PrometheusPaths
 from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.base import LAUNCH_MODULE
-from tests.engine_fixtures import (  # noqa: F401 - fixtures
-    GEMMA,
-    gemma_artifact,
-    gemma_digest,
-    gemma_home,
-    require_llama_cpp,
-)
+from tests.engine_fixtures import GEMMA, require_llama_cpp
 from tests.runtime_fixtures import WRONG_DIGEST, pid_alive, teardown_home, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -66,8 +60,8 @@ def _complete(client: httpx.Client, base: str) -> httpx.Response:
 
 def test_llama_cpp_revision_serves_through_the_runtime_and_refuses_tampered_bytes(
     home: Path,
-    gemma_artifact: Path,  # noqa: F811
-    gemma_digest: str,  # noqa: F811
+    gemma_artifact: Path,
+    gemma_digest: str,
 ) -> None:
     require_llama_cpp()
     runtime = LocalRuntime(home)
@@ -120,7 +114,7 @@ def test_llama_cpp_revision_serves_through_the_runtime_and_refuses_tampered_byte
 
 def test_wrong_registered_digest_is_refused_before_anything_starts(
     tmp_path: Path,
-    gemma_artifact: Path,  # noqa: F811
+    gemma_artifact: Path,
 ) -> None:
     runtime = LocalRuntime(tmp_path)
     bad = gemma_revision(gemma_artifact, WRONG_DIGEST)

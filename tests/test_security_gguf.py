@@ -10,7 +10,6 @@ import pytest
 
 from llm_platform.security import scan_path
 from llm_platform.security.gguf import MAX_CHAT_TEMPLATE_BYTES, GgufError, parse_gguf
-from tests.engine_fixtures import gemma_artifact, gemma_home  # noqa: F401 - fixtures
 from tests.gguf_fixtures import F32, Q8_0, gguf_bytes, write_gguf
 
 
@@ -128,7 +127,7 @@ def test_gguf_magic_found_under_another_name(tmp_path: Path) -> None:
     assert result.findings[0].rule == "gguf-header"
 
 
-def test_real_gemma_file_is_clean(gemma_artifact: Path) -> None:  # noqa: F811 - fixture
+def test_real_gemma_file_is_clean(gemma_artifact: Path) -> None:
     report = scan_path(gemma_artifact)
     assert report.safe, report.findings
     [result] = report.files

@@ -17,19 +17,12 @@ from llm_platform.serving.metrics import (
     TIME_PER_OUTPUT_TOKEN,
     TIME_TO_FIRST_TOKEN,
 )
-from tests.engine_fixtures import (  # noqa: F401 - fixtures
-    GEMMA,
-    EngineProcess,
-    gemma_artifact,
-    gemma_digest,
-    gemma_home,
-    llama_server,
-)
+from tests.engine_fixtures import GEMMA, EngineProcess
 from tests.serving_fixtures import start_gateway, write_routes
 
 
 @pytest.fixture(scope="module")
-def gateway(llama_server: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: F811
+def gateway(llama_server: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("gateway-llama")
     rev = {
         "revision": "r1",
