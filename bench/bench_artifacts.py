@@ -24,30 +24,10 @@ import time
 from functools import partial
 from pathlib import Path
 
+from _artifacts import META, make_file
+
 from llm_platform.digest import digest_directory
 from llm_platform.registry import DigestCache, LocalDirStore, ModelRegistry
-
-META = dict(
-    source_uri="bench",
-    commit_sha="0" * 40,
-    config_hash="bench",
-    kfp_run_id="bench",
-    kfp_run_url=None,
-    scan_summary={},
-    scan_safe=True,
-)
-
-
-def make_file(path: Path, size_mb: int) -> None:
-    block = os.urandom(16 * 1024 * 1024)
-    with open(path, "wb") as f:
-        written = 0
-        i = 0
-        while written < size_mb * 1024 * 1024:
-            chunk = i.to_bytes(8, "little") + block[8:]
-            f.write(chunk)
-            written += len(chunk)
-            i += 1
 
 
 def timed(fn):  # type: ignore[no-untyped-def]

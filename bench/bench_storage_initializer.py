@@ -17,7 +17,6 @@ baselines and our process's peak RSS (KServe's default storage-initializer memor
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import subprocess
@@ -26,26 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _artifacts import META, make_file
+
 from llm_platform.digest import digest_directory
 from llm_platform.kubernetes.storage_initializer import MODULE
 from llm_platform.registry import LocalDirStore, ModelRegistry
-
-META = dict(
-    source_uri="bench",
-    commit_sha="0" * 40,
-    config_hash="bench",
-    kfp_run_id="bench",
-    kfp_run_url=None,
-    scan_summary={},
-    scan_safe=True,
-)
-
-
-def make_file(path: Path, size_mb: int) -> None:
-    block = os.urandom(16 * 1024 * 1024)
-    with open(path, "wb") as f:
-        for i in range(max(1, size_mb // 16)):
-            f.write(i.to_bytes(8, "little") + block[8:])
 
 
 def main() -> None:
