@@ -12,6 +12,8 @@ from llm_platform.runtime.artifacts import ArtifactUnavailable
 from llm_platform.runtime.base import RevisionSpec
 from llm_platform.serving.engines import EngineError
 from llm_platform.serving.engines.selection import resolve_serving
+from llm_platform.slo import profile_for_engine
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from resources.artifact_store import ArtifactStoreResource
 from resources.notifier import NotifierResource
 from resources.runtime import RuntimeResource
@@ -86,7 +88,10 @@ def perform_rollback(
     ledger.rollback(event)
     notifier.notify(event)
     context.log.warning(f"rolled {name} back to {previous.version} ({previous.digest[:12]})")
+    status = runtime.runtime().status(PRODUCTION_ENV, name)
     return dg.MaterializeResult(
+        # What a promotion records about the serving revision too: the SLO checks, the fleet
+        # re-check and the UI read the latest materialization (engine, metric profile, URL).
         metadata={
             "action": "rollback",
             "reason": reason,
@@ -95,6 +100,9 @@ def perform_rollback(
             "revision": spec.revision,
             "previous_revision": "",
             "rolled_back_from": current.digest if current else "",
+            METRIC_PROFILE_KEY: profile_for_engine(choice.engine).name,
+            **choice.metadata(),
+            "endpoint": dg.MetadataValue.url(status.endpoint) if status and status.endpoint else "",
             "deployed_at_unix": time.time(),
         },
         data_version=dg.DataVersion(f"{previous.digest}:{spec.revision}"),

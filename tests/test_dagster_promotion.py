@@ -14,6 +14,7 @@ from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT, TAG_PARTITIO
 from assets.staging import staging_deployment
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from sensors.promotion import production_rollback_sensor
 from tests.promotion_fixtures import (
     approve,
@@ -177,6 +178,8 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
     assert rolled.success, p.failure(rolled)
     meta3 = rolled.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
     assert meta3["action"].value == "rollback" and meta3["digest"].value == digest1
+    assert meta3["endpoint"].value == meta2["endpoint"].value  # the latest record stays complete
+    assert meta3[METRIC_PROFILE_KEY].value == "default" and meta3["engine"].value == "builtin"
     r = httpx.post(
         f"{meta2['endpoint'].value}/v1/completions",
         json={"model": "alpha", "prompt": "a", "max_tokens": 2},

@@ -33,6 +33,7 @@ from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.settings import PROMETHEUS_URL_ENV, TRUSTED_SIGNERS_ENV, Settings
 from llm_platform.slo import PrometheusClient
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from tests.fake_kserve import FakeKServe, cluster_prometheus
 from tests.kmock_fixtures import kube_server
 from tests.kube_emulator_fixtures import CORE_KINDS, node
@@ -226,6 +227,36 @@ def test_one_model_from_git_to_production_on_kserve(
             production["production_deployment:slo_latency_p95"].metadata["revision"].value
             == (second["revision"])
         )
+        # The ledger as promoted (checked below with ``isvc``, after the rollback).
+        promoted_entry = Ledger(open_store(str(tmp_path / "store"))).serving("alpha", "production")
+        assert promoted_entry is not None
+
+        # An operator rolls back: the previous revision serves all traffic again.
+        rollback = {"ops": {PRODUCTION_DEPLOYMENT: {"config": {"action": "rollback"}}}}
+        rolled = p.run("production_job", config=rollback)
+        assert rolled.success, p.failure(rolled)
+        back = {
+            k: v.value
+            for k, v in rolled.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[
+                0
+            ].metadata.items()
+        }
+        assert (back["action"], back["digest"]) == ("rollback", v1["digest"])
+        # Recorded like a promotion: where it serves and how its metrics are read.
+        assert back["endpoint"] == second["endpoint"]
+        assert (back["engine"], back[METRIC_PROFILE_KEY]) == ("builtin", "default")
+        restored = kserve.settled(PRODUCTION_NS, "alpha")
+        assert restored["spec"]["predictor"]["labels"][names.REVISION] == first["revision"]
+        assert kserve.percents[f"{PRODUCTION_NS}/alpha"][-1] is None  # one revision, no split
+        with httpx.Client(trust_env=False, timeout=10) as http:
+            after = {
+                http.post(
+                    f"{back['endpoint']}/v1/completions",
+                    json={"model": "alpha", "prompt": "Shall", "max_tokens": 3},
+                ).headers["x-llm-revision"]
+                for _ in range(6)
+            }
+        assert after == {first["revision"]}
     labels, annotations = isvc["metadata"]["labels"], isvc["metadata"]["annotations"]
     assert labels[names.REVISION] == second["revision"]
     assert labels[names.VERSION] == "2.0.0"
@@ -239,9 +270,10 @@ def test_one_model_from_git_to_production_on_kserve(
     assert traffic["latest"]["percent"] == 100 and traffic["prev"]["percent"] == 0
     assert isvc["status"]["url"] == second["endpoint"]
     assert served == {second["revision"]}  # 100% of the traffic on the promoted revision
+    assert (promoted_entry.digest, promoted_entry.revision) == (v2["digest"], second["revision"])
     ledger = Ledger(open_store(str(tmp_path / "store")))
     serving = ledger.serving("alpha", "production")
     assert serving is not None
-    assert (serving.digest, serving.revision) == (v2["digest"], second["revision"])
+    assert (serving.digest, serving.revision) == (v1["digest"], first["revision"])
     kinds = [e.kind for e in ledger.history("alpha", env="production")]
-    assert kinds == ["promoted", "promoted"]
+    assert kinds == ["rolled_back", "promoted", "promoted"]
