@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Any
@@ -29,3 +30,15 @@ def make_file(path: Path, size_mb: int) -> None:
             f.write(chunk)
             written += len(chunk)
             i += 1
+
+
+def size_arguments(description: str) -> argparse.Namespace:
+    """Parse the artifact benchmarks' options; ``size_mb`` is filled in (1 GiB, 128 MiB quick)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="128 MB instead of 1 GB")
+    parser.add_argument("--size-mb", type=int, default=None)
+    parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (best time is kept)")
+    args = parser.parse_args()
+    args.size_mb = args.size_mb or (128 if args.quick else 1024)
+    return args

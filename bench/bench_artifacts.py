@@ -14,7 +14,6 @@ Usage: ``.venv/bin/python bench/bench_artifacts.py [--quick] [--size-mb N]``
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import shutil
@@ -24,7 +23,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from _artifacts import META, make_file
+from _artifacts import META, make_file, size_arguments
 
 from llm_platform.digest import digest_directory
 from llm_platform.registry import DigestCache, LocalDirStore, ModelRegistry
@@ -41,13 +40,8 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="128 MB instead of 1 GB")
-    parser.add_argument("--size-mb", type=int, default=None)
-    parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions (best time is kept)")
-    args = parser.parse_args()
-    size_mb = args.size_mb or (128 if args.quick else 1024)
+    args = size_arguments(__doc__.splitlines()[0])
+    size_mb = args.size_mb
 
     work = Path(tempfile.mkdtemp(prefix="bench-artifacts-", dir=args.dir))
     try:

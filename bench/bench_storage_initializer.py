@@ -16,7 +16,6 @@ baselines and our process's peak RSS (KServe's default storage-initializer memor
 
 from __future__ import annotations
 
-import argparse
 import resource
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _artifacts import META, make_file
+from _artifacts import META, make_file, size_arguments
 
 from llm_platform.digest import digest_directory
 from llm_platform.kubernetes.storage_initializer import MODULE
@@ -33,13 +32,8 @@ from llm_platform.registry import LocalDirStore, ModelRegistry
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="128 MB instead of 1 GB")
-    parser.add_argument("--size-mb", type=int, default=None)
-    parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions (best time is kept)")
-    args = parser.parse_args()
-    size_mb = args.size_mb or (128 if args.quick else 1024)
+    args = size_arguments(__doc__.splitlines()[0])
+    size_mb = args.size_mb
 
     work = Path(tempfile.mkdtemp(prefix="bench-storage-init-", dir=args.dir))
     try:

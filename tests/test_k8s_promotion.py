@@ -133,6 +133,18 @@ def staged(p: Platform) -> dict[str, Any]:
     return {k: v.value for k, v in meta.items()}
 
 
+def revisions_serving(url: str, requests: int) -> set[str]:
+    """The revisions answering ``requests`` completions sent to the model's URL."""
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        return {
+            http.post(
+                f"{url}/v1/completions",
+                json={"model": "alpha", "prompt": "Shall", "max_tokens": 3},
+            ).headers["x-llm-revision"]
+            for _ in range(requests)
+        }
+
+
 def promoted(p: Platform) -> dict[str, Any]:
     result = p.run("production_job", config=PROMOTE)
     assert result.success, p.failure(result)
@@ -209,14 +221,7 @@ def test_one_model_from_git_to_production_on_kserve(
             f'revision="{second["revision"]}"}}'
         )
         assert wait_for_sample(prom_url, selector), selector
-        with httpx.Client(trust_env=False, timeout=10) as http:
-            served = {
-                http.post(
-                    f"{second['endpoint']}/v1/completions",
-                    json={"model": "alpha", "prompt": "Shall", "max_tokens": 3},
-                ).headers["x-llm-revision"]
-                for _ in range(12)
-            }
+        served = revisions_serving(second["endpoint"], 12)
         # The production SLO checks find the promoted revision's series in its namespace.
         checks = p.run("slo_checks_job", partition=None, tags={TAG_PARTITION: "alpha"})
         production = {k: v for k, v in p.checks(checks).items() if k.startswith("production")}
@@ -248,14 +253,7 @@ def test_one_model_from_git_to_production_on_kserve(
         restored = kserve.settled(PRODUCTION_NS, "alpha")
         assert restored["spec"]["predictor"]["labels"][names.REVISION] == first["revision"]
         assert kserve.percents[f"{PRODUCTION_NS}/alpha"][-1] is None  # one revision, no split
-        with httpx.Client(trust_env=False, timeout=10) as http:
-            after = {
-                http.post(
-                    f"{back['endpoint']}/v1/completions",
-                    json={"model": "alpha", "prompt": "Shall", "max_tokens": 3},
-                ).headers["x-llm-revision"]
-                for _ in range(6)
-            }
+        after = revisions_serving(back["endpoint"], 6)
         assert after == {first["revision"]}
     labels, annotations = isvc["metadata"]["labels"], isvc["metadata"]["annotations"]
     assert labels[names.REVISION] == second["revision"]
