@@ -22,6 +22,7 @@ from llm_platform.slo import (
     evaluate,
     evaluate_fleet,
 )
+from tests.config_fixtures import env_dict, model_dict, to_yaml, write_repo
 from tests.prom_fixtures import (
     PrometheusProcess,
     Scenario,
@@ -269,50 +270,17 @@ def test_fleet_matches_per_model_with_constant_queries(
 
 # --- CLI -----------------------------------------------------------------------------------
 
-ENV_YAML = """\
-environment: staging
-namespace: staging
-cluster:
-  gpu_node_selector: {node-type: gpu-v100}
-resources:
-  default_limits: {memory_multiplier: 0.8, gpu_multiplier: 1.0}
-autoscaling: {enabled: true, min_replicas: 1, max_replicas: 2}
-monitoring: {prometheus_namespace: monitoring, alert_manager_webhook: SLACK_WEBHOOK_STAGING}
-deployment: {strategy: rolling-update, max_unavailable: 1, max_surge: 1}
-slo:
-  window: 1h
-  availability: 0.99
-  min_requests: 1000
-approvers: [alice]
-"""
-
-MODEL_YAML = """\
-name: {name}
-version: 1.0.0
-architecture: llama
-resources: {{memory_gb: 16, gpu_count: 1, gpu_type: nvidia-tesla-v100}}
-serving: {{max_batch_size: 8, max_sequence_length: 2048, protocol: http}}
-source: {{type: local, uri: weights/x}}
-{extra}"""
-
 
 @pytest.fixture(scope="module")
 def models_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("repo")
-    (root / "config").mkdir()
-    (root / "config" / "staging.yaml").write_text(ENV_YAML)
     models = {
-        "healthy": "",
-        "error-spike": "",
-        "no-traffic": "",
-        # The model's own objective makes an otherwise passing p95 fail.
-        "p95-inside": "slo: {latency_p95_ms: 1500}\n",
+        name: model_dict(name=name, slo=None) for name in ("healthy", "error-spike", "no-traffic")
     }
-    for name, extra in models.items():
-        (root / "models" / name).mkdir(parents=True)
-        (root / "models" / name / "model.yaml").write_text(
-            MODEL_YAML.format(name=name, extra=extra)
-        )
+    # The model's own objective makes an otherwise passing p95 fail.
+    models["p95-inside"] = model_dict(name="p95-inside", slo={"latency_p95_ms": 1500})
+    root = write_repo(tmp_path_factory.mktemp("repo"), models)
+    slo = {"window": "1h", "availability": 0.99, "min_requests": 1000}
+    (root / "config" / "staging.yaml").write_bytes(to_yaml(env_dict(slo=slo)))
     return root
 
 
