@@ -378,25 +378,3 @@ def test_gate_item_refuses_without_trust_root_and_for_ui_approvers(world: World)
     assert "the UI launch's approver 'alice' never satisfies a required approval" in item.reason
     item, approval = approval_item(digest=DIGEST, trust_root=root, approver=None, **args)  # type: ignore[arg-type]
     assert item.ok and approval is not None and approval.approver == "alice"
-
-
-def test_demo_signers_create_a_trust_root_that_git_verifies(tmp_path: Path) -> None:
-    from llm_platform.demo_signing import ensure_demo_signers
-    from llm_platform.promotion.approval_history import latest_change
-    from llm_platform.promotion.trust_root import load_trust_root
-
-    trust_root, keys = ensure_demo_signers(tmp_path / "home")
-    assert sorted(keys) == ["alice", "bob"]
-    assert load_trust_root(trust_root) == trust_root.resolve()
-    lines = trust_root.read_text().splitlines()
-    assert [line.split()[0] for line in lines] == ["alice@example.com", "bob@example.com"]
-    first = keys["alice"].read_bytes()
-    assert ensure_demo_signers(tmp_path / "home")[1]["alice"].read_bytes() == first  # kept
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git_as(repo, "bob", "init", "-q", "-b", "main")
-    (repo / "models/x").mkdir(parents=True)
-    (repo / "models/x/model.yaml").write_text("name: x\n")
-    commit_as(repo, "bob", "x", key=keys["bob"])
-    change = latest_change(GitRepo(str(repo)), "main", "models/x/", trust_root)
-    assert change is not None and change.good and change.signer == "bob@example.com"
