@@ -21,13 +21,12 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,41 +55,21 @@ from assets.names import (
 from definitions import build_defs
 from llm_platform.cli.metrics_cmd import report_table
 from llm_platform.delivery import DeliveryReport
-from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo, gemma_models_root
+from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo
 from llm_platform.demo_repo import ensure_demo_repo
-from llm_platform.demo_signing import demo_email, ensure_demo_signers, signing_options
+from llm_platform.demo_setup import allow_gemma_source, quiet, use_dagster_home, use_demo_trust_root
+from llm_platform.demo_signing import demo_email, signing_options
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.runtime.local import LocalRuntime
 from llm_platform.runtime.stack import stack_up
-from llm_platform.settings import ALLOWED_SOURCE_PATHS_ENV, TRUSTED_SIGNERS_ENV, Settings
+from llm_platform.settings import TRUSTED_SIGNERS_ENV, Settings
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor
 
 #: Progress goes to the terminal; the runs' own logs (Dagster events, kfp.local task output)
 #: go to ``$LLM_PLATFORM_HOME/logs/demo.log`` (see ``quiet``).
 console = Console(file=os.fdopen(os.dup(1), "w", buffering=1), force_terminal=None)
-
-
-@contextlib.contextmanager
-def quiet(log: Path) -> Iterator[None]:
-    """Send file descriptors 1 and 2 (also of subprocesses, e.g. kfp.local tasks) to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log, "ab") as f:
-        os.dup2(f.fileno(), 1)
-        os.dup2(f.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 LLAMA, MISTRAL, GEMMA = "llama-3-1-8b", "mistral-7b", GEMMA_MODEL
@@ -272,42 +251,15 @@ def summary(demo: Demo, models: Iterable[str]) -> None:
     console.print(table)
 
 
-def _dagster_home(home: Path) -> None:
-    """Use the platform home's DAGSTER_HOME (the one `make dev` uses) unless one is set."""
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster")
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-
-
-def allow_gemma_source(home: Path) -> None:
-    """Allow the assembled Gemma weights as a ``local`` source (the operator's allow-list)."""
-    allowed = [p for p in os.environ.get(ALLOWED_SOURCE_PATHS_ENV, "").split(os.pathsep) if p]
-    root = str(gemma_models_root(home).resolve())
-    if root not in allowed:
-        os.environ[ALLOWED_SOURCE_PATHS_ENV] = os.pathsep.join([*allowed, root])
-
-
-def use_demo_trust_root(home: Path) -> dict[str, Path]:
-    """SSH keys for the demo's approvers and the trust root listing them (the operator's
-    ``LLM_PLATFORM_TRUSTED_SIGNERS``, outside the models repo). Returns the private keys."""
-    trust_root, keys = ensure_demo_signers(home)
-    configured = os.environ.get(TRUSTED_SIGNERS_ENV)
-    if configured and Path(configured) != trust_root:
-        console.print(f"  [yellow]{TRUSTED_SIGNERS_ENV}={configured} ignored:[/yellow] the demo's")
-        console.print("  approvals are signed by its own keys, trusted by its own trust root")
-    os.environ[TRUSTED_SIGNERS_ENV] = str(trust_root)
-    return keys
-
-
 def main() -> int:
     allow_gemma_source(Settings.from_env().home)
-    keys = use_demo_trust_root(Settings.from_env().home)
+    keys, ignored = use_demo_trust_root(Settings.from_env().home)
+    if ignored:
+        console.print(f"  [yellow]{TRUSTED_SIGNERS_ENV}={ignored} ignored:[/yellow] the demo's")
+        console.print("  approvals are signed by its own keys, trusted by its own trust root")
     settings = Settings.from_env()
     home = settings.home
-    _dagster_home(home)
+    use_dagster_home(home)
     console.rule("llm-platform demo (embedded defaults)")
     if settings.models_repo == str(settings.demo_repo_path) and settings.demo_repo_path.exists():
         shutil.rmtree(settings.demo_repo_path)  # a fresh demo every time
