@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_platform.kubernetes import names
+from llm_platform.kubernetes.apply import PLURALS
 from llm_platform.kubernetes.kserve import ISVC_API_VERSION, ISVC_PLURAL
 from llm_platform.runtime.processes import stop_process
 from llm_platform.runtime.prometheus import (
@@ -243,7 +244,7 @@ class FakeKServe:
             isvc["metadata"]["namespace"],
             isvc["spec"]["predictor"]["model"]["runtime"],
         )
-        for rt in self.server.objects("servingruntimes"):
+        for rt in self.server.objects(PLURALS["ServingRuntime"]):
             if (rt["metadata"]["namespace"], rt["metadata"]["name"]) == (namespace, name):
                 return dict(rt["spec"]["containers"][0])
         raise PodFailed(f"ServingRuntime {namespace}/{name} does not exist")
@@ -253,7 +254,7 @@ class FakeKServe:
         names, provided one of its URI formats matches ``storageUri``."""
         predictor = isvc["spec"]["predictor"]
         name, uri = predictor.get("storageContainerName"), predictor["model"]["storageUri"]
-        for csc in self.server.objects("clusterstoragecontainers"):
+        for csc in self.server.objects(PLURALS["ClusterStorageContainer"]):
             if csc["metadata"]["name"] != name:
                 continue
             formats = csc["spec"]["supportedUriFormats"]

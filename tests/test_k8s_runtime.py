@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from llm_platform.kubernetes import names
-from llm_platform.kubernetes.apply import Cluster, KubernetesApiError, RbacDenied
+from llm_platform.kubernetes.apply import PLURALS, Cluster, KubernetesApiError, RbacDenied
 from llm_platform.kubernetes.context import CheckoutPlacements
 from llm_platform.kubernetes.runtime import KubernetesRuntime
 from llm_platform.kubernetes.storage_initializer import STORAGE_CONTAINER
@@ -120,7 +120,7 @@ def test_first_apply_then_ready_by_a_watched_status(setup: dict[str, Any]) -> No
     obj = isvc(server)
     assert obj["spec"]["predictor"]["model"]["storageUri"] == a.artifact_uri
     assert obj["metadata"]["labels"][names.COMMIT] == COMMIT
-    assert [r["metadata"]["name"] for r in server.objects("servingruntimes")] == [
+    assert [r["metadata"]["name"] for r in server.objects(PLURALS["ServingRuntime"])] == [
         "llm-platform-llama-cpp"
     ]
     timer = threading.Timer(0.5, isvc_ready, args=(server,))
@@ -150,7 +150,7 @@ def test_the_verifying_storage_container_is_applied_and_a_mismatch_reported(
 ) -> None:
     rt, a, server = setup["rt"], setup["a"], setup["server"]
     rt.apply(spec("staging", rev(a, "ra", 100, "blue")))
-    (csc,) = server.objects("clusterstoragecontainers")
+    (csc,) = server.objects(PLURALS["ClusterStorageContainer"])
     assert csc["metadata"]["name"] == STORAGE_CONTAINER and "namespace" not in csc["metadata"]
     (uri_format,) = csc["spec"]["supportedUriFormats"]
     assert re.search(uri_format["regex"], a.artifact_uri)

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from llm_platform.kubernetes import names
+from llm_platform.kubernetes.apply import PLURALS
 from llm_platform.kubernetes.placement import Placement
 from llm_platform.kubernetes.pods import (
     CONTAINER_NAME,
@@ -49,8 +50,7 @@ from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR
 KSERVE_API = "serving.kserve.io"
 ISVC_API_VERSION = f"{KSERVE_API}/v1beta1"
 RUNTIME_API_VERSION = f"{KSERVE_API}/v1alpha1"
-ISVC_PLURAL = "inferenceservices"
-RUNTIME_PLURAL = "servingruntimes"
+ISVC_PLURAL = PLURALS["InferenceService"]
 HUGGINGFACE_IMAGE = "kserve/huggingfaceserver:v0.15.2-gpu"
 #: KServe's model-server readiness (Hugging Face runtime): 200 once the model is loaded.
 HUGGINGFACE_READY_PATH = "/v2/health/ready"
