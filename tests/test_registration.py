@@ -155,3 +155,20 @@ def test_local_source_errors_name_the_path(tmp_path: Path) -> None:
         materialize_source("local", str(single), tmp_path / "f")
     out = materialize_source("local", str(single), tmp_path / "f", allowed_roots=[tmp_path])
     assert (out / "one.safetensors").read_bytes() == b"x"
+
+
+def test_pipeline_steps_install_nothing_at_run_time(tmp_path: Path) -> None:
+    """Every step runs on an image (or virtualenv) that already holds kfp and llm_platform:
+    no executor command calls pip, which would need the network on an offline cluster."""
+    import yaml
+    from kfp import compiler
+
+    from llm_platform.registration.pipeline import build_pipeline
+
+    package = tmp_path / "pipeline.yaml"
+    compiler.Compiler().compile(build_pipeline(), str(package))
+    executors = yaml.safe_load(package.read_text())["deploymentSpec"]["executors"]
+    assert len(executors) == 3
+    for name, executor in executors.items():
+        command = " ".join(executor["container"]["command"])
+        assert "pip" not in command, f"{name} installs packages at run time: {command[:200]}"

@@ -152,9 +152,12 @@ def build_pipeline(image: str = DEFAULT_IMAGE) -> Callable[..., Any]:
     Returns:
         A ``kfp`` pipeline (``GraphComponent``) taking the registration parameters.
     """
-    fetch = dsl.component(fetch_and_hash, base_image=image)
-    scan = dsl.component(scan_artifact, base_image=image)
-    register = dsl.component(register_artifact, base_image=image)
+    # The image (and locally this virtualenv) already holds kfp: by default every step would
+    # first run ``pip install kfp``, a network call at run time that fails on offline clusters.
+    component = functools.partial(dsl.component, base_image=image, install_kfp_package=False)
+    fetch = component(fetch_and_hash)
+    scan = component(scan_artifact)
+    register = component(register_artifact)
 
     @dsl.pipeline(name=PIPELINE_NAME, description="Fetch, hash, scan and register a model.")
     def register_model_pipeline(
