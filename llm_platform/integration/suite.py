@@ -9,7 +9,7 @@ from typing import Any
 
 from llm_platform.integration.checks import Api, chat_problem, completion_problem, health_problem
 from llm_platform.integration.load import run_load
-from llm_platform.integration.models import SuiteReport, TestResult
+from llm_platform.integration.models import LoadResult, SuiteReport, TestResult
 from llm_platform.integration.streaming import generation_body, stream_request
 from llm_platform.integration.transport import RequestFailed, Transport
 
@@ -111,6 +111,22 @@ async def arun_suite(
             tests.append(await _stream(transport, Api.COMPLETIONS, model))
         if stream and chat:
             tests.append(await _stream(transport, Api.CHAT, model))
+        # The load test sends what these tests sent once (completions, streamed or not).
+        load_like = {"inference", "stream"} if stream else {"inference"}
+        broken = [t.name for t in tests if t.name in load_like and not t.passed]
+        load = None
+        if broken:
+            # The endpoint cannot generate: the load test would only repeat that failure
+            # ``requests`` times, each into its timeout (minutes for a stalled stream).
+            tests.append(
+                TestResult(
+                    name="load",
+                    passed=False,
+                    detail=f"not run: the {', '.join(broken)} test failed",
+                    duration_s=0.0,
+                )
+            )
+            return _report(base_url, model, tests, load, started)
         t0 = time.perf_counter()
         load = await run_load(
             transport, model=model, requests=requests, concurrency=concurrency, stream=stream
@@ -129,6 +145,12 @@ async def arun_suite(
         )
     finally:
         await transport.aclose()
+    return _report(base_url, model, tests, load, started)
+
+
+def _report(
+    base_url: str, model: str, tests: list[TestResult], load: LoadResult | None, started: float
+) -> SuiteReport:
     return SuiteReport(
         base_url=base_url,
         model=model,
@@ -153,7 +175,8 @@ def run_suite(
 ) -> SuiteReport:
     """Run the integration suite against one model endpoint.
 
-    Always: health, one completion, concurrent load. ``chat`` adds a chat completion;
+    Always: health, one completion, concurrent load (not run when a generation test already
+    failed: it would only repeat that failure into every timeout). ``chat`` adds a chat completion;
     ``stream`` adds a streamed completion (and a streamed chat completion with ``chat``) and
     makes the load test stream, so that its time to first token is the first content chunk.
 
