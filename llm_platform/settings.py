@@ -37,6 +37,18 @@ MAX_ARTIFACT_BYTES_ENV = "LLM_PLATFORM_MAX_ARTIFACT_BYTES"
 DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024**3
 
 
+#: The embedded stack's state directory (default ``./.llm-platform``).
+HOME_ENV = "LLM_PLATFORM_HOME"
+
+
+def home_from_env(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Path:
+    """``$LLM_PLATFORM_HOME`` (relative to ``cwd``) or ``<cwd>/.llm-platform``, absolute."""
+    env = os.environ if environ is None else environ
+    base = cwd or Path.cwd()
+    home = Path(env.get(HOME_ENV) or DEFAULT_HOME)
+    return home if home.is_absolute() else base / home
+
+
 def allowed_source_paths_from_env(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
     """The operator's allow-list of host directories for absolute ``local`` sources.
 
@@ -182,10 +194,7 @@ class Settings(BaseModel):
             ConfigurationError: a variable has a value the platform cannot use.
         """
         env = os.environ if environ is None else environ
-        base = cwd or Path.cwd()
-        home = Path(env.get("LLM_PLATFORM_HOME") or base / DEFAULT_HOME)
-        if not home.is_absolute():
-            home = base / home
+        home = home_from_env(env, cwd=cwd)
         target = env.get("LLM_PLATFORM_TARGET", "local") or "local"
         if target not in ("local", "kubernetes"):
             raise ConfigurationError(

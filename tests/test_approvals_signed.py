@@ -16,7 +16,9 @@ from llm_platform.cli import _register, app
 from llm_platform.config import parse_environment_config
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import TrustRootError, check_approval
-from llm_platform.settings import TRUSTED_SIGNERS_ENV
+from llm_platform.registry import LocalDirStore, ModelRegistry
+from llm_platform.settings import HOME_ENV, TRUSTED_SIGNERS_ENV
+from tests.registry_fixtures import record_meta
 from tests.signing_fixtures import Signers, approval_entry, commit_as, git_as, make_signers
 
 DIGEST = "ab" * 32
@@ -286,9 +288,17 @@ def test_not_required_needs_no_trust_root(world: World) -> None:
 # --- CLI -------------------------------------------------------------------------------------
 
 
-def cli(world: World, *extra: str, trust_root: str | None = None, digest: str = DIGEST):  # type: ignore[no-untyped-def]
+def cli(  # type: ignore[no-untyped-def]
+    world: World,
+    *extra: str,
+    trust_root: str | None = None,
+    digest: str = DIGEST,
+    environ: dict[str, str] | None = None,
+):
     _register()
     root = str(world.signers.trust_root) if trust_root is None else trust_root
+    # A home of its own: the CLI falls back to the home's trust root and artifact store.
+    home = world.path.parent / "platform-home"
     return CliRunner().invoke(
         app,
         [
@@ -306,7 +316,12 @@ def cli(world: World, *extra: str, trust_root: str | None = None, digest: str = 
             str(world.path),
             *extra,
         ],
-        env={TRUSTED_SIGNERS_ENV: root},
+        env={
+            TRUSTED_SIGNERS_ENV: root,
+            HOME_ENV: str(home),
+            "ARTIFACT_STORE_URI": str(home / "artifacts"),
+            **(environ or {}),
+        },
     )
 
 
@@ -349,11 +364,38 @@ def test_cli_configuration_errors_exit_2(world: World, tmp_path: Path) -> None:
     relative = cli(world, trust_root="relative/allowed_signers")
     assert relative.exit_code == 2 and "absolute" in relative.output
     short = cli(world, digest="abc")
-    assert short.exit_code == 2 and "full sha256" in short.output
+    assert short.exit_code == 2 and "sha256 (64 hex) or a prefix of at least 8" in short.output
+    unknown = cli(world, digest=DIGEST[:12])  # nothing registered under that prefix
+    assert unknown.exit_code == 2 and "no registered artifact's digest starts with" in unknown.output
     world.write("approvals/llama.yaml", "approvals: [1]\n")
     commit_as(world.path, "dave", "broken approvals")
     broken = cli(world)
     assert broken.exit_code == 2 and "approvals/llama.yaml" in broken.output
+
+
+def test_cli_uses_the_homes_trust_root_and_digest_prefixes(world: World) -> None:
+    """From a plain shell after ``make demo``: no variable set, the 12 hex digits tables show."""
+    home = world.path.parent / "platform-home"
+    weights = world.path.parent / "weights"
+    weights.mkdir()
+    (weights / "model.bin").write_bytes(b"weights")
+    outcome = ModelRegistry(LocalDirStore(home / "artifacts")).register(
+        weights, name="llama", version="1.0.0", **record_meta(str(weights))
+    )
+    digest = outcome.record.digest
+    world.approve(approval_entry(digest=digest), by="alice", signed_by="alice")
+    unset = cli(world, trust_root="", digest=digest[:12])
+    assert unset.exit_code == 2 and f"{TRUSTED_SIGNERS_ENV} is not set" in unset.output
+    signing = home / "signing"
+    signing.mkdir(parents=True)
+    (signing / "allowed_signers").write_bytes(world.signers.trust_root.read_bytes())
+    ok = cli(world, "--format", "json", trust_root="", digest=digest[:12])
+    assert ok.exit_code == 0, ok.output
+    assert f"using this home's trust root {signing / 'allowed_signers'}" in ok.stderr
+    assert json.loads(ok.stdout)["digest"] == digest  # the prefix resolved to the full digest
+    assert cli(world, trust_root="", digest=digest[:12].upper()).exit_code == 0
+    other = cli(world, trust_root="", digest=OTHER[:12])
+    assert other.exit_code == 2 and "starts with" in other.output
 
 
 # --- the production gate's approval item -------------------------------------------------------

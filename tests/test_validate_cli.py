@@ -156,3 +156,27 @@ def test_cluster_only_keys_are_listed_not_dropped(run) -> None:  # noqa: ANN001
     text = run(str(EXAMPLES))
     assert text.exit_code == 0 and text.stdout == ""
     assert "staging: autoscaling.max_replicas = 5 applies on the kubernetes target" in text.stderr
+
+
+def test_home_models_are_allowed_when_the_variable_is_unset(
+    run,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From a plain shell after ``make demo``: Gemma's source is in the home's models dir."""
+    from llm_platform.settings import ALLOWED_SOURCE_PATHS_ENV, HOME_ENV
+
+    home = tmp_path / "home"
+    weights = home / "models" / "llama-3-1-8b"
+    source = {"type": "local", "uri": str(weights)}
+    root = write_repo(tmp_path / "repo", {"llama-3-1-8b": model_dict(source=source)})
+    monkeypatch.setenv(HOME_ENV, str(home))
+    monkeypatch.delenv(ALLOWED_SOURCE_PATHS_ENV, raising=False)
+    refused = run(str(root))  # no home models directory: nothing is allowed
+    assert refused.exit_code == 1 and ALLOWED_SOURCE_PATHS_ENV in refused.stdout
+    weights.mkdir(parents=True)
+    allowed = run(str(root))
+    assert allowed.exit_code == 0, allowed.output
+    assert f"allowing this home's models {home / 'models'}" in allowed.stderr
+    monkeypatch.setenv(ALLOWED_SOURCE_PATHS_ENV, str(tmp_path / "elsewhere"))
+    assert run(str(root)).exit_code == 1  # the operator's list wins over the home's

@@ -14,12 +14,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from llm_platform.cli.home_defaults import cli_trust_root
 from llm_platform.cli.options import EnvOption, RepoOption, fail
 from llm_platform.config import ConfigError, parse_environment_config
 from llm_platform.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
-from llm_platform.settings import trusted_signers_from_env
+from llm_platform.registry import DIGEST_HEX_LENGTH, ModelRegistry, RegistryError, StoreError, open_store
+from llm_platform.settings import Settings
 
 approvals_app = typer.Typer(help="Verified promotion approvals.", no_args_is_help=True)
 
@@ -58,12 +60,27 @@ def decision_json(
     }
 
 
+def _full_digest(model: str, version: str, digest: str) -> str:
+    """``digest`` itself when it is a full sha256, else the registered digest it prefixes."""
+    if len(digest.strip()) == DIGEST_HEX_LENGTH:
+        return digest.strip()
+    registry = ModelRegistry(open_store(Settings.from_env().artifact_store_uri))
+    return registry.resolve_digest(model, version, digest)
+
+
 @approvals_app.command("check")
 def check(
     env: EnvOption,
     model: Annotated[str, typer.Option("--model", help="Model name.")],
     version: Annotated[str, typer.Option("--version", help="Model version to promote.")],
-    digest: Annotated[str, typer.Option("--digest", help="Artifact sha256 (64 hex).")],
+    digest: Annotated[
+        str,
+        typer.Option(
+            "--digest",
+            help="Artifact sha256 (64 hex), or a unique prefix of a registered one (e.g. the "
+            "12 characters tables show), resolved in $ARTIFACT_STORE_URI.",
+        ),
+    ],
     repo: RepoOption = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
@@ -71,12 +88,14 @@ def check(
 ) -> None:
     """Check the approval of a digest; exit 0 approved, 1 refused (every reason), 2 config error.
 
-    Approvals are verified against the trust root named by $LLM_PLATFORM_TRUSTED_SIGNERS.
+    Approvals are verified against the trust root named by $LLM_PLATFORM_TRUSTED_SIGNERS
+    (unset: this home's trust root, when it has one).
     """
     location = str(repo) if repo else os.environ.get("LLM_PLATFORM_MODELS_REPO") or "."
     rel = f"config/{env}.yaml"
     try:
-        trust_root = trusted_signers_from_env()
+        trust_root = cli_trust_root()
+        digest = _full_digest(model, version, digest)
         git_repo = GitRepo(location, branch=os.environ.get("LLM_PLATFORM_MODELS_BRANCH") or "main")
         git_repo.sync()
         commit = git_repo.head() if git_repo.is_remote else git_repo.resolve("HEAD")
@@ -92,7 +111,14 @@ def check(
             digest=digest,
             trust_root=trust_root,
         )
-    except (ConfigurationError, ConfigError, GitError, ValueError) as exc:
+    except (
+        ConfigurationError,
+        ConfigError,
+        GitError,
+        RegistryError,
+        StoreError,
+        ValueError,
+    ) as exc:
         raise fail(str(exc), label="configuration error") from exc
     if output is OutputFormat.json:
         document = decision_json(

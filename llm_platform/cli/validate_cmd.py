@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from llm_platform.cli.home_defaults import cli_allowed_source_paths
 from llm_platform.config import validate_report
 from llm_platform.config.github_format import workflow_command
 from llm_platform.config.problems import Problem
 from llm_platform.errors import EXIT_FAIL, EXIT_OK
-from llm_platform.settings import allowed_source_paths_from_env
 
 
 class OutputFormat(StrEnum):
@@ -39,9 +39,7 @@ def validate(
     ] = OutputFormat.text,
 ) -> None:
     """Validate model.yaml and config/<env>.yaml files; exit 1 when any is invalid."""
-    report = validate_report(
-        paths or [Path(".")], allowed_source_paths=allowed_source_paths_from_env()
-    )
+    report = validate_report(paths or [Path(".")], allowed_source_paths=cli_allowed_source_paths())
     if output is OutputFormat.json:
         payload = {
             "valid": report.valid,

@@ -7,12 +7,18 @@ See :mod:`llm_platform.registry.records` for the key layout and
 from llm_platform.registry.digest_cache import DigestCache
 from llm_platform.registry.local_store import LocalDirStore
 from llm_platform.registry.records import RegistryRecord
-from llm_platform.registry.registry import ModelRegistry, RegisterOutcome, RegistryError
+from llm_platform.registry.registry import (
+    DIGEST_HEX_LENGTH,
+    ModelRegistry,
+    RegisterOutcome,
+    RegistryError,
+)
 from llm_platform.registry.s3_store import S3Store
 from llm_platform.registry.store import ObjectNotFoundError, ObjectStore, StoreError
 from llm_platform.registry.uri import open_store, parse_s3_uri
 
 __all__ = [
+    "DIGEST_HEX_LENGTH",
     "DigestCache",
     "LocalDirStore",
     "ModelRegistry",

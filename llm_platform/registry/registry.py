@@ -30,6 +30,10 @@ from llm_platform.registry.records import (
 )
 from llm_platform.registry.store import ObjectNotFoundError, ObjectStore
 
+#: Hex characters of a sha256 digest, and the shortest prefix that may stand for one.
+DIGEST_HEX_LENGTH = 64
+MIN_DIGEST_PREFIX = 8
+
 
 class RegistryError(PlatformError):
     """A registry operation was refused or found inconsistent data."""
@@ -101,6 +105,40 @@ class ModelRegistry:
                 if record is not None:
                     records.append(record)
         return sorted(records, key=lambda r: r.registered_at)
+
+    def resolve_digest(self, name: str, version: str, prefix: str) -> str:
+        """The full digest of ``name``/``version`` that starts with ``prefix``.
+
+        Tables print digests shortened to 12 hex characters; this turns such a prefix back into
+        the one registered digest it names (a full digest is returned as given).
+
+        Raises:
+            RegistryError: the prefix is shorter than :data:`MIN_DIGEST_PREFIX` or not hex, no
+                registered digest of that version starts with it, or several do.
+        """
+        digest = prefix.strip().lower().removeprefix("sha256:")
+        if len(digest) == DIGEST_HEX_LENGTH:
+            return digest
+        if len(digest) < MIN_DIGEST_PREFIX or not all(c in "0123456789abcdef" for c in digest):
+            raise RegistryError(
+                f"digest {prefix!r}: expected the sha256 (64 hex) or a prefix of at least "
+                f"{MIN_DIGEST_PREFIX} hex characters"
+            )
+        matches = sorted(
+            {
+                r.digest
+                for r in self.list_records(name)
+                if r.version == version and r.digest.startswith(digest)
+            }
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise RegistryError(
+                f"{name} {version}: no registered artifact's digest starts with {digest!r}"
+            )
+        shown = ", ".join(m[: len(digest) + 4] for m in matches)
+        raise RegistryError(f"{name} {version}: digest prefix {digest!r} is ambiguous ({shown})")
 
     # -- integrity -----------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ deployments. Everything binds 127.0.0.1. ``home/stack.json`` records what runs, 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from llm_platform.runtime.processes import (
 from llm_platform.runtime.prometheus import start_prometheus
 from llm_platform.runtime.state import atomic_write_json, file_lock, read_model
 from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
+from llm_platform.settings import home_from_env
 
 DEFAULT_ENVS = ("staging", "production")
 DEFAULT_PROMETHEUS_PORT = 9090
@@ -85,8 +85,7 @@ class StackStatus(BaseModel):
 
 def default_home(environ: dict[str, str] | None = None) -> Path:
     """``LLM_PLATFORM_HOME`` or ``./.llm-platform`` (absolute)."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("LLM_PLATFORM_HOME") or ".llm-platform").resolve()
+    return home_from_env(environ).resolve()
 
 
 def load_stack(home: Path) -> StackInfo:
