@@ -366,7 +366,9 @@ def test_cli_configuration_errors_exit_2(world: World, tmp_path: Path) -> None:
     short = cli(world, digest="abc")
     assert short.exit_code == 2 and "sha256 (64 hex) or a prefix of at least 8" in short.output
     unknown = cli(world, digest=DIGEST[:12])  # nothing registered under that prefix
-    assert unknown.exit_code == 2 and "no registered artifact's digest starts with" in unknown.output
+    assert (
+        unknown.exit_code == 2 and "no registered artifact's digest starts with" in unknown.output
+    )
     world.write("approvals/llama.yaml", "approvals: [1]\n")
     commit_as(world.path, "dave", "broken approvals")
     broken = cli(world)

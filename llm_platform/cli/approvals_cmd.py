@@ -20,7 +20,13 @@ from llm_platform.config import ConfigError, parse_environment_config
 from llm_platform.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
-from llm_platform.registry import DIGEST_HEX_LENGTH, ModelRegistry, RegistryError, StoreError, open_store
+from llm_platform.registry import (
+    DIGEST_HEX_LENGTH,
+    ModelRegistry,
+    RegistryError,
+    StoreError,
+    open_store,
+)
 from llm_platform.settings import Settings
 
 approvals_app = typer.Typer(help="Verified promotion approvals.", no_args_is_help=True)
