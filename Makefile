@@ -22,10 +22,12 @@ help:
 	@echo "make test   - install everything, then lint, type-check and run the tests"
 	@echo "make dev    - dagster dev (UI on http://127.0.0.1:3000) on the embedded defaults"
 	@echo "make bench  - run every benchmark in bench/ (quick sizes)"
+	@echo "make install - only install: Debian packages, .venv, llama.cpp and Gemma (demo and test run it)"
 
 $(STAMP): pyproject.toml
-	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@[ -x $(BIN)/python ] || { echo "creating the virtualenv $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
+	@echo "installing the Python packages into $(VENV) (pinned Dagster, kfp, ...; 1-3 min the first time)"
 	$(BIN)/pip install -q -e '.[dev]'
 	@$(BIN)/pip list 2>/dev/null | grep -E '^dagster(-webserver|-k8s|-aws)? ' || true
 	@touch $(STAMP)
