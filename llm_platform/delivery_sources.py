@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from llm_platform.gitops import GitError, GitRepo
-from llm_platform.promotion.ledger import Ledger, LedgerEvent
+from llm_platform.promotion.ledger import Ledger, LedgerError, LedgerEvent
 from llm_platform.registry import ModelRegistry
 
 
@@ -35,8 +35,10 @@ def delivery_inputs(
     force-push, no repo given) gets no lead time; ``notes`` says which and why, and the report's
     ``lead_time_samples`` is then lower than its ``deployments``.
 
+    A model whose ledger history cannot be read (a corrupt event object) is left out of
+    ``history`` with a note naming the object; the other models are still counted.
+
     Raises:
-        LedgerError: A ledger object is corrupt.
         RegistryError: A registry record is corrupt.
     """
     history: dict[str, list[LedgerEvent]] = {}
@@ -44,7 +46,13 @@ def delivery_inputs(
     notes: list[str] = []
     commit_cache: dict[str, datetime | None] = {}
     for model in ledger.models():
-        events = ledger.history(model)
+        try:
+            events = ledger.history(model)
+        except LedgerError as exc:
+            # One damaged object must not hide every other model's figures; this model's would
+            # be wrong (a lost event changes its counts), so it is left out, and said so.
+            notes.append(f"{model}: left out, its ledger cannot be read: {exc}")
+            continue
         history[model] = events
         times: dict[str, datetime] = {}
         for event in events:

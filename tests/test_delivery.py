@@ -226,3 +226,27 @@ def test_inputs_from_ledger_registry_and_git(tmp_path: Path) -> None:
     llama = next(m for m in report.models if m.model == "llama")
     assert llama.deployments == 2 and llama.lead_time_samples == 1
     assert llama.lead_time_p50_h == pytest.approx(2.0)
+
+
+def test_a_corrupt_event_leaves_out_its_model_only(tmp_path: Path) -> None:
+    store = LedgerStoreWithTwoModels(tmp_path)
+    events = sorted((tmp_path / "store" / "_ledger" / "gemma" / "events").iterdir())
+    events[0].write_text("{not json")
+    inputs = delivery_inputs(store.ledger, store.registry, None, env="production")
+    assert sorted(inputs.history) == ["llama"]
+    (note,) = [n for n in inputs.notes if n.startswith("gemma")]
+    assert note.startswith("gemma: left out, its ledger cannot be read: ")
+    assert events[0].name in note and "corrupt ledger event" in note
+    report = delivery_report(inputs.history, inputs.commit_times, until=UNTIL, env="production")
+    assert [m.model for m in report.models if m.model != FLEET] == ["llama"]
+
+
+class LedgerStoreWithTwoModels:
+    """A ledger where llama and gemma were each promoted twice."""
+
+    def __init__(self, root: Path) -> None:
+        store = LocalDirStore(root / "store")
+        self.ledger, self.registry = Ledger(store), ModelRegistry(store)
+        for model in ("llama", "gemma"):
+            for hours, digest in ((1, "a" * 64), (5, "b" * 64)):
+                self.ledger.record(ev("promoted", h(hours), digest, model=model, version="1.0.0"))
