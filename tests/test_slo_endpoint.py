@@ -115,4 +115,21 @@ def test_damaged_stack_state_is_exit_2_naming_the_file(tmp_path: Path, models_re
     result = slo_check(home, models_repo)
     assert result.returncode == 2, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
+    assert "no embedded stack runs in" in message
     assert "state is unreadable" in message and "stack.json" in message
+
+
+def test_damaged_stack_state_still_finds_the_running_prometheus(
+    running_home: Path, models_repo: Path
+) -> None:
+    """The pid files name the Prometheus this home started: checks go on until `stack up`."""
+    stack_file = running_home / "stack.json"
+    url = load_stack(running_home).prometheus_url
+    saved = stack_file.read_bytes()
+    try:
+        stack_file.write_text('{"prometheus_url": 5')
+        assert resolve_prometheus_url(home=running_home, environ={}) == url
+        result = slo_check(running_home, models_repo, "--format", "json")
+        assert result.returncode == 3, result.stderr  # Prometheus answered: no traffic yet
+    finally:
+        stack_file.write_bytes(saved)

@@ -104,6 +104,12 @@ def _load_stack_or_rebuild(home: Path, progress: Progress) -> StackInfo:
     except ConfigurationError as exc:
         progress(f"{exc}; using the pid files instead")
         log.error("%s; rebuilding it from the pid files", exc)
+    return stack_from_pid_files(home)
+
+
+def stack_from_pid_files(home: Path) -> StackInfo:
+    """What the pid files say runs (Prometheus, controller): the record that survives a damaged
+    ``stack.json``."""
     info = StackInfo()
     for entry in PidFiles(home).live(PROMETHEUS, CONTROLLER):
         info.pids[entry.role], info.commands[entry.role] = entry.pid, entry.argv

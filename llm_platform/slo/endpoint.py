@@ -15,6 +15,7 @@ read from the environment, or from ``dg.EnvVar`` in the Dagster resource; never 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -22,13 +23,15 @@ from pathlib import Path
 
 from llm_platform.errors import ConfigurationError
 from llm_platform.runtime.processes import is_our_process
-from llm_platform.runtime.stack import PROMETHEUS, default_home, load_stack
+from llm_platform.runtime.stack import PROMETHEUS, default_home, load_stack, stack_from_pid_files
 from llm_platform.settings import (
     PROMETHEUS_BEARER_TOKEN_ENV,
     PROMETHEUS_HEADERS_ENV,
     PROMETHEUS_URL_ENV,
 )
 from llm_platform.slo.prom import PrometheusClient, PrometheusError
+
+log = logging.getLogger(__name__)
 
 
 class PrometheusNotConfigured(PrometheusError):
@@ -70,11 +73,13 @@ def resolve_prometheus_url(
     home = (home or default_home(dict(env))).resolve()
     try:
         info = load_stack(home)
-    except ConfigurationError as exc:  # a damaged stack.json names no Prometheus we can trust
-        raise PrometheusNotConfigured(
-            f"no Prometheus to ask: no --prometheus given, {PROMETHEUS_URL_ENV} is not set and "
-            f"the embedded stack's state is unreadable ({exc})"
-        ) from exc
+    except ConfigurationError as exc:
+        # A damaged stack.json: the pid files still say which Prometheus this home started
+        # (its command line is verified in /proc below), so checks go on until `stack up`.
+        log.warning("%s; finding the embedded Prometheus from the pid files", exc)
+        info, damaged = stack_from_pid_files(home), f" (and its state is unreadable: {exc})"
+    else:
+        damaged = ""
     if info.prometheus_url and is_our_process(
         info.pids.get(PROMETHEUS), info.commands.get(PROMETHEUS, [])
     ):
@@ -82,7 +87,7 @@ def resolve_prometheus_url(
     stack = (
         f"the embedded stack of {home} recorded {info.prometheus_url} but it is not running"
         if info.prometheus_url
-        else f"no embedded stack runs in {home}"
+        else f"no embedded stack runs in {home}{damaged}"
     )
     raise PrometheusNotConfigured(
         f"no Prometheus to ask: no --prometheus given, {PROMETHEUS_URL_ENV} is not set and "
