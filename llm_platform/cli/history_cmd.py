@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from llm_platform.cli.options import fail
+from llm_platform.cli.options import fail, table_console
 from llm_platform.errors import EXIT_FAIL, EXIT_OK, PlatformError
 from llm_platform.promotion.ledger import AliasTarget, Ledger, LedgerEvent
 from llm_platform.registry.store import ObjectStore
@@ -79,7 +78,7 @@ def _load(
 def _print_text(
     model: str, store: ObjectStore, aliases: dict[str, AliasTarget], events: list[LedgerEvent]
 ) -> None:
-    console = Console()
+    console = table_console()
     table = Table(title=f"{model}: aliases ({store.uri})", title_justify="left")
     for column in ("alias", "version", "digest", "revision", "since", "run"):
         table.add_column(column)

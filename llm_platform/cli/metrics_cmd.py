@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_platform.cli.history_cmd import _open
-from llm_platform.cli.options import fail
+from llm_platform.cli.options import fail, table_console
 from llm_platform.delivery import PRODUCTION, DeliveryReport, delivery_report
 from llm_platform.delivery_format import COLUMNS, table_rows, title
 from llm_platform.delivery_sources import delivery_inputs
@@ -93,7 +93,7 @@ def metrics(
     if output is OutputFormat.json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         raise typer.Exit(EXIT_OK)
-    console = Console()
+    console = table_console()
     console.print(report_table(report))
     for note in report.notes:
         console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)

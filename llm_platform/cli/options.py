@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,3 +27,17 @@ def fail(message: str, code: int = EXIT_USAGE, *, label: str = "error") -> typer
     """Print ``label: message`` on stderr and return the exit to raise."""
     Console(stderr=True, soft_wrap=True).print(f"[red]{label}[/red]: {message}", highlight=False)
     return typer.Exit(code)
+
+
+#: Width of tables printed to a pipe or a file: wide enough for paths and digests, so that
+#: ``stack status | less`` or a CI log is not cut into 80-column cells (rich's default).
+PIPE_WIDTH = 240
+
+
+def table_console(*, stderr: bool = False) -> Console:
+    """A console for tables: the terminal's width on a terminal, :data:`PIPE_WIDTH` elsewhere
+    (``COLUMNS`` still wins)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPE_WIDTH)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llm_platform.cli.options import table_console
 from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from llm_platform.security import ScanReport, scan_path
 
@@ -98,7 +99,7 @@ def scan(
     if output is OutputFormat.json:
         typer.echo(report.to_json())
     else:
-        _print_text(report, Console())
+        _print_text(report, table_console())
     raise typer.Exit(EXIT_OK if report.safe else EXIT_FAIL)
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llm_platform.cli.options import table_console
 from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ConfigurationError, PlatformError
 from llm_platform.runtime.stack import (
     DEFAULT_ENVS,
@@ -75,7 +76,7 @@ def up(
     ] = LIVENESS_TIMEOUT_S,
 ) -> None:
     """Start Prometheus, a gateway per environment and the controller (idempotent)."""
-    console, err = Console(), Console(stderr=True)
+    console, err = table_console(), Console(stderr=True)
     root = home or default_home()
     try:
         info = stack_up(
@@ -98,7 +99,7 @@ def up(
 @stack_app.command("down")
 def down(home: HomeOption = None) -> None:
     """Stop every process of the stack by pid; the desired deployments stay on disk."""
-    console, err = Console(), Console(stderr=True)
+    console, err = table_console(), Console(stderr=True)
     root = home or default_home()
     try:
         stopped = stack_down(
@@ -110,14 +111,16 @@ def down(home: HomeOption = None) -> None:
 
 
 def _print_status(console: Console, status: StackStatus) -> None:
-    components = Table(title=f"components ({status.home})")
+    # The home on a line of its own: a table title is wrapped to the table's width.
+    console.print(f"stack of {status.home}", highlight=False, markup=False, soft_wrap=True)
+    components = Table(title="components", title_justify="left")
     for column in ("component", "pid", "url", "alive"):
         components.add_column(column)
     for c in status.components:
         alive = "[green]yes[/green]" if c.alive else "[red]no[/red]"
         components.add_row(c.name, str(c.pid or "-"), c.url or "-", alive)
     console.print(components)
-    deployments = Table(title="deployments")
+    deployments = Table(title="deployments", title_justify="left")
     columns = ("env", "model", "revision", "version", "digest", "color", "weight", "healthy")
     for column in (*columns, "restarts", "url"):
         deployments.add_column(column)
@@ -150,7 +153,7 @@ def status(
     ] = OutputFormat.text,
 ) -> None:
     """Show every component and deployment; exit 1 when something desired is down."""
-    console, err = Console(), Console(stderr=True)
+    console, err = table_console(), Console(stderr=True)
     try:
         result = stack_status(home or default_home())
     except PlatformError as exc:
