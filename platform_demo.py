@@ -58,7 +58,7 @@ from llm_platform.delivery import DeliveryReport
 from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo
 from llm_platform.demo_repo import ensure_demo_repo
 from llm_platform.demo_setup import allow_gemma_source, quiet, use_dagster_home, use_demo_trust_root
-from llm_platform.demo_signing import demo_email, signing_options
+from llm_platform.demo_signing import DEMO_MODEL_OWNER, demo_email, signing_options
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.runtime.local import LocalRuntime
@@ -264,10 +264,11 @@ def main() -> int:
     if settings.models_repo == str(settings.demo_repo_path) and settings.demo_repo_path.exists():
         shutil.rmtree(settings.demo_repo_path)  # a fresh demo every time
         shutil.rmtree(home / "kfp", ignore_errors=True)
-    ensure_demo_repo(settings.demo_repo_path)
+    owner_key = keys[DEMO_MODEL_OWNER]  # bob adds and changes the models, signed; alice approves
+    ensure_demo_repo(settings.demo_repo_path, signing_key=owner_key)
     if settings.models_repo == str(settings.demo_repo_path):
         console.print(f"  assembling {GEMMA} (230 MB, outside git) and adding it to the repo")
-        add_gemma_to_repo(settings.demo_repo_path, home)
+        add_gemma_to_repo(settings.demo_repo_path, home, signing_key=owner_key)
     console.print(f"[bold]1.[/bold] models repo {settings.models_repo}; starting the stack")
     names = ", ".join(demo_email(n) for n in keys)
     console.print(f"  approvals trust root {settings.trusted_signers} ({names})")
@@ -296,7 +297,7 @@ def main() -> int:
             .replace("version: 1.0.0", "version: 1.1.0")
             .replace("weights/tiny-shakespeare", "weights/llama-v2")
         )
-        demo.commit("llama-3-1-8b 1.1.0", author="bob")
+        demo.commit("llama-3-1-8b 1.1.0", author=DEMO_MODEL_OWNER, signed=True)
         demo.tick_git_sensor()
         demo.approve(LLAMA)
         demo.tick_git_sensor()

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from llm_platform.demo_repo import _git
+from llm_platform.demo_repo import _git, commit
 from llm_platform.errors import ConfigurationError
 from llm_platform.fsutil import file_lock, fsync_dir
 from llm_platform.repo_layout import model_config_path
@@ -111,8 +111,9 @@ def render_gemma_model_yaml(home: Path, template: Path = EXAMPLE_DIR / "model.ya
     return text.replace(SOURCE_DIR_FIELD, json.dumps(str(gemma_artifact_dir(home).resolve())))
 
 
-def add_gemma_to_repo(repo: Path, home: Path) -> bool:
-    """Assemble the weights and commit ``models/gemma-3-270m/model.yaml`` to a models repo.
+def add_gemma_to_repo(repo: Path, home: Path, *, signing_key: Path | None = None) -> bool:
+    """Assemble the weights and commit ``models/gemma-3-270m/model.yaml`` to a models repo
+    (SSH-signed with ``signing_key`` when given).
 
     Returns:
         True when a commit was made, False when the repo already had this exact file.
@@ -125,5 +126,6 @@ def add_gemma_to_repo(repo: Path, home: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     _git(repo, "add", str(target.relative_to(repo)))
-    _git(repo, "commit", "-q", "-m", f"Add {GEMMA_MODEL} (Gemma terms of use: {GEMMA_TERMS_URL})")
+    message = f"Add {GEMMA_MODEL} (Gemma terms of use: {GEMMA_TERMS_URL})"
+    commit(repo, message, signing_key=signing_key)
     return True

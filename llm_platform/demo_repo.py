@@ -29,11 +29,25 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def ensure_demo_repo(path: Path, *, examples: Path = EXAMPLES_DIR, branch: str = "main") -> bool:
+def commit(repo: Path, message: str, *, signing_key: Path | None = None) -> None:
+    """Commit what is staged in ``repo``; SSH-signed with ``signing_key`` when given (where an
+    environment requires approval, model changes must be signed by a key of the trust root)."""
+    sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={signing_key}"] if signing_key else []
+    _git(repo, *sign, "commit", "-q", *(["-S"] if signing_key else []), "-m", message)
+
+
+def ensure_demo_repo(
+    path: Path,
+    *,
+    examples: Path = EXAMPLES_DIR,
+    branch: str = "main",
+    signing_key: Path | None = None,
+) -> bool:
     """Create the demo models repo at ``path`` unless it already exists.
 
-    The repo gets one commit with the contents of ``examples``; afterwards it is the user's to
-    edit and commit to (the git-push sensor watches it).
+    The repo gets one commit with the contents of ``examples`` (signed with ``signing_key``
+    when given: the demo's model owner); afterwards it is the user's to edit and commit to
+    (the git-push sensor watches it).
 
     Returns:
         True if the repo was created, False if it existed.
@@ -53,7 +67,7 @@ def ensure_demo_repo(path: Path, *, examples: Path = EXAMPLES_DIR, branch: str =
     shutil.copytree(examples, tmp)
     _git(tmp, "init", "-q", "-b", branch)
     _git(tmp, "add", "-A")
-    _git(tmp, "commit", "-q", "-m", "Initial models from llm-platform examples")
+    commit(tmp, "Initial models from llm-platform examples", signing_key=signing_key)
     if path.exists():
         path.rmdir()
     path.parent.mkdir(parents=True, exist_ok=True)

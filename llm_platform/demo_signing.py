@@ -16,6 +16,8 @@ from llm_platform.errors import ConfigurationError
 
 #: The demo's approvers (the ``approvers`` of ``examples/models-repo/config/production.yaml``).
 DEMO_APPROVERS = ("alice", "bob")
+#: Who adds and changes the demo's models (signed commits), so alice approves them.
+DEMO_MODEL_OWNER = "bob"
 #: The demo's commit identities are ``<name>@example.com``.
 DEMO_EMAIL_DOMAIN = "example.com"
 #: Where the demo keeps keys and its trust root, under ``LLM_PLATFORM_HOME``.

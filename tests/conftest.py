@@ -76,6 +76,9 @@ class ModelsRepo:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: When set, commits are SSH-signed with this key (model changes must be signed where
+        #: an environment requires approval: four eyes needs the change's verified author).
+        self.signing_key: Path | None = None
 
     def git(self, *args: str) -> str:
         out = subprocess.run(
@@ -100,7 +103,9 @@ class ModelsRepo:
 
     def commit(self, message: str) -> str:
         self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
+        key = self.signing_key
+        sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"] if key else []
+        self.git(*sign, "commit", "-q", "--allow-empty", *(["-S"] if key else []), "-m", message)
         return self.head()
 
     def head(self) -> str:

@@ -30,8 +30,10 @@ approvers: [alice, bob]
 """
 
 
-def prepare_repo(repo: ModelsRepo, *, strategy: str = "blue-green") -> None:
-    """alpha with the demo weights, staging + production environments."""
+def prepare_repo(repo: ModelsRepo, signers: Signers, *, strategy: str = "blue-green") -> None:
+    """alpha with the demo weights, staging + production environments; from here on every
+    commit is signed by dave (trusted, not an approver), so alice and bob may approve."""
+    repo.signing_key = signers.keys["dave"]
     shutil.copytree(DEMO_WEIGHTS / "tiny-shakespeare", repo.path / "weights" / "alpha")
     repo.write("config/staging.yaml", ENV_YAML.format(env="staging"))
     set_production(repo, strategy=strategy, latency=2000)

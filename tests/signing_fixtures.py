@@ -13,8 +13,9 @@ import pytest
 from llm_platform.demo_signing import create_ssh_key, demo_email, signing_options
 from llm_platform.demo_signing import write_allowed_signers as write_trust_root
 
-#: In the trust root: alice and bob (approvers), carol (trusted, not an approver).
-TRUSTED = ("alice", "bob", "carol")
+#: In the trust root: alice and bob (approvers), carol and dave (trusted, not approvers; dave
+#: makes the model changes others approve).
+TRUSTED = ("alice", "bob", "carol", "dave")
 #: Has a key, but it is not in the trust root.
 UNTRUSTED = ("mallory",)
 
@@ -74,15 +75,22 @@ def git_as(repo: Path, name: str, *args: str, key: Path | None = None) -> str:
     return proc.stdout.strip()
 
 
-def commit_as(repo: Path, name: str, message: str, *, key: Path | None = None) -> str:
-    """Commit everything in ``repo`` as ``name``; SSH-signed when ``key`` is given."""
+def commit_as(
+    repo: Path, name: str, message: str, *, key: Path | None = None, author: str | None = None
+) -> str:
+    """Commit everything in ``repo`` as ``name``; SSH-signed when ``key`` is given.
+
+    ``author`` is what ``git commit --author`` would claim (anyone can type any name there).
+    """
     git_as(repo, name, "add", "-A")
+    claimed = ["--author", f"{author} <{demo_email(author)}>"] if author else []
     git_as(
         repo,
         name,
         "commit",
         "-q",
         "--allow-empty",
+        *claimed,
         *(["-S"] if key else []),
         "-m",
         message,

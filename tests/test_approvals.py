@@ -51,8 +51,11 @@ def entry(
     )
 
 
-#: The latest change of models/llama/: by dave, unsigned (nobody here approves their own change).
-MODEL_CHANGE = CommitSignature(commit="d" * 40, status="N", author_email="dave@example.com")
+#: The latest change of models/llama/: by dave, signed by carol's trusted key (nobody here
+#: approves their own change).
+MODEL_CHANGE = CommitSignature(
+    commit="d" * 40, status="G", signer="carol@example.com", author_email="dave@example.com"
+)
 
 
 def signed_by(name: str) -> CommitSignature:
@@ -204,7 +207,9 @@ def test_unverified_approvals_are_refused() -> None:
 
 
 def test_four_eyes_on_author_and_signer() -> None:
-    by_alice = CommitSignature(commit="a" * 40, status="N", author_email="Alice@Example.com")
+    by_alice = CommitSignature(
+        commit="a" * 40, status="G", signer="carol@example.com", author_email="Alice@Example.com"
+    )
     decision = decide([approval()], model_change=by_alice)
     assert not decision.approved and "is the author of commit" in decision.reason
     signed_by_bob = CommitSignature(
@@ -312,3 +317,17 @@ def test_load_approvals_from_git(tmp_path: Path) -> None:
     broken = work.commit("broken")
     with pytest.raises(ConfigError, match="approvals/llama.yaml"):
         load_approvals(repo, broken, "llama")
+
+
+def test_an_unsigned_model_change_is_refused_whoever_it_names() -> None:
+    """The author is typed by the committer: bob commits as ``--author mallory`` and approves
+    himself. Only a verified signature says who changed the model."""
+    as_mallory = CommitSignature(commit="c" * 40, status="N", author_email="mallory@example.com")
+    decision = decide([approval(approver="bob")], model_change=as_mallory)
+    assert not decision.approved
+    assert (
+        "the latest change of llama (commit cccccccccccc is not signed) is not signed by a key "
+        "in the trust root, so who made it cannot be verified (four eyes)"
+    ) in decision.reason
+    untrusted = CommitSignature(commit="c" * 40, status="U", author_email="carol@example.com")
+    assert not decide([approval()], model_change=untrusted).approved

@@ -40,7 +40,8 @@ def signers(tmp_path_factory: pytest.TempPathFactory) -> Signers:
 
 
 class World:
-    """A models repo whose ``llama`` model was last changed by dave (unsigned)."""
+    """A models repo whose ``llama`` model was last changed by dave, signed with his key
+    (trusted, not an approver: the change's verified identity)."""
 
     def __init__(self, path: Path, signers: Signers) -> None:
         self.path, self.signers = path, signers
@@ -48,7 +49,7 @@ class World:
         git_as(path, "dave", "init", "-q", "-b", "main")
         self.set_env()
         self.write("models/llama/model.yaml", MODEL)
-        commit_as(path, "dave", "llama 1.0.0")
+        commit_as(path, "dave", "llama 1.0.0", key=signers.keys["dave"])
 
     def write(self, rel: str, text: str) -> None:
         target = self.path / rel
@@ -124,14 +125,15 @@ def test_signed_by_someone_other_than_the_claimed_approver_is_refused(world: Wor
 
 def test_author_approving_their_own_change_is_refused(world: World) -> None:
     world.write("models/llama/README.md", "alice's change\n")
-    change = commit_as(world.path, "alice", "alice edits llama")
+    change = commit_as(world.path, "alice", "alice edits llama", key=world.signers.keys["alice"])
     world.approve(approval_entry(digest=DIGEST), by="alice", signed_by="alice")
     decision = world.check()
     assert not decision.approved
-    assert decision.reasons[-1].endswith(
+    assert decision.reasons[-2].endswith(
         f"approver alice@example.com is the author of commit {change[:12]}, the latest change "
         "of models/llama/ (four eyes: someone else must approve)"
     )
+    assert "is the signer of commit" in decision.reasons[-1]
     # bob may approve alice's change.
     world.approve(approval_entry(digest=DIGEST, approver="bob"), by="bob", signed_by="bob")
     assert world.check().approved
@@ -144,6 +146,42 @@ def test_signer_of_the_model_change_cannot_approve_it(world: World) -> None:
     decision = world.check()
     assert not decision.approved
     assert "approver bob@example.com is the signer of commit" in decision.reason
+
+
+def test_a_change_under_a_false_author_name_is_refused(world: World) -> None:
+    """bob commits a model change as ``--author mallory``, then signs his own approval."""
+    world.write("models/llama/model.yaml", MODEL + "# bob's change\n")
+    change = commit_as(world.path, "bob", "llama tweak", author="mallory")
+    world.approve(approval_entry(digest=DIGEST, approver="bob"), by="bob", signed_by="bob")
+    decision = world.check()
+    assert not decision.approved
+    assert f"commit {change[:12]} is not signed" in decision.reason
+    assert "who made it cannot be verified" in decision.reason
+    # Signed, bob's change is bob's, whatever author it names: he still cannot approve it.
+    world.write("models/llama/model.yaml", MODEL + "# bob's change, signed\n")
+    commit_as(world.path, "bob", "llama tweak", author="mallory", key=world.signers.keys["bob"])
+    decision = world.check()
+    assert not decision.approved and "approver bob@example.com is the signer" in decision.reason
+
+
+def test_changing_the_in_repo_weights_is_a_change_of_the_model(world: World) -> None:
+    """A reviewer who swaps the weights ``source.uri`` names changed the model."""
+    world.write(
+        "models/llama/model.yaml",
+        "name: llama\nversion: 1.0.0\narchitecture: llama\n"
+        "resources: {memory_gb: 16, gpu_count: 1, gpu_type: nvidia-a100}\n"
+        "serving: {max_batch_size: 8, max_sequence_length: 2048, protocol: http}\n"
+        "source: {type: local, uri: weights/llama}\n",
+    )
+    world.write("weights/llama/model.bin", "v1\n")
+    commit_as(world.path, "dave", "llama with weights", key=world.signers.keys["dave"])
+    world.approve(approval_entry(digest=DIGEST, approver="bob"), by="bob", signed_by="bob")
+    assert world.check().approved
+    world.write("weights/llama/model.bin", "v2, swapped by bob\n")
+    swap = commit_as(world.path, "bob", "new weights", key=world.signers.keys["bob"])
+    decision = world.check()
+    assert not decision.approved
+    assert f"approver bob@example.com is the signer of commit {swap[:12]}" in decision.reason
 
 
 def test_another_digest_is_refused(world: World) -> None:

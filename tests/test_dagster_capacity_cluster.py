@@ -25,8 +25,8 @@ PROMOTE = {"ops": {PRODUCTION_DEPLOYMENT: {"config": {"smoke_requests": 8}}}}
 def test_production_gate_refuses_on_a_full_cluster_and_promotes_when_it_fits(
     models_repo, stack_home, tmp_path
 ):
-    prepare_repo(models_repo)
     signers = make_signers(tmp_path / "keys")
+    prepare_repo(models_repo, signers)
     with dg.instance_for_test() as instance, running_cluster() as cluster:
         instance.add_dynamic_partitions("models", ["alpha"])
         p = make_platform(models_repo, stack_home, instance, trusted_signers=signers.trust_root)

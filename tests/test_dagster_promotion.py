@@ -44,7 +44,7 @@ def signers(tmp_path_factory) -> Signers:
 
 @pytest.fixture
 def platform(models_repo, stack_home, signers):
-    prepare_repo(models_repo)
+    prepare_repo(models_repo, signers)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("models", ["alpha"])
         yield make_platform(models_repo, stack_home, instance, trusted_signers=signers.trust_root)

@@ -65,8 +65,10 @@ PROMOTE = {
 MAX_LIVE_REQUESTS = 2000
 
 
-def prepare(repo: ModelsRepo) -> None:
-    """alpha with the demo weights, a short staging soak and the production environment."""
+def prepare(repo: ModelsRepo, signing_key: Path) -> None:
+    """alpha with the demo weights, a short staging soak and the production environment; every
+    commit from here on signed with ``signing_key`` (the model changes' verified author)."""
+    repo.signing_key = signing_key
     shutil.copytree(DEMO_WEIGHTS / "tiny-shakespeare", repo.path / "weights" / "alpha")
     staging = ENV_YAML.format(env="staging")
     assert "min_soak: 10s" in staging
@@ -155,8 +157,8 @@ def promoted(p: Platform) -> dict[str, Any]:
 def test_one_model_from_git_to_production_on_kserve(
     models_repo: ModelsRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prepare(models_repo)
     signers = make_signers(tmp_path / "keys")
+    prepare(models_repo, signers.keys["dave"])
     home = tmp_path / "home"
     with (
         kube_server() as server,

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from llm_platform.demo_repo import ensure_demo_repo
-from llm_platform.demo_signing import ensure_demo_signers
+from llm_platform.demo_signing import DEMO_MODEL_OWNER, ensure_demo_signers
 from llm_platform.errors import EXIT_USAGE, PlatformError
 from llm_platform.settings import Settings
 
@@ -22,8 +22,12 @@ def demo_repo() -> None:
         if settings.models_repo != str(settings.demo_repo_path):
             console.print(f"models repo configured: {settings.models_repo} (nothing to create)")
             return
-        created = ensure_demo_repo(settings.demo_repo_path, branch=settings.models_branch)
         trust_root, keys = ensure_demo_signers(settings.home)
+        created = ensure_demo_repo(
+            settings.demo_repo_path,
+            branch=settings.models_branch,
+            signing_key=keys[DEMO_MODEL_OWNER],
+        )
     except PlatformError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from exc

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from llm_platform.config.environment import EnvironmentConfig
-from llm_platform.gitops import GitRepo
+from llm_platform.config.loading import parse_model_config
+from llm_platform.config.problems import ConfigError
+from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.approval_history import latest_change, with_provenance
 from llm_platform.promotion.approval_rule import find_approval, names_candidate, ui_approval
 from llm_platform.promotion.approvals import ApprovalDecision, load_approvals
 from llm_platform.promotion.trust_root import load_trust_root
-from llm_platform.repo_layout import MODELS_DIR
+from llm_platform.repo_layout import MODELS_DIR, model_config_path
+
+
+def change_paths(repo: GitRepo, commit: str, model: str) -> list[str]:
+    """The repo paths whose changes are changes of ``model`` (four eyes): its directory, and
+    the in-repo weights its ``source.uri`` names at ``commit`` (a reviewer who swaps the weights
+    changed the model as much as one who edits ``model.yaml``)."""
+    paths = [f"{MODELS_DIR}/{model}/"]
+    rel = model_config_path(model)
+    try:
+        config = parse_model_config(repo.read_file(commit, rel), source=rel, expected_name=model)
+    except (ConfigError, GitError):
+        return paths  # no readable config at the commit: the directory is all there is
+    source = config.source
+    if source.type == "local" and not PurePosixPath(source.uri).is_absolute():
+        paths.append(str(PurePosixPath(source.uri)))
+    return paths
 
 
 def check_approval(
@@ -30,8 +48,9 @@ def check_approval(
     """Whether ``model`` ``version`` ``digest`` may enter ``env`` by the approvals at ``commit``.
 
     Reads ``approvals/<model>.yaml`` at ``commit``, finds the commit that introduced each entry,
-    has git verify its SSH signature against ``trust_root``, looks up the latest change of
-    ``models/<model>/`` (four eyes) and applies :func:`.approval_rule.find_approval`. A UI
+    has git verify its SSH signature against ``trust_root``, looks up the latest change of the
+    model (``models/<model>/`` and its in-repo weights: :func:`change_paths`) with its verified
+    signature (four eyes) and applies :func:`.approval_rule.find_approval`. A UI
     launch's ``ui_approver`` is judged too, and never counts (the refusal says why).
 
     Args:
@@ -78,9 +97,9 @@ def check_approval(
         model=model,
         version=version,
         digest=digest,
-        model_change=latest_change(repo, head, f"{MODELS_DIR}/{model}/", root),
+        model_change=latest_change(repo, head, change_paths(repo, head, model), root),
         known_digests=known_digests,
     )
 
 
-__all__ = ["check_approval"]
+__all__ = ["change_paths", "check_approval"]

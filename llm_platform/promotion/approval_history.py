@@ -71,14 +71,18 @@ def signatures(
     return {sig.commit: sig for sig in _parse_signatures(out)}
 
 
-def latest_change(repo: GitRepo, head: str, path: str, trust_root: Path) -> CommitSignature | None:
-    """The latest commit reachable from ``head`` that changed ``path`` (None: never changed).
+def latest_change(
+    repo: GitRepo, head: str, paths: str | Sequence[str], trust_root: Path
+) -> CommitSignature | None:
+    """The latest commit reachable from ``head`` that changed any of ``paths`` (None: never
+    changed), with its signature verified against ``trust_root``.
 
     Raises:
         GitError: git failed.
     """
+    wanted = [paths] if isinstance(paths, str) else list(paths)
     args = [*git_verification_options(trust_root), "log", "-1", f"--format={_FIELDS}", head]
-    out = run_git(repo.git_dir, [*args, "--", path], where=repo.location).stdout
+    out = run_git(repo.git_dir, [*args, "--", *wanted], where=repo.location).stdout
     found = _parse_signatures(out)
     return found[0] if found else None
 

@@ -10,8 +10,10 @@ An approval counts only when all of these hold (gates fail closed):
   trust root, and that key's principal is the claimed ``approver`` (a name without ``@`` matches
   the principal's local part);
 * the approver is in the environment's ``approvers`` (same matching);
-* the approver is neither the author nor the signer of the latest commit that changed
-  ``models/<name>/`` (four eyes).
+* the latest commit that changed the model (``models/<name>/`` or the in-repo weights its
+  ``source.uri`` names) is signed by a key in the trust root, so that who made it is verified,
+  not typed (a commit's author is whatever its committer wrote);
+* the approver is neither the author nor the signer of that commit (four eyes).
 
 This module decides from evidence already gathered (:mod:`.approval_history`); it runs no git.
 """
@@ -161,6 +163,14 @@ def _problems(
     if change is None:
         problems.append(f"no commit changed {models_dir}: four eyes cannot be checked")
         return problems
+    if not change.good:
+        # The author field is whatever the committer typed: only a verified signature says who
+        # made the change, so an unsigned change could be the approver's own under a false name.
+        problems.append(
+            f"the latest change of {approval.model} ({change.describe()}) is not signed by a "
+            "key in the trust root, so who made it cannot be verified (four eyes): commit "
+            "model changes signed (git commit -S) with a trusted key"
+        )
     for role, who in (("author", change.author_email), ("signer", change.signer)):
         if who and (_same_person(approval.approver, who) or _same_person(identity, who)):
             problems.append(
