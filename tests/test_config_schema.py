@@ -370,3 +370,22 @@ def test_effective_slo_model_overrides_win() -> None:
 def test_model_slo_override_rules() -> None:
     problems = model_problems(model_dict(slo={"availability": 2, "window": "1 day"}))
     assert sorted(fields(problems)) == ["slo.availability", "slo.window"]
+
+
+@pytest.mark.parametrize(
+    ("engine", "named"), [(None, "any engine (llama-cpp, vllm, builtin)"), ("vllm", "engine vllm")]
+)
+def test_grpc_is_refused_naming_the_engine_not_served_as_http(
+    engine: str | None, named: str
+) -> None:
+    """The seed's schema allows ``protocol: grpc``; no engine serves it, so it is refused
+    instead of being served as HTTP without a word."""
+    serving = {**model_dict()["serving"], "protocol": "grpc"}
+    if engine:
+        serving["engine"] = engine
+    (problem,) = model_problems(model_dict(serving=serving))
+    assert problem.field == "serving.protocol"
+    assert problem.message.startswith(f"protocol grpc is not served by {named}")
+    assert problem.message.endswith("use protocol: http")
+    serving["protocol"] = "http"
+    assert parse_model_config(to_yaml(model_dict(serving=serving)), source="m.yaml")

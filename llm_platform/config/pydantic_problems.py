@@ -32,6 +32,8 @@ def _problem(
         loc = (*loc, "memory_gb")
     elif kind == "replica_bounds":
         loc = (*loc, "min_replicas")
+    elif kind == "protocol_not_served":
+        loc = (*loc, "protocol")
     if kind == "extra_forbidden":
         message = "unknown key" + _suggestion(model, loc)
     elif kind == "missing":

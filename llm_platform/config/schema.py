@@ -121,6 +121,26 @@ class Serving(BaseModel):
 
         return None if value is None else check_engine_name(value)
 
+    @model_validator(mode="after")
+    def _protocol_is_served(self) -> Serving:
+        # The seed's schema allows grpc; accepting it and serving HTTP would drop it silently.
+        if self.protocol == "grpc":
+            from llm_platform.serving.engines.registry import ENGINE_NAMES
+
+            engines = (
+                f"engine {self.engine}"
+                if self.engine
+                else f"any engine ({', '.join(ENGINE_NAMES)})"
+            )
+            raise PydanticCustomError(
+                "protocol_not_served",
+                "protocol grpc is not served by {engines}: every engine of the platform "
+                "serves the OpenAI-compatible HTTP API (KServe's v2 gRPC protocol needs a v2 "
+                "runtime, which none of them is); use protocol: http",
+                {"engines": engines},
+            )
+        return self
+
 
 class Source(BaseModel):
     """Where the weights come from."""
