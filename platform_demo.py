@@ -54,6 +54,7 @@ from assets.names import (
 )
 from definitions import build_defs
 from llm_platform.cli.metrics_cmd import report_table
+from llm_platform.cli.options import PIPE_WIDTH
 from llm_platform.delivery import DeliveryReport
 from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo
 from llm_platform.demo_repo import ensure_demo_repo
@@ -69,7 +70,10 @@ from sensors.promotion import production_rollback_sensor
 
 #: Progress goes to the terminal; the runs' own logs (Dagster events, kfp.local task output)
 #: go to ``$LLM_PLATFORM_HOME/logs/demo.log`` (see ``quiet``).
-console = Console(file=os.fdopen(os.dup(1), "w", buffering=1), force_terminal=None)
+_out = os.fdopen(os.dup(1), "w", buffering=1)
+# Tables keep their rows whole when the demo's output goes to a pipe or a log (rich's default
+# there is 80 columns).
+console = Console(file=_out, width=None if _out.isatty() else PIPE_WIDTH)
 
 
 LLAMA, MISTRAL, GEMMA = "llama-3-1-8b", "mistral-7b", GEMMA_MODEL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from llm_platform.config.environments import PRODUCTION, STAGING
 from llm_platform.slo.objectives import OBJECTIVES
 
 MODELS_PARTITIONS_NAME = "models"
@@ -25,8 +26,8 @@ TAG_PARTITION = "dagster/partition"
 MODEL_JOB = "model_job"
 GIT_PUSH_SENSOR = "git_push_sensor"
 
-STAGING_ENV = "staging"
-PRODUCTION_ENV = "production"
+STAGING_ENV = STAGING
+PRODUCTION_ENV = PRODUCTION
 
 #: objective name in an SLO verdict -> asset check name, for every objective of the registry
 #: (llm_platform.slo.objectives); a model gets results only for the objectives it configures.

@@ -28,14 +28,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.integration.checks import percentile
 from llm_platform.promotion.ledger import LedgerEvent
 
 #: The row of the whole fleet in a report's table.
 FLEET = "fleet"
 DEFAULT_WINDOW_DAYS = 30.0
-#: The environment whose history counts (the CLI's; the asset passes assets.names.PRODUCTION_ENV).
-PRODUCTION = "production"
 _HOUR_S = 3600.0
 
 

@@ -144,9 +144,18 @@ def test_cluster_only_keys_are_listed_not_dropped(run) -> None:  # noqa: ANN001
     from llm_platform.config.applicability import CLUSTER_ONLY_KEYS
 
     payload = json.loads(run(str(EXAMPLES), "--format", "json").stdout)
-    listed = {(k["env"], k["key"]) for k in payload["cluster_only"]}
+    on_cluster = [k for k in payload["cluster_only"] if k["applies_on"] == "kubernetes"]
+    listed = {(k["env"], k["key"]) for k in on_cluster}
     assert listed == {(env, key) for env in ("staging", "production") for key in CLUSTER_ONLY_KEYS}
-    assert all(k["applies_on"] == "kubernetes" for k in payload["cluster_only"])
+    # Staging's rollout keys are noted as production-only (staging replaces in one step).
+    production_only = {
+        k["key"]: k["value"] for k in payload["cluster_only"] if k["applies_on"] == "production"
+    }
+    assert production_only == {
+        "deployment.strategy": "rolling-update",
+        "deployment.max_surge": 1,
+        "deployment.max_unavailable": 1,
+    }  # what examples/models-repo/config/staging.yaml sets, nothing it leaves unset
     staging_selector = next(
         k
         for k in payload["cluster_only"]
@@ -156,6 +165,10 @@ def test_cluster_only_keys_are_listed_not_dropped(run) -> None:  # noqa: ANN001
     text = run(str(EXAMPLES))
     assert text.exit_code == 0 and text.stdout == ""
     assert "staging: autoscaling.max_replicas = 5 applies on the kubernetes target" in text.stderr
+    assert (
+        "staging: deployment.strategy = 'rolling-update' applies to production only (staging "
+        "replaces its revision with the candidate in one step)"
+    ) in text.stderr
 
 
 def test_home_models_are_allowed_when_the_variable_is_unset(

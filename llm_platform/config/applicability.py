@@ -2,8 +2,9 @@
 
 On the local target every key of ``config/<env>.yaml`` either changes what runs (strategy,
 surge/unavailable, canary percentage, ``autoscaling.min_replicas``/``enabled``, SLOs,
-approvals) or is listed here as applying on the Kubernetes target only. ``llm-platform
-validate`` and the ``model_config`` asset report the cluster-only keys with their values.
+approvals) or is listed here as applying on the Kubernetes target only. The rollout keys that
+``config/staging.yaml`` sets apply to production only (staging replaces its revision in one
+step). ``llm-platform validate`` and the ``model_config`` asset report them with their values.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from llm_platform.config.environment import Autoscaling, EnvironmentConfig
+from llm_platform.config.environments import PRODUCTION, STAGING
 
 KUBERNETES = "kubernetes"
 
@@ -25,29 +27,61 @@ CLUSTER_ONLY_KEYS: dict[str, str] = {
 }
 
 
+#: Keys of ``config/staging.yaml`` that only a promotion uses: staging replaces its revision
+#: with the candidate in one step, on every target (production rolls out with them).
+PRODUCTION_ONLY_KEYS: dict[str, str] = {
+    "deployment.strategy": "staging replaces its revision with the candidate in one step",
+    "deployment.max_surge": "staging replaces its revision with the candidate in one step",
+    "deployment.max_unavailable": "staging replaces its revision with the candidate in one step",
+    "deployment.canary_percentage": "staging sends the candidate all of its traffic",
+    "deployment.approval_required": "every registered candidate is staged; approval gates "
+    "promotion",
+}
+
+
 class KeyApplicability(BaseModel):
-    """One configured key that does not take effect on the local target."""
+    """One configured key that does not take effect where it is written (on the local
+    target, or in staging)."""
 
     env: str
     key: str
     value: object
     applies_on: str = KUBERNETES
-    reason: str = Field(description="why it does not take effect locally")
+    reason: str = Field(description="why it does not take effect")
 
     def __str__(self) -> str:
-        where = f"applies on the {self.applies_on} target"
+        if self.applies_on == PRODUCTION:
+            where = "applies to production only"
+        else:
+            where = f"applies on the {self.applies_on} target"
         return f"{self.env}: {self.key} = {self.value!r} {where} ({self.reason})"
 
 
-def cluster_only_settings(config: EnvironmentConfig) -> list[KeyApplicability]:
-    """Every cluster-only key of ``config`` with its (possibly default) value."""
-    data = config.model_dump(mode="json")
+def _settings(
+    config: EnvironmentConfig, keys: dict[str, str], applies_on: str, *, only_set: bool = False
+) -> list[KeyApplicability]:
+    data = config.model_dump(mode="json", exclude_unset=only_set)
     out = []
-    for key, reason in CLUSTER_ONLY_KEYS.items():
+    for key, reason in keys.items():
         value: object = data
         for part in key.split("."):
-            value = value[part] if isinstance(value, dict) else None
-        out.append(KeyApplicability(env=config.environment, key=key, value=value, reason=reason))
+            value = value.get(part) if isinstance(value, dict) else None
+        if only_set and value is None:
+            continue
+        out.append(
+            KeyApplicability(
+                env=config.environment, key=key, value=value, applies_on=applies_on, reason=reason
+            )
+        )
+    return out
+
+
+def cluster_only_settings(config: EnvironmentConfig) -> list[KeyApplicability]:
+    """Every cluster-only key of ``config`` with its (possibly default) value; for staging,
+    also the production-only keys it sets (:data:`PRODUCTION_ONLY_KEYS`)."""
+    out = _settings(config, CLUSTER_ONLY_KEYS, KUBERNETES)
+    if config.environment == STAGING:
+        out += _settings(config, PRODUCTION_ONLY_KEYS, PRODUCTION, only_set=True)
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
 from llm_platform.errors import ConfigurationError
 from llm_platform.runtime.base import DeploymentNotReady, DeploymentStatus, RuntimeErrorBase
 from llm_platform.runtime.layout import Commands, Layout
@@ -33,7 +34,7 @@ from llm_platform.runtime.state import atomic_write_json, file_lock, read_model
 from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
 from llm_platform.settings import home_from_env
 
-DEFAULT_ENVS = ("staging", "production")
+DEFAULT_ENVS = PIPELINE_ENVIRONMENTS
 DEFAULT_PROMETHEUS_PORT = 9090
 DEFAULT_GATEWAY_BASE_PORT = 8780
 PROMETHEUS: Final = "prometheus"
