@@ -22,6 +22,7 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -37,6 +38,7 @@ import httpx
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:  # the type of evaluate_automation_conditions' cursor (not exported)
     from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
@@ -83,6 +85,15 @@ STAGING = {
     MISTRAL: {"inject_latency_ms": 1700.0, "load_requests": 56},
     GEMMA: {"load_requests": 12, "load_concurrency": 1, "ready_timeout_s": 180.0},
 }
+
+
+def failure_text(message: str, cls_name: str | None, limit: int = 300) -> str:
+    """A step's failure as a reader wants it: the message without the exception's module path
+    (``dagster._core.definitions.events.Failure: promotion ... refused`` reads as the refusal)."""
+    text = message.strip()
+    if cls_name:
+        text = re.sub(rf"^(?:[\w.]+\.)?{re.escape(cls_name)}: ", "", text)
+    return text[:limit]
 
 
 class Demo:
@@ -174,6 +185,7 @@ class Demo:
                 ).cursor
 
     def launch(self, job: str, partition: str | None, *, tags=None, config=None) -> bool:
+        """Run ``job`` in process and print one line naming the model, then what held it."""
         t0 = time.monotonic()
         with quiet(self.settings.home / "logs" / "demo.log"):
             result = self.defs.resolve_job_def(job).execute_in_process(
@@ -185,7 +197,8 @@ class Demo:
             )
         who = partition or (tags or {}).get(TAG_PARTITION, "")
         state = "[green]success[/green]" if result.success else "[red]failed[/red]"
-        console.print(f"    run {job} [{who}] {state} in {time.monotonic() - t0:.1f}s")
+        # escape(): "[llama-3-1-8b]" would be read as a markup tag and vanish.
+        console.print(f"    run {job} {escape(f'[{who}]')} {state} in {time.monotonic() - t0:.1f}s")
         for ev in result.get_asset_check_evaluations():
             if not ev.passed:
                 console.print(
@@ -197,7 +210,8 @@ class Demo:
                 "staging_slo_checks",
                 "production_slo_checks",
             ):
-                console.print(f"      [red]{event.step_key}:[/red] {error.message.strip()[:300]}")
+                why = escape(failure_text(error.message, error.cls_name))
+                console.print(f"      [red]{event.step_key}:[/red] {why}")
         return result.success
 
     def latest(self, asset: str, model: str) -> dict[str, object]:

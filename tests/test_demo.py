@@ -42,6 +42,8 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
     text = out.stdout
     assert "check slo_latency_p95 held" in text  # mistral held in staging, reason shown
     assert "refused: approval" in text.replace("\n", " ")
+    assert "run production_job [llama-3-1-8b] failed" in text  # each run line names its model
+    assert "dagster._core" not in text  # refusals read as refusals, not exception paths
     assert "production_rollback_sensor: rollback requested" in text
     assert text.count("ok   ") == 4  # including Gemma promoted, served by llama.cpp
     # It ends with the delivery metrics: llama promoted twice, one rollback.
