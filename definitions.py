@@ -81,7 +81,7 @@ def capacity_for(settings: Settings) -> CapacityResource:
     """The production gate's capacity check for the target (the cluster's nodes and pods on
     Kubernetes, through the pod's service account or ``KUBECONFIG``)."""
     if settings.target == "kubernetes":
-        return KubernetesCapacityResource()
+        return KubernetesCapacityResource(kubeconfigs=settings.kubeconfigs)
     return LocalCapacityResource()
 
 
@@ -139,6 +139,7 @@ def runtime_for(settings: Settings) -> RuntimeResource:
             models_repo=settings.models_repo,
             models_branch=settings.models_branch,
             git_cache_dir=str(settings.home / "git-cache"),
+            kubeconfigs=settings.kubeconfigs,
         )
     return LocalRuntimeResource(home=str(settings.home))
 
@@ -167,6 +168,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             if settings.prometheus_headers_set
             else None,
             in_cluster=settings.target == "kubernetes",
+            kubeconfigs=settings.kubeconfigs,
         ),
         "notifier": notifier_for(settings, models_repo),
         "capacity": capacity_for(settings),

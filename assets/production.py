@@ -178,7 +178,7 @@ def production_deployment(
         )
     try:
         prom_url: str | None = prometheus.resolved_url(
-            monitoring_namespace=env.monitoring.prometheus_namespace
+            monitoring_namespace=env.monitoring.prometheus_namespace, env=env.environment
         )
     except PrometheusError:
         prom_url = None  # canary analysis then reads the gateway's own counters

@@ -146,7 +146,9 @@ def run_slo_checks(
         SETTLE_TIMEOUT_S if time.time() - deployed_at < SETTLE_AFTER_DEPLOY_S else 0.0
     )
     try:
-        with prometheus.client(monitoring_namespace=env.monitoring.prometheus_namespace) as client:
+        with prometheus.client(
+            monitoring_namespace=env.monitoring.prometheus_namespace, env=env.environment
+        ) as client:
             while True:
                 verdict = evaluate(
                     client,

@@ -74,7 +74,9 @@ def wait_for_series(
     Prometheus is reachable: the SLO checks then report the problem themselves)."""
     deadline = time.monotonic() + timeout_s
     try:
-        with prometheus.client(monitoring_namespace=monitoring_namespace) as client:
+        with prometheus.client(
+            monitoring_namespace=monitoring_namespace, env=STAGING_ENV
+        ) as client:
             while not client.query(selector, at=datetime.now(UTC)):
                 if time.monotonic() >= deadline:
                     return False

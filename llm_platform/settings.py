@@ -119,6 +119,42 @@ def trusted_signers_from_env(environ: Mapping[str, str] | None = None) -> Path |
     return path
 
 
+#: ``LLM_PLATFORM_KUBECONFIG_<ENV>``: the kubeconfig of one environment's cluster (staging and
+#: production on separate clusters, as the seed has them); an environment without one uses the
+#: default (the pod's service account, else ``KUBECONFIG`` / ``~/.kube/config``).
+KUBECONFIG_ENV_PREFIX = "LLM_PLATFORM_KUBECONFIG_"
+
+
+def kubeconfig_env_var(env: str) -> str:
+    """The variable naming ``env``'s kubeconfig: ``staging`` ->
+    ``LLM_PLATFORM_KUBECONFIG_STAGING`` (``-`` becomes ``_``)."""
+    return KUBECONFIG_ENV_PREFIX + env.upper().replace("-", "_")
+
+
+def environment_kubeconfigs(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every ``LLM_PLATFORM_KUBECONFIG_<ENV>`` that is set: variable name -> path.
+
+    Raises:
+        ConfigurationError: a value is not an absolute path.
+    """
+    env = os.environ if environ is None else environ
+    found = {}
+    for name, value in sorted(env.items()):
+        if not name.startswith(KUBECONFIG_ENV_PREFIX) or not value.strip():
+            continue
+        if not Path(value.strip()).is_absolute():
+            raise ConfigurationError(f"{name}={value!r}: expected an absolute kubeconfig path")
+        found[name] = value.strip()
+    return found
+
+
+def kubeconfig_for(
+    env: str | None, kubeconfigs: Mapping[str, str], default: str | None = None
+) -> str | None:
+    """``env``'s own kubeconfig when one is configured, else ``default``."""
+    return kubeconfigs.get(kubeconfig_env_var(env), default) if env else default
+
+
 #: Prometheus for SLO checks (else the embedded stack of ``LLM_PLATFORM_HOME``).
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
 #: Secret: sent as ``Authorization: Bearer <token>`` to a secured Prometheus.
@@ -171,6 +207,8 @@ class Settings(BaseModel):
     github_token_set: bool = False
     github_api_url: str = DEFAULT_GITHUB_API_URL
     github_repository: str | None = None
+    #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` variables that are set, with their paths.
+    kubeconfigs: dict[str, str] = {}
 
     @field_validator("models_branch")
     @classmethod
@@ -234,6 +272,7 @@ class Settings(BaseModel):
                 github_token_set=bool(env.get(GITHUB_TOKEN_ENV)),
                 github_api_url=env.get(GITHUB_API_URL_ENV) or DEFAULT_GITHUB_API_URL,
                 github_repository=env.get(GITHUB_REPOSITORY_ENV) or None,
+                kubeconfigs=environment_kubeconfigs(env),
             )
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc

@@ -19,6 +19,7 @@ from llm_platform.config.schema import ModelConfig
 from llm_platform.kube_api import ClusterAccessError, api_client
 from llm_platform.promotion.gate import GateItem, local_capacity_item
 from llm_platform.runtime.base import Runtime
+from llm_platform.settings import kubeconfig_for
 
 
 class CapacityResource(dg.ConfigurableResource, ABC):
@@ -53,14 +54,17 @@ class KubernetesCapacityResource(CapacityResource):
     """
 
     kubeconfig: str | None = None
+    #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` -> path: an environment's own cluster is the one read.
+    kubeconfigs: dict[str, str] = {}
 
     def gate_item(
         self, runtime: Runtime, *, env: EnvironmentConfig, model: ModelConfig, artifact_bytes: int
     ) -> GateItem:
-        """:func:`~llm_platform.capacity_source.cluster_capacity_item` on a fresh snapshot; an
-        unreadable cluster fails the condition (the gate fails closed)."""
+        """:func:`~llm_platform.capacity_source.cluster_capacity_item` on a fresh snapshot of
+        ``env``'s cluster; an unreadable cluster fails the condition (the gate fails closed)."""
+        kubeconfig = kubeconfig_for(env.environment, self.kubeconfigs, self.kubeconfig)
         try:
-            with api_client(self.kubeconfig) as api:
+            with api_client(kubeconfig) as api:
                 snapshot = read_cluster(api)
         except ClusterAccessError as exc:
             return GateItem(name="capacity", ok=False, reason=f"cluster capacity unknown: {exc}")

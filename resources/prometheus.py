@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from llm_platform.settings import kubeconfig_for
 from llm_platform.slo import PrometheusClient
 from llm_platform.slo.cluster_prometheus import cluster_discovery
 from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
@@ -33,23 +34,27 @@ class PrometheusResource(dg.ConfigurableResource):
     headers_json: str | None = None
     in_cluster: bool = False
     kubeconfig: str | None = None
+    #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` -> path: an environment's Prometheus is discovered in
+    #: that environment's own cluster.
+    kubeconfigs: dict[str, str] = {}
 
-    def resolved_url(self, *, monitoring_namespace: str) -> str:
-        """The Prometheus base URL for an environment whose Prometheus lives in
+    def resolved_url(self, *, monitoring_namespace: str, env: str | None = None) -> str:
+        """The Prometheus base URL for environment ``env``, whose Prometheus lives in
         ``monitoring_namespace`` (used on the Kubernetes target only).
 
         Raises:
             PrometheusNotConfigured: no URL configured and none found (in the cluster, or a
                 running embedded Prometheus).
         """
-        discover = cluster_discovery(monitoring_namespace, kubeconfig=self.kubeconfig)
+        kubeconfig = kubeconfig_for(env, self.kubeconfigs, self.kubeconfig)
+        discover = cluster_discovery(monitoring_namespace, kubeconfig=kubeconfig)
         return resolve_prometheus_url(
             self.url,
             home=Path(self.home) if self.home else None,
             discover=discover if self.in_cluster else None,
         )
 
-    def client(self, *, monitoring_namespace: str) -> PrometheusClient:
+    def client(self, *, monitoring_namespace: str, env: str | None = None) -> PrometheusClient:
         """A client for instant queries (use as a context manager).
 
         Raises:
@@ -57,5 +62,5 @@ class PrometheusResource(dg.ConfigurableResource):
             PrometheusAuthConfigError: the auth variables are malformed.
         """
         headers = auth_headers(bearer_token=self.bearer_token, headers_json=self.headers_json)
-        url = self.resolved_url(monitoring_namespace=monitoring_namespace)
+        url = self.resolved_url(monitoring_namespace=monitoring_namespace, env=env)
         return PrometheusClient(url, timeout=self.timeout_s, headers=headers)

@@ -67,9 +67,11 @@ class KubernetesRuntimeResource(RuntimeResource):
     """Models on a cluster: KServe InferenceServices or Deployments + Services + HPAs.
 
     The API server is reached with the pod's service account in a cluster, else the current
-    context of ``~/.kube/config`` (or ``KUBECONFIG``). Each environment's namespace, workload and
-    limits come from the models repo's branch head, the model's resources from the commit its
-    artifact was registered from. Artifacts are inspected from a verified copy under ``home``.
+    context of ``~/.kube/config`` (or ``KUBECONFIG``); an environment with a kubeconfig of its
+    own (``LLM_PLATFORM_KUBECONFIG_<ENV>``) is deployed to that cluster. Each environment's
+    namespace, workload and limits come from the models repo's branch head, the model's
+    resources from the commit its artifact was registered from. Artifacts are inspected from a
+    verified copy under ``home``.
     """
 
     home: str
@@ -77,13 +79,17 @@ class KubernetesRuntimeResource(RuntimeResource):
     models_branch: str = "main"
     git_cache_dir: str | None = None
     field_manager: str = "llm-platform"
+    #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` -> kubeconfig path: environments on clusters of their
+    #: own (the others use the pod's service account, else ``KUBECONFIG``).
+    kubeconfigs: dict[str, str] = {}
 
     _runtime: Runtime | None = PrivateAttr(default=None)
 
     def runtime(self) -> Runtime:
         """The runtime (its API client is configured on first use)."""
         if self._runtime is None:
-            from llm_platform.kube_api import api_client
+            from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
+            from llm_platform.kube_api import ClusterAccessError, api_client
             from llm_platform.kubernetes.apply import Cluster
             from llm_platform.kubernetes.context import GitPlacements
             from llm_platform.kubernetes.runtime import KubernetesRuntime
@@ -93,9 +99,28 @@ class KubernetesRuntimeResource(RuntimeResource):
                 branch=self.models_branch,
                 cache_dir=Path(self.git_cache_dir) if self.git_cache_dir else None,
             )
-            cluster = Cluster(api_client(), field_manager=self.field_manager)
-            self._runtime = KubernetesRuntime(cluster, GitPlacements(repo))
+            env_clusters = {
+                env: Cluster(api_client(path), field_manager=self.field_manager)
+                for env, path in self._env_kubeconfigs().items()
+            }
+            try:
+                cluster = Cluster(api_client(), field_manager=self.field_manager)
+            except ClusterAccessError:
+                # Every environment has a cluster of its own: no default one is needed.
+                if set(env_clusters) != set(PIPELINE_ENVIRONMENTS):
+                    raise
+                cluster = env_clusters[PIPELINE_ENVIRONMENTS[-1]]
+            placements = GitPlacements(repo)
+            self._runtime = KubernetesRuntime(cluster, placements, env_clusters=env_clusters)
         return self._runtime
+
+    def _env_kubeconfigs(self) -> dict[str, str]:
+        """Environment name -> kubeconfig, for the pipeline's environments that have one."""
+        from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
+        from llm_platform.settings import kubeconfig_for
+
+        found = {env: kubeconfig_for(env, self.kubeconfigs) for env in PIPELINE_ENVIRONMENTS}
+        return {env: path for env, path in found.items() if path}
 
     def local_artifact(self, model: str, uri: str, digest: str) -> Path:
         """A verified copy under ``home/artifact-cache`` (the cluster fetches its own)."""

@@ -135,9 +135,11 @@ def check(
     discover = None
     if on_cluster:
         # Imported here: only the kubernetes target needs the Kubernetes client.
+        from llm_platform.settings import environment_kubeconfigs, kubeconfig_for
         from llm_platform.slo.cluster_prometheus import cluster_discovery
 
-        discover = cluster_discovery(env_cfg.monitoring.prometheus_namespace)
+        kubeconfig = kubeconfig_for(env_cfg.environment, environment_kubeconfigs())
+        discover = cluster_discovery(env_cfg.monitoring.prometheus_namespace, kubeconfig=kubeconfig)
     try:
         url = resolve_prometheus_url(prometheus, discover=discover)
         with connect(url, timeout=30.0) as client:

@@ -9,6 +9,7 @@ dropped from the spec are deleted once the desired ones are ready (until then th
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes.utils import parse_quantity
@@ -61,9 +62,28 @@ class KubernetesRuntime(Runtime):
         placements: The environment's and model's cluster settings.
     """
 
-    def __init__(self, cluster: Cluster, placements: PlacementSource) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        placements: PlacementSource,
+        *,
+        env_clusters: Mapping[str, Cluster] | None = None,
+    ) -> None:
         self.cluster = cluster
         self.placements = placements
+        self.env_clusters = dict(env_clusters or {})
+
+    def cluster_for(self, env: str) -> Cluster:
+        """The API server of ``env``: its own (``LLM_PLATFORM_KUBECONFIG_<ENV>``) or the
+        default one."""
+        return self.env_clusters.get(env, self.cluster)
+
+    def _clusters(self, env: str | None) -> list[Cluster]:
+        """The clusters holding ``env``'s deployments, or every distinct one."""
+        if env is not None:
+            return [self.cluster_for(env)]
+        distinct = {id(c): c for c in [self.cluster, *self.env_clusters.values()]}
+        return list(distinct.values())
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -75,7 +95,7 @@ class KubernetesRuntime(Runtime):
             ("kserve", ISVC_API_VERSION, "InferenceService"),
             ("deployment", "v1", "Service"),
         ):
-            obj = self.cluster.get(api_version, kind, ns, name)
+            obj = self.cluster_for(env).get(api_version, kind, ns, name)
             if obj is not None and spec_from(obj) is not None:
                 return ns, workload, obj
         return ns, "", None
@@ -111,7 +131,7 @@ class KubernetesRuntime(Runtime):
         else:
             for rev in spec.revisions:
                 name = revision_object_name(spec.model, rev)
-                dep = self.cluster.get("apps/v1", "Deployment", ns, name)
+                dep = self.cluster_for(spec.env).get("apps/v1", "Deployment", ns, name)
                 ready, wanted = deployment_ready_replicas(dep), wanted_replicas(dep)
                 error = "the Deployment does not exist" if dep is None else "pods not ready"
                 url = service_url(name, ns)
@@ -131,16 +151,19 @@ class KubernetesRuntime(Runtime):
         """Every deployment the platform manages (of ``env``'s namespace when given)."""
         ns = self.placements.namespace(env) if env else None
         labels = {names.MANAGED_BY: names.MANAGER} | ({names.ENVIRONMENT: env} if env else {})
-        out = []
-        for workload, api_version, kind in (
-            ("kserve", ISVC_API_VERSION, "InferenceService"),
-            ("deployment", "v1", "Service"),
-        ):
-            for obj in self.cluster.list(api_version, kind, ns, labels):
-                spec = spec_from(obj)
-                if spec is not None:
-                    out.append(self._observe(obj["metadata"]["namespace"], workload, obj, spec))
-        return sorted(out, key=lambda s: (s.env, s.model))
+        out: dict[tuple[str, str], DeploymentStatus] = {}
+        for cluster in self._clusters(env):
+            for workload, api_version, kind in (
+                ("kserve", ISVC_API_VERSION, "InferenceService"),
+                ("deployment", "v1", "Service"),
+            ):
+                for obj in cluster.list(api_version, kind, ns, labels):
+                    spec = spec_from(obj)
+                    # Each environment's deployments count on its own cluster only.
+                    if spec is not None and self.cluster_for(spec.env) is cluster:
+                        ns_of = obj["metadata"]["namespace"]
+                        out[(spec.env, spec.model)] = self._observe(ns_of, workload, obj, spec)
+        return [out[key] for key in sorted(out)]
 
     # -- changing ---------------------------------------------------------------------------
 
@@ -166,7 +189,8 @@ class KubernetesRuntime(Runtime):
             )
         files = {name: item.files for name, item in lineage.items()}
         manifests = render(spec, placement, files, latest=newest)
-        applied = [self.cluster.apply(m) for m in manifests]
+        cluster = self.cluster_for(spec.env)
+        applied = [cluster.apply(m) for m in manifests]
         holder = next(
             m for m in reversed(applied) if m.get("kind") in ("InferenceService", "Service")
         )
@@ -242,18 +266,20 @@ class KubernetesRuntime(Runtime):
                 else ("apps/v1", "Deployment")
             )
             labels = names.model_labels(env, model)
-            for seen in self.cluster.watch(api_version, kind, ns, labels, timeout_s=remaining):
+            watch = self.cluster_for(env).watch
+            for seen in watch(api_version, kind, ns, labels, timeout_s=remaining):
                 if _progressed(workload, seen):
                     break
 
     def _prune(self, ns: str, spec: DeploymentSpec) -> None:
         keep = {r.revision for r in spec.revisions}
         labels = names.model_labels(spec.env, spec.model)
+        cluster = self.cluster_for(spec.env)
         for api_version, kind in WORKLOAD_KINDS["deployment"]:
-            for obj in self.cluster.list(api_version, kind, ns, labels):
+            for obj in cluster.list(api_version, kind, ns, labels):
                 revision = obj["metadata"].get("labels", {}).get(names.REVISION)
                 if revision is not None and revision not in keep:
-                    self.cluster.delete(api_version, kind, ns, obj["metadata"]["name"])
+                    cluster.delete(api_version, kind, ns, obj["metadata"]["name"])
 
     def delete(self, env: str, model: str) -> None:
         """Delete every object of the deployment.
@@ -265,9 +291,10 @@ class KubernetesRuntime(Runtime):
         if obj is None:
             raise DeploymentNotFound(f"{env}/{model}: no such deployment")
         labels = names.model_labels(env, model)
+        cluster = self.cluster_for(env)
         for api_version, kind in WORKLOAD_KINDS[workload]:
-            for item in self.cluster.list(api_version, kind, ns, labels):
-                self.cluster.delete(api_version, kind, ns, item["metadata"]["name"])
+            for item in cluster.list(api_version, kind, ns, labels):
+                cluster.delete(api_version, kind, ns, item["metadata"]["name"])
 
     def capacity(self) -> CapacityReport:
         """Allocatable memory of the cluster's nodes (per-node GPU fit is the gate's check)."""
