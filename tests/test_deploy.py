@@ -9,6 +9,7 @@ goes through Dagster's own config schemas; RBAC validates with kubernetes-valida
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,19 @@ def instructions() -> list[dict[str, Any]]:
     with (DEPLOY / "Dockerfile").open("rb") as handle:
         parsed = DockerfileParser(fileobj=handle).structure
     return [i for i in parsed if i["instruction"] != "COMMENT"]
+
+
+PINNED = re.compile(r"^[\w./:-]+@sha256:[0-9a-f]{64}$")
+
+
+def test_upstream_images_are_pinned_by_digest():
+    """A tag can be moved under a running platform; a digest names the exact image."""
+    from llm_platform.serving.engines.llama_cpp import IMAGE as LLAMA_CPP_IMAGE
+    from llm_platform.serving.engines.vllm import IMAGE as VLLM_IMAGE
+
+    (base,) = [i["value"] for i in instructions() if i["instruction"] == "FROM"]
+    for image in (base, LLAMA_CPP_IMAGE, VLLM_IMAGE):
+        assert PINNED.match(image), f"{image} is not pinned by digest"
 
 
 def test_dockerfile_parses_and_copies_files_that_exist():

@@ -24,7 +24,12 @@ from llm_platform.serving.engines.llama_server import METRICS_PATH as LOCAL_METR
 
 # llama_cpp.server behind a wrapper that picks a chat format for GGUFs without a template.
 SERVER_MODULE = "llm_platform.serving.engines.llama_server"
-IMAGE = "ghcr.io/ggml-org/llama.cpp:server"
+# llama.cpp's server image, pinned by its index digest: a floating tag would change the engine
+# under a running platform with no commit saying so. Move it by changing this line.
+IMAGE = (
+    "ghcr.io/ggml-org/llama.cpp:server"
+    "@sha256:b832a7b7252a90a79a1e8d23d9be3ac5261a33224f60682dff0cade412fa55d3"
+)
 # llama.cpp's own default context when the config gives none.
 DEFAULT_CONTEXT = 2048
 

@@ -22,7 +22,11 @@ from llm_platform.serving.engines.base import (
 from llm_platform.slo.profiles import VLLM_PROFILE
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
-IMAGE = "vllm/vllm-openai:v0.10.2"
+# The upstream image, by tag for readers and by index digest for the registry (a tag can move).
+IMAGE = (
+    "vllm/vllm-openai:v0.10.2"
+    "@sha256:607442e407b0fea97f8a132a78b787c121a996dd4de181fa08e8da06e71ec2db"
+)
 
 
 def nvidia_gpu_present() -> bool:
