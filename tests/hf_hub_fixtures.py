@@ -35,6 +35,7 @@ from safetensors.numpy import save
 GATED_TOKEN = "hf_fake_gated_token_0123456789"
 #: Files stored through git LFS on the real Hub (their ETag is the content's sha256).
 LFS_SUFFIXES = (".safetensors", ".gguf", ".bin")
+LFS_SPEC = "https://git-lfs.github.com/spec/v1"
 
 
 def _sha1(text: str) -> str:
@@ -125,7 +126,7 @@ def _tree_entry(path: str, data: bytes) -> dict[str, object]:
     entry: dict[str, object] = {"type": "file", "path": path, "size": len(data)}
     if path.endswith(LFS_SUFFIXES):
         sha256 = hashlib.sha256(data).hexdigest()
-        pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {len(data)}\n"
+        pointer = f"version {LFS_SPEC}\noid sha256:{sha256}\nsize {len(data)}\n"
         entry["oid"] = _blob_sha1(pointer.encode())
         entry["lfs"] = {"oid": sha256, "size": len(data), "pointerSize": len(pointer)}
     else:
@@ -244,4 +245,3 @@ def fake_hub() -> Iterator[FakeHub]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-

@@ -1,4 +1,4 @@
-"""The ``huggingface`` source against a local fake of the Hub API (``HF_ENDPOINT``), never the internet.
+"""The ``huggingface`` source against a local fake of the Hub (``HF_ENDPOINT``), never the internet.
 
 The fake (:mod:`tests.hf_hub_fixtures`) is a real HTTP server on 127.0.0.1 serving the routes
 ``huggingface_hub`` 2.x ``snapshot_download`` calls; each test asserts it saw the requests.
