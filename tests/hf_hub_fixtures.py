@@ -13,7 +13,8 @@ the installed library: ``_snapshot_download.py``, ``file_download.py``, ``hf_api
 
 Errors answer like the Hub: ``X-Error-Code`` ``RepoNotFound`` (404), ``RevisionNotFound`` (404)
 and, for the gated repo's files without the right ``Authorization: Bearer`` token,
-``GatedRepo`` (401). ``org/broken`` drops the connection on every file download. Every
+``GatedRepo`` (401). ``org/broken`` drops the connection on every file download; a repo's
+``stall_s`` holds its info answer back. Every
 request is recorded (method, path, whether it carried the gated repo's token) in ``requests``.
 """
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +64,8 @@ class FakeRepo:
     refs: dict[str, str]
     gated: bool = False
     broken: bool = False
+    #: Seconds the repo info answer is held back (a stalled hub).
+    stall_s: float = 0.0
 
     def resolve(self, revision: str) -> str | None:
         """The commit ``revision`` (a ref or a commit sha) names, or None."""
@@ -183,6 +188,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                     return self._error(404, "RevisionNotFound", "Invalid rev id", body=body)
                 files = repo.commits[commit]
                 if kind == "revision":
+                    time.sleep(repo.stall_s)
                     info = {
                         "id": repo_id,
                         "sha": commit,
@@ -230,12 +236,20 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gave up on a stalled answer leaves a broken pipe: expected, not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @contextmanager
 def fake_hub() -> Iterator[FakeHub]:
     """Run the fake Hub on a free port of 127.0.0.1; yield it; stop it after."""
     hub = FakeHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(hub))
     hub.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="fake-hf-hub", daemon=True)
     thread.start()

@@ -18,7 +18,6 @@ from llm_platform.digest import digest_directory
 from llm_platform.registration import LocalKfpRegistrar, SourceError
 from llm_platform.registration.huggingface import (
     HF_EXTRA_INSTALL,
-    HF_REQUEST_TIMEOUT_S,
     parse_hf_uri,
 )
 from llm_platform.registration.sources import materialize_source
@@ -160,12 +159,20 @@ def test_missing_package_names_the_extra(
     assert hub.requests == []
 
 
-def test_requests_are_bounded_in_time(hub: FakeHub, tmp_path: Path) -> None:
-    from huggingface_hub import get_session
+def test_a_stalled_hub_times_out(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_platform.registration import huggingface
 
-    materialize_source("huggingface", "org/tiny", tmp_path / "d")
-    timeout = get_session().timeout
-    assert timeout.connect == timeout.read == HF_REQUEST_TIMEOUT_S
+    # The library itself sets no timeout on the repo info request: only ours bounds it.
+    monkeypatch.setattr(huggingface, "HF_REQUEST_TIMEOUT_S", 0.5)
+    hub.repos["org/tiny"].stall_s = 4.0
+    started = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        materialize_source("huggingface", "org/tiny", tmp_path / "d")
+    assert "huggingface source org/tiny: no answer within 0.5s" in str(info.value)
+    assert time.monotonic() - started < 3.5
+    assert hub.paths("GET") == ["/api/models/org/tiny/revision/main"]
 
 
 def test_parse_hf_uri() -> None:

@@ -11,8 +11,8 @@ sha; a commit sha saves the revision look-up and pins the bytes).
   this module never reads, logs or reports it.
 - Offline (``HF_HUB_OFFLINE`` set, or the hub not answering a TCP connect within
   :data:`HF_PROBE_TIMEOUT_S`) fails at once with "not reachable (offline)", never a hang.
-- Every request is bounded: connect and read time out after :data:`HF_REQUEST_TIMEOUT_S` of
-  silence (the library retries a few times with backoff, so a stalled hub fails in minutes).
+- Every request is bounded: connect, read, write and pool time out after :data:`HF_REQUEST_TIMEOUT_S`
+  where the library sets none (it retries a few times with backoff: a stalled hub fails in minutes).
 - Every failure (repo not found, gated, unknown revision, HTTP errors, the connection dropping)
   becomes a :class:`SourceError` naming the repo, the HTTP status and the hub; the library's
   traceback is not chained.
@@ -31,6 +31,7 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from llm_platform.registration.sources import SourceError
@@ -84,8 +85,21 @@ def _hub_reachable(endpoint: str, timeout_s: float) -> bool:
     return bool(result and result[0])
 
 
+def _bound_timeouts(request: Any) -> None:
+    """Request hook: every timeout the library left unset becomes :data:`HF_REQUEST_TIMEOUT_S`.
+
+    The library passes ``timeout=None`` (no limit) explicitly for the repo info and the tree
+    listing, which overrides a client default; the hook runs after that, before sending.
+    """
+    timeout = dict(request.extensions.get("timeout") or {})
+    for phase in ("connect", "read", "write", "pool"):
+        if timeout.get(phase) is None:
+            timeout[phase] = HF_REQUEST_TIMEOUT_S
+    request.extensions["timeout"] = timeout
+
+
 def _install_request_timeouts() -> None:
-    """Give the library's shared HTTP client connect/read timeouts (its default has none)."""
+    """Bound every request of the library's shared HTTP client (once per process)."""
     global _timeouts_installed
     with _timeouts_lock:
         if _timeouts_installed:
@@ -95,8 +109,8 @@ def _install_request_timeouts() -> None:
         from huggingface_hub.utils._http import default_client_factory
 
         def bounded_client() -> httpx2.Client:
-            client = default_client_factory()  # keeps the library's request hooks
-            client.timeout = httpx2.Timeout(HF_REQUEST_TIMEOUT_S)
+            client = default_client_factory()  # keeps the library's own request hooks
+            client.event_hooks["request"].append(_bound_timeouts)
             return client
 
         set_client_factory(bounded_client)
