@@ -11,8 +11,9 @@ sha; a commit sha saves the revision look-up and pins the bytes).
   this module never reads, logs or reports it.
 - Offline (``HF_HUB_OFFLINE`` set, or the hub not answering a TCP connect within
   :data:`HF_PROBE_TIMEOUT_S`) fails at once with "not reachable (offline)", never a hang.
-- Every request is bounded: connect, read, write and pool time out after :data:`HF_REQUEST_TIMEOUT_S`
-  where the library sets none (it retries a few times with backoff: a stalled hub fails in minutes).
+- Every request is bounded: where the library sets no timeout, connect, read, write and pool
+  time out after :data:`HF_REQUEST_TIMEOUT_S` (it retries a few times with backoff: a stalled
+  hub fails in minutes, never hangs).
 - Every failure (repo not found, gated, unknown revision, HTTP errors, the connection dropping)
   becomes a :class:`SourceError` naming the repo, the HTTP status and the hub; the library's
   traceback is not chained.
