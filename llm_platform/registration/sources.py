@@ -7,18 +7,15 @@
 - ``s3``: ``s3://bucket/key-prefix`` through boto3 (endpoint/credentials from the standard
   ``AWS_*`` variables, ``AWS_ENDPOINT_URL`` included). A prefix downloads every object under it;
   an exact key downloads that one object.
-- ``huggingface``: a repo id, downloaded with ``huggingface_hub.snapshot_download`` when the
-  package is installed and the hub answers a TCP connect within a few seconds; otherwise a clear
-  "not reachable (offline)" error, quickly, never a hang.
+- ``huggingface``: a repo id ``org/name[@revision]`` downloaded with ``huggingface_hub`` (the
+  ``huggingface`` extra) from ``HF_ENDPOINT`` or huggingface.co; offline fails at once, never a
+  hang. See :mod:`llm_platform.registration.huggingface`.
 - Every source is refused once it exceeds the artifact size limit (``max_bytes``): local and
   s3 sources before any byte is copied, huggingface after the download.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,6 @@ from llm_platform.config.source_paths import local_source_problem
 from llm_platform.errors import PlatformError
 
 SOURCE_TYPES = ("local", "s3", "huggingface")
-HF_PROBE_TIMEOUT_S = 3.0
 
 
 class SourceError(PlatformError):
@@ -125,40 +121,11 @@ def _materialize_s3(uri: str, dest: Path, client: Any | None, max_bytes: int | N
     raise SourceError(f"s3 source {uri!r}: no objects under this prefix")
 
 
-def _hub_reachable(endpoint: str, timeout_s: float) -> bool:
-    """TCP-connect to the hub; DNS runs in a thread so a stuck resolver cannot hang us."""
-    parsed = urlparse(endpoint)
-    host = parsed.hostname or ""
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    result: list[bool] = []
+def _materialize_huggingface(uri: str, dest: Path) -> None:
+    # Imported here: that module imports SourceError from this one.
+    from llm_platform.registration.huggingface import download_hf_snapshot
 
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    return bool(result and result[0])
-
-
-def _materialize_huggingface(repo_id: str, dest: Path) -> None:
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    if offline or not _hub_reachable(endpoint, HF_PROBE_TIMEOUT_S):
-        why = "HF_HUB_OFFLINE is set" if offline else f"cannot connect to {endpoint}"
-        raise SourceError(f"huggingface source {repo_id} is not reachable (offline): {why}")
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        raise SourceError(
-            f"huggingface source {repo_id} is not reachable (offline): "
-            "the huggingface_hub package is not installed"
-        ) from None
-    snapshot_download(repo_id=repo_id, local_dir=str(dest), etag_timeout=HF_PROBE_TIMEOUT_S)
+    download_hf_snapshot(uri, dest)
 
 
 def materialize_source(
@@ -175,7 +142,7 @@ def materialize_source(
 
     Args:
         source_type: ``local``, ``s3`` or ``huggingface``.
-        uri: the source URI (path, ``s3://bucket/prefix`` or repo id).
+        uri: the source URI (path, ``s3://bucket/prefix`` or ``org/name[@revision]``).
         dest: destination directory.
         models_repo_dir: checkout that relative ``local`` paths are resolved against.
         allowed_roots: where an absolute ``local`` path may be (the operator's allow-list).
