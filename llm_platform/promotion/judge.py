@@ -54,7 +54,7 @@ BLOCK = 5
 #: Prior of each arm's failure rate in the mixture: equal weights on a grid uniform in
 #: log-odds from 1e-4 to 0.6. A uniform prior on [0, 1] spends ~5 nats per arm on a 0.5 % rate
 #: (its posterior is narrow compared with the prior); this one ~2-3.
-RATE_GRID = 1.0 / (1.0 + np.exp(-np.linspace(math.log(1e-4 / (1 - 1e-4)), math.log(1.5), 120)))
+RATE_GRID = 1.0 / (1.0 + np.exp(-np.linspace(math.log(1e-6), math.log(1.5), 160)))
 #: Each sample is thinned to at most this many order statistics for the Hodges-Lehmann estimate.
 HL_MAX = 1000
 
@@ -307,7 +307,8 @@ def _rate_bound(f: tuple[int, int, int, int], threshold: float, *, worse: bool) 
     lo, hi = -1.0, 1.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        rejects = bool(log_e_rates(*(np.asarray(x) for x in f), mid, worse=worse) >= threshold)
+        fb, nb, fc, nc = (np.asarray(float(x)) for x in f)
+        rejects = bool(log_e_rates(fb, nb, fc, nc, mid, worse=worse) >= threshold)
         # worse: rejects for delta below the lower bound; else: above the upper bound
         lo, hi = (mid, hi) if rejects == worse else (lo, mid)
     return (lo + hi) / 2
@@ -358,10 +359,10 @@ def judge_proportions(
     else:
         lower = _rate_bound(counts, threshold, worse=True)
         upper = _rate_bound(counts, threshold, worse=False)
-        arrays = tuple(np.asarray(x) for x in counts)
-        if log_e_rates(*arrays, max_increase, worse=True) >= threshold:
+        fb, nb, fc, nc = (np.asarray(float(x)) for x in counts)
+        if log_e_rates(fb, nb, fc, nc, max_increase, worse=True) >= threshold:
             verdict, reason = "fail", f"failure rate increase above {max_increase:g} shown"
-        elif log_e_rates(*arrays, max_increase, worse=False) >= threshold:
+        elif log_e_rates(fb, nb, fc, nc, max_increase, worse=False) >= threshold:
             verdict, reason = "pass", f"failure rate increase at most {max_increase:g} shown"
         else:
             reason = f"increase between {lower:.4g} and {upper:.4g}, limit {max_increase:g}"

@@ -17,12 +17,14 @@ from pydantic import BaseModel, Field
 
 from llm_platform.config import EnvironmentConfig
 from llm_platform.config.applicability import serving_replicas
+from llm_platform.durations import duration_seconds
 from llm_platform.errors import PlatformError
 from llm_platform.integration import run_suite
-from llm_platform.promotion.analysis import CanaryThresholds, MetricsSource
+from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, PrometheusSource
 from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.revisions import revision_name
+from llm_platform.promotion.sequential import SampleSource
 from llm_platform.promotion.strategies import (
     STRATEGIES,
     Outcome,
@@ -112,7 +114,16 @@ def plan_from_environment(
         "replicas": serving_replicas(config.autoscaling),
         "max_surge": config.deployment.max_surge,
         "max_unavailable": config.deployment.max_unavailable,
-        "thresholds": CanaryThresholds.from_objectives(config.slo),
+        "thresholds": CanaryThresholds.from_objectives(config.slo).model_copy(
+            update={
+                "confidence": config.analysis.confidence,
+                "max_increase": config.analysis.max_increase,
+            }
+        ),
+        "analysis_window_s": duration_seconds(config.analysis.look_every),
+        "analysis_deadline_s": duration_seconds(config.analysis.deadline),
+        "on_inconclusive": config.analysis.on_inconclusive,
+        "analysis_traffic_rps": config.analysis.traffic_rps,
     }
     if serving is not None:
         data.update(serving.model_dump())
@@ -139,8 +150,8 @@ def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
     return "canary" if strategy == "canary" else "stable"
 
 
-def _default_source(plan: RolloutPlan) -> Callable[[str | None], MetricsSource]:
-    def make(endpoint: str | None) -> MetricsSource:
+def _default_source(plan: RolloutPlan) -> Callable[[str | None], SampleSource]:
+    def make(endpoint: str | None) -> SampleSource:
         if plan.prometheus_url:
             client = connect(plan.prometheus_url, timeout=10.0)
             return PrometheusSource(client, profile=PROFILES[plan.metric_profile])
@@ -156,7 +167,7 @@ def execute_rollout(
     plan: RolloutPlan,
     *,
     smoke: SmokeTest = run_suite,
-    analyzer: MetricsSource | None = None,
+    analyzer: SampleSource | None = None,
 ) -> RolloutResult:
     """Roll ``plan`` out with its strategy; roll back automatically when a gate fails.
 

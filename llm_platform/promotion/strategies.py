@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-import httpx
 from pydantic import BaseModel
 
 from llm_platform.integration import SuiteReport
@@ -24,11 +23,11 @@ from llm_platform.promotion.analysis import (
     AnalysisTarget,
     CanaryAnalysis,
     CanaryThresholds,
-    MetricsSource,
-    analyze,
 )
+from llm_platform.promotion.analysis_traffic import TRAFFIC_LABEL, AnalysisTraffic
 from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.rolling import rolling_steps, surge_and_unavailable, traffic_share
+from llm_platform.promotion.sequential import SampleSource, sequential_analysis
 from llm_platform.runtime.base import (
     DeploymentNotFound,
     DeploymentSpec,
@@ -40,7 +39,9 @@ from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.selection import streams_through_gateway
 from llm_platform.strategy_names import STRATEGY_NAMES, Strategy
 
-Outcome = Literal["promoted", "rolled_back", "failed"]
+#: ``held``: a canary left at its share because its analysis was inconclusive at the deadline
+#: and the environment says ``analysis.on_inconclusive: hold``.
+Outcome = Literal["promoted", "rolled_back", "failed", "held"]
 
 
 class SmokeTest(Protocol):
@@ -88,7 +89,7 @@ class RolloutContext:
     runtime: Runtime
     plan: RolloutPlan
     smoke_test: SmokeTest
-    source_for: Callable[[str | None], MetricsSource]
+    source_for: Callable[[str | None], SampleSource]
     serving: RevisionSpec | None
     new: RevisionSpec
     steps: list[RolloutStep] = field(default_factory=list)
@@ -220,24 +221,6 @@ class RolloutContext:
         self.apply([self.new.model_copy(update={"weight": 100}), kept], "keep_for_rollback")
 
 
-def _drive(endpoint: str, model: str, *, duration_s: float, rps: float) -> int:
-    """Send completions through the gateway at about ``rps`` for ``duration_s``; bounded."""
-    deadline = time.monotonic() + duration_s
-    sent, limit = 0, int(duration_s * rps) + 1
-    body = {"model": model, "prompt": "Canary check", "max_tokens": 4, "temperature": 0.0}
-    with httpx.Client(trust_env=False, timeout=10.0) as client:
-        while time.monotonic() < deadline and sent < limit:
-            t0 = time.monotonic()
-            try:
-                client.post(f"{endpoint}/v1/completions", json=body)
-            except httpx.HTTPError:
-                pass  # the gateway counts the failure; the analysis judges it
-            sent += 1
-            time.sleep(max(0.0, 1.0 / rps - (time.monotonic() - t0)))
-    time.sleep(max(0.0, deadline - time.monotonic()))
-    return sent
-
-
 # -- strategies ---------------------------------------------------------------------------
 
 
@@ -334,8 +317,60 @@ def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
     )
 
 
+def _analysis_target(ctx: RolloutContext) -> AnalysisTarget:
+    assert ctx.serving is not None
+    return AnalysisTarget(
+        env=ctx.plan.env,
+        namespace=ctx.plan.metrics_namespace or ctx.plan.env,
+        model=ctx.plan.model,
+        canary=ctx.new.revision,
+        stable=ctx.serving.revision,
+    )
+
+
+def _observe(ctx: RolloutContext, source: SampleSource, endpoint: str | None) -> CanaryAnalysis:
+    """Run the sequential analysis, with synthetic traffic when the plan asks for it."""
+    plan = ctx.plan
+    target = _analysis_target(ctx)
+    thresholds = plan.thresholds or CanaryThresholds()
+
+    def run() -> CanaryAnalysis:
+        return sequential_analysis(
+            source,
+            target,
+            thresholds,
+            look_every_s=plan.analysis_window_s,
+            deadline_s=plan.analysis_deadline_s,
+        )
+
+    with ctx.step("observe") as d:
+        if plan.analysis_traffic_rps > 0 and endpoint is not None:
+            traffic = AnalysisTraffic(
+                endpoint,
+                plan.model,
+                rps=plan.analysis_traffic_rps,
+                max_duration_s=plan.analysis_deadline_s,
+                prompts=plan.analysis_prompts,
+            )
+            with traffic:
+                analysis = run()
+            d.text = (
+                f"{analysis.looks} looks over {analysis.window_s:g}s, "
+                f"{traffic.sent} synthetic requests sent (labelled {TRAFFIC_LABEL})"
+            )
+        else:
+            analysis = run()
+            d.text = f"{analysis.looks} looks over {analysis.window_s:g}s of live traffic"
+    return analysis
+
+
 def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
-    """Canary at ``canary_percentage`` -> analysis over the window -> promote or roll back."""
+    """Canary at ``canary_percentage`` -> sequential analysis -> promote, roll back or hold.
+
+    The analysis looks every ``analysis_window_s`` until the judge decides or
+    ``analysis_deadline_s``; inconclusive then does what ``on_inconclusive`` says: roll back,
+    or hold (the canary keeps its share; the outcome ``held`` carries the reason).
+    """
     plan = ctx.plan
     failure = _stage_new(ctx)
     if failure:
@@ -345,33 +380,18 @@ def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
     status = ctx.runtime.status(plan.env, plan.model)
     endpoint = status.endpoint if status is not None else None
     source = ctx.source_for(endpoint)
-    target = AnalysisTarget(
-        env=plan.env,
-        namespace=plan.metrics_namespace or plan.env,
-        model=plan.model,
-        canary=ctx.new.revision,
-        stable=ctx.serving.revision,
-    )
-    thresholds = plan.thresholds or CanaryThresholds()
-    source.begin(target)
+    source.begin(_analysis_target(ctx))
     pct = plan.canary_percentage
     ctx.switch({ctx.new.revision: pct, ctx.serving.revision: 100 - pct}, "canary_traffic")
-    with ctx.step("observe") as d:
-        if plan.analysis_traffic_rps > 0 and endpoint is not None:
-            sent = _drive(
-                endpoint,
-                plan.model,
-                duration_s=plan.analysis_window_s,
-                rps=plan.analysis_traffic_rps,
-            )
-            d.text = f"{plan.analysis_window_s:g}s window, {sent} synthetic requests sent"
-        else:
-            time.sleep(plan.analysis_window_s)
-            d.text = f"{plan.analysis_window_s:g}s window of live traffic"
+    ctx.analysis = _observe(ctx, source, endpoint)
     with ctx.step("analysis") as d:
-        ctx.analysis = analyze(source, target, thresholds, plan.analysis_window_s)
         d.ok = ctx.analysis.verdict == "pass"
         d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
+    if ctx.analysis.verdict == "inconclusive" and plan.on_inconclusive == "hold":
+        return "held", (
+            f"canary analysis inconclusive; held at {pct}% (analysis.on_inconclusive: hold): "
+            f"{ctx.analysis.reason}"
+        )
     if ctx.analysis.verdict != "pass":
         ctx.undo()
         return "rolled_back", f"canary analysis {ctx.analysis.verdict}: {ctx.analysis.reason}"
