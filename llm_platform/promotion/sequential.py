@@ -132,12 +132,15 @@ def _judge_all(
     samples: PairedSamples, canary: SampleSnapshot, stable: SampleSnapshot, t: CanaryThresholds
 ) -> dict[str, Judgement]:
     out: dict[str, Judgement] = {}
-    if None not in (canary.requests, canary.failed, stable.requests, stable.failed):
+    counts = (stable.failed, stable.requests, canary.failed, canary.requests)
+    if None not in counts:
+        # Prometheus' increase() extrapolates: whole requests, failures never above requests
+        sf, sn, cf, cn = (max(0, round(x or 0.0)) for x in counts)
         out[ERRORS_CHECK] = judge_proportions(
-            stable.failed or 0.0,
-            stable.requests or 0.0,
-            canary.failed or 0.0,
-            canary.requests or 0.0,
+            min(sf, sn),
+            sn,
+            min(cf, cn),
+            cn,
             max_increase=t.error_rate_tolerance,
             confidence=t.confidence,
         )
