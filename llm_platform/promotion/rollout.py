@@ -179,8 +179,10 @@ def execute_rollout(
             set, else the gateway's ``/metrics`` diffed over the window).
 
     Returns:
-        ``promoted``, ``rolled_back`` (a gate failed; the previous state is restored) or
-        ``failed`` (could not start, or the rollback itself failed), with every step.
+        ``promoted``, ``rolled_back`` (a gate failed; the previous state is restored),
+        ``held`` (a canary analysis inconclusive at its deadline with ``on_inconclusive:
+        hold``: the canary keeps its share) or ``failed`` (could not start, or the rollback
+        itself failed), with every step.
 
     Raises:
         Exception: unexpected errors propagate after a rollback attempt (never swallowed).
