@@ -9,5 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Strategy = Literal["rolling-update", "blue-green", "canary"]
+Strategy = Literal["rolling-update", "blue-green", "canary", "shadow"]
 STRATEGY_NAMES: tuple[str, ...] = get_args(Strategy)
+#: Strategies whose new revision takes the other color and all traffic at once (shadow ends with
+#: a blue-green switch once its copies of production traffic have been judged).
+COLOR_SWITCHING: frozenset[str] = frozenset({"blue-green", "shadow"})

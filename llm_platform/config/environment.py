@@ -94,6 +94,9 @@ class Deployment(BaseModel):
     max_surge: IntOrPercent = 1
     approval_required: bool = False
     canary_percentage: int = Field(default=10, ge=1, le=100)
+    shadow_percentage: int = Field(
+        default=100, ge=1, le=100, description="shadow: percent of requests copied to the candidate"
+    )
 
 
 #: What a canary analysis still inconclusive at its deadline does (``analysis.on_inconclusive``).

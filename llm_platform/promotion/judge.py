@@ -318,11 +318,11 @@ def log_e_rates(
 def _rate_bound(f: tuple[int, int, int, int], threshold: float, *, worse: bool) -> float:
     """The difference at which the test turns: the e-value is monotone in delta, so a grid
     refined three times around the turning point (vectorised) brackets it to ~1e-6."""
-    counts = tuple(np.asarray(float(x)) for x in f)
+    fb, nb, fc, nc = (np.asarray(float(x)) for x in f)
     lo, hi = -1.0 + 1e-9, 1.0 - 1e-9  # at +-1 the null is a single corner
     for _ in range(3):
         grid = np.linspace(lo, hi, 101)
-        rejects = log_e_rates(*counts, grid, worse=worse) >= threshold
+        rejects = log_e_rates(fb, nb, fc, nc, grid, worse=worse) >= threshold
         # worse: rejects for delta below the lower bound; else: above the upper bound
         turned = rejects if not worse else ~rejects
         i = int(np.argmax(turned)) if turned.any() else grid.size - 1

@@ -27,6 +27,9 @@ class RolloutPlan(BaseModel):
     artifact_uri: str = Field(min_length=1)
     strategy: Strategy
     canary_percentage: int = Field(default=10, ge=1, le=100)
+    shadow_percentage: int = Field(
+        default=100, ge=1, le=100, description="shadow: percent of requests copied to the new one"
+    )
     smoke_requests: int = Field(default=20, ge=0)
     smoke_min_success_rate: float = Field(default=1.0, ge=0, le=1)
     smoke_timeout_s: float = Field(default=30.0, gt=0)

@@ -44,7 +44,7 @@ from llm_platform.runtime.base import (
 from llm_platform.serving.engines.selection import ServingChoice
 from llm_platform.slo import PROFILES
 from llm_platform.slo.endpoint import connect
-from llm_platform.strategy_names import Strategy
+from llm_platform.strategy_names import COLOR_SWITCHING, Strategy
 
 __all__ = [
     "RolloutPlan",
@@ -111,6 +111,7 @@ def plan_from_environment(
         "artifact_uri": artifact_uri,
         "strategy": config.deployment.strategy,
         "canary_percentage": config.deployment.canary_percentage,
+        "shadow_percentage": config.deployment.shadow_percentage,
         "replicas": serving_replicas(config.autoscaling),
         "max_surge": config.deployment.max_surge,
         "max_unavailable": config.deployment.max_unavailable,
@@ -144,8 +145,8 @@ def _serving(spec: DeploymentSpec | None) -> RevisionSpec | None:
 
 def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
     if serving is None:
-        return "blue" if strategy == "blue-green" else "stable"
-    if strategy == "blue-green":
+        return "blue" if strategy in COLOR_SWITCHING else "stable"
+    if strategy in COLOR_SWITCHING:
         return "blue" if serving.color == "green" else "green"
     return "canary" if strategy == "canary" else "stable"
 

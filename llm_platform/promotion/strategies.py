@@ -28,6 +28,7 @@ from llm_platform.promotion.analysis_traffic import TRAFFIC_LABEL, AnalysisTraff
 from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.rolling import rolling_steps, surge_and_unavailable, traffic_share
 from llm_platform.promotion.sequential import SampleSource, sequential_analysis
+from llm_platform.promotion.shadow_analysis import ShadowSource, shadow_analysis
 from llm_platform.runtime.base import (
     DeploymentNotFound,
     DeploymentSpec,
@@ -405,12 +406,58 @@ def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
     )
 
 
+def shadow(ctx: RolloutContext) -> tuple[Outcome, str]:
+    """New revision at 0% -> smoke -> the gateway copies ``shadow_percentage`` % of production
+    requests to it (answers discarded, clients never wait) -> the judge decides on the pairs
+    -> blue-green switch; fail or inconclusive rolls back (``hold`` keeps the shadow running).
+    """
+    plan = ctx.plan
+    failure = _stage_new(ctx)
+    if failure:
+        ctx.undo()
+        return "rolled_back", failure
+    assert ctx.serving is not None
+    status = ctx.runtime.status(plan.env, plan.model)
+    if status is None or status.endpoint is None:
+        raise InvalidDeploymentSpec(f"{plan.env}/{plan.model}: no gateway endpoint to shadow")
+    source = ShadowSource(status.endpoint.rsplit("/", 1)[0], plan.model)
+    source.begin()
+    copied = ctx.new.model_copy(update={"weight": 0, "shadow_percent": plan.shadow_percentage})
+    ctx.apply([ctx.serving, copied], "shadow_traffic")
+    target, thresholds = _analysis_target(ctx), plan.thresholds or CanaryThresholds()
+    with ctx.step("observe") as d:
+        ctx.analysis = shadow_analysis(
+            source,
+            target,
+            thresholds,
+            look_every_s=plan.analysis_window_s,
+            deadline_s=plan.analysis_deadline_s,
+        )
+        d.text = f"{ctx.analysis.looks} looks, {ctx.analysis.canary.requests:.0f} pairs"
+    with ctx.step("analysis") as d:
+        d.ok = ctx.analysis.verdict == "pass"
+        d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
+    if ctx.analysis.verdict == "inconclusive" and plan.on_inconclusive == "hold":
+        return "held", f"shadow analysis inconclusive; shadow kept running: {ctx.analysis.reason}"
+    if ctx.analysis.verdict != "pass":
+        ctx.undo()
+        return "rolled_back", f"shadow analysis {ctx.analysis.verdict}: {ctx.analysis.reason}"
+    ctx.apply([ctx.serving, ctx.new], "stop_shadow")
+    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0})
+    ctx.keep_for_rollback()
+    return "promoted", (
+        f"{ctx.new.revision} ({ctx.new.color}) passed on {ctx.analysis.canary.requests:.0f} "
+        f"copied requests and serves 100%; {ctx.serving.revision} kept at 0% for rollback"
+    )
+
+
 #: The rollout strategies by name: ``deployment.strategy`` selects one. Its key type is
 #: :data:`llm_platform.strategy_names.Strategy`, which the config schema validates against.
 STRATEGIES: dict[Strategy, Callable[[RolloutContext], tuple[Outcome, str]]] = {
     "blue-green": blue_green,
     "canary": canary,
     "rolling-update": rolling_update,
+    "shadow": shadow,
 }
 if set(STRATEGIES) != set(STRATEGY_NAMES):
     raise ImportError(

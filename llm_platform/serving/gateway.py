@@ -45,6 +45,7 @@ from llm_platform.serving.httpserver import (
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
 from llm_platform.serving.routes import RevisionRoute, RoutesWatcher, StaticRoutes
+from llm_platform.serving.shadow import ShadowRecorder
 from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
 from llm_platform.serving.streams import StreamingResponse
 
@@ -91,6 +92,7 @@ class Gateway:
         self.faults = FaultTable(seed)
         self.faults.update(watcher.table.fault_sources())
         self.proxy = StreamProxy(self.client, self.metrics, self.faults, upstream_timeout_s)
+        self.shadow = ShadowRecorder(self.client, self.faults, upstream_timeout_s)
 
     async def poll_forever(self, interval_s: float) -> None:
         """Reload the routes file whenever it changes (invalid files keep the old table), and
@@ -127,6 +129,8 @@ class Gateway:
     async def handle(self, req: Request) -> Response | StreamingResponse:
         """Answer one request: admin, metrics, or proxy to a revision of the model."""
         path = req.path
+        if path.startswith(b"/-/shadow/"):  # paired shadow measurements (serving.shadow)
+            return _json(200, self.shadow.report(path[10:].decode(errors="replace"), req.query))
         if path.startswith(b"/-/"):
             return self._admin(path)
         if path == b"/metrics":
@@ -181,6 +185,8 @@ class Gateway:
             body, streamed = checked
         if streamed:
             return await self.proxy.stream(req, backend, target, body, start)
+        mirror = router.shadow(self.rng) if counted and not pinned else None
+        copy = self.shadow.start(model, mirror, target, req.headers, body) if mirror else None
         try:
             resp = await self.client.pool(backend.origin).request(
                 req.method,
@@ -191,6 +197,8 @@ class Gateway:
             )
         except (OSError, UpstreamError, TimeoutError) as exc:
             return self.proxy.unreachable(backend, start, exc, counted=counted)
+        if copy is not None:
+            copy.production_done(backend, time.perf_counter() - start, resp.status, resp.body)
         if counted:
             ok = 200 <= resp.status < 300
             self.metrics.observe(
