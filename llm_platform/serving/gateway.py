@@ -12,7 +12,9 @@ reaches one revision whatever its weight (smoke tests of a new revision meet its
 A ``"stream": true`` request is relayed as Server-Sent Events while the engine produces them
 (:mod:`llm_platform.serving.relay`): never buffered, paced by the client, abandoned upstream
 when the client goes away. Each revision's injected faults (:mod:`llm_platform.serving.faults`)
-are applied here, before and while proxying, so drills work with every engine.
+are applied here, before and while proxying, so drills work with every engine. A model's shadow
+revision gets background copies of its share of non-streamed requests
+(:mod:`llm_platform.serving.shadow`; pairs at ``/-/shadow/<model>``).
 """
 
 from __future__ import annotations
