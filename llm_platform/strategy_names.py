@@ -1,6 +1,6 @@
 """The names of the rollout strategies (``deployment.strategy`` in ``config/<env>.yaml``).
 
-The keys of :data:`llm_platform.promotion.strategies.STRATEGIES`, which checks at import that it
+The keys of :data:`llm_platform.promotion.strategy_table.STRATEGIES`, which checks at import that it
 implements exactly these. They live in this leaf module because the config schema validates
 against them and the promotion package depends on the config package, not the reverse.
 """

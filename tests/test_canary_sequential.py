@@ -268,9 +268,9 @@ def test_analysis_traffic_is_labelled_rate_limited_and_stops():
         assert all(b'"user":"canary-analysis"' in b.replace(b" ", b"") for b in rec.bodies)
         assert {b'"prompt":"p1"' in b.replace(b" ", b"") for b in rec.bodies} == {True, False}
         # bounded by its own deadline too
-        with AnalysisTraffic(rec.url, "m", rps=50, max_duration_s=0.2) as t2:
-            time.sleep(0.8)
-        assert 1 <= t2.sent <= 50 * 0.2 + 4
+        with AnalysisTraffic(rec.url, "m", rps=20, max_duration_s=1.0) as t2:
+            time.sleep(2.5)
+        assert 1 <= t2.sent <= 20 * 1.0 + 4
         builtin = [b.decode() for b in rec.bodies[count:]]
         assert builtin and all(any(p in b for p in BUILTIN_PROMPTS) for b in builtin)
     finally:

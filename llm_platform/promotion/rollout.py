@@ -26,13 +26,13 @@ from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.revisions import revision_name
 from llm_platform.promotion.sequential import SampleSource
 from llm_platform.promotion.strategies import (
-    STRATEGIES,
     Outcome,
     RolloutContext,
     RolloutStep,
     SmokeTest,
     first_deployment,
 )
+from llm_platform.promotion.strategy_table import STRATEGIES
 from llm_platform.runtime.base import (
     Color,
     DeploymentNotFound,

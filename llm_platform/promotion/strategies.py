@@ -1,4 +1,7 @@
-"""The step sequences of each rollout strategy, on the target-neutral :class:`Runtime`.
+"""The rollout context and the plain strategies (first deployment, blue-green, rolling update)
+on the target-neutral :class:`Runtime`; canary and shadow are in
+:mod:`llm_platform.promotion.judged_strategies`, the table by name in
+:mod:`llm_platform.promotion.strategy_table`.
 
 Every strategy starts the new revision next to the serving one at weight 0, waits until it is
 ready and smoke-tests its own URL before it gets any traffic; every traffic change is one
@@ -19,16 +22,10 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from llm_platform.integration import SuiteReport
-from llm_platform.promotion.analysis import (
-    AnalysisTarget,
-    CanaryAnalysis,
-    CanaryThresholds,
-)
-from llm_platform.promotion.analysis_traffic import TRAFFIC_LABEL, AnalysisTraffic
+from llm_platform.promotion.analysis import CanaryAnalysis
 from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.rolling import rolling_steps, surge_and_unavailable, traffic_share
-from llm_platform.promotion.sequential import SampleSource, sequential_analysis
-from llm_platform.promotion.shadow_analysis import ShadowSource, shadow_analysis
+from llm_platform.promotion.sequential import SampleSource
 from llm_platform.runtime.base import (
     DeploymentNotFound,
     DeploymentSpec,
@@ -38,7 +35,6 @@ from llm_platform.runtime.base import (
 )
 from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.selection import streams_through_gateway
-from llm_platform.strategy_names import STRATEGY_NAMES, Strategy
 
 #: ``held``: a canary left at its share because its analysis was inconclusive at the deadline
 #: and the environment says ``analysis.on_inconclusive: hold``.
@@ -235,7 +231,7 @@ def first_deployment(ctx: RolloutContext) -> tuple[Outcome, str]:
     return "promoted", f"first deployment: {ctx.new.revision} serves 100%"
 
 
-def _stage_new(ctx: RolloutContext) -> str | None:
+def stage_new(ctx: RolloutContext) -> str | None:
     """Start the new revision at 0% next to the serving one, wait, smoke; failure reason."""
     assert ctx.serving is not None
     ctx.apply([ctx.serving, ctx.new.model_copy(update={"weight": 0})], "deploy")
@@ -251,7 +247,7 @@ def _stage_new(ctx: RolloutContext) -> str | None:
 
 def blue_green(ctx: RolloutContext) -> tuple[Outcome, str]:
     """Green at 0% -> smoke -> switch 100% -> keep blue at 0% for the rollback window."""
-    failure = _stage_new(ctx)
+    failure = stage_new(ctx)
     if failure:
         ctx.undo()
         return "rolled_back", failure
@@ -294,7 +290,7 @@ def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
             if old:
                 revisions.append(old_spec.model_copy(update={"weight": 100 - share}))
             if new == 0:
-                failure = _stage_new(ctx)
+                failure = stage_new(ctx)
                 if failure:
                     ctx.undo()
                     return "rolled_back", failure
@@ -315,152 +311,4 @@ def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
     return "promoted", (
         f"{ctx.new.revision} serves 100% on {new} replicas; {ctx.serving.revision} removed "
         f"(max surge {surge}, max unavailable {unavailable})"
-    )
-
-
-def _analysis_target(ctx: RolloutContext) -> AnalysisTarget:
-    assert ctx.serving is not None
-    return AnalysisTarget(
-        env=ctx.plan.env,
-        namespace=ctx.plan.metrics_namespace or ctx.plan.env,
-        model=ctx.plan.model,
-        canary=ctx.new.revision,
-        stable=ctx.serving.revision,
-    )
-
-
-def _observe(ctx: RolloutContext, source: SampleSource, endpoint: str | None) -> CanaryAnalysis:
-    """Run the sequential analysis, with synthetic traffic when the plan asks for it."""
-    plan = ctx.plan
-    target = _analysis_target(ctx)
-    thresholds = plan.thresholds or CanaryThresholds()
-
-    def run() -> CanaryAnalysis:
-        return sequential_analysis(
-            source,
-            target,
-            thresholds,
-            look_every_s=plan.analysis_window_s,
-            deadline_s=plan.analysis_deadline_s,
-        )
-
-    with ctx.step("observe") as d:
-        if plan.analysis_traffic_rps > 0 and endpoint is not None:
-            traffic = AnalysisTraffic(
-                endpoint,
-                plan.model,
-                rps=plan.analysis_traffic_rps,
-                max_duration_s=plan.analysis_deadline_s,
-                prompts=plan.analysis_prompts,
-            )
-            with traffic:
-                analysis = run()
-            d.text = (
-                f"{analysis.looks} looks over {analysis.window_s:g}s, "
-                f"{traffic.sent} synthetic requests sent (labelled {TRAFFIC_LABEL})"
-            )
-        else:
-            analysis = run()
-            d.text = f"{analysis.looks} looks over {analysis.window_s:g}s of live traffic"
-    return analysis
-
-
-def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
-    """Canary at ``canary_percentage`` -> sequential analysis -> promote, roll back or hold.
-
-    The analysis looks every ``analysis_window_s`` until the judge decides or
-    ``analysis_deadline_s``; inconclusive then does what ``on_inconclusive`` says: roll back,
-    or hold (the canary keeps its share; the outcome ``held`` carries the reason).
-    """
-    plan = ctx.plan
-    failure = _stage_new(ctx)
-    if failure:
-        ctx.undo()
-        return "rolled_back", failure
-    assert ctx.serving is not None
-    status = ctx.runtime.status(plan.env, plan.model)
-    endpoint = status.endpoint if status is not None else None
-    source = ctx.source_for(endpoint)
-    source.begin(_analysis_target(ctx))
-    pct = plan.canary_percentage
-    ctx.switch({ctx.new.revision: pct, ctx.serving.revision: 100 - pct}, "canary_traffic")
-    ctx.analysis = _observe(ctx, source, endpoint)
-    with ctx.step("analysis") as d:
-        d.ok = ctx.analysis.verdict == "pass"
-        d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
-    if ctx.analysis.verdict == "inconclusive" and plan.on_inconclusive == "hold":
-        return "held", (
-            f"canary analysis inconclusive; held at {pct}% (analysis.on_inconclusive: hold): "
-            f"{ctx.analysis.reason}"
-        )
-    if ctx.analysis.verdict != "pass":
-        ctx.undo()
-        return "rolled_back", f"canary analysis {ctx.analysis.verdict}: {ctx.analysis.reason}"
-    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0}, "promote")
-    ctx.new = ctx.new.model_copy(update={"color": "stable", "weight": 100})
-    ctx.apply([ctx.new, ctx.serving.model_copy(update={"weight": 0})], "relabel_stable")
-    ctx.keep_for_rollback()
-    return "promoted", (
-        f"canary {ctx.new.revision} passed analysis and serves 100%; "
-        f"{ctx.serving.revision} kept at 0% for rollback"
-    )
-
-
-def shadow(ctx: RolloutContext) -> tuple[Outcome, str]:
-    """New revision at 0% -> smoke -> the gateway copies ``shadow_percentage`` % of production
-    requests to it (answers discarded, clients never wait) -> the judge decides on the pairs
-    -> blue-green switch; fail or inconclusive rolls back (``hold`` keeps the shadow running).
-    """
-    plan = ctx.plan
-    failure = _stage_new(ctx)
-    if failure:
-        ctx.undo()
-        return "rolled_back", failure
-    assert ctx.serving is not None
-    status = ctx.runtime.status(plan.env, plan.model)
-    if status is None or status.endpoint is None:
-        raise InvalidDeploymentSpec(f"{plan.env}/{plan.model}: no gateway endpoint to shadow")
-    source = ShadowSource(status.endpoint.rsplit("/", 1)[0], plan.model)
-    source.begin()
-    copied = ctx.new.model_copy(update={"weight": 0, "shadow_percent": plan.shadow_percentage})
-    ctx.apply([ctx.serving, copied], "shadow_traffic")
-    target, thresholds = _analysis_target(ctx), plan.thresholds or CanaryThresholds()
-    with ctx.step("observe") as d:
-        ctx.analysis = shadow_analysis(
-            source,
-            target,
-            thresholds,
-            look_every_s=plan.analysis_window_s,
-            deadline_s=plan.analysis_deadline_s,
-        )
-        d.text = f"{ctx.analysis.looks} looks, {ctx.analysis.canary.requests:.0f} pairs"
-    with ctx.step("analysis") as d:
-        d.ok = ctx.analysis.verdict == "pass"
-        d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
-    if ctx.analysis.verdict == "inconclusive" and plan.on_inconclusive == "hold":
-        return "held", f"shadow analysis inconclusive; shadow kept running: {ctx.analysis.reason}"
-    if ctx.analysis.verdict != "pass":
-        ctx.undo()
-        return "rolled_back", f"shadow analysis {ctx.analysis.verdict}: {ctx.analysis.reason}"
-    ctx.apply([ctx.serving, ctx.new], "stop_shadow")
-    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0})
-    ctx.keep_for_rollback()
-    return "promoted", (
-        f"{ctx.new.revision} ({ctx.new.color}) passed on {ctx.analysis.canary.requests:.0f} "
-        f"copied requests and serves 100%; {ctx.serving.revision} kept at 0% for rollback"
-    )
-
-
-#: The rollout strategies by name: ``deployment.strategy`` selects one. Its key type is
-#: :data:`llm_platform.strategy_names.Strategy`, which the config schema validates against.
-STRATEGIES: dict[Strategy, Callable[[RolloutContext], tuple[Outcome, str]]] = {
-    "blue-green": blue_green,
-    "canary": canary,
-    "rolling-update": rolling_update,
-    "shadow": shadow,
-}
-if set(STRATEGIES) != set(STRATEGY_NAMES):
-    raise ImportError(
-        f"STRATEGIES implements {sorted(STRATEGIES)} but strategy_names declares "
-        f"{sorted(STRATEGY_NAMES)}"
     )
