@@ -19,9 +19,9 @@ from llm_platform.promotion.judge import (
     BLOCK,
     block_scores,
     first_crossing,
-    log_e_rates,
     log_wealth,
 )
+from llm_platform.promotion.rate_evidence import log_e_rates
 
 
 @dataclass(frozen=True)
