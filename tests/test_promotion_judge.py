@@ -125,6 +125,7 @@ def test_judgement_fields_and_interval(rng):
     assert j.baseline_n == j.candidate_n == j.used_n == 600
     assert j.lower is not None and j.upper is not None and j.estimate is not None
     assert 1.1 < j.lower < j.estimate < j.upper
+    assert j.interval == (j.lower, j.upper)
     assert j.lower < 1.5 < j.upper
     ok = judge(b, b * 1.02, max_increase=0.1, confidence=CONF)
     assert ok.verdict == "pass" and ok.upper is not None and ok.upper <= 1.1 + 1e-9

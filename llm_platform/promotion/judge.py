@@ -80,6 +80,11 @@ class Judgement(BaseModel):
     used_n: int
     reason: str
 
+    @property
+    def interval(self) -> tuple[float | None, float | None]:
+        """``(lower, upper)``: the anytime-valid bounds of the estimate."""
+        return self.lower, self.upper
+
 
 def _check_params(max_increase: float, confidence: float) -> None:
     if not (isinstance(confidence, int | float) and 0.0 < confidence < 1.0):
