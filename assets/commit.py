@@ -14,7 +14,8 @@ from llm_platform.config import (
     parse_environment_config,
     parse_model_config,
 )
-from llm_platform.gitops import GitError, GitRepo
+from llm_platform.gitops import GitError, GitPathNotFoundError, GitRepo
+from llm_platform.promotion.analysis_traffic import suite_prompts
 
 
 def run_commit(context: dg.AssetExecutionContext, repo: GitRepo) -> str:
@@ -79,3 +80,21 @@ def model_config_at(repo: GitRepo, sha: str, name: str) -> ModelConfig:
         return parse_model_config(repo.read_file(sha, rel), source=rel, expected_name=name)
     except (GitError, ConfigError) as exc:
         raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
+
+
+def analysis_prompts(repo: GitRepo, sha: str, model: str) -> list[str]:
+    """The ``prompt`` cases of ``evals/<model>.yaml`` at ``sha`` for synthetic canary traffic
+    (empty when the model has no suite: the built-in prompts are used).
+
+    Raises:
+        dagster.Failure: the suite exists but is not a valid document.
+    """
+    path = f"evals/{model}.yaml"
+    try:
+        text = repo.read_file(sha, path)
+    except GitPathNotFoundError:
+        return []
+    try:
+        return suite_prompts(text)
+    except ValueError as exc:
+        raise dg.Failure(description=f"{path} at {sha[:12]}: {exc}") from exc

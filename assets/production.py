@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.commit import environment_config, model_config_at
+from assets.commit import analysis_prompts, environment_config, model_config_at
 from assets.gate import (
     approval_item,
     gate_items_markdown,
@@ -44,7 +44,8 @@ class PromotionConfig(dg.Config):
     comment: str = ""
     reason: str = ""
     smoke_requests: int = 20
-    analysis_window_s: float = 20.0
+    #: seconds between the canary analysis' looks (None: the environment's analysis.look_every)
+    analysis_window_s: float | None = None
     rollback_window_s: float = 3600.0
 
 
@@ -191,7 +192,12 @@ def production_deployment(
         artifact_uri=record.artifact_uri,
         serving=serving,
         smoke_requests=config.smoke_requests,
-        analysis_window_s=config.analysis_window_s,
+        **(
+            {}
+            if config.analysis_window_s is None
+            else {"analysis_window_s": config.analysis_window_s}
+        ),
+        analysis_prompts=analysis_prompts(repo, head, name),
         rollback_window_s=config.rollback_window_s,
         prometheus_url=prom_url,
         metrics_namespace=env.namespace,
@@ -204,6 +210,15 @@ def production_deployment(
         "approval": approval.model_dump(mode="json") if approval else None,
         "rollout": result.model_dump(mode="json", include={"outcome", "reason", "steps"}),
     }
+    if result.outcome == "held":
+        event = ledger.record(
+            LedgerEvent(kind="held", reason=result.reason, evidence=evidence, **event_base)
+        )
+        notifier.notify(event)
+        raise dg.Failure(
+            description=f"canary of {name} {version} held at its share: {result.reason}",
+            metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
+        )
     if result.outcome != "promoted":
         event = ledger.record(
             LedgerEvent(kind="rolled_back", reason=result.reason, evidence=evidence, **event_base)

@@ -53,7 +53,7 @@ def read_cluster(api: client.ApiClient) -> ClusterSnapshot:
 def replicas_to_place(env: EnvironmentConfig) -> int:
     """New replicas that run next to the old revision at the peak of a rollout.
 
-    Blue-green and canary start a whole new replica set before the old one goes; a rolling
+    Blue-green, canary and shadow start a whole new replica set before the old one goes; a rolling
     update adds ``max_surge`` replicas at a time (a percentage of the replicas, rounded up),
     at least one.
     """

@@ -35,6 +35,7 @@ _STYLE: dict[str, tuple[str, str, Severity]] = {
     "promoted": (":rocket:", "promoted to", "success"),
     "refused": (":no_entry:", "refused promotion to", "warning"),
     "rolled_back": (":rewind:", "rolled back in", "error"),
+    "held": (":pause_button:", "held as a canary in", "warning"),
     "check_failed": (":x:", "failed checks in", "error"),
     "recovered": (":white_check_mark:", "passes its checks again in", "success"),
 }

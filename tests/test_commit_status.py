@@ -188,3 +188,10 @@ def test_production_refusal_and_rollout_outcomes() -> None:
         "failure",
         "rolled back (blue-green): smoke failed",
     )
+    held = RolloutResult.model_construct(
+        outcome="held", strategy="canary", new_revision="r", reason="inconclusive at 10m"
+    )
+    assert (rollout_result("m", held).state, rollout_result("m", held).description) == (
+        "failure",
+        "held: inconclusive at 10m",
+    )

@@ -51,6 +51,8 @@ deployment:
   strategy: canary
   canary_percentage: 50
   approval_required: true
+analysis:
+  deadline: 2m
 slo:
   window: 5m
   min_requests: 10

@@ -209,6 +209,14 @@ def test_set_weights_refuses_an_unready_revision(setup: dict[str, Any]) -> None:
         rt.set_weights("staging", "other-model", {"x": 100})
 
 
+def test_a_shadow_revision_is_refused_before_anything_is_applied(setup: dict[str, Any]) -> None:
+    rt, a, b, server = setup["rt"], setup["a"], setup["b"], setup["server"]
+    shadowed = rev(b, "rb", 0, "canary").model_copy(update={"shadow_percent": 50})
+    with pytest.raises(InvalidDeploymentSpec, match="KServe cannot mirror"):
+        rt.apply(spec("staging", rev(a, "ra", 100, "stable"), shadowed))
+    assert server.objects("inferenceservices") == []
+
+
 def test_blue_green_on_deployments_switches_the_service_and_prunes(setup: dict[str, Any]) -> None:
     rt, a, b, server = setup["rt"], setup["a"], setup["b"], setup["server"]
     blue, green = rev(a, "ra", 100, "blue"), rev(b, "rb", 0, "green")

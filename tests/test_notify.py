@@ -65,6 +65,7 @@ def _assert_no_chained_error(exc: BaseException) -> None:
         (event("refused", reason="no approval"), "refused promotion to production", "warning"),
         (event("rolled_back", reason="smoke test failed"), "rolled back in production", "error"),
         (event("check_failed", reason="p95 2400ms"), "failed checks in production", "error"),
+        (event("held", reason="canary inconclusive"), "held as a canary in production", "warning"),
     ],
 )
 def test_message_per_event_kind(ev: LedgerEvent, needle: str, severity: str) -> None:

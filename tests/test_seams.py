@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llm_platform.config import EnvironmentConfig, model_config_path
-from llm_platform.promotion.strategies import STRATEGIES
+from llm_platform.promotion.strategy_table import STRATEGIES
 from llm_platform.slo import DEFAULT_PROFILE, VLLM_PROFILE
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
 from llm_platform.strategy_names import STRATEGY_NAMES

@@ -27,6 +27,7 @@ _KIND_STYLE = {
     "promoted": "green",
     "refused": "yellow",
     "rolled_back": "bold red",
+    "held": "yellow",
     "check_failed": "red",
     "recovered": "green",
 }

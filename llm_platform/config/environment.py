@@ -18,6 +18,7 @@ from llm_platform.config.schema import (
     SLOObjectives,
     check_dns_label,
 )
+from llm_platform.durations import check_duration, duration_seconds
 from llm_platform.notify_routes import check_webhook_env_name
 from llm_platform.strategy_names import Strategy
 
@@ -93,6 +94,50 @@ class Deployment(BaseModel):
     max_surge: IntOrPercent = 1
     approval_required: bool = False
     canary_percentage: int = Field(default=10, ge=1, le=100)
+    shadow_percentage: int = Field(
+        default=100, ge=1, le=100, description="shadow: percent of requests copied to the candidate"
+    )
+
+
+#: What a canary analysis still inconclusive at its deadline does (``analysis.on_inconclusive``).
+OnInconclusive = Literal["rollback", "hold"]
+
+
+class CanaryAnalysisSettings(BaseModel):
+    """``analysis:``: how the canary strategy's sequential analysis looks and ends.
+
+    The analysis looks every ``look_every`` until the judge decides or ``deadline`` passes;
+    ``on_inconclusive`` is then ``rollback`` (the default: never promoted on no evidence) or
+    ``hold`` (the canary keeps its share and the rollout ends ``held`` for a human).
+    ``traffic_rps`` > 0 sends that many labelled synthetic requests per second through the
+    gateway during the analysis (models with too little traffic of their own).
+    """
+
+    model_config = STRICT
+
+    deadline: str = "10m"
+    look_every: str = "5s"
+    on_inconclusive: OnInconclusive = "rollback"
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    max_increase: float = Field(
+        default=0.1, ge=0, description="tolerated increase of the typical latency (fraction)"
+    )
+    traffic_rps: float = Field(default=0.0, ge=0, le=100)
+
+    @field_validator("deadline", "look_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        return check_duration(value)
+
+    @model_validator(mode="after")
+    def _order(self) -> CanaryAnalysisSettings:
+        if duration_seconds(self.look_every) > duration_seconds(self.deadline):
+            raise PydanticCustomError(
+                "analysis_look",
+                "look_every {look} is longer than deadline {deadline}",
+                {"look": self.look_every, "deadline": self.deadline},
+            )
+        return self
 
 
 #: Kubernetes workloads a model runs as on the Kubernetes target (``kubernetes.workload``).
@@ -126,6 +171,7 @@ class EnvironmentConfig(BaseModel):
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     deployment: Deployment
+    analysis: CanaryAnalysisSettings = Field(default_factory=CanaryAnalysisSettings)
     slo: SLOObjectives = Field(default_factory=SLOObjectives)
     approvers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)

@@ -207,7 +207,8 @@ def promotion_refused(model: str, decision: GateDecision) -> CommitStatus:
 
 
 def rollout_result(model: str, result: RolloutResult) -> CommitStatus:
-    """The rollout's outcome: promoted (``success``) or rolled back (``failure``)."""
+    """The rollout's outcome: promoted (``success``), or not (``failure``): held as a canary
+    (a human decides) or rolled back."""
     if result.outcome == "promoted":
         return _status(
             Stage.production,
@@ -215,6 +216,8 @@ def rollout_result(model: str, result: RolloutResult) -> CommitStatus:
             "success",
             f"promoted ({result.strategy}): revision {result.new_revision}",
         )
+    if result.outcome == "held":
+        return _status(Stage.production, model, "failure", f"held: {result.reason}")
     return _status(
         Stage.production, model, "failure", f"rolled back ({result.strategy}): {result.reason}"
     )

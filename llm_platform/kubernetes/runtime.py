@@ -175,6 +175,12 @@ class KubernetesRuntime(Runtime):
                 invalid, or the workload cannot express the spec (nothing was applied).
             KubernetesApiError: the API server refused (403 as :class:`RbacDenied`).
         """
+        shadow = [r.revision for r in spec.revisions if r.shadow_percent > 0]
+        if shadow:
+            raise InvalidDeploymentSpec(
+                f"{spec.env}/{spec.model}: shadow traffic to {shadow[0]} needs the platform "
+                "gateway in front of every revision (the local target); KServe cannot mirror"
+            )
         lineage = {r.revision: artifact_lineage(r) for r in spec.revisions}
         ns, workload, current = self._model_object(spec.env, spec.model)
         previous = spec_from(current)

@@ -6,6 +6,11 @@ with a canary rule (error rate, the latencies), is not clearly worse than the st
 serving the same traffic at the same time. Too few canary requests (or no stable baseline) is
 ``inconclusive``, which rolls back: a canary is never promoted on no evidence.
 
+That is the fixed-window rule of one look (:func:`analyze`). The canary strategy looks
+repeatedly instead (:mod:`llm_platform.promotion.sequential`): the sequential judge
+(:mod:`llm_platform.promotion.judge`) compares canary with stable, :func:`judge_canary` with
+``relative=False`` keeps the absolute objectives.
+
 Two metric sources answer the same question: :class:`PrometheusSource` (the SLO package's
 queries scoped with ``revision=...`` over the window) and :class:`GatewayMetricsSource` (the
 gateway's own ``/metrics`` counters diffed between the start and the end of the window).
@@ -19,6 +24,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
+from llm_platform.promotion.judge import Judgement
 from llm_platform.slo.objectives import BY_NAME, OBJECTIVES, Objective, Thresholds, configured
 
 Verdict = Literal["pass", "fail", "inconclusive"]
@@ -43,7 +49,19 @@ class CanaryThresholds(BaseModel):
     )
     latency_ratio: float = Field(default=1.5, ge=1, description="max canary/stable p95 ratio")
     latency_slack_ms: float = Field(
-        default=50, ge=0, description="absolute p95 slack (bucket resolution of tiny latencies)"
+        default=50,
+        ge=0,
+        description="absolute slack (bucket resolution of tiny latencies): the fixed-window "
+        "p95 rule allows stable + this; the sequential judge compares latency + this",
+    )
+    max_increase: float = Field(
+        default=0.1,
+        ge=0,
+        description="sequential judge: tolerated increase of the canary's typical latency "
+        "over stable's (fraction)",
+    )
+    confidence: float = Field(
+        default=0.95, gt=0, lt=1, description="sequential judge: confidence of its verdicts"
     )
 
     @field_validator("objectives")
@@ -75,6 +93,16 @@ class RevisionObservation(BaseModel):
     values: dict[str, float | None] = Field(default_factory=dict)
 
 
+class SampleSnapshot(BaseModel):
+    """One revision's counters accumulated since ``begin``: requests, failures and, per
+    latency objective, cumulative histogram buckets (``le`` in seconds -> count)."""
+
+    revision: str
+    requests: float | None = None
+    failed: float | None = None
+    buckets: dict[str, dict[float, float]] = Field(default_factory=dict)
+
+
 class CanaryCheck(BaseModel):
     """One comparison of the analysis."""
 
@@ -87,7 +115,11 @@ class CanaryCheck(BaseModel):
 
 
 class CanaryAnalysis(BaseModel):
-    """The analysis verdict with every observation and check behind it."""
+    """The analysis verdict with every observation and check behind it.
+
+    A sequential analysis (:mod:`llm_platform.promotion.sequential`) also records how many
+    looks it took, the samples the judge used and its judgements (by check name).
+    """
 
     verdict: Verdict
     reason: str
@@ -97,6 +129,8 @@ class CanaryAnalysis(BaseModel):
     stable: RevisionObservation
     checks: list[CanaryCheck]
     queries: list[str] = Field(default_factory=list)
+    looks: int = 1
+    judgements: dict[str, Judgement] = Field(default_factory=dict)
 
 
 class AnalysisTarget(BaseModel):
@@ -199,12 +233,14 @@ def judge_canary(
     thresholds: CanaryThresholds,
     *,
     measured: Collection[str],
+    relative: bool = True,
 ) -> tuple[Verdict, str, list[CanaryCheck]]:
     """Apply the canary rules; any fail -> fail, else any inconclusive -> inconclusive.
 
     Every objective in ``thresholds`` that the source measures gets an absolute check (named
     like the objective); objectives with a canary rule in the registry also get a
-    ``<name>_vs_stable`` check.
+    ``<name>_vs_stable`` check (the fixed-window rule) unless ``relative`` is False (the
+    sequential analysis, whose judge compares with stable instead).
 
     Args:
         canary: the canary's observations over the window.
@@ -253,7 +289,7 @@ def judge_canary(
                 at_least=at_least,
             )
         )
-        if o.canary is not None:
+        if o.canary is not None and relative:
             limit, how = _vs_stable(o, s_val, t)
             checks.append(
                 _compare(

@@ -2,7 +2,8 @@
 
 Per model, the ledger keeps *aliases* in MLflow's sense (``staging``, ``production``, and
 ``production-previous``, the rollback target) and an append-only *history* of events
-(``deployed``, ``promoted``, ``refused``, ``rolled_back``, ``check_failed``, ``recovered``) with
+(``deployed``, ``promoted``, ``refused``, ``rolled_back``, ``check_failed``, ``recovered``,
+``held``: a canary left at its share, its analysis inconclusive) with
 their evidence.
 
 Layout inside an :class:`~llm_platform.registry.store.ObjectStore`::
@@ -35,7 +36,9 @@ from llm_platform.registry.store import ObjectStore
 LEDGER_PREFIX = "_ledger"
 PREVIOUS_SUFFIX = "-previous"
 
-EventKind = Literal["deployed", "promoted", "refused", "rolled_back", "check_failed", "recovered"]
+EventKind = Literal[
+    "deployed", "promoted", "refused", "rolled_back", "check_failed", "recovered", "held"
+]
 EVENT_KINDS: tuple[str, ...] = (
     "deployed",
     "promoted",
@@ -43,6 +46,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "rolled_back",
     "check_failed",
     "recovered",
+    "held",
 )
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")

@@ -16,7 +16,12 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 
-from llm_platform.promotion.analysis import AnalysisTarget, RevisionObservation, finite_or_none
+from llm_platform.promotion.analysis import (
+    AnalysisTarget,
+    RevisionObservation,
+    SampleSnapshot,
+    finite_or_none,
+)
 from llm_platform.slo import (
     DEFAULT_PROFILE,
     OBJECTIVES,
@@ -24,6 +29,7 @@ from llm_platform.slo import (
     MetricProfile,
     build_queries,
 )
+from llm_platform.slo.profiles import Scope
 from llm_platform.slo.prom import PrometheusError, PromSample
 
 #: Objectives measured as the p95 of one of the gateway's histograms (by histogram name).
@@ -99,6 +105,37 @@ class GatewayMetricsSource:
         """Snapshot the counters."""
         self._before = self._scrape(target.model)
 
+    def _since_begin(self, after: dict[str, _Counts], revision: str) -> _Counts | None:
+        end = after.get(revision)
+        if end is None:
+            return None
+        start = self._before.get(revision, _Counts())
+        if end.requests < start.requests:  # the gateway restarted: counters reset
+            start = _Counts()
+        return _Counts(
+            requests=end.requests - start.requests,
+            failed=end.failed - start.failed,
+            buckets={
+                hist: {le: n - start.buckets.get(hist, {}).get(le, 0.0) for le, n in b.items()}
+                for hist, b in end.buckets.items()
+            },
+        )
+
+    def snapshot(self, target: AnalysisTarget) -> tuple[SampleSnapshot, SampleSnapshot, list[str]]:
+        """Counters and latency buckets of both revisions accumulated since ``begin``."""
+        after = self._scrape(target.model)
+
+        def one(revision: str) -> SampleSnapshot:
+            c = self._since_begin(after, revision)
+            if c is None:
+                return SampleSnapshot(revision=revision)
+            buckets = {_GATEWAY_P95[h]: b for h, b in c.buckets.items() if h in _GATEWAY_P95}
+            return SampleSnapshot(
+                revision=revision, requests=c.requests, failed=c.failed, buckets=buckets
+            )
+
+        return one(target.canary), one(target.stable), [f"GET {self.url} (diff)"]
+
     def collect(
         self, target: AnalysisTarget, window_s: float
     ) -> tuple[RevisionObservation, RevisionObservation, list[str]]:
@@ -106,20 +143,15 @@ class GatewayMetricsSource:
         after = self._scrape(target.model)
 
         def observe(revision: str) -> RevisionObservation:
-            end = after.get(revision)
-            if end is None:
+            c = self._since_begin(after, revision)
+            if c is None:
                 return RevisionObservation(revision=revision, requests=None, failed=None)
-            start = self._before.get(revision, _Counts())
-            if end.requests < start.requests:  # the gateway restarted: counters reset
-                start = _Counts()
-            requests, failed = end.requests - start.requests, end.failed - start.failed
+            requests, failed = c.requests, c.failed
             values: dict[str, float | None] = {
                 "error_rate": failed / requests if requests > 0 else None
             }
             for hist, name in _GATEWAY_P95.items():
-                before = start.buckets.get(hist, {})
-                diff = {le: n - before.get(le, 0.0) for le, n in end.buckets.get(hist, {}).items()}
-                p95 = histogram_quantile(0.95, diff)
+                p95 = histogram_quantile(0.95, c.buckets.get(hist, {}))
                 values[name] = None if p95 is None else p95 * 1000.0
             return RevisionObservation(
                 revision=revision, requests=requests, failed=failed, values=values
@@ -148,9 +180,53 @@ class PrometheusSource:
         profile: MetricProfile = DEFAULT_PROFILE,
     ) -> None:
         self.client, self.settle_s, self.profile = client, settle_s, profile
+        self._began: float | None = None
 
     def begin(self, target: AnalysisTarget) -> None:
-        """Nothing to snapshot: Prometheus keeps the history."""
+        """Remember when the analysis began (Prometheus keeps the history)."""
+        self._began = time.time()
+
+    def snapshot(self, target: AnalysisTarget) -> tuple[SampleSnapshot, SampleSnapshot, list[str]]:
+        """``increase()`` of the counters and latency buckets since ``begin`` (rounded by the
+        caller; the extrapolation of ``increase`` can make them fractional)."""
+        began = self._began
+        if began is None:
+            raise PrometheusError("PrometheusSource.snapshot before begin")
+        window = f"{max(2, math.ceil(time.time() - began))}s"
+        at = datetime.now(UTC)
+        queries: list[str] = []
+
+        def value(query: str) -> float | None:
+            queries.append(query)
+            return self._one(self.client.query(query, at=at), query)
+
+        def one(revision: str) -> SampleSnapshot:
+            scope = Scope(
+                self.profile,
+                namespace=target.namespace,
+                window=window,
+                model=target.model,
+                extra_labels={"revision": revision},
+            )
+            buckets: dict[str, dict[float, float]] = {}
+            for o in OBJECTIVES:
+                if o.histogram is None:
+                    continue
+                sel = scope.select(self.profile.model_label, {})
+                query = f"sum by (le) (increase({o.histogram(self.profile)}_bucket{sel}[{window}]))"
+                queries.append(query)
+                rows = self.client.query(query, at=at)
+                got = {float(r.labels["le"]): r.value for r in rows if "le" in r.labels}
+                if got:
+                    buckets[o.name] = {le: v for le, v in got.items() if not math.isnan(v)}
+            return SampleSnapshot(
+                revision=revision,
+                requests=value(scope.requests()),
+                failed=value(f"sum (increase({scope.failed()}[{window}]))"),
+                buckets=buckets,
+            )
+
+        return one(target.canary), one(target.stable), queries
 
     def _one(self, samples: list[PromSample], query: str) -> float | None:
         if len(samples) > 1:

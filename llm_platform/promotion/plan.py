@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from llm_platform.config.environment import OnInconclusive
 from llm_platform.config.schema import IntOrPercent
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.runtime.base import NAME_PATTERN
@@ -26,13 +27,28 @@ class RolloutPlan(BaseModel):
     artifact_uri: str = Field(min_length=1)
     strategy: Strategy
     canary_percentage: int = Field(default=10, ge=1, le=100)
+    shadow_percentage: int = Field(
+        default=100, ge=1, le=100, description="shadow: percent of requests copied to the new one"
+    )
     smoke_requests: int = Field(default=20, ge=0)
     smoke_min_success_rate: float = Field(default=1.0, ge=0, le=1)
     smoke_timeout_s: float = Field(default=30.0, gt=0)
     ready_timeout_s: float = Field(default=60.0, gt=0)
-    analysis_window_s: float = Field(default=30.0, gt=0)
+    analysis_window_s: float = Field(
+        default=5.0, gt=0, description="canary analysis: seconds between the judge's looks"
+    )
+    analysis_deadline_s: float = Field(
+        default=600.0, gt=0, description="canary analysis: inconclusive after this long"
+    )
+    on_inconclusive: OnInconclusive = Field(
+        default="rollback", description="canary inconclusive at the deadline: rollback | hold"
+    )
     analysis_traffic_rps: float = Field(
         default=0.0, ge=0, description="synthetic requests/s through the gateway (0: live only)"
+    )
+    analysis_prompts: list[str] = Field(
+        default_factory=list,
+        description="prompts of the synthetic analysis traffic (empty: the built-in set)",
     )
     thresholds: CanaryThresholds | None = None
     prometheus_url: str | None = Field(default=None, description="canary analysis source")

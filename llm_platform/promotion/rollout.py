@@ -17,20 +17,22 @@ from pydantic import BaseModel, Field
 
 from llm_platform.config import EnvironmentConfig
 from llm_platform.config.applicability import serving_replicas
+from llm_platform.durations import duration_seconds
 from llm_platform.errors import PlatformError
 from llm_platform.integration import run_suite
-from llm_platform.promotion.analysis import CanaryThresholds, MetricsSource
+from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, PrometheusSource
 from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.revisions import revision_name
+from llm_platform.promotion.sequential import SampleSource
 from llm_platform.promotion.strategies import (
-    STRATEGIES,
     Outcome,
     RolloutContext,
     RolloutStep,
     SmokeTest,
     first_deployment,
 )
+from llm_platform.promotion.strategy_table import STRATEGIES
 from llm_platform.runtime.base import (
     Color,
     DeploymentNotFound,
@@ -42,7 +44,7 @@ from llm_platform.runtime.base import (
 from llm_platform.serving.engines.selection import ServingChoice
 from llm_platform.slo import PROFILES
 from llm_platform.slo.endpoint import connect
-from llm_platform.strategy_names import Strategy
+from llm_platform.strategy_names import COLOR_SWITCHING, Strategy
 
 __all__ = [
     "RolloutPlan",
@@ -109,10 +111,20 @@ def plan_from_environment(
         "artifact_uri": artifact_uri,
         "strategy": config.deployment.strategy,
         "canary_percentage": config.deployment.canary_percentage,
+        "shadow_percentage": config.deployment.shadow_percentage,
         "replicas": serving_replicas(config.autoscaling),
         "max_surge": config.deployment.max_surge,
         "max_unavailable": config.deployment.max_unavailable,
-        "thresholds": CanaryThresholds.from_objectives(config.slo),
+        "thresholds": CanaryThresholds.from_objectives(config.slo).model_copy(
+            update={
+                "confidence": config.analysis.confidence,
+                "max_increase": config.analysis.max_increase,
+            }
+        ),
+        "analysis_window_s": duration_seconds(config.analysis.look_every),
+        "analysis_deadline_s": duration_seconds(config.analysis.deadline),
+        "on_inconclusive": config.analysis.on_inconclusive,
+        "analysis_traffic_rps": config.analysis.traffic_rps,
     }
     if serving is not None:
         data.update(serving.model_dump())
@@ -133,14 +145,14 @@ def _serving(spec: DeploymentSpec | None) -> RevisionSpec | None:
 
 def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
     if serving is None:
-        return "blue" if strategy == "blue-green" else "stable"
-    if strategy == "blue-green":
+        return "blue" if strategy in COLOR_SWITCHING else "stable"
+    if strategy in COLOR_SWITCHING:
         return "blue" if serving.color == "green" else "green"
     return "canary" if strategy == "canary" else "stable"
 
 
-def _default_source(plan: RolloutPlan) -> Callable[[str | None], MetricsSource]:
-    def make(endpoint: str | None) -> MetricsSource:
+def _default_source(plan: RolloutPlan) -> Callable[[str | None], SampleSource]:
+    def make(endpoint: str | None) -> SampleSource:
         if plan.prometheus_url:
             client = connect(plan.prometheus_url, timeout=10.0)
             return PrometheusSource(client, profile=PROFILES[plan.metric_profile])
@@ -156,7 +168,7 @@ def execute_rollout(
     plan: RolloutPlan,
     *,
     smoke: SmokeTest = run_suite,
-    analyzer: MetricsSource | None = None,
+    analyzer: SampleSource | None = None,
 ) -> RolloutResult:
     """Roll ``plan`` out with its strategy; roll back automatically when a gate fails.
 
@@ -168,8 +180,10 @@ def execute_rollout(
             set, else the gateway's ``/metrics`` diffed over the window).
 
     Returns:
-        ``promoted``, ``rolled_back`` (a gate failed; the previous state is restored) or
-        ``failed`` (could not start, or the rollback itself failed), with every step.
+        ``promoted``, ``rolled_back`` (a gate failed; the previous state is restored),
+        ``held`` (a canary analysis inconclusive at its deadline with ``on_inconclusive:
+        hold``: the canary keeps its share) or ``failed`` (could not start, or the rollback
+        itself failed), with every step.
 
     Raises:
         Exception: unexpected errors propagate after a rollback attempt (never swallowed).

@@ -1,4 +1,7 @@
-"""The step sequences of each rollout strategy, on the target-neutral :class:`Runtime`.
+"""The rollout context and the plain strategies (first deployment, blue-green, rolling update)
+on the target-neutral :class:`Runtime`; canary and shadow are in
+:mod:`llm_platform.promotion.judged_strategies`, the table by name in
+:mod:`llm_platform.promotion.strategy_table`.
 
 Every strategy starts the new revision next to the serving one at weight 0, waits until it is
 ready and smoke-tests its own URL before it gets any traffic; every traffic change is one
@@ -16,19 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-import httpx
 from pydantic import BaseModel
 
 from llm_platform.integration import SuiteReport
-from llm_platform.promotion.analysis import (
-    AnalysisTarget,
-    CanaryAnalysis,
-    CanaryThresholds,
-    MetricsSource,
-    analyze,
-)
+from llm_platform.promotion.analysis import CanaryAnalysis
 from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.rolling import rolling_steps, surge_and_unavailable, traffic_share
+from llm_platform.promotion.sequential import SampleSource
 from llm_platform.runtime.base import (
     DeploymentNotFound,
     DeploymentSpec,
@@ -38,9 +35,10 @@ from llm_platform.runtime.base import (
 )
 from llm_platform.serving.engines import get_engine
 from llm_platform.serving.engines.selection import streams_through_gateway
-from llm_platform.strategy_names import STRATEGY_NAMES, Strategy
 
-Outcome = Literal["promoted", "rolled_back", "failed"]
+#: ``held``: a canary left at its share because its analysis was inconclusive at the deadline
+#: and the environment says ``analysis.on_inconclusive: hold``.
+Outcome = Literal["promoted", "rolled_back", "failed", "held"]
 
 
 class SmokeTest(Protocol):
@@ -88,7 +86,7 @@ class RolloutContext:
     runtime: Runtime
     plan: RolloutPlan
     smoke_test: SmokeTest
-    source_for: Callable[[str | None], MetricsSource]
+    source_for: Callable[[str | None], SampleSource]
     serving: RevisionSpec | None
     new: RevisionSpec
     steps: list[RolloutStep] = field(default_factory=list)
@@ -220,24 +218,6 @@ class RolloutContext:
         self.apply([self.new.model_copy(update={"weight": 100}), kept], "keep_for_rollback")
 
 
-def _drive(endpoint: str, model: str, *, duration_s: float, rps: float) -> int:
-    """Send completions through the gateway at about ``rps`` for ``duration_s``; bounded."""
-    deadline = time.monotonic() + duration_s
-    sent, limit = 0, int(duration_s * rps) + 1
-    body = {"model": model, "prompt": "Canary check", "max_tokens": 4, "temperature": 0.0}
-    with httpx.Client(trust_env=False, timeout=10.0) as client:
-        while time.monotonic() < deadline and sent < limit:
-            t0 = time.monotonic()
-            try:
-                client.post(f"{endpoint}/v1/completions", json=body)
-            except httpx.HTTPError:
-                pass  # the gateway counts the failure; the analysis judges it
-            sent += 1
-            time.sleep(max(0.0, 1.0 / rps - (time.monotonic() - t0)))
-    time.sleep(max(0.0, deadline - time.monotonic()))
-    return sent
-
-
 # -- strategies ---------------------------------------------------------------------------
 
 
@@ -251,7 +231,7 @@ def first_deployment(ctx: RolloutContext) -> tuple[Outcome, str]:
     return "promoted", f"first deployment: {ctx.new.revision} serves 100%"
 
 
-def _stage_new(ctx: RolloutContext) -> str | None:
+def stage_new(ctx: RolloutContext) -> str | None:
     """Start the new revision at 0% next to the serving one, wait, smoke; failure reason."""
     assert ctx.serving is not None
     ctx.apply([ctx.serving, ctx.new.model_copy(update={"weight": 0})], "deploy")
@@ -267,7 +247,7 @@ def _stage_new(ctx: RolloutContext) -> str | None:
 
 def blue_green(ctx: RolloutContext) -> tuple[Outcome, str]:
     """Green at 0% -> smoke -> switch 100% -> keep blue at 0% for the rollback window."""
-    failure = _stage_new(ctx)
+    failure = stage_new(ctx)
     if failure:
         ctx.undo()
         return "rolled_back", failure
@@ -310,7 +290,7 @@ def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
             if old:
                 revisions.append(old_spec.model_copy(update={"weight": 100 - share}))
             if new == 0:
-                failure = _stage_new(ctx)
+                failure = stage_new(ctx)
                 if failure:
                     ctx.undo()
                     return "rolled_back", failure
@@ -331,69 +311,4 @@ def rolling_update(ctx: RolloutContext) -> tuple[Outcome, str]:
     return "promoted", (
         f"{ctx.new.revision} serves 100% on {new} replicas; {ctx.serving.revision} removed "
         f"(max surge {surge}, max unavailable {unavailable})"
-    )
-
-
-def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
-    """Canary at ``canary_percentage`` -> analysis over the window -> promote or roll back."""
-    plan = ctx.plan
-    failure = _stage_new(ctx)
-    if failure:
-        ctx.undo()
-        return "rolled_back", failure
-    assert ctx.serving is not None
-    status = ctx.runtime.status(plan.env, plan.model)
-    endpoint = status.endpoint if status is not None else None
-    source = ctx.source_for(endpoint)
-    target = AnalysisTarget(
-        env=plan.env,
-        namespace=plan.metrics_namespace or plan.env,
-        model=plan.model,
-        canary=ctx.new.revision,
-        stable=ctx.serving.revision,
-    )
-    thresholds = plan.thresholds or CanaryThresholds()
-    source.begin(target)
-    pct = plan.canary_percentage
-    ctx.switch({ctx.new.revision: pct, ctx.serving.revision: 100 - pct}, "canary_traffic")
-    with ctx.step("observe") as d:
-        if plan.analysis_traffic_rps > 0 and endpoint is not None:
-            sent = _drive(
-                endpoint,
-                plan.model,
-                duration_s=plan.analysis_window_s,
-                rps=plan.analysis_traffic_rps,
-            )
-            d.text = f"{plan.analysis_window_s:g}s window, {sent} synthetic requests sent"
-        else:
-            time.sleep(plan.analysis_window_s)
-            d.text = f"{plan.analysis_window_s:g}s window of live traffic"
-    with ctx.step("analysis") as d:
-        ctx.analysis = analyze(source, target, thresholds, plan.analysis_window_s)
-        d.ok = ctx.analysis.verdict == "pass"
-        d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
-    if ctx.analysis.verdict != "pass":
-        ctx.undo()
-        return "rolled_back", f"canary analysis {ctx.analysis.verdict}: {ctx.analysis.reason}"
-    ctx.switch({ctx.new.revision: 100, ctx.serving.revision: 0}, "promote")
-    ctx.new = ctx.new.model_copy(update={"color": "stable", "weight": 100})
-    ctx.apply([ctx.new, ctx.serving.model_copy(update={"weight": 0})], "relabel_stable")
-    ctx.keep_for_rollback()
-    return "promoted", (
-        f"canary {ctx.new.revision} passed analysis and serves 100%; "
-        f"{ctx.serving.revision} kept at 0% for rollback"
-    )
-
-
-#: The rollout strategies by name: ``deployment.strategy`` selects one. Its key type is
-#: :data:`llm_platform.strategy_names.Strategy`, which the config schema validates against.
-STRATEGIES: dict[Strategy, Callable[[RolloutContext], tuple[Outcome, str]]] = {
-    "blue-green": blue_green,
-    "canary": canary,
-    "rolling-update": rolling_update,
-}
-if set(STRATEGIES) != set(STRATEGY_NAMES):
-    raise ImportError(
-        f"STRATEGIES implements {sorted(STRATEGIES)} but strategy_names declares "
-        f"{sorted(STRATEGY_NAMES)}"
     )

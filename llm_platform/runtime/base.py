@@ -71,6 +71,13 @@ class RevisionSpec(BaseModel):
     )
     latency_ms: float = Field(default=0, ge=0)
     error_rate: float = Field(default=0, ge=0, le=1)
+    shadow_percent: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="share of the model's requests the gateway also copies to this revision, "
+        "whose answers are discarded (the shadow strategy); only at weight 0",
+    )
     engine: str = Field(default="builtin", description="the inference engine serving it")
     context_size: int | None = Field(
         default=None, ge=1, description="serving.max_sequence_length (engine default if None)"
@@ -108,6 +115,12 @@ class DeploymentSpec(BaseModel):
         total = sum(r.weight for r in self.revisions)
         if total != 100:
             raise ValueError(f"revisions: weights must sum to 100, got {total}")
+        shadows = [r.revision for r in self.revisions if r.shadow_percent > 0]
+        if len(shadows) > 1:
+            raise ValueError(f"revisions: at most one shadow revision, got {shadows}")
+        served = [r.revision for r in self.revisions if r.shadow_percent > 0 and r.weight > 0]
+        if served:
+            raise ValueError(f"revisions: shadow revision {served[0]} must have weight 0")
         return self
 
 

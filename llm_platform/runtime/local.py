@@ -283,7 +283,12 @@ class LocalRuntime(Runtime):
             revisions = [
                 r.model_copy(
                     update={"weight": weights.get(r.revision, 0)}
-                    | ({"retire_at": None} if weights.get(r.revision, 0) > 0 else {})
+                    # and ends its shadow traffic (a shadow revision has weight 0)
+                    | (
+                        {"retire_at": None, "shadow_percent": 0}
+                        if weights.get(r.revision, 0) > 0
+                        else {}
+                    )
                 )
                 for r in dep.spec.revisions
             ]

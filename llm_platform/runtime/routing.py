@@ -36,6 +36,9 @@ class RouteEntry(BaseModel):
         default_factory=FaultSettings, description="injected by the gateway (drills)"
     )
     fault_file: str | None = Field(default=None, description="overrides faults while it exists")
+    shadow: int = Field(
+        default=0, description="percent of the model's requests copied here (weight 0 only)"
+    )
 
 
 def normalize_weights(weights: list[int]) -> list[int]:
@@ -114,6 +117,7 @@ def route_entries(
                 weight=w,
                 faults=r.faults,
                 fault_file=fault_file(r) if fault_file else None,
+                shadow=r.shadow_percent if w == 0 else 0,
             )
         )
     return entries

@@ -12,7 +12,9 @@ reaches one revision whatever its weight (smoke tests of a new revision meet its
 A ``"stream": true`` request is relayed as Server-Sent Events while the engine produces them
 (:mod:`llm_platform.serving.relay`): never buffered, paced by the client, abandoned upstream
 when the client goes away. Each revision's injected faults (:mod:`llm_platform.serving.faults`)
-are applied here, before and while proxying, so drills work with every engine.
+are applied here, before and while proxying, so drills work with every engine. A model's shadow
+revision gets background copies of its share of non-streamed requests
+(:mod:`llm_platform.serving.shadow`; pairs at ``/-/shadow/<model>``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from llm_platform.serving.httpserver import (
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
 from llm_platform.serving.routes import RevisionRoute, RoutesWatcher, StaticRoutes
+from llm_platform.serving.shadow import ShadowRecorder
 from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
 from llm_platform.serving.streams import StreamingResponse
 
@@ -91,6 +94,7 @@ class Gateway:
         self.faults = FaultTable(seed)
         self.faults.update(watcher.table.fault_sources())
         self.proxy = StreamProxy(self.client, self.metrics, self.faults, upstream_timeout_s)
+        self.shadow = ShadowRecorder(self.client, self.faults, upstream_timeout_s)
 
     async def poll_forever(self, interval_s: float) -> None:
         """Reload the routes file whenever it changes (invalid files keep the old table), and
@@ -127,6 +131,8 @@ class Gateway:
     async def handle(self, req: Request) -> Response | StreamingResponse:
         """Answer one request: admin, metrics, or proxy to a revision of the model."""
         path = req.path
+        if path.startswith(b"/-/shadow/"):  # paired shadow measurements (serving.shadow)
+            return _json(200, self.shadow.report(path[10:].decode(errors="replace"), req.query))
         if path.startswith(b"/-/"):
             return self._admin(path)
         if path == b"/metrics":
@@ -181,6 +187,8 @@ class Gateway:
             body, streamed = checked
         if streamed:
             return await self.proxy.stream(req, backend, target, body, start)
+        mirror = router.shadow(self.rng) if counted and not pinned else None
+        copy = self.shadow.start(model, mirror, target, req.headers, body) if mirror else None
         try:
             resp = await self.client.pool(backend.origin).request(
                 req.method,
@@ -191,6 +199,8 @@ class Gateway:
             )
         except (OSError, UpstreamError, TimeoutError) as exc:
             return self.proxy.unreachable(backend, start, exc, counted=counted)
+        if copy is not None:
+            copy.production_done(backend, time.perf_counter() - start, resp.status, resp.body)
         if counted:
             ok = 200 <= resp.status < 300
             self.metrics.observe(

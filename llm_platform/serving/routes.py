@@ -37,6 +37,8 @@ class RevisionRoute(BaseModel):
     faults: FaultSettings = FaultSettings()
     #: A JSON file whose settings replace ``faults`` while it exists (re-read when it changes).
     fault_file: str | None = None
+    #: Percent of the model's requests also copied to this weight-0 revision (serving.shadow).
+    shadow: int = Field(default=0, ge=0, le=100)
 
 
 class ModelRoutes(BaseModel):
@@ -70,13 +72,14 @@ class ModelRouter:
     """Weighted random choice among the revisions of one model with weight > 0, then a uniform
     choice among that revision's replicas."""
 
-    __slots__ = ("backends", "_replicas", "_cumulative", "_total", "_by_revision")
+    __slots__ = ("backends", "_replicas", "_cumulative", "_total", "_by_revision", "_shadow")
 
     def __init__(self, model: str, routes: ModelRoutes) -> None:
         self.backends: list[Backend] = []
         self._replicas: list[list[Backend]] = []
         self._cumulative: list[int] = []
         self._by_revision: dict[str, list[Backend]] = {}
+        self._shadow: tuple[list[Backend], int] | None = None
         total = 0
         for r in routes.revisions:
             replicas = [
@@ -85,6 +88,8 @@ class ModelRouter:
             ]
             self._by_revision[r.revision] = replicas
             if r.weight <= 0:
+                if r.shadow > 0 and self._shadow is None:
+                    self._shadow = (replicas, r.shadow)
                 continue
             total += r.weight
             self.backends.append(replicas[0])
@@ -100,6 +105,15 @@ class ModelRouter:
         if len(self._replicas) > 1:
             i = bisect_right(self._cumulative, rng.randrange(self._total))
         replicas = self._replicas[i]
+        return replicas[0] if len(replicas) == 1 else replicas[rng.randrange(len(replicas))]
+
+    def shadow(self, rng: random.Random) -> Backend | None:
+        """The shadow revision's replica for this request when the share draws it, else None."""
+        if self._shadow is None:
+            return None
+        replicas, share = self._shadow
+        if rng.random() * 100 >= share:
+            return None
         return replicas[0] if len(replicas) == 1 else replicas[rng.randrange(len(replicas))]
 
     def pin(self, revision: str, rng: random.Random) -> Backend | None:
