@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from llm_platform.runtime.base import RevisionSpec
 from llm_platform.runtime.state import DesiredDeployment
+from llm_platform.serving.engines import get_engine
 from llm_platform.serving.faults import FaultSettings
 
 Ready = Callable[[RevisionSpec], bool]
@@ -36,6 +37,9 @@ class RouteEntry(BaseModel):
         default_factory=FaultSettings, description="injected by the gateway (drills)"
     )
     fault_file: str | None = Field(default=None, description="overrides faults while it exists")
+    slots: int | None = Field(
+        default=None, description="requests one replica takes at once (the gateway queues more)"
+    )
 
 
 def normalize_weights(weights: list[int]) -> list[int]:
@@ -114,6 +118,7 @@ def route_entries(
                 weight=w,
                 faults=r.faults,
                 fault_file=fault_file(r) if fault_file else None,
+                slots=get_engine(r.engine).slots(r.max_batch_size),
             )
         )
     return entries

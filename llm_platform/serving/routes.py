@@ -37,6 +37,9 @@ class RevisionRoute(BaseModel):
     faults: FaultSettings = FaultSettings()
     #: A JSON file whose settings replace ``faults`` while it exists (re-read when it changes).
     fault_file: str | None = None
+    #: Requests one replica serves at once (its engine's slots); the gateway queues the rest.
+    #: None: no limit.
+    slots: int | None = Field(default=None, ge=1)
 
 
 class ModelRoutes(BaseModel):
@@ -64,6 +67,8 @@ class Backend:
     version: str
     color: str
     origin: str
+    #: Concurrent requests this replica takes (None: no limit); see serving.admission.
+    slots: int | None = None
 
 
 class ModelRouter:
@@ -80,7 +85,7 @@ class ModelRouter:
         total = 0
         for r in routes.revisions:
             replicas = [
-                Backend(model, r.revision, r.version, r.color, url.rstrip("/"))
+                Backend(model, r.revision, r.version, r.color, url.rstrip("/"), r.slots)
                 for url in (r.urls or [r.url])
             ]
             self._by_revision[r.revision] = replicas
@@ -101,6 +106,10 @@ class ModelRouter:
             i = bisect_right(self._cumulative, rng.randrange(self._total))
         replicas = self._replicas[i]
         return replicas[0] if len(replicas) == 1 else replicas[rng.randrange(len(replicas))]
+
+    def replicas(self, revision: str) -> list[Backend]:
+        """Every replica of ``revision`` in the routes (empty when it is not routed)."""
+        return self._by_revision.get(revision, [])
 
     def pin(self, revision: str, rng: random.Random) -> Backend | None:
         """A replica of ``revision`` whatever its weight (smoke tests of a new revision, with
