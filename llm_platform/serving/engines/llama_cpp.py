@@ -118,7 +118,7 @@ class LlamaCppEngine(Engine):
                 "--metrics",
             ),
             port=settings.port,
-            readiness_path="/health",
+            readiness_path=self.readiness_path,  # llama-server has /health too
             metrics_path="/metrics",
             gpu=False,
         )
