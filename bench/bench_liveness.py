@@ -124,9 +124,7 @@ def main() -> int:
         stop.set()
         stack_down(home)
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in rows.items()}
-    print(
-        f"{STREAMS} concurrent streams x {TOKENS} tokens, one llama.cpp replica, {rounds} rounds"
-    )
+    print(f"{STREAMS} concurrent streams x {TOKENS} tokens, one llama.cpp replica, {rounds} rounds")
     print(f"{'':8} {'completed':>9} {'TTFT p50':>9} {'TTFT p95':>9} {'wall':>7}")
     for side, m in med.items():
         print(f"{side:8} {m['completed']:>9.0f} {m['p50']:>8.2f}s {m['p95']:>8.2f}s "
