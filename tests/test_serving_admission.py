@@ -56,6 +56,9 @@ def test_slots_then_fifo_queue_then_full() -> None:
         loads = adm.load()["replicas"]
         assert isinstance(loads, dict)
         assert {o: r["in_flight"] for o, r in loads.items()} == {a.origin: 1, b.origin: 1}
+        granted.release()
+        later.release()
+        assert adm.load()["replicas"] == {}  # idle replicas are not kept
 
     asyncio.run(scenario())
 

@@ -200,17 +200,17 @@ class Admission:
         rep.in_flight = max(0, rep.in_flight - 1)
         rep.last_progress = time.time()
         queue = self._queues.get((backend.model, backend.revision))
-        if queue is None:
-            return
-        while queue.waiters:
+        while queue is not None and queue.waiters:
             chosen = self._free(queue.replicas)
             if chosen is None:
-                return
+                break
             waiter = queue.waiters.popleft()
             if waiter.done():
                 continue
             self._replica(chosen.origin).in_flight += 1
             waiter.set_result(chosen)
+        if rep.in_flight == 0:  # idle: nothing to report, and replaced replicas do not pile up
+            self._replicas.pop(backend.origin, None)
 
     def touch(self, origin: str) -> None:
         """Record progress of a request in flight on ``origin``."""
@@ -240,7 +240,7 @@ class Admission:
         return error_response(503, message, "overloaded", why.reason)
 
     def load(self) -> dict[str, object]:
-        """What ``/-/load`` shows: per replica URL its requests in flight and last progress
+        """What ``/-/load`` shows: per busy replica URL its requests in flight and last progress
         (unix time), per ``model/revision`` the requests waiting."""
         return {
             "replicas": {
