@@ -18,9 +18,14 @@ from assets.rollback import perform_rollback
 from assets.slo_checks import staging_checks_passed
 from llm_platform.config import effective_slo
 from llm_platform.gitops.commit_status import Stage, promotion_refused, rollout_result
-from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
+from llm_platform.promotion import Ledger, LedgerEvent
+from llm_platform.promotion.exclusive import (
+    PromotionInProgress,
+    promotion_lock,
+    roll_out_and_record,
+)
 from llm_platform.promotion.gate import GateDecision, checks_item
-from llm_platform.promotion.rollout import RolloutResult, execute_rollout, plan_from_environment
+from llm_platform.promotion.rollout import RolloutResult, plan_from_environment
 from llm_platform.serving.engines.selection import serving_from_metadata
 from llm_platform.slo import PrometheusError
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
@@ -92,15 +97,21 @@ def production_deployment(
     name = context.partition_key
     ledger = Ledger(artifact_store.store())
     if config.action == "rollback":
-        return perform_rollback(
-            context,
-            name=name,
-            reason=config.reason or "manual rollback",
-            ledger=ledger,
-            artifact_store=artifact_store,
-            runtime=runtime,
-            notifier=notifier,
-        )
+        try:  # a rollback moves production too: never while a promotion of it runs
+            with promotion_lock(
+                runtime.home_path(), env=PRODUCTION_ENV, model=name, run_id=context.run_id
+            ):
+                return perform_rollback(
+                    context,
+                    name=name,
+                    reason=config.reason or "manual rollback",
+                    ledger=ledger,
+                    artifact_store=artifact_store,
+                    runtime=runtime,
+                    notifier=notifier,
+                )
+        except PromotionInProgress as exc:
+            raise dg.Failure(description=str(exc)) from exc
     if config.action != "promote":
         raise dg.Failure(description=f"action {config.action!r}: expected promote or rollback")
     staged = latest_materialization_metadata(context.instance, STAGING_DEPLOYMENT, name)
@@ -203,46 +214,34 @@ def production_deployment(
         metrics_namespace=env.namespace,
         metric_profile=profile.name,
     )
-    result = execute_rollout(rt, plan)
-    github.report(context, rollout_result(name, result))
-    evidence = {
-        "gate": [i.model_dump() for i in decision.items],
-        "approval": approval.model_dump(mode="json") if approval else None,
-        "rollout": result.model_dump(mode="json", include={"outcome", "reason", "steps"}),
-    }
-    if result.outcome == "held":
-        event = ledger.record(
-            LedgerEvent(kind="held", reason=result.reason, evidence=evidence, **event_base)
+    try:
+        result, event = roll_out_and_record(
+            rt,
+            plan,
+            ledger,
+            home=runtime.home_path(),
+            run_id=context.run_id,
+            event_fields=event_base,
+            evidence={
+                "gate": [i.model_dump() for i in decision.items],
+                "approval": approval.model_dump(mode="json") if approval else None,
+            },
         )
-        notifier.notify(event)
+    except PromotionInProgress as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    github.report(context, rollout_result(name, result))
+    notifier.notify(event)
+    if result.outcome == "held":
         raise dg.Failure(
             description=f"canary of {name} {version} held at its share: {result.reason}",
             metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
         )
     if result.outcome != "promoted":
-        event = ledger.record(
-            LedgerEvent(kind="rolled_back", reason=result.reason, evidence=evidence, **event_base)
-        )
-        notifier.notify(event)
         raise dg.Failure(
             description=f"{result.strategy} rollout of {name} {version} was rolled back: "
             f"{result.reason}",
             metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
         )
-    target = AliasTarget(
-        version=version, digest=digest, revision=result.new_revision, run_id=context.run_id
-    )
-    event = ledger.promote(
-        LedgerEvent(
-            kind="promoted",
-            reason=result.reason,
-            revision=result.new_revision,
-            evidence=evidence,
-            **event_base,
-        ),
-        target,
-    )
-    notifier.notify(event)
     status = rt.status(env.environment, name)
     return dg.MaterializeResult(
         metadata={

@@ -34,6 +34,11 @@ class RuntimeResource(dg.ConfigurableResource, ABC):
             ArtifactUnavailable: it cannot be fetched or does not hash to ``digest``.
         """
 
+    def home_path(self) -> Path:
+        """The platform home: what every process promoting on this target shares (the
+        promotion locks live there)."""
+        return Path(getattr(self, "home"))  # noqa: B009 - declared by each target's resource
+
 
 class LocalRuntimeResource(RuntimeResource):
     """Model-server processes behind per-environment gateways, state under ``home``.

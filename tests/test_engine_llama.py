@@ -39,6 +39,9 @@ def test_ready_on_its_readiness_path_serving_the_alias(llama_server: EngineProce
     # The wrapper's Prometheus endpoint: a scrape succeeds while the server answers (`up`).
     metrics = httpx.get(f"{llama_server.base_url}/metrics", timeout=5)
     assert metrics.status_code == 200 and "python_info" in metrics.text
+    # The wrapper's health route (llama-server's path), idle here.
+    health = httpx.get(f"{llama_server.base_url}/health", timeout=5)
+    assert health.json() == {"status": "ok", "busy": False}
 
 
 def test_completion_generates_text(llama_server: EngineProcess) -> None:

@@ -71,7 +71,7 @@ def test_configured_engine_and_launch_settings_are_taken_from_serving(gguf_dir: 
     choice = resolve_serving(serving, gguf_dir)
     assert choice == ServingChoice(engine="llama-cpp", context_size=1024, max_batch_size=4)
     assert choice.spec.supports_streaming and choice.spec.supports_chat
-    assert choice.spec.readiness_path == "/v1/models"
+    assert choice.spec.readiness_path == "/health"  # the wrapper's, outside the model lock
 
 
 def test_configured_engine_that_cannot_load_the_artifact_is_refused(
@@ -216,27 +216,26 @@ def test_replicas_are_health_checked_on_their_engines_readiness_path(tmp_path: P
     from llm_platform.runtime.state import ObservedState, ProcessRecord
     from llm_platform.runtime.supervision import Supervisor
 
-    class OnlyModels(BaseHTTPRequestHandler):  # like llama-cpp-python: no /health
+    class OnlyWrapperHealth(BaseHTTPRequestHandler):  # like our llama.cpp wrapper
         def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_response(200 if self.path == "/health" else 404)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OnlyModels)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OnlyWrapperHealth)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         port = server.server_address[1]
         observed = ObservedState()
         for key, path in (("s/g/llama", get_engine("llama-cpp").readiness_path), ("s/g/b", None)):
             rec = ProcessRecord(pid=1, port=port)
-            if path:
-                rec.health_path = path
+            rec.health_path = path or "/v1/models"
             observed.revisions[key] = rec
         Supervisor(tmp_path).check_health(observed)
         assert observed.revisions["s/g/llama"].healthy
-        assert not observed.revisions["s/g/b"].healthy  # "/health" is a 404 there
+        assert not observed.revisions["s/g/b"].healthy  # "/v1/models" is a 404 there
     finally:
         server.shutdown()
         server.server_close()

@@ -227,7 +227,7 @@ def test_builtin_container_runs_the_project_image() -> None:
 
 def test_local_readiness_and_metrics_paths() -> None:
     llama = get_engine("llama-cpp")
-    assert (llama.readiness_path, llama.metrics_path) == ("/v1/models", "/metrics")
+    assert (llama.readiness_path, llama.metrics_path) == ("/health", "/metrics")
     assert llama.supports_streaming and llama.supports_chat
     builtin = get_engine("builtin")
     assert (builtin.readiness_path, builtin.metrics_path) == ("/health", "/metrics")

@@ -75,7 +75,7 @@ def test_llama_cpp_revision_serves_through_the_runtime_and_refuses_tampered_byte
     observed = json.loads((home / "runtime" / "observed.json").read_text())
     record = next(r for k, r in observed["revisions"].items() if k.startswith(f"staging/{GEMMA}"))
     assert LAUNCH_MODULE in record["argv"] and gemma_digest in record["argv"]
-    assert record["health_path"] == get_engine("llama-cpp").readiness_path == "/v1/models"
+    assert record["health_path"] == get_engine("llama-cpp").readiness_path == "/health"
     # A Prometheus target (availability = `up`) on the /metrics route the wrapper adds.
     targets = json.loads(PrometheusPaths(home).model_targets.read_text())
     gemma_targets = [g["targets"] for g in targets if g["labels"]["model"] == GEMMA]

@@ -16,8 +16,10 @@ names never contain ``_``. Every event is its own object, so concurrent writers 
 event; history is the sorted key listing (time order; events within the same microsecond are
 ordered by their random id). ``aliases.json`` is rewritten with one atomic put: a reader sees the
 old or the new mapping, never a mix, but two writers updating the same model at the same moment
-race and the last one wins. Promotions of one model are serialised by the orchestrator (Dagster
-run concurrency per model), which is what makes last-writer-wins acceptable here.
+race and the last one wins. Promotions of one model are serialised across processes by its
+promotion lock (``promotion.exclusive``, taken around the rollout and this write) and by the
+orchestrator (Dagster run concurrency per model), which is what makes last-writer-wins
+acceptable here.
 """
 
 from __future__ import annotations

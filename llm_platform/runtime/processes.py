@@ -21,6 +21,9 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 #: Longest wait for a spawned process's argv to appear in /proc (microseconds, unless loaded).
 EXEC_SETTLE_S = 1.0
+#: Set in the environment of every process a platform home starts, to that home's resolved
+#: path: ``stack down`` finds them in /proc even when every record of them is lost.
+HOME_MARKER = "LLM_PLATFORM_PROCESS_OF"
 
 
 class ProcessStartError(PlatformError):
@@ -49,10 +52,13 @@ def free_port(preferred: int | None = None) -> int:
         return int(s.getsockname()[1])
 
 
-def spawn_detached(argv: list[str], log_path: Path, *, cwd: Path | None = None) -> int:
+def spawn_detached(
+    argv: list[str], log_path: Path, *, cwd: Path | None = None, home: Path | None = None
+) -> int:
     """Start ``argv`` in its own session with stdout/stderr appended to ``log_path``.
 
-    The process outlives the caller (a Dagster run, a CLI invocation).
+    The process outlives the caller (a Dagster run, a CLI invocation). With ``home``, its
+    environment carries :data:`HOME_MARKER` = that home (see ``runtime.sweep``).
 
     Returns:
         The pid (also the process group id).
@@ -62,6 +68,9 @@ def spawn_detached(argv: list[str], log_path: Path, *, cwd: Path | None = None) 
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop(HOME_MARKER, None)  # never the caller's own mark (a controller's children)
+    if home is not None:
+        env[HOME_MARKER] = str(home.resolve())
     with open(log_path, "ab") as log:
         log.write(f"=== {time.strftime('%Y-%m-%dT%H:%M:%S')} start: {' '.join(argv)}\n".encode())
         log.flush()

@@ -196,7 +196,7 @@ def start_prometheus(
     binary = find_prometheus_binary()
     paths = write_config(home, scrape_interval=scrape_interval)
     argv = prometheus_argv(binary, paths, port)
-    pid = spawn_detached(argv, paths.log, cwd=paths.root)
+    pid = spawn_detached(argv, paths.log, cwd=paths.root, home=home)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

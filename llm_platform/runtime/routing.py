@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from llm_platform.runtime.base import RevisionSpec
 from llm_platform.runtime.state import DesiredDeployment
+from llm_platform.serving.engines import get_engine
 from llm_platform.serving.faults import FaultSettings
 
 Ready = Callable[[RevisionSpec], bool]
@@ -38,6 +39,9 @@ class RouteEntry(BaseModel):
     fault_file: str | None = Field(default=None, description="overrides faults while it exists")
     shadow: int = Field(
         default=0, description="percent of the model's requests copied here (weight 0 only)"
+    )
+    slots: int | None = Field(
+        default=None, description="requests one replica takes at once (the gateway queues more)"
     )
 
 
@@ -118,6 +122,7 @@ def route_entries(
                 faults=r.faults,
                 fault_file=fault_file(r) if fault_file else None,
                 shadow=r.shadow_percent if w == 0 else 0,
+                slots=get_engine(r.engine).slots(r.max_batch_size),
             )
         )
     return entries

@@ -32,6 +32,7 @@ from llm_platform.runtime.processes import (
 from llm_platform.runtime.prometheus import start_prometheus
 from llm_platform.runtime.state import atomic_write_json, file_lock, read_model
 from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
+from llm_platform.runtime.sweep import sweep_home
 from llm_platform.settings import home_from_env
 
 DEFAULT_ENVS = PIPELINE_ENVIRONMENTS
@@ -249,7 +250,7 @@ def _stack_up(
         progress(f"controller already running (pid {info.pids[CONTROLLER]})")
     else:
         argv = commands.controller(home, liveness_timeout_s=liveness_timeout_s)
-        pid = spawn_detached(argv, layout.controller_log, cwd=home)
+        pid = spawn_detached(argv, layout.controller_log, cwd=home, home=home)
         _record(home, CONTROLLER, pid, argv)
         info.pids[CONTROLLER], info.commands[CONTROLLER] = pid, argv
         progress(f"controller started (pid {pid}), reconciling every second")
@@ -258,7 +259,8 @@ def _stack_up(
 
 
 def stack_down(home: Path, *, progress: Progress = lambda message: None) -> list[int]:
-    """Stop the controller, every model server and gateway, then Prometheus (by pid).
+    """Stop the controller, every model server and gateway, then Prometheus (by pid), then any
+    process of this home no record knew (``runtime.sweep``).
 
     The desired state stays on disk. Returns the pids that were signalled.
     """
@@ -289,6 +291,14 @@ def _stack_down(home: Path, progress: Progress) -> list[int]:
         progress(f"prometheus stopped (pid {info.pids[PROMETHEUS]})")
     pidfiles.forget(info.pids.get(PROMETHEUS))
     stopped += pidfiles.stop_all(PROMETHEUS)
+    # Whatever no record knew (all of them damaged): found by the mark this home put on it.
+    # Twice: a controller stopped by the first sweep may have spawned a server meanwhile.
+    for _ in range(2):
+        swept = sweep_home(home)
+        if not swept:
+            break
+        stopped += swept
+        progress(f"stopped {len(swept)} unrecorded process(es) of this home: {swept}")
     if not stopped:
         progress("nothing was running")
     info.pids, info.commands = {}, {}

@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from llm_platform.runtime.liveness import making_progress, one_per_revision, read_loads
 from llm_platform.runtime.pidfiles import PidEntry, PidFiles, Role
 from llm_platform.runtime.processes import (
     ProcessStartError,
@@ -118,7 +119,7 @@ class Supervisor:
     ) -> None:  # fmt: skip
         """Spawn ``argv`` detached for ``rec`` and write its pid file."""
         try:
-            pid = spawn_detached(argv, log_path, cwd=self.home)
+            pid = spawn_detached(argv, log_path, cwd=self.home, home=self.home)
         except ProcessStartError as exc:
             record_failure(rec, now, str(exc))
             return
@@ -133,27 +134,39 @@ class Supervisor:
         rec.health_failures = 0
 
     def check_health(self, observed: ObservedState) -> None:
-        """Probe every process once; take repeated failures out of rotation, kill hung ones."""
-        checks: list[tuple[ProcessRecord, str]] = [
-            (rec, f"http://127.0.0.1:{rec.port}{rec.health_path}")
-            for rec in observed.revisions.values()
+        """Probe every process once; take repeated failures out of rotation, kill hung ones.
+
+        A model server whose requests in flight make progress (the gateways' ``/-/load``) is
+        alive even when its health path is slow; of one revision's replicas at most one is
+        killed per pass.
+        """
+        checks: list[tuple[str, ProcessRecord, str]] = [
+            (key, rec, f"http://127.0.0.1:{rec.port}{rec.health_path}")
+            for key, rec in observed.revisions.items()
             if rec.pid is not None
         ] + [
-            (rec, f"http://127.0.0.1:{rec.port}/-/health")
-            for rec in observed.gateways.values()
+            (f"gateway {env}", rec, f"http://127.0.0.1:{rec.port}/-/health")
+            for env, rec in observed.gateways.items()
             if rec.pid is not None
         ]
         if not checks:
             return
         with ThreadPoolExecutor(max_workers=min(8, len(checks))) as pool:
-            results = list(pool.map(lambda c: http_ok(c[1], timeout_s=1.0), checks))
+            results = list(pool.map(lambda c: http_ok(c[2], timeout_s=1.0), checks))
         now = time.time()
-        for (rec, _), ok in zip(checks, results, strict=True):
+        load = None
+        due: list[tuple[str, ProcessRecord]] = []
+        for (key, rec, _), ok in zip(checks, results, strict=True):
             if ok:
                 rec.healthy = rec.ever_healthy = True
                 rec.health_failures = rec.failed_starts = rec.consecutive_crashes = 0
                 rec.unhealthy_since = None
                 continue
+            if rec.ever_healthy and key in observed.revisions:
+                load = load or read_loads(observed.gateways.values())
+                if making_progress(load, rec.port, now, self.liveness_timeout_s):
+                    rec.unhealthy_since = None  # busy, not dead: it keeps its routes
+                    continue
             rec.health_failures += 1
             if rec.unhealthy_since is None:
                 rec.unhealthy_since = now
@@ -163,13 +176,16 @@ class Supervisor:
                 rec.healthy = False
             silent = now - rec.unhealthy_since
             if rec.ever_healthy and silent >= self.liveness_timeout_s:
-                self.kill_hung(rec, now, f"did not answer health checks for {silent:.0f}s")
+                due.append((key, rec))
             elif (
                 not rec.ever_healthy
                 and rec.started_at
                 and now - rec.started_at >= self.startup_timeout_s
             ):
                 self.kill_hung(rec, now, f"not healthy {self.startup_timeout_s:.0f}s after start")
+        for _, rec in one_per_revision(due):
+            silent = now - (rec.unhealthy_since or now)
+            self.kill_hung(rec, now, f"did not answer health checks for {silent:.0f}s")
 
     def kill_hung(self, rec: ProcessRecord, now: float, why: str) -> None:
         """Kill a process that is alive but does not serve (e.g. stopped, deadlocked).

@@ -32,6 +32,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from pydantic import ValidationError
 
 from llm_platform.errors import ConfigurationError
+from llm_platform.serving.admission import (
+    QUEUE_MAX,
+    QUEUE_TIMEOUT_S,
+    Admission,
+    Overloaded,
+    Ticket,
+    add_queue_arguments,
+)
 from llm_platform.serving.bodies import prepare_body, response_usage
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.faults import NO_FAULTS, FaultSettings, FaultTable
@@ -46,7 +54,7 @@ from llm_platform.serving.httpserver import (
 )
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
-from llm_platform.serving.routes import RevisionRoute, RoutesWatcher, StaticRoutes
+from llm_platform.serving.routes import Backend, RevisionRoute, RoutesWatcher, StaticRoutes
 from llm_platform.serving.shadow import ShadowRecorder
 from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
 from llm_platform.serving.streams import StreamingResponse
@@ -73,6 +81,8 @@ class Gateway:
         upstream_timeout_s: seconds an upstream may take for a complete response (then 504);
             for a stream, for its head and then for each silence between its pieces.
         seed: seed of the weighted choice and of the injected-fault draws (None: random).
+        queue_max: requests that may wait for a replica slot, per revision (then 503).
+        queue_timeout_s: longest wait for a replica slot (then 503).
     """
 
     def __init__(
@@ -83,6 +93,8 @@ class Gateway:
         mounted: str | None = None,
         upstream_timeout_s: float = 120.0,
         seed: int | None = None,
+        queue_max: int = QUEUE_MAX,
+        queue_timeout_s: float = QUEUE_TIMEOUT_S,
     ) -> None:
         self.watcher = watcher
         self.namespace = namespace
@@ -95,6 +107,9 @@ class Gateway:
         self.faults.update(watcher.table.fault_sources())
         self.proxy = StreamProxy(self.client, self.metrics, self.faults, upstream_timeout_s)
         self.shadow = ShadowRecorder(self.client, self.faults, upstream_timeout_s)
+        self.admission = Admission(
+            namespace, self.metrics.registry, queue_max=queue_max, queue_timeout_s=queue_timeout_s
+        )
 
     async def poll_forever(self, interval_s: float) -> None:
         """Reload the routes file whenever it changes (invalid files keep the old table), and
@@ -112,6 +127,8 @@ class Gateway:
     def _admin(self, path: bytes) -> Response:
         if path == b"/-/health":
             return _json(200, {"status": "ok"})
+        if path == b"/-/load":  # read by the supervisor's liveness (serving.admission)
+            return _json(200, self.admission.load())
         if path == b"/-/routes":
             return _json(
                 200,
@@ -185,9 +202,41 @@ class Gateway:
                     400, checked.message, "invalid_request_error", checked.code, checked.param
                 )
             body, streamed = checked
+        ticket: Ticket | None = None
+        if counted:  # a slot on a replica of the revision, or a bounded wait for one
+            admitted = await self.admission.admit(backend, router.replicas(backend.revision))
+            if isinstance(admitted, Overloaded):
+                return self.admission.refuse(self.metrics, backend, admitted, start)
+            ticket, backend = admitted, admitted.backend
+        # A copy for the shadow revision (never for pinned or streamed requests).
+        mirror = router.shadow(self.rng) if counted and not pinned and not streamed else None
+        try:
+            resp = await self._forward(
+                req, backend, target, body, streamed, start, counted, mirror=mirror
+            )
+        except BaseException:
+            if ticket is not None:
+                ticket.release()
+            raise
+        return self.admission.hold(resp, ticket)
+
+    async def _forward(
+        self,
+        req: Request,
+        backend: Backend,
+        target: bytes,
+        body: bytes,
+        streamed: bool,
+        start: float,
+        counted: bool,
+        *,
+        mirror: Backend | None = None,
+    ) -> Response | StreamingResponse:
+        """Proxy the request to ``backend`` and record it (and copy it to ``mirror``, the
+        shadow revision, without waiting for its answer)."""
+        model = backend.model
         if streamed:
             return await self.proxy.stream(req, backend, target, body, start)
-        mirror = router.shadow(self.rng) if counted and not pinned else None
         copy = self.shadow.start(model, mirror, target, req.headers, body) if mirror else None
         try:
             resp = await self.client.pool(backend.origin).request(
@@ -266,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds")
     parser.add_argument("--upstream-timeout", type=float, default=120.0, help="seconds")
     parser.add_argument("--seed", type=int, default=None, help="seed of the weighted choice")
+    add_queue_arguments(parser)
     add_limit_arguments(parser)
     args = parser.parse_args(argv)
     try:
@@ -297,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         mounted=args.model if args.upstream is not None else None,
         upstream_timeout_s=args.upstream_timeout,
         seed=args.seed,
+        queue_max=args.queue_max,
+        queue_timeout_s=args.queue_timeout,
     )
     try:
         run(_run(gateway, args.host, args.port, args.poll_interval, limits))

@@ -39,6 +39,9 @@ class RevisionRoute(BaseModel):
     fault_file: str | None = None
     #: Percent of the model's requests also copied to this weight-0 revision (serving.shadow).
     shadow: int = Field(default=0, ge=0, le=100)
+    #: Requests one replica serves at once (its engine's slots); the gateway queues the rest.
+    #: None: no limit.
+    slots: int | None = Field(default=None, ge=1)
 
 
 class ModelRoutes(BaseModel):
@@ -66,6 +69,8 @@ class Backend:
     version: str
     color: str
     origin: str
+    #: Concurrent requests this replica takes (None: no limit); see serving.admission.
+    slots: int | None = None
 
 
 class ModelRouter:
@@ -83,7 +88,7 @@ class ModelRouter:
         total = 0
         for r in routes.revisions:
             replicas = [
-                Backend(model, r.revision, r.version, r.color, url.rstrip("/"))
+                Backend(model, r.revision, r.version, r.color, url.rstrip("/"), r.slots)
                 for url in (r.urls or [r.url])
             ]
             self._by_revision[r.revision] = replicas
@@ -115,6 +120,10 @@ class ModelRouter:
         if rng.random() * 100 >= share:
             return None
         return replicas[0] if len(replicas) == 1 else replicas[rng.randrange(len(replicas))]
+
+    def replicas(self, revision: str) -> list[Backend]:
+        """Every replica of ``revision`` in the routes (empty when it is not routed)."""
+        return self._by_revision.get(revision, [])
 
     def pin(self, revision: str, rng: random.Random) -> Backend | None:
         """A replica of ``revision`` whatever its weight (smoke tests of a new revision, with

@@ -198,7 +198,11 @@ class Engine(ABC):
     Attributes:
         name: The ``serving.engine`` value selecting it.
         formats: Artifact formats it loads.
-        readiness_path: A GET path that answers 200 once the local server can serve.
+        readiness_path: The health path: a GET that answers 200 once the local server can
+            serve and keeps answering while it generates (the supervisor's liveness probe,
+            the readiness probe on a cluster).
+        default_slots: Requests one local replica serves at once when
+            ``serving.max_batch_size`` is unset; the gateway queues the rest (None: no limit).
         metrics_path: Its own Prometheus metrics path, or None when it has none.
         metric_profile: The SLO metric profile of its native series (``slo.profiles``).
         supports_streaming: Answers ``stream: true`` with Server-Sent Events.
@@ -214,6 +218,15 @@ class Engine(ABC):
     supports_streaming: bool
     supports_chat: bool
     requires_gpu: bool = False
+    default_slots: int | None = None
+
+    def slots(self, max_batch_size: int | None) -> int | None:
+        """Concurrent requests the gateway sends one local replica (None: no limit).
+
+        Args:
+            max_batch_size: ``serving.max_batch_size`` of the revision (None when unset).
+        """
+        return max_batch_size or self.default_slots
 
     def missing_locally(self) -> list[str]:
         """What this machine lacks to run the engine (empty when it can run)."""

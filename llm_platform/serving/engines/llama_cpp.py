@@ -2,8 +2,9 @@
 
 Locally: llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``), started
 through the digest-verifying launcher. It serves one request at a time (one llama context), so
-``serving.max_batch_size`` only sizes the cluster server's parallel slots. It has no ``/health``
-(readiness is ``/v1/models``) and no Prometheus endpoint: the gateway measures it.
+the gateway gives each replica one slot and queues the rest; ``serving.max_batch_size`` only
+sizes the cluster server's parallel slots. Its own routes answer only between generations (they
+wait for the model's lock), so the wrapper adds ``/health`` outside that lock, and ``/metrics``.
 
 On a cluster: the upstream C++ ``llama-server`` image, which has ``/health`` and ``/metrics``.
 """
@@ -20,6 +21,7 @@ from llm_platform.serving.engines.base import (
     launcher_argv,
 )
 from llm_platform.serving.engines.detect import gguf_entry, gguf_files
+from llm_platform.serving.engines.llama_server import HEALTH_PATH as LOCAL_HEALTH_PATH
 from llm_platform.serving.engines.llama_server import METRICS_PATH as LOCAL_METRICS_PATH
 
 # llama_cpp.server behind a wrapper that picks a chat format for GGUFs without a template.
@@ -39,10 +41,16 @@ class LlamaCppEngine(Engine):
 
     name = "llama-cpp"
     formats = frozenset({ArtifactFormat.GGUF})
-    readiness_path = "/v1/models"
+    # Added by the wrapper, outside the generation lock: a busy replica still answers.
+    readiness_path = LOCAL_HEALTH_PATH
     metrics_path = LOCAL_METRICS_PATH  # added by the wrapper: Prometheus `up` for availability
     supports_streaming = True
     supports_chat = True
+    default_slots = 1
+
+    def slots(self, max_batch_size: int | None) -> int | None:
+        """One: llama-cpp-python holds one context and serves requests one after another."""
+        return 1
 
     def missing_locally(self) -> list[str]:
         """llama-cpp-python must be installed (``make install`` builds it)."""
@@ -115,7 +123,7 @@ class LlamaCppEngine(Engine):
                 "--metrics",
             ),
             port=settings.port,
-            readiness_path="/health",
+            readiness_path=self.readiness_path,  # llama-server has /health too
             metrics_path="/metrics",
             gpu=False,
         )

@@ -55,6 +55,8 @@ class VllmEngine(Engine):
     supports_streaming = True
     supports_chat = True
     requires_gpu = True
+    # vLLM's own --max-num-seqs default: sequences it batches at once (it queues the rest).
+    default_slots = 256
 
     def __init__(
         self,
