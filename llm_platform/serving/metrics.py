@@ -18,12 +18,18 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from llm_platform.slo.profiles import (
+    LATENCY_BUCKETS,
+    REQUESTS_FAILED_TOTAL,
+    REQUESTS_TOTAL,
+    TPOT_BUCKETS,
+    TTFT_BUCKETS,
+)
+
 # The contract series' names are defined once, where the SLO queries read them.
 from llm_platform.slo.profiles import REQUEST_DURATION_SECONDS as REQUEST_DURATION
-from llm_platform.slo.profiles import REQUESTS_FAILED_TOTAL, REQUESTS_TOTAL
 from llm_platform.slo.profiles import TIME_PER_OUTPUT_TOKEN_SECONDS as TIME_PER_OUTPUT_TOKEN
 from llm_platform.slo.profiles import TIME_TO_FIRST_TOKEN_SECONDS as TIME_TO_FIRST_TOKEN
-from llm_platform.slo.profiles import LATENCY_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS
 
 GATEWAY_LABELS = ("model", "namespace", "version", "color", "revision")
 

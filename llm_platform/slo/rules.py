@@ -177,7 +177,7 @@ def _alert(
             "long_window": tier.long,
             "short_window": tier.short,
             "burn_rate": f"{tier.factor:g}",
-            **({MODEL_LABEL: exact[MODEL_LABEL]} if MODEL_LABEL in exact else {}),
+            **{k: exact[k] for k in (PROFILE_LABEL, MODEL_LABEL) if k in exact},
         },
         "annotations": {
             "summary": f"{{{{ $labels.model }}}} (revision {{{{ $labels.revision }}}}) in {env}: "

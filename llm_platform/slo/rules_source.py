@@ -39,9 +39,7 @@ def rules_for(
         )
         for name, cfg in sorted(models.items())
     }
-    return generate_rules(
-        env_cfg.environment, env_cfg.namespace, env_cfg.slo, targets, only=only
-    )
+    return generate_rules(env_cfg.environment, env_cfg.namespace, env_cfg.slo, targets, only=only)
 
 
 def load_checkout(root: Path, env: str) -> tuple[EnvironmentConfig, dict[str, ModelConfig]]:
