@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import typer
-import yaml
 
 from llm_platform.cli.options import EnvOption, RepoOption, fail
 from llm_platform.config import ConfigError
+from llm_platform.slo.rules import rules_yaml
 from llm_platform.slo.rules_source import load_checkout, rules_for
 
 
@@ -25,7 +25,7 @@ def rules(env: EnvOption, repo: RepoOption = None) -> None:
         raise fail(str(exc)) from exc
     except OSError as exc:
         raise fail(f"{root}: {exc}") from exc
-    typer.echo(yaml.safe_dump(groups, sort_keys=False, width=100), nl=False)
+    typer.echo(rules_yaml(groups), nl=False)
 
 
 def register(app: typer.Typer) -> None:

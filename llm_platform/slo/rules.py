@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import yaml
+
 from llm_platform.durations import duration_seconds
 from llm_platform.slo.budgets import BURN_ALERTS, Action
 from llm_platform.slo.fleet import REVISION_LABEL
@@ -283,3 +285,8 @@ def _groups(
     rules = [_alert(env, o, t, b, tier, sel) for sel, o, t, b in alerts for tier in TIERS]
     groups.append({"name": f"{prefix}-burn-alerts", "rules": rules})
     return [g for g in groups if g["rules"]]
+
+
+def rules_yaml(doc: dict[str, Any]) -> str:
+    """A rule file's text (the CLI prints it, the embedded Prometheus loads it)."""
+    return yaml.safe_dump(doc, sort_keys=False, width=100)

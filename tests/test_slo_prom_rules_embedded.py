@@ -1,0 +1,89 @@
+"""The embedded Prometheus loads the generated SLO rules and picks up changes (real process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from llm_platform.runtime.processes import stop_process
+from llm_platform.runtime.prometheus import start_prometheus
+from llm_platform.runtime.prometheus_rules import RulesRejected, install_rules, rule_file
+from llm_platform.slo.rules_source import load_checkout, rules_for
+from tests.config_fixtures import env_dict, model_dict, to_yaml
+from tests.prom_fixtures import free_port
+
+
+def _write_repo(root: Path, strict_error_rate: float) -> Path:
+    model = model_dict(name="strict", slo={"error_rate": strict_error_rate})
+    (root / "models" / "strict").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "strict" / "model.yaml").write_bytes(to_yaml(model))
+    (root / "models" / "plain").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "plain" / "model.yaml").write_bytes(to_yaml(model_dict(name="plain")))
+    (root / "config").mkdir(parents=True, exist_ok=True)
+    env = env_dict(environment="production", namespace="production", slo={"error_rate": 0.01})
+    (root / "config" / "production.yaml").write_bytes(to_yaml(env))
+    return root
+
+
+def _rules(root: Path) -> dict:
+    return {"production": rules_for(*load_checkout(root, "production"))}
+
+
+@pytest.fixture()
+def prometheus(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    home = tmp_path / "home"
+    port = free_port()
+    pid, argv = start_prometheus(home, port)
+    try:
+        yield home, f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(pid, argv)
+
+
+def _loaded(url: str) -> dict[str, list[str]]:
+    """Group name -> the queries of its alerting rules, as Prometheus reports them."""
+    data = httpx.get(f"{url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    return {g["name"]: [r["query"] for r in g["rules"] if r["type"] == "alerting"] for g in data}
+
+
+def test_rules_are_loaded_and_a_config_change_reloads_new_thresholds(
+    prometheus: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, url = prometheus
+    repo = _write_repo(tmp_path / "repo", strict_error_rate=0.001)
+    first = install_rules(home, _rules(repo), prometheus_url=url)
+    assert first.written == ["production"] and first.reloaded
+    loaded = _loaded(url)
+    assert "llm-slo-production-burn-alerts" in loaded
+    assert "llm-slo-production-ratios" in loaded
+    alerts = loaded["llm-slo-production-burn-alerts"]
+    assert any('model="strict"' in q and "* 0.001)" in q for q in alerts)
+    # the same repo again: nothing written, no reload
+    again = install_rules(home, _rules(repo), prometheus_url=url)
+    assert again.written == [] and again.unchanged == ["production"] and not again.reloaded
+    # a config change: the new threshold is what Prometheus evaluates
+    _write_repo(repo, strict_error_rate=0.005)
+    changed = install_rules(home, _rules(repo), prometheus_url=url)
+    assert changed.written == ["production"] and changed.reloaded
+    alerts = _loaded(url)["llm-slo-production-burn-alerts"]
+    assert any('model="strict"' in q and "0.005" in q for q in alerts)
+    assert not any('model="strict"' in q and "* 0.001)" in q for q in alerts)
+
+
+def test_a_rejected_rule_file_leaves_the_previous_one(
+    prometheus: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, url = prometheus
+    repo = _write_repo(tmp_path / "repo", strict_error_rate=0.001)
+    install_rules(home, _rules(repo), prometheus_url=url)
+    before = rule_file(home, "production").read_text()
+    bad = {"production": {"groups": [{"name": "x", "rules": [{"record": "a:b", "expr": "(("}]}]}}
+    with pytest.raises(RulesRejected, match="promtool"):
+        install_rules(home, bad, prometheus_url=url)
+    assert rule_file(home, "production").read_text() == before
+    assert "llm-slo-production-burn-alerts" in _loaded(url)
+    assert yaml.safe_load(before)["groups"]
