@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from llm_platform.runtime.prometheus_rules import RulesInstall, install_rules
 from llm_platform.slo import PrometheusClient
 from llm_platform.slo.cluster_prometheus import cluster_discovery
 from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
@@ -59,3 +61,15 @@ class PrometheusResource(dg.ConfigurableResource):
         headers = auth_headers(bearer_token=self.bearer_token, headers_json=self.headers_json)
         url = self.resolved_url(monitoring_namespace=monitoring_namespace)
         return PrometheusClient(url, timeout=self.timeout_s, headers=headers)
+
+    def install_rules(self, rules_by_env: dict[str, dict[str, Any]]) -> RulesInstall | None:
+        """Give the embedded Prometheus these SLO rules (written under ``home``, reloaded when
+        they changed). None: the platform's Prometheus is the cluster's (``in_cluster``: the
+        rules travel as ``PrometheusRule`` with the manifests) or there is no ``home``.
+
+        Raises:
+            RulesRejected: promtool or Prometheus rejected a file (the previous ones stay).
+        """
+        if self.in_cluster or not self.home:
+            return None
+        return install_rules(Path(self.home), rules_by_env)

@@ -21,7 +21,7 @@ from llm_platform.config import (
     parse_environment_config,
     parse_model_config,
 )
-from llm_platform.gitops import GitRepo
+from llm_platform.gitops import GitPathNotFoundError, GitRepo
 from llm_platform.gitops.batch import read_files
 from llm_platform.repo_layout import MODEL_FILE, MODELS_DIR, model_config_path
 from llm_platform.slo.profiles import profile_for_engine
@@ -63,16 +63,15 @@ def load_checkout(root: Path, env: str) -> tuple[EnvironmentConfig, dict[str, Mo
 
 
 def rules_at(repo: GitRepo, commit: str, envs: list[str]) -> dict[str, dict[str, Any]]:
-    """The rule groups of environments ``envs`` of the models repo at ``commit``.
+    """The rule groups of the environments of ``envs`` the models repo has at ``commit``
+    (an environment without ``config/<env>.yaml`` there has no rules).
 
     Raises:
         ConfigError: An environment or model file is invalid (the message names it).
-        GitError: The commit or a file cannot be read.
+        GitError: The commit or a model file cannot be read.
     """
     names = sorted(repo.models_at(commit))
-    wanted = [(commit, f"config/{e}.yaml") for e in envs]
-    wanted += [(commit, model_config_path(m)) for m in names]
-    files = read_files(repo, wanted)
+    files = read_files(repo, [(commit, model_config_path(m)) for m in names])
     models = {
         m: parse_model_config(
             files[(commit, model_config_path(m))], source=model_config_path(m), expected_name=m
@@ -82,8 +81,10 @@ def rules_at(repo: GitRepo, commit: str, envs: list[str]) -> dict[str, dict[str,
     out = {}
     for env in envs:
         source = f"config/{env}.yaml"
-        cfg = parse_environment_config(
-            files[(commit, source)], source=source, expected_environment=env
-        )
+        try:
+            data = repo.read_file(commit, source)
+        except GitPathNotFoundError:
+            continue
+        cfg = parse_environment_config(data, source=source, expected_environment=env)
         out[env] = rules_for(cfg, models)
     return out
