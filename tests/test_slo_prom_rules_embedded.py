@@ -87,3 +87,22 @@ def test_a_rejected_rule_file_leaves_the_previous_one(
     assert rule_file(home, "production").read_text() == before
     assert "llm-slo-production-burn-alerts" in _loaded(url)
     assert yaml.safe_load(before)["groups"]
+
+
+def test_the_embedded_config_loads_the_rule_files_and_the_cluster_gets_none(
+    tmp_path: Path,
+) -> None:
+    from llm_platform.runtime.prometheus import PrometheusPaths, render_config
+    from resources.prometheus import PrometheusResource
+
+    paths = PrometheusPaths(tmp_path)
+    config = yaml.safe_load(render_config(paths))
+    assert config["rule_files"] == [str(paths.rules / "*.rules.yml")]
+    assert rule_file(tmp_path, "production").match(config["rule_files"][0])
+    repo = _write_repo(tmp_path / "repo", strict_error_rate=0.001)
+    in_cluster = PrometheusResource(in_cluster=True, home=str(tmp_path / "h"))
+    assert in_cluster.install_rules(_rules(repo)) is None  # PrometheusRule objects instead
+    embedded = PrometheusResource(home=str(tmp_path / "h"))
+    done = embedded.install_rules(_rules(repo))
+    assert done is not None and done.written == ["production"] and not done.reloaded
+    assert rule_file(tmp_path / "h", "production").exists()
