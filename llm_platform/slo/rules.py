@@ -87,6 +87,17 @@ WINDOWS: tuple[str, ...] = tuple(
 
 
 @dataclass(frozen=True)
+class _AlertSpec:
+    """One objective's alerts for a set of series: exact matchers, excluded models, budget."""
+
+    matchers: dict[str, str]
+    exclude: str | None
+    objective: Objective
+    threshold: float
+    budget: float
+
+
+@dataclass(frozen=True)
 class RulesTarget:
     """One model as the rules see it: its metric profile and effective objectives."""
 
@@ -147,19 +158,19 @@ def bad_ratio(objective: Objective, threshold: float, scope: Scope) -> str:
     return expr
 
 
-def _series(env: str, objective: Objective, profile: MetricProfile, threshold: float) -> dict:
+def _series(
+    env: str, objective: Objective, profile: MetricProfile, threshold: float
+) -> dict[str, str]:
     labels = {OBJECTIVE_LABEL: objective.name, ENV_LABEL: env, PROFILE_LABEL: profile.name}
     if objective.budget is None:
         labels[THRESHOLD_LABEL] = f"{threshold:g}"
     return labels
 
 
-def _alert(
-    env: str, objective: Objective, threshold: float, budget: float, tier: RuleTier, sel: dict
-) -> dict[str, Any]:
-    exact = {k: v for k, v in sel.items() if k != "!~"}
+def _alert(env: str, spec: _AlertSpec, tier: RuleTier) -> dict[str, Any]:
+    objective, threshold, budget, exact = spec.objective, spec.threshold, spec.budget, spec.matchers
     matchers = selector(exact)[:-1] + (
-        f",{MODEL_LABEL}!~{quote_label_value(sel['!~'])}}}" if "!~" in sel else "}"
+        f",{MODEL_LABEL}!~{quote_label_value(spec.exclude)}}}" if spec.exclude else "}"
     )
     limit = f"({tier.factor:g} * {budget:.6g})"
     expr = (
@@ -219,33 +230,41 @@ def generate_rules(
     profiles = {t.profile.name: t.profile for t in chosen.values()}
     if only is None:
         profiles.setdefault(DEFAULT_PROFILE.name, DEFAULT_PROFILE)
-    # (objective, threshold, budget) recorded per profile; alerts: (selection, ...).
+    # What to record per profile (objective, threshold) and which alerts to raise.
     recorded: dict[str, dict[tuple[str, float], tuple[Objective, float]]] = {
         p: {} for p in profiles
     }
-    alerts: list[tuple[dict[str, str], Objective, float, float]] = []
+    alerts: list[_AlertSpec] = []
 
-    def want(objective: Objective, threshold: float, profile: MetricProfile, sel: dict) -> None:
+    def want(
+        objective: Objective,
+        threshold: float,
+        profile: MetricProfile,
+        model: str | None = None,
+        exclude: str | None = None,
+    ) -> None:
         budget = rule_budget(objective, threshold, profile)
         if budget is None:
             return
         key = (objective.name, 0.0 if objective.budget else threshold)
         recorded[profile.name][key] = (objective, threshold)
-        sel = {**_series(env, objective, profile, threshold), **sel}
-        alerts.append((sel, objective, threshold, budget))
+        matchers = _series(env, objective, profile, threshold)
+        if model is not None:
+            matchers[MODEL_LABEL] = model
+        alerts.append(_AlertSpec(matchers, exclude, objective, threshold, budget))
 
     for objective in OBJECTIVES:
         base = defaults.threshold(objective)
         own = {m: t.objectives.threshold(objective) for m, t in chosen.items()}
         differs = sorted(m for m, v in own.items() if v is not None and (only or v != base))
         if base is not None and only is None:
-            pattern = "|".join(re.escape(m) for m in differs)
+            pattern = "|".join(re.escape(m) for m in differs) or None
             for profile in profiles.values():
-                want(objective, base, profile, {"!~": pattern} if differs else {})
+                want(objective, base, profile, exclude=pattern)
         for model in differs:
             value = own[model]
             assert value is not None
-            want(objective, value, chosen[model].profile, {MODEL_LABEL: model})
+            want(objective, value, chosen[model].profile, model=model)
 
     return {"groups": _groups(env, namespace, recorded, profiles, alerts, only)}
 
@@ -255,7 +274,7 @@ def _groups(
     namespace: str,
     recorded: dict[str, dict[tuple[str, float], tuple[Objective, float]]],
     profiles: dict[str, MetricProfile],
-    alerts: list[tuple[dict[str, str], Objective, float, float]],
+    alerts: list[_AlertSpec],
     only: str | None,
 ) -> list[dict[str, Any]]:
     prefix = f"llm-slo-{env}" + (f"-{only}" if only else "")
@@ -282,7 +301,7 @@ def _groups(
                 (fast if short else slow).append(rule)
     groups: list[dict[str, Any]] = [{"name": f"{prefix}-ratios", "rules": fast}]
     groups.append({"name": f"{prefix}-ratios-long", "interval": SLOW_GROUP_INTERVAL, "rules": slow})
-    rules = [_alert(env, o, t, b, tier, sel) for sel, o, t, b in alerts for tier in TIERS]
+    rules = [_alert(env, spec, tier) for spec in alerts for tier in TIERS]
     groups.append({"name": f"{prefix}-burn-alerts", "rules": rules})
     return [g for g in groups if g["rules"]]
 
