@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from llm_platform.runtime.prometheus_rules import RulesInstall, install_rules
+from llm_platform.runtime.prometheus_rules import RulesInstall, install_rules, rule_file
 from llm_platform.slo import PrometheusClient
 from llm_platform.slo.cluster_prometheus import cluster_discovery
 from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
@@ -73,3 +73,10 @@ class PrometheusResource(dg.ConfigurableResource):
         if self.in_cluster or not self.home:
             return None
         return install_rules(Path(self.home), rules_by_env)
+
+    def has_rules(self, envs: list[str]) -> bool:
+        """Whether the embedded Prometheus has a rule file for each of ``envs`` (always True
+        for the cluster's, which :meth:`install_rules` leaves alone)."""
+        if self.in_cluster or not self.home:
+            return True
+        return all(rule_file(Path(self.home), env).exists() for env in envs)

@@ -6,19 +6,13 @@ from assets.jobs import model_job
 from assets.names import (
     GIT_PUSH_SENSOR,
     MODELS_PARTITIONS_NAME,
-    PRODUCTION_ENV,
-    STAGING_ENV,
     TAG_AUTHOR,
     TAG_COMMIT,
     TAG_SUBJECT,
 )
 from assets.partitions import models_partitions
-from llm_platform.config import ConfigError
-from llm_platform.gitops import ChangeSet, GitError, GitRepo
-from llm_platform.runtime.prometheus_rules import RulesRejected
-from llm_platform.slo.rules_source import rules_at
+from llm_platform.gitops import ChangeSet
 from resources.git_repo import ModelsRepoResource
-from resources.prometheus import PrometheusResource
 
 TAG_VALUE_MAX = 200
 
@@ -49,22 +43,6 @@ def partition_changes(
     return to_add, to_delete
 
 
-def sync_slo_rules(
-    context: dg.SensorEvaluationContext, repo: GitRepo, head: str, prometheus: PrometheusResource
-) -> None:
-    """Regenerate the SLO rules of staging and production from ``head`` for the embedded
-    Prometheus (reloaded when they changed). A bad config keeps the previous rules (the model's
-    own runs report the config error)."""
-    try:
-        done = prometheus.install_rules(rules_at(repo, head, [STAGING_ENV, PRODUCTION_ENV]))
-    except (ConfigError, GitError, RulesRejected) as exc:
-        context.log.warning(f"SLO rules not updated at {head[:12]}: {exc}")
-        return
-    if done is not None and done.written:
-        how = "reloaded" if done.reloaded else "loaded when Prometheus starts"
-        context.log.info(f"SLO rules updated for {', '.join(done.written)} ({how})")
-
-
 @dg.sensor(
     name=GIT_PUSH_SENSOR,
     job=model_job,
@@ -72,13 +50,10 @@ def sync_slo_rules(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the models branch. Cursor = last processed commit. Each push adds "
     "partitions for new models, removes deleted ones, and requests one run per changed model "
-    "(run key <model>:<sha>). A rewritten history (force-push) triggers a full rescan. Each new "
-    "head also regenerates the SLO rules the embedded Prometheus evaluates.",
+    "(run key <model>:<sha>). A rewritten history (force-push) triggers a full rescan.",
 )
 def git_push_sensor(
-    context: dg.SensorEvaluationContext,
-    models_repo: ModelsRepoResource,
-    prometheus: PrometheusResource,
+    context: dg.SensorEvaluationContext, models_repo: ModelsRepoResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Turn new commits on the models branch into one run per changed model."""
     repo = models_repo.repo()
@@ -89,7 +64,6 @@ def git_push_sensor(
     if context.cursor == head:
         return dg.SkipReason(f"no new commits on {models_repo.branch} (head {head[:12]})")
     changes = repo.changes(context.cursor, head)
-    sync_slo_rules(context, repo, head, prometheus)
     if changes.full_rescan and context.cursor:
         context.log.warning(f"full rescan: {changes.reason}")
     to_add, to_delete = partition_changes(context.instance, changes)

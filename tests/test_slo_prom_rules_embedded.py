@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from llm_platform.runtime.prometheus import start_prometheus
 from llm_platform.runtime.prometheus_rules import RulesRejected, install_rules, rule_file
 from llm_platform.slo.rules_source import load_checkout, rules_for
 from tests.config_fixtures import env_dict, model_dict, to_yaml
+from tests.conftest import ENV_YAML, ModelsRepo
 from tests.prom_fixtures import free_port
 
 
@@ -106,3 +108,56 @@ def test_the_embedded_config_loads_the_rule_files_and_the_cluster_gets_none(
     done = embedded.install_rules(_rules(repo))
     assert done is not None and done.written == ["production"] and not done.reloaded
     assert rule_file(tmp_path / "h", "production").exists()
+
+
+def test_the_rules_sensor_installs_the_heads_rules_and_follows_new_commits(
+    prometheus: tuple[Path, str], models_repo: ModelsRepo
+) -> None:
+    """slo_rules_sensor on a real git repo and the real embedded Prometheus: the head's rules
+    are loaded; the same head is skipped; a new threshold is reloaded; a broken config keeps
+    the previous rules."""
+    import dagster as dg
+
+    from resources.git_repo import ModelsRepoResource
+    from resources.prometheus import PrometheusResource
+    from sensors.slo_rules import slo_rules_sensor
+
+    home, url = prometheus
+    (home / "stack.json").write_text(json.dumps({"prometheus_url": url}))
+    models_repo.write("config/production.yaml", ENV_YAML.format(env="production"))
+    text = (models_repo.path / "models/alpha/model.yaml").read_text()
+    models_repo.write("models/alpha/model.yaml", text + "slo:\n  error_rate: 0.002\n")
+    models_repo.commit("production and alpha's objective")
+    resources = {
+        "models_repo": ModelsRepoResource(location=str(models_repo.path)),
+        "prometheus": PrometheusResource(home=str(home)),
+    }
+    cursor: str | None = None
+
+    def tick() -> str:
+        nonlocal cursor
+        with dg.instance_for_test() as instance:
+            ctx = dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor)
+            result = slo_rules_sensor.evaluate_tick(ctx)
+        cursor = result.cursor
+        return result.skip_message or ""
+
+    def alpha_limits() -> list[str]:
+        queries = _loaded(url)["llm-slo-production-burn-alerts"]
+        return [q for q in queries if 'model="alpha"' in q and "error_rate" in q]
+
+    assert "installed for production, staging (reloaded)" in tick()
+    assert cursor == models_repo.head()
+    assert "llm-slo-staging-burn-alerts" in _loaded(url)
+    assert alpha_limits() and all("0.002" in q for q in alpha_limits())
+    assert "are those of" in tick()  # same head: nothing read
+    models_repo.write("models/alpha/model.yaml", text + "slo:\n  error_rate: 0.004\n")
+    models_repo.commit("alpha stricter")
+    assert "installed for production, staging" in tick()
+    assert alpha_limits() and all("0.004" in q for q in alpha_limits())
+    models_repo.write("models/alpha/model.yaml", text + "slo:\n  error_rate: lots\n")
+    models_repo.commit("broken")
+    broken = tick()
+    assert "not updated" in broken and "models/alpha/model.yaml" in broken
+    assert all("0.004" in q for q in alpha_limits())
+    assert "are those of" in tick()  # the broken head is not re-read every tick
