@@ -50,6 +50,7 @@ from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor, promotion_automation
 from sensors.run_failure import run_failure_sensor
 from sensors.schedules import build_slo_recheck_schedule
+from sensors.slo_rules import slo_rules_sensor
 
 
 def artifact_store_for(settings: Settings) -> ArtifactStoreResource:
@@ -187,6 +188,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
             git_push_sensor,
             promotion_automation,
             production_rollback_sensor,
+            slo_rules_sensor,
             run_failure_sensor,
             delivery_metrics_automation,
         ],

@@ -13,8 +13,10 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
    the sensor reacts, staging is re-checked and ``promotion_automation`` promotes them;
 4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed by bob, approved by alice and promoted
    blue-green;
-5. a fault is injected into production: the scheduled SLO re-check fails and
-   ``production_rollback_sensor`` rolls production back to 1.0.0 on its own;
+5. a fault is injected into production under steady traffic: the SLO rules' page alert fires
+   in the embedded Prometheus and ``production_rollback_sensor`` (ticked at the daemon's
+   interval) rolls production back to 1.0.0 on its own; the production checks record the
+   incident; the measured fault -> rollback time is printed;
 6. ``delivery_metrics`` is refreshed and its table (what ``llm-platform metrics`` prints) ends
    the demo.
 """
@@ -25,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -40,8 +43,9 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from rich.console import Console
 from rich.markup import escape
 
-if TYPE_CHECKING:  # the type of evaluate_automation_conditions' cursor (not exported)
+if TYPE_CHECKING:  # the types of evaluate_automation_conditions' cursor and of a sensor tick
     from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
+    from dagster._core.definitions.sensor_definition import SensorExecutionData
 from rich.table import Table
 
 from assets.check_history import latest_materialization_metadata
@@ -69,6 +73,7 @@ from llm_platform.runtime.stack import stack_up
 from llm_platform.settings import TRUSTED_SIGNERS_ENV, Settings
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor
+from sensors.slo_rules import slo_rules_sensor
 
 #: Progress goes to the terminal; the runs' own logs (Dagster events, kfp.local task output)
 #: go to ``$LLM_PLATFORM_HOME/logs/demo.log`` (see ``quiet``).
@@ -214,6 +219,48 @@ class Demo:
                 console.print(f"      [red]{event.step_key}:[/red] {why}")
         return result.success
 
+    def tick_rules_sensor(self) -> None:
+        """One evaluation of ``slo_rules_sensor``: the embedded Prometheus gets the SLO rules
+        of the branch head (recording rules, burn-rate alerts) and reloads."""
+        with (
+            dg.build_sensor_context(
+                instance=self.instance,
+                instance_ref=self.instance.get_ref(),
+                definitions=self.defs,
+                resources=dict(self.defs.resources or {}),
+            ) as ctx,
+            quiet(self.settings.home / "logs" / "demo.log"),
+        ):
+            tick = slo_rules_sensor.evaluate_tick(ctx)
+        console.print(f"  slo_rules_sensor: {tick.skip_message}")
+
+    def tick_rollback_sensor(self) -> SensorExecutionData:
+        """One evaluation of ``production_rollback_sensor`` (as the daemon does every 30 s)."""
+        with (
+            dg.build_sensor_context(
+                instance=self.instance,
+                instance_ref=self.instance.get_ref(),
+                definitions=self.defs,
+                resources=dict(self.defs.resources or {}),
+            ) as ctx,
+            quiet(self.settings.home / "logs" / "demo.log"),
+        ):
+            tick = production_rollback_sensor.evaluate_tick(ctx)
+        return tick
+
+    def wait_for_alert_rollback(self, *, timeout_s: float) -> tuple[SensorExecutionData, float]:
+        """Tick the rollback sensor at the daemon's interval until the SLO rules' page alert
+        makes it request a rollback (or ``timeout_s``); returns the tick and the seconds."""
+        interval = float(production_rollback_sensor.minimum_interval_seconds or 30)
+        t0 = time.monotonic()
+        while True:
+            time.sleep(interval)
+            tick = self.tick_rollback_sensor()
+            waited = time.monotonic() - t0
+            if tick.run_requests or waited > timeout_s:
+                return tick, waited
+            console.print(f"  [dim]{waited:.0f} s: no page alert firing yet[/dim]")
+
     def latest(self, asset: str, model: str) -> dict[str, object]:
         return latest_materialization_metadata(self.instance, asset, model) or {}
 
@@ -238,15 +285,40 @@ class Demo:
         )
 
 
-def send_traffic(url: str, model: str, n: int) -> int:
-    failed = 0
-    with httpx.Client(timeout=10) as client:
-        for _ in range(n):
-            r = client.post(
-                f"{url}/v1/completions", json={"model": model, "prompt": "Shall I", "max_tokens": 4}
-            )
-            failed += r.status_code != 200
-    return failed
+class Traffic(threading.Thread):
+    """Sequential completions to ``url`` (a gateway's model prefix) until the block ends."""
+
+    def __init__(self, url: str, model: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.model = url, model
+        self.sent = self.failed = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        body = {"model": self.model, "prompt": "Shall I", "max_tokens": 4}
+        with httpx.Client(timeout=10) as client:
+            while not self.stop.is_set():
+                try:
+                    ok = client.post(f"{self.url}/v1/completions", json=body).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.sent += 1
+                self.failed += not ok
+                self.stop.wait(0.02)
+
+    def wait_sent(self, n: int, *, timeout_s: float) -> None:
+        """Wait until ``n`` requests have been sent (or ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while self.sent < n and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def __enter__(self) -> Traffic:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join(timeout=15)
 
 
 def summary(demo: Demo, models: Iterable[str]) -> None:
@@ -320,31 +392,38 @@ def main() -> int:
         demo.approve(LLAMA)
         demo.tick_git_sensor()
         demo.evaluate_automation()
-        console.print("[bold]5.[/bold] a fault in production: SLO re-check, automatic rollback")
+        console.print(
+            "[bold]5.[/bold] a fault in production: the SLO page alert, automatic rollback"
+        )
+        demo.tick_rules_sensor()
         prod = demo.latest(PRODUCTION_DEPLOYMENT, LLAMA)
         runtime = LocalRuntime(home)
         fault = runtime.fault_file("production", LLAMA, str(prod["revision"]))
         fault.parent.mkdir(parents=True, exist_ok=True)
-        fault.write_text('{"latency_ms": 0, "error_rate": 0.3}')
         url = f"{info.gateways['production']}/{LLAMA}"
-        time.sleep(2.5)
-        failed = send_traffic(url, LLAMA, 1200)
-        console.print(f"  sent 1200 requests to {url}: {failed} failed")
-        demo.launch(
-            "slo_checks_job", None, tags={TAG_PARTITION: LLAMA, TAG_TRIGGER: "slo_recheck_schedule"}
+        with Traffic(url, LLAMA) as traffic:
+            fault.write_text('{"latency_ms": 0, "error_rate": 0.3}')
+            console.print(f"  30% errors injected into {LLAMA} {prod['revision']}; steady traffic")
+            tick, waited = demo.wait_for_alert_rollback(timeout_s=300.0)
+            # The production checks record the incident (ledger, notification) as the hourly
+            # re-check would; enough traffic for their min_requests first.
+            traffic.wait_sent(1200, timeout_s=120.0)
+            demo.launch(
+                "slo_checks_job",
+                None,
+                tags={TAG_PARTITION: LLAMA, TAG_TRIGGER: "slo_recheck_schedule"},
+            )
+            via_alert = bool(tick.run_requests)
+            if not via_alert:  # no alert in time: the re-check's record decides
+                tick = demo.tick_rollback_sensor()
+        console.print(f"  sent {traffic.sent} requests to {url}: {traffic.failed} failed")
+        how = (
+            f"page alert: fault -> rollback requested in {waited:.0f} s"
+            if via_alert
+            else f"no page alert within {waited:.0f} s: the re-check's record"
         )
-        with (
-            dg.build_sensor_context(
-                instance=instance,
-                instance_ref=instance.get_ref(),
-                definitions=demo.defs,
-                resources=dict(demo.defs.resources or {}),
-            ) as ctx,
-            quiet(home / "logs" / "demo.log"),
-        ):
-            tick = production_rollback_sensor.evaluate_tick(ctx)
         for req in tick.run_requests or []:
-            console.print("  production_rollback_sensor: rollback requested")
+            console.print(f"  production_rollback_sensor: rollback requested ({how})")
             demo.launch("production_job", req.partition_key, tags=req.tags, config=req.run_config)
         summary(demo, [LLAMA, MISTRAL, GEMMA])
         ok = story_happened(demo)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from llm_platform.runtime.prometheus_rules import RulesInstall, install_rules, rule_file
 from llm_platform.settings import kubeconfig_for
 from llm_platform.slo import PrometheusClient
 from llm_platform.slo.cluster_prometheus import cluster_discovery
@@ -64,3 +66,22 @@ class PrometheusResource(dg.ConfigurableResource):
         headers = auth_headers(bearer_token=self.bearer_token, headers_json=self.headers_json)
         url = self.resolved_url(monitoring_namespace=monitoring_namespace, env=env)
         return PrometheusClient(url, timeout=self.timeout_s, headers=headers)
+
+    def install_rules(self, rules_by_env: dict[str, dict[str, Any]]) -> RulesInstall | None:
+        """Give the embedded Prometheus these SLO rules (written under ``home``, reloaded when
+        they changed). None: the platform's Prometheus is the cluster's (``in_cluster``: the
+        rules travel as ``PrometheusRule`` with the manifests) or there is no ``home``.
+
+        Raises:
+            RulesRejected: promtool or Prometheus rejected a file (the previous ones stay).
+        """
+        if self.in_cluster or not self.home:
+            return None
+        return install_rules(Path(self.home), rules_by_env)
+
+    def has_rules(self, envs: list[str]) -> bool:
+        """Whether the embedded Prometheus has a rule file for each of ``envs`` (always True
+        for the cluster's, which :meth:`install_rules` leaves alone)."""
+        if self.in_cluster or not self.home:
+            return True
+        return all(rule_file(Path(self.home), env).exists() for env in envs)

@@ -1,14 +1,19 @@
 """Automation around production: automatic promotion and automatic rollback."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from assets.check_history import (
     latest_check_status,
-    latest_materialization_storage_id,
+    latest_materializations_by_partition,
     partitions_with_new_check_events,
+    record_metadata,
 )
+from assets.commit import environment_config
 from assets.jobs import production_job
 from assets.names import (
+    MODELS_PARTITIONS_NAME,
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
     PROMOTION_AUTOMATION,
@@ -16,9 +21,14 @@ from assets.names import (
     TAG_TRIGGER,
 )
 from assets.production import production_deployment
+from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
+from llm_platform.slo import PrometheusError
+from llm_platform.slo.alerts import parse_alerts, rollback_alerts_query, rollbacks
 from llm_platform.slo.recheck import RECHECK_CHECK
 from resources.artifact_store import ArtifactStoreResource
+from resources.git_repo import ModelsRepoResource
+from resources.prometheus import PrometheusResource
 
 #: Promotes a model once its staging deployment is updated and every blocking staging check
 #: passed against it (``eager() & all_deps_blocking_checks_passed()`` on the asset). The
@@ -56,36 +66,74 @@ def rollback_request(model: str, mat_id: int, reason: str, *, trigger: str) -> d
     )
 
 
+def firing_alert_rollbacks(
+    models_repo: ModelsRepoResource, prometheus: PrometheusResource, serving: dict[str, str]
+) -> dict[str, str]:
+    """Model -> reason for the serving revisions with a firing page alert asking for a
+    rollback, from one ``ALERTS`` query to the production environment's Prometheus.
+
+    Raises:
+        PrometheusError: Prometheus is not configured, unreachable or rejected the query.
+        GitError: the models repo cannot be read.
+        dagster.Failure: the production environment config is invalid.
+    """
+    if not serving:
+        return {}
+    repo = models_repo.repo()
+    production = environment_config(repo, repo.head(), PRODUCTION_ENV)
+    namespace = production.monitoring.prometheus_namespace
+    with prometheus.client(monitoring_namespace=namespace) as client:
+        samples = client.query(rollback_alerts_query(PRODUCTION_ENV), at=datetime.now(UTC))
+    return rollbacks(parse_alerts(samples), serving)
+
+
 @dg.sensor(
     name=ROLLBACK_SENSOR,
     job=production_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Rolls production back to the previous digest when the production re-check "
+    description="Rolls production back to the previous digest when a page alert of the SLO "
+    "rules (fast error-budget burn) fires for the serving revision in the production "
+    "Prometheus (one ALERTS query for the fleet per tick), or when the production re-check "
     "(slo_recheck) of the serving revision asks for it: a latency objective fails or an error "
     "budget burns fast (never when inconclusive).",
 )
 def production_rollback_sensor(
-    context: dg.SensorEvaluationContext, artifact_store: ArtifactStoreResource
+    context: dg.SensorEvaluationContext,
+    artifact_store: ArtifactStoreResource,
+    models_repo: ModelsRepoResource,
+    prometheus: PrometheusResource,
 ) -> dg.SensorResult | dg.SkipReason:
     """One rollback run per failing production deployment (run key = its materialization)."""
     ledger = Ledger(artifact_store.store())
     cursor = int(context.cursor) if context.cursor else 0
-    models, new_cursor = partitions_with_new_check_events(
+    checked, new_cursor = partitions_with_new_check_events(
         context.instance, PRODUCTION_DEPLOYMENT, [RECHECK_CHECK], cursor
     )
-    if not models:
-        return dg.SkipReason("no new production check evaluations")
+    partitions = set(context.instance.get_dynamic_partitions(MODELS_PARTITIONS_NAME))
+    production = {
+        m: r
+        for m, r in latest_materializations_by_partition(
+            context.instance, PRODUCTION_DEPLOYMENT
+        ).items()
+        if m in partitions
+    }
+    serving = {m: str(record_metadata(r).get("revision") or "") for m, r in production.items()}
+    try:
+        alerting = firing_alert_rollbacks(models_repo, prometheus, serving)
+    except (PrometheusError, GitError, dg.Failure) as exc:  # the scheduled re-check still acts
+        context.log.warning(f"firing SLO alerts not read: {exc}")
+        alerting = {}
     requests = []
-    for model in sorted(models):
-        mat_id = latest_materialization_storage_id(context.instance, PRODUCTION_DEPLOYMENT, model)
-        if mat_id is None:
-            continue
-        failing = _rollback_reason(context.instance, model, mat_id)
+    for model in sorted((set(checked) | set(alerting)) & set(production)):
+        mat_id = production[model].storage_id
+        failing = alerting.get(model) or _rollback_reason(context.instance, model, mat_id)
         # The rollback restores the ledger's previous alias; without one there is nothing to do.
         if not failing or ledger.previous(model, PRODUCTION_ENV) is None:
             continue
         reason = "production SLO failed: " + failing
         context.log.warning(f"{model}: {reason}; requesting rollback")
         requests.append(rollback_request(model, mat_id, reason, trigger=ROLLBACK_SENSOR))
+    if not requests and not checked:
+        return dg.SkipReason("no new production check evaluations and no firing page alerts")
     return dg.SensorResult(run_requests=requests, cursor=str(new_cursor))

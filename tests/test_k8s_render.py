@@ -52,11 +52,11 @@ def test_manifests_kserve_environment(checkout: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.output
     docs = list(yaml.safe_load_all(result.stdout))
     assert [d["kind"] for d in docs] == [
-        "ClusterStorageContainer", "ServingRuntime", "InferenceService",
+        "ClusterStorageContainer", "ServingRuntime", "InferenceService", "PrometheusRule",
     ]  # fmt: skip
     for doc in docs:
         validate_manifest(doc)
-    storage, runtime, isvc = docs
+    storage, runtime, isvc, _ = docs
     assert "namespace" not in storage["metadata"]  # cluster-scoped
     assert runtime["metadata"]["namespace"] == isvc["metadata"]["namespace"] == "staging"
     (uri_format,) = storage["spec"]["supportedUriFormats"]
@@ -96,12 +96,19 @@ def test_manifests_deployment_environment(checkout: dict[str, Any]) -> None:
     assert "&id" not in result.stdout  # shared label dicts are written out, not aliased
     docs = list(yaml.safe_load_all(result.stdout))
     assert [d["kind"] for d in docs] == [
-        "Deployment", "Service", "HorizontalPodAutoscaler", "Service",
+        "Deployment", "Service", "HorizontalPodAutoscaler", "Service", "PrometheusRule",
     ]  # fmt: skip
     for doc in docs:
         validate_manifest(doc)
         assert doc["metadata"]["namespace"] == "llm-prod"
-    deployment, _, hpa, service = docs
+    deployment, _, hpa, service, rule = docs
+    # the model's SLO rules: every rule selects it, with the environment's name and thresholds
+    assert rule["metadata"]["labels"] == names.model_labels("production", MODEL)
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert exprs and all(f'"{MODEL}"' in e for e in exprs)
+    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    assert {a["labels"]["environment"] for a in alerts} == {"production"}
+    assert {a["labels"]["severity"] for a in alerts} == {"page", "ticket"}
     pod = deployment["spec"]["template"]["spec"]
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {
         "maxSurge": "25%",

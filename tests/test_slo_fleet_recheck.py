@@ -254,7 +254,12 @@ def test_rollback_sensor_acts_on_the_ticks_record(fleet, prom, tmp_path: Path) -
             )
     with _client(prom) as client:
         run_fleet_recheck(instance, GitRepo(str(repo.path)), client, trigger=SLO_RECHECK_SCHEDULE)
-    with dg.build_sensor_context(instance=instance, resources={"artifact_store": store}) as ctx:
+    resources = {
+        "artifact_store": store,
+        "models_repo": ModelsRepoResource(location=str(repo.path)),
+        "prometheus": PrometheusResource(url=prom[0].url),  # no rules loaded: no alert fires
+    }
+    with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
         tick = production_rollback_sensor(ctx)
     assert isinstance(tick, dg.SensorResult)
     rollbacks = {r.partition_key for r in tick.run_requests or []}

@@ -31,6 +31,7 @@ PLURALS: dict[str, str] = {
     "ServingRuntime": "servingruntimes",
     "ClusterStorageContainer": "clusterstoragecontainers",
     "Node": "nodes",
+    "PrometheusRule": "prometheusrules",
 }
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})

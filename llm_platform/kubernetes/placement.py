@@ -8,11 +8,13 @@ being deployed, gathered here once so rendering stays a pure function.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.config.environment import EnvironmentConfig, Workload
 from llm_platform.config.schema import IntOrPercent, ModelConfig
+from llm_platform.slo.rules_source import rules_for
 
 GIB = 1024**3
 
@@ -35,6 +37,10 @@ class Placement(BaseModel):
     max_surge: IntOrPercent = 1
     max_unavailable: IntOrPercent = 0
     commit: str | None = Field(default=None, description="models-repo commit of the config")
+    slo_rules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="the model's SLO rule groups (rendered as a PrometheusRule)",
+    )
 
     @classmethod
     def from_configs(
@@ -56,6 +62,7 @@ class Placement(BaseModel):
             max_surge=env.deployment.max_surge,
             max_unavailable=env.deployment.max_unavailable,
             commit=commit,
+            slo_rules=rules_for(env, {model.name: model}, only=model.name)["groups"],
         )
 
     @property

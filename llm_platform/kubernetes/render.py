@@ -14,6 +14,7 @@ from llm_platform.kubernetes import kserve, workloads
 from llm_platform.kubernetes.placement import Placement
 from llm_platform.kubernetes.pods import container_spec
 from llm_platform.kubernetes.sidecar import check_faults, serving_port
+from llm_platform.kubernetes.slo_rules import prometheus_rule
 from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 
 #: KServe keeps the latest and the previously rolled-out revision, no more.
@@ -56,7 +57,7 @@ def render(
     latest: RevisionSpec | None = None,
 ) -> list[dict[str, Any]]:
     """Every manifest of ``spec`` in apply order (the storage container and runtimes before
-    the objects using them).
+    the objects using them; the model's SLO ``PrometheusRule`` last).
 
     Args:
         spec: The desired revisions.
@@ -71,6 +72,8 @@ def render(
     if missing:
         raise InvalidDeploymentSpec(f"{spec.env}/{spec.model}: no artifact files for {missing}")
     check_faults(spec)
+    rule = prometheus_rule(spec, placement)
+    rules = [rule] if rule else []
     if placement.workload == "kserve":
         latest = latest or choose_latest(spec, None, None)
         engines = sorted({latest.engine, *(r.engine for r in spec.revisions)})
@@ -78,6 +81,7 @@ def render(
             kserve.storage_container(kserve.artifact_stores(spec)),
             *(kserve.serving_runtime(engine, placement.namespace) for engine in engines),
             kserve.inference_service(spec, placement, files, latest=latest),
+            *rules,
         ]
     out: list[dict[str, Any]] = []
     for rev in spec.revisions:
@@ -91,7 +95,7 @@ def render(
         serving.engine, container_spec(spec.model, serving, files[serving.revision]).port
     )
     out.append(workloads.model_service(spec, placement, port))
-    return out
+    return out + rules
 
 
 class _PlainDumper(yaml.SafeDumper):

@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes.utils import parse_quantity
 
 from llm_platform.kubernetes import names
-from llm_platform.kubernetes.apply import Cluster
+from llm_platform.kubernetes.apply import Cluster, KubernetesApiError
 from llm_platform.kubernetes.context import PlacementSource, artifact_lineage
 from llm_platform.kubernetes.kserve import ISVC_API_VERSION, kserve_runtime
 from llm_platform.kubernetes.observe import (
@@ -31,6 +31,7 @@ from llm_platform.kubernetes.observe import (
     wanted_replicas,
 )
 from llm_platform.kubernetes.render import choose_latest, render
+from llm_platform.kubernetes.slo_rules import PROMETHEUS_RULE_API_VERSION, PROMETHEUS_RULE_KIND
 from llm_platform.kubernetes.workloads import revision_object_name
 from llm_platform.runtime.base import (
     CapacityReport,
@@ -44,12 +45,14 @@ from llm_platform.runtime.base import (
 )
 
 #: The objects of each workload, in deletion order (HPA before its Deployment).
+_RULES = (PROMETHEUS_RULE_API_VERSION, PROMETHEUS_RULE_KIND)
 WORKLOAD_KINDS = {
-    "kserve": [(ISVC_API_VERSION, "InferenceService")],
+    "kserve": [(ISVC_API_VERSION, "InferenceService"), _RULES],
     "deployment": [
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
         ("apps/v1", "Deployment"),
         ("v1", "Service"),
+        _RULES,
     ],
 }
 
@@ -196,11 +199,21 @@ class KubernetesRuntime(Runtime):
         files = {name: item.files for name, item in lineage.items()}
         manifests = render(spec, placement, files, latest=newest)
         cluster = self.cluster_for(spec.env)
-        applied = [cluster.apply(m) for m in manifests]
+        applied = [self._apply(cluster, m) for m in manifests]
         holder = next(
             m for m in reversed(applied) if m.get("kind") in ("InferenceService", "Service")
         )
         return self._observe(placement.namespace, placement.workload, holder, spec)
+
+    def _apply(self, cluster: Cluster, manifest: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return cluster.apply(manifest)
+        except KubernetesApiError as exc:
+            # No prometheus-operator CRD in this cluster: the workload still deploys and the
+            # scheduled SLO re-check still judges it (RBAC refusals and other errors raise).
+            if manifest["kind"] == PROMETHEUS_RULE_KIND and exc.status == 404:
+                return manifest
+            raise
 
     def set_weights(self, env: str, model: str, weights: dict[str, int]) -> DeploymentStatus:
         """Shift traffic (canaryTrafficPercent, or the Service's color); refuses to route to a

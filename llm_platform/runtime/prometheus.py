@@ -1,7 +1,9 @@
 """The embedded Prometheus: binary lookup, config, file_sd target files, start/stop by pid.
 
 Targets are discovered through ``file_sd_configs`` (refreshed every second) so that the runtime
-only rewrites two JSON files when servers come and go; Prometheus never needs a reload.
+only rewrites two JSON files when servers come and go. The SLO rule files under
+``prometheus/rules`` are the one thing that needs a reload (``/-/reload``, lifecycle API on):
+:mod:`llm_platform.runtime.prometheus_rules`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from llm_platform.serving.engines import get_engine
 
 MODEL_JOB = "llm-model"
 GATEWAY_JOB = "llm-gateway"
+RULE_FILE_SUFFIX = ".rules.yml"
 DEFAULT_BINARY_LOCATIONS = (Path("/usr/bin/prometheus"), Path("/usr/local/bin/prometheus"))
 
 
@@ -62,6 +65,8 @@ class PrometheusPaths:
         self.targets = self.root / "targets"
         self.model_targets = self.targets / "models.json"
         self.gateway_targets = self.targets / "gateways.json"
+        #: One rule file per environment (``llm_platform.runtime.prometheus_rules``).
+        self.rules = self.root / "rules"
         self.log = home / "logs" / "prometheus.log"
 
 
@@ -102,6 +107,8 @@ def render_config(paths: PrometheusPaths, *, scrape_interval: str = "1s") -> str
             job(MODEL_JOB, paths.model_targets),
             job(GATEWAY_JOB, paths.gateway_targets),
         ],
+        # The SLO recording rules and burn-rate alerts, evaluated every scrape interval.
+        "rule_files": [str(paths.rules / f"*{RULE_FILE_SUFFIX}")],
     }
     return yaml.safe_dump(config, sort_keys=False)
 
@@ -110,6 +117,7 @@ def write_config(home: Path, *, scrape_interval: str = "1s") -> PrometheusPaths:
     """Write prometheus.yml and empty target files when missing; return the paths."""
     paths = PrometheusPaths(home)
     paths.data.mkdir(parents=True, exist_ok=True)
+    paths.rules.mkdir(parents=True, exist_ok=True)
     for target_file in (paths.model_targets, paths.gateway_targets):
         if not target_file.exists():
             write_targets(target_file, [])
@@ -212,6 +220,15 @@ def start_prometheus(
     )
 
 
+def embedded_url(stack_file: Path) -> str | None:
+    """The URL ``stack.json`` records for the embedded Prometheus (None: no stack)."""
+    try:
+        url = json.loads(stack_file.read_text()).get("prometheus_url")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return url if isinstance(url, str) and url else None
+
+
 def wait_until_unscraped(stack_file: Path, addresses: set[str], *, timeout_s: float) -> bool:
     """Wait until the embedded Prometheus no longer lists ``addresses`` as active targets.
 
@@ -222,10 +239,7 @@ def wait_until_unscraped(stack_file: Path, addresses: set[str], *, timeout_s: fl
     Returns:
         True when none of the addresses is an active target (any more), False at the timeout.
     """
-    try:
-        url = json.loads(stack_file.read_text()).get("prometheus_url")
-    except (OSError, ValueError):
-        return True
+    url = embedded_url(stack_file)
     if not url or not addresses:
         return True
     deadline = time.monotonic() + timeout_s

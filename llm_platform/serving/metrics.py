@@ -18,34 +18,19 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from llm_platform.slo.profiles import (
+    LATENCY_BUCKETS,
+    REQUESTS_FAILED_TOTAL,
+    REQUESTS_TOTAL,
+    TPOT_BUCKETS,
+    TTFT_BUCKETS,
+)
+
 # The contract series' names are defined once, where the SLO queries read them.
 from llm_platform.slo.profiles import REQUEST_DURATION_SECONDS as REQUEST_DURATION
-from llm_platform.slo.profiles import REQUESTS_FAILED_TOTAL, REQUESTS_TOTAL
 from llm_platform.slo.profiles import TIME_PER_OUTPUT_TOKEN_SECONDS as TIME_PER_OUTPUT_TOKEN
 from llm_platform.slo.profiles import TIME_TO_FIRST_TOKEN_SECONDS as TIME_TO_FIRST_TOKEN
 
-# Bucket edges dense around typical latency SLO thresholds (p95 0.5 s .. 3 s).
-LATENCY_BUCKETS = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    1.5,
-    2.0,
-    2.5,
-    3.0,
-    5.0,
-    10.0,
-)
-# First-token latency of LLMs spans 10 ms (cached prompt) to tens of seconds (long prompt).
-TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0)
-# Gaps between output tokens: 1 ms (small model) to 1 s (overloaded).
-TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0)
 GATEWAY_LABELS = ("model", "namespace", "version", "color", "revision")
 
 PROMPT_TOKENS_TOTAL = "llm_prompt_tokens_total"

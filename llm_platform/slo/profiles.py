@@ -19,6 +19,9 @@ from llm_platform.durations import check_duration
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
+#: The quantile of the latency objectives (``latency_p95_ms``, ``ttft_p95_ms``, ``tpot_p95_ms``).
+LATENCY_QUANTILE = 0.95
+
 # The gateway's contract series (DESIGN.md "Metrics"), labelled model, namespace, version,
 # revision and color. Histograms are in seconds.
 REQUESTS_TOTAL = "llm_requests_total"
@@ -26,6 +29,31 @@ REQUESTS_FAILED_TOTAL = "llm_requests_failed_total"
 REQUEST_DURATION_SECONDS = "llm_request_duration_seconds"
 TIME_TO_FIRST_TOKEN_SECONDS = "llm_time_to_first_token_seconds"
 TIME_PER_OUTPUT_TOKEN_SECONDS = "llm_time_per_output_token_seconds"
+
+# The gateway's histogram bucket edges (seconds). The SLO rules turn a p95 objective into a
+# "bad events" ratio only where its threshold is one of these edges.
+# End-to-end: edges dense around typical latency SLO thresholds (p95 0.5 s .. 3 s).
+LATENCY_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    2.5,
+    3.0,
+    5.0,
+    10.0,
+)
+# First-token latency of LLMs spans 10 ms (cached prompt) to tens of seconds (long prompt).
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0)
+# Gaps between output tokens: 1 ms (small model) to 1 s (overloaded).
+TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0)
 
 
 class MetricProfile(BaseModel):
@@ -46,6 +74,8 @@ class MetricProfile(BaseModel):
         namespace_label: Label carrying the Kubernetes namespace.
         up_job: ``job`` label of the scrape jobs whose ``up`` series give availability.
         up_model_label: Label carrying the model name on the ``up`` series.
+        buckets: Known bucket edges (seconds) per histogram base name; the SLO rules record a
+            p95 objective's "bad events" ratio only where its threshold is an edge.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,6 +93,7 @@ class MetricProfile(BaseModel):
     namespace_label: str = "namespace"
     up_job: str = "llm-model"
     up_model_label: str = "model"
+    buckets: dict[str, tuple[float, ...]] = Field(default_factory=dict)
 
 
 DEFAULT_PROFILE = MetricProfile(
@@ -72,6 +103,11 @@ DEFAULT_PROFILE = MetricProfile(
     tpot_histogram=TIME_PER_OUTPUT_TOKEN_SECONDS,
     requests_total=REQUESTS_TOTAL,
     requests_failed=REQUESTS_FAILED_TOTAL,
+    buckets={
+        REQUEST_DURATION_SECONDS: LATENCY_BUCKETS,
+        TIME_TO_FIRST_TOKEN_SECONDS: TTFT_BUCKETS,
+        TIME_PER_OUTPUT_TOKEN_SECONDS: TPOT_BUCKETS,
+    },
 )
 
 # vLLM (0.6+ / V1 engine) exports no "failed" counter. It counts every finished request in
@@ -152,7 +188,8 @@ class Scope:
 
     With ``model=None`` (fleet mode) aggregations keep the model label (``by_model``,
     ``by_up``) and the ``group`` labels (e.g. ``revision``) so that one query answers every
-    model (and revision) of the namespace.
+    model (and revision) of the namespace; ``keep_labels`` keeps them for one model too (the
+    Prometheus rules of a single model).
 
     Raises:
         ValueError: On an invalid window or label name.
@@ -167,6 +204,7 @@ class Scope:
         model: str | None = None,
         extra_labels: dict[str, str] | None = None,
         group: tuple[str, ...] = (),
+        keep_labels: bool = False,
     ) -> None:
         self.profile, self.namespace, self.model = profile, namespace, model
         self.window = check_window(window)
@@ -174,9 +212,10 @@ class Scope:
         for name in group:
             selector({name: ""})  # validates the label name
         kept = "".join(f", {name}" for name in group)
-        self.by_model = f" by ({profile.model_label}{kept})" if model is None else ""
-        self.by_up = f" by ({profile.up_model_label}{kept})" if model is None else ""
-        self.by_le = f"{profile.model_label}{kept}, le" if model is None else "le"
+        grouped = model is None or keep_labels
+        self.by_model = f" by ({profile.model_label}{kept})" if grouped else ""
+        self.by_up = f" by ({profile.up_model_label}{kept})" if grouped else ""
+        self.by_le = f"{profile.model_label}{kept}, le" if grouped else "le"
         self.select(profile.model_label, {})  # validates the extra label names now
 
     def select(
@@ -209,4 +248,5 @@ class Scope:
     def histogram_p95(self, histogram: str) -> str:
         """p95 over the window of a histogram (base name, seconds)."""
         bucket = f"{histogram}_bucket{self.select(self.profile.model_label, {})}"
-        return f"histogram_quantile(0.95, sum by ({self.by_le}) (rate({bucket}[{self.window}])))"
+        rate = f"sum by ({self.by_le}) (rate({bucket}[{self.window}]))"
+        return f"histogram_quantile({LATENCY_QUANTILE}, {rate})"
