@@ -27,7 +27,11 @@ def change_paths(repo: GitRepo, commit: str, model: str) -> list[str]:
     except (ConfigError, GitError):
         return paths  # no readable config at the commit: the directory is all there is
     source = config.source
-    if source.type == "local" and not PurePosixPath(source.uri).is_absolute():
+    if (
+        source is not None
+        and source.type == "local"
+        and not PurePosixPath(source.uri).is_absolute()
+    ):
         paths.append(str(PurePosixPath(source.uri)))
     return paths
 

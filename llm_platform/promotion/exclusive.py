@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ValidationError
 
 from llm_platform.errors import PlatformError
-from llm_platform.promotion.ledger import AliasTarget, Ledger, LedgerEvent
+from llm_platform.promotion.ledger import AliasTarget, EventKind, Ledger, LedgerEvent
 from llm_platform.promotion.rollout import RolloutPlan, RolloutResult, execute_rollout
 from llm_platform.runtime.base import Runtime
 
@@ -147,7 +147,7 @@ def roll_out_and_record(
         }
         if result.outcome != "promoted":
             # A canary held at its share (analysis.on_inconclusive: hold) is not rolled back.
-            kind = "held" if result.outcome == "held" else "rolled_back"
+            kind: EventKind = "held" if result.outcome == "held" else "rolled_back"
             event = ledger.record(
                 LedgerEvent(kind=kind, reason=result.reason, evidence=evidence, **event_fields)
             )
