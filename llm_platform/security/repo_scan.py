@@ -15,9 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from llm_platform.config.schema import Source
 from llm_platform.gitops.files import normalise_path
 from llm_platform.gitops.repo import GitRepo
 from llm_platform.gitops.runner import GitPathNotFoundError, run_git
+from llm_platform.repo_layout import MODELS_DIR
 from llm_platform.security.report import Finding
 from llm_platform.security.rules import BLOCKING_SEVERITIES
 from llm_platform.security.scanner import scanner_versions
@@ -246,3 +248,28 @@ def scan_commit(repo: GitRepo, commit: str, paths: list[str] | None = None) -> R
             commit=sha,
             paths=wanted,
         )
+
+
+def model_scan_paths(name: str, source_type: str | None, source_uri: str | None) -> list[str]:
+    """What a model's repository scan covers: ``models/<name>/`` and an in-repo source path."""
+    paths = [f"{MODELS_DIR}/{name}"]
+    if source_type == "local" and source_uri and not Path(source_uri).is_absolute():
+        paths.append(normalise_path(source_uri))
+    return paths
+
+
+def check_metadata(report: RepoScanReport) -> dict[str, int | str]:
+    """Counts and the Markdown findings table for a check's metadata (no secret values)."""
+    return {**report.summary, "findings_table": report.markdown()}
+
+
+def scan_model_commit(
+    repo: GitRepo, commit: str, name: str, source: Source | None
+) -> RepoScanReport:
+    """Scan model ``name``'s own files at ``commit`` (the registration check's scan).
+
+    Raises:
+        GitError: the commit does not exist or git failed.
+    """
+    paths = model_scan_paths(name, source.type if source else None, source.uri if source else None)
+    return scan_commit(repo, commit, paths)

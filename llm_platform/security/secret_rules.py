@@ -27,7 +27,7 @@ HEURISTIC_TYPES = frozenset(
 
 
 def secret_rule_id(secret_type: str) -> str:
-    """The rule id of a detect-secrets type, e.g. ``AWS Access Key`` -> ``secret-aws-access-key``."""
+    """A detect-secrets type's rule id: ``AWS Access Key`` -> ``secret-aws-access-key``."""
     return "secret-" + re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
 
 
