@@ -99,11 +99,11 @@ def registered_model(
             description=f"{model_config_path(name)}: no 'source:' block, nothing to register"
         )
     secrets = scan_model_commit(repo, sha, name, config.source)
+    yield _repository_check(secrets)
     if not secrets.safe:
-        yield _repository_check(secrets)
         raise dg.Failure(
-            description=f"{name}: {len(secrets.blocking())} secret(s) in the "
-            f"model's files at {sha[:12]}: remove them (and rotate them)"
+            description=f"{name}: {len(secrets.blocking())} secret(s) in the model's files at "
+            f"{sha[:12]}: remove them (and rotate them) or review them in .secrets.baseline"
         )
     with registrar.scratch_dir(prefix=f"register-{name}-") as checkout:
         try:
@@ -171,7 +171,6 @@ def registered_model(
                 passed=bool(record.scan_safe),
                 metadata={k: v for k, v in summary.items() if isinstance(v, int)},
             ),
-            _repository_check(secrets),
             dg.AssetCheckResult(
                 check_name=CHECK_ARTIFACT_INTEGRITY,
                 passed=not problems,

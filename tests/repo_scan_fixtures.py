@@ -6,11 +6,16 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
-
-from tests.gitops_fixtures import WorkRepo
+from typing import Protocol
 
 _UPPER_DIGITS = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
+
+
+class Writable(Protocol):
+    """A test repository that can write a file (``WorkRepo``, conftest's ``ModelsRepo``)."""
+
+    def write(self, rel: str, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class Planted:
         )
 
 
-def plant_secrets(repo: WorkRepo, model: str = "alpha", seed: int = 7) -> Planted:
+def plant_secrets(repo: Writable, model: str = "alpha", seed: int = 7) -> Planted:
     """Write an AWS key and a Slack webhook into ``models/<model>/serving.env`` (lines 2 and 3)
     and a private key into ``models/<model>/deploy-key.pem`` (line 1)."""
     rng = random.Random(seed)
