@@ -16,7 +16,7 @@ from assets.names import (
 from assets.partitions import models_partitions
 from llm_platform.config import model_config_path
 from llm_platform.errors import PlatformError
-from llm_platform.gitops.commit_status import Stage, artifact_unsafe, registered
+from llm_platform.gitops.commit_status import Stage, artifact_unsafe, registered, secrets_found
 from llm_platform.registration import ArtifactUnsafeError
 from llm_platform.security.repo_scan import RepoScanReport, check_metadata, scan_model_commit
 from resources.artifact_store import ArtifactStoreResource
@@ -101,6 +101,8 @@ def registered_model(
     secrets = scan_model_commit(repo, sha, name, config.source)
     yield _repository_check(secrets)
     if not secrets.safe:
+        leaks = secrets.blocking()
+        github.report(context, secrets_found(name, len(leaks), len({f.path for f in leaks})))
         raise dg.Failure(
             description=f"{name}: {len(secrets.blocking())} secret(s) in the model's files at "
             f"{sha[:12]}: remove them (and rotate them) or review them in .secrets.baseline"

@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from llm_platform.cli import scan_cmd
+from llm_platform.gitops.commit_status import secrets_found
 from llm_platform.gitops.repo import GitRepo
 from llm_platform.security.repo_scan import (
     MAX_SCANNED_BYTES,
@@ -194,3 +195,9 @@ def test_model_scan_paths() -> None:
     assert model_scan_paths("m", "local", "./weights/m/") == ["models/m", "weights/m"]
     assert model_scan_paths("m", "local", "/srv/weights") == ["models/m"]
     assert model_scan_paths("m", "s3", "s3://b/m") == ["models/m"]
+
+
+def test_commit_status_counts_without_values() -> None:
+    status = secrets_found("alpha", 3, 2)
+    assert status.state == "failure"
+    assert "3 finding(s) in 2 file(s)" in status.description
