@@ -328,3 +328,24 @@ def test_action_fails_on_a_leaked_secret_without_printing_it(tmp_path: Path) -> 
     for value in planted.values:
         assert value not in everything
     assert result.step("Fail on").exit_code == 1 and result.failed
+
+
+def test_checkov_that_cannot_run_fails_the_action(tmp_path: Path) -> None:
+    """checkov runs outside llm-platform's venv: when it is missing the step fails (closed)."""
+    repo = passing_repo(tmp_path / "models-repo")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    result = run_action(
+        ACTION,
+        workspace=repo.path,
+        runner_temp=temp,
+        inputs={"install": "false", "checkov": "path"},
+        env={"PATH": f"{BIN}:/usr/bin:/bin"},  # no checkov on it
+    )
+    step = result.step("Check Dockerfile")
+    assert step.ran and step.exit_code == 127, step.stderr
+    assert "checkov: command not found" in step.stderr
+    # Models without a registered artifact cannot be rendered yet: said, not hidden.
+    assert "::warning::manifests for mistral-7b in staging not rendered" in step.stdout
+    assert not result.step("Upload checkov").ran
+    assert result.step("Fail on").exit_code == 0 and result.failed
