@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from llm_platform.config.schema import Source
 from llm_platform.gitops.files import normalise_path
 from llm_platform.gitops.repo import GitRepo
-from llm_platform.gitops.runner import GitPathNotFoundError, run_git
+from llm_platform.gitops.runner import GitError, GitPathNotFoundError, run_git
 from llm_platform.repo_layout import MODELS_DIR
 from llm_platform.security.report import Finding
 from llm_platform.security.rules import BLOCKING_SEVERITIES
@@ -192,18 +192,37 @@ def scan_directory(root: Path) -> RepoScanReport:
     return _report(root, rels, skipped, text, root=str(root))
 
 
-def _tracked(repo: GitRepo, sha: str, paths: list[str]) -> list[tuple[str, str, int]]:
-    out = run_git(
-        repo.git_dir, ["ls-tree", "-r", "-l", "-z", sha, "--", *paths], where=repo.location
-    ).stdout
+def _tracked(repo: GitRepo, sha: str, paths: list[str]) -> list[tuple[str, str, int, str]]:
+    """``(mode, path, size, object id)`` of every entry under ``paths`` at ``sha``."""
+    args = ["ls-tree", "-r", "-l", "-z", sha, "--", *paths]
+    out = run_git(repo.git_dir, args, where=repo.location).stdout
     entries = []
     for entry in out.split(b"\0"):
         meta, _, name = entry.partition(b"\t")
         fields = meta.decode().split()
         if len(fields) == 4:
             size = int(fields[3]) if fields[3].isdigit() else 0
-            entries.append((fields[0], name.decode("utf-8", "surrogateescape"), size))
+            entries.append((fields[0], name.decode("utf-8", "surrogateescape"), size, fields[2]))
     return entries
+
+
+def _blobs(repo: GitRepo, oids: list[str]) -> list[bytes]:
+    """The contents of ``oids`` from one ``git cat-file --batch``."""
+    if not oids:
+        return []
+    request = "".join(f"{oid}\n" for oid in oids).encode()
+    args = ["cat-file", "--batch"]
+    out = run_git(repo.git_dir, args, stdin=request, where=repo.location).stdout
+    blobs, pos = [], 0
+    for oid in oids:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if len(header) != 3 or header[0].decode() != oid or header[1] != b"blob":
+            raise GitError(f"{repo.location}: unexpected git cat-file output for {oid}")
+        size = int(header[2])
+        blobs.append(out[end + 1 : end + 1 + size])
+        pos = end + 1 + size + 1
+    return blobs
 
 
 def scan_commit(repo: GitRepo, commit: str, paths: list[str] | None = None) -> RepoScanReport:
@@ -218,16 +237,18 @@ def scan_commit(repo: GitRepo, commit: str, paths: list[str] | None = None) -> R
     sha = repo.resolve(commit)
     wanted = sorted({normalise_path(p) for p in paths or []})
     skipped: list[str] = []
+    small: list[tuple[str, str]] = []
+    for mode, rel, size, oid in _tracked(repo, sha, wanted):
+        if rel == SECRETS_BASELINE:
+            continue
+        if mode not in _REGULAR_MODES or size > MAX_SCANNED_BYTES:
+            skipped.append(rel)
+        else:
+            small.append((rel, oid))
     rels: list[str] = []
     with tempfile.TemporaryDirectory(prefix="repo-scan-") as scratch:
         root = Path(scratch)
-        for mode, rel, size in _tracked(repo, sha, wanted):
-            if rel == SECRETS_BASELINE:
-                continue
-            if mode not in _REGULAR_MODES or size > MAX_SCANNED_BYTES:
-                skipped.append(rel)
-                continue
-            data = repo.read_file(sha, rel)
+        for (rel, _), data in zip(small, _blobs(repo, [oid for _, oid in small]), strict=True):
             if b"\0" in data[:_SNIFF_BYTES]:
                 skipped.append(rel)
                 continue
@@ -239,15 +260,8 @@ def scan_commit(repo: GitRepo, commit: str, paths: list[str] | None = None) -> R
             baseline_text: bytes | None = repo.read_file(sha, SECRETS_BASELINE)
         except GitPathNotFoundError:
             baseline_text = None
-        return _report(
-            root,
-            rels,
-            skipped,
-            baseline_text,
-            root=str(repo.git_dir.resolve()),
-            commit=sha,
-            paths=wanted,
-        )
+        where = str(repo.git_dir.resolve())
+        return _report(root, rels, skipped, baseline_text, root=where, commit=sha, paths=wanted)
 
 
 def model_scan_paths(name: str, source_type: str | None, source_uri: str | None) -> list[str]:
