@@ -190,6 +190,17 @@ def test_weights_and_binaries_are_skipped_and_counted(tmp_path: Path) -> None:
         assert _places(report.blocking()) == planted.places
 
 
+def test_a_file_that_is_not_utf8_is_still_scanned(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    planted = plant_secrets(repo)
+    latin = repo.path / "models" / "beta" / "notes.txt"
+    latin.write_bytes(b"caf\xe9 \xff\n" + f"key={planted.aws_key}\n".encode())
+    repo.commit("latin-1 notes")
+    for report in (scan_directory(repo.path), scan_commit(GitRepo(str(repo.path)), "main")):
+        found = {(f.path, f.detail["line"]) for f in report.blocking()}
+        assert ("models/beta/notes.txt", 2) in found
+
+
 def test_model_scan_paths() -> None:
     assert model_scan_paths("m", None, None) == ["models/m"]
     assert model_scan_paths("m", "local", "./weights/m/") == ["models/m", "weights/m"]

@@ -107,6 +107,19 @@ def _is_text(path: Path) -> bool:
         return b"\0" not in handle.read(_SNIFF_BYTES)
 
 
+def _utf8_path(root: Path, rel: str, recoded: Path) -> str:
+    """``root/rel``, or a UTF-8 copy under ``recoded`` (detect-secrets skips undecodable files)."""
+    data = (root / rel).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        target = recoded / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(data.decode("utf-8", "replace"), encoding="utf-8")
+        return str(target)
+    return str(root / rel)
+
+
 def _scan_files(root: Path, rels: list[str], baseline: Baseline) -> tuple[list[Finding], int]:
     from detect_secrets.core.scan import scan_file
     from detect_secrets.settings import default_settings
@@ -114,9 +127,9 @@ def _scan_files(root: Path, rels: list[str], baseline: Baseline) -> tuple[list[F
     rules = secret_rules()
     findings: list[Finding] = []
     suppressed = 0
-    with default_settings():
+    with default_settings(), tempfile.TemporaryDirectory(prefix="repo-scan-utf8-") as recoded:
         for rel in rels:
-            for secret in scan_file(str(root / rel)):
+            for secret in scan_file(_utf8_path(root, rel, Path(recoded))):
                 kind, line, digest = secret.type, secret.line_number, secret.secret_hash
                 if baseline.covers(rel, kind, digest):
                     suppressed += 1
