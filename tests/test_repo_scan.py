@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -148,6 +150,22 @@ def test_baseline_suppresses_reviewed_findings_only(tmp_path: Path) -> None:
     # The same key pasted in another file is not covered by the review of the first.
     repo.write("models/beta/copy.env", f"KEY={planted.aws_key}\n")
     assert ("models/beta/copy.env", 1) in _places(scan_directory(repo.path).findings).values()
+
+
+def test_baseline_written_by_detect_secrets_itself(tmp_path: Path) -> None:
+    """``detect-secrets scan > .secrets.baseline`` (the tool's own CLI) is understood as is."""
+    repo = _repo(tmp_path)
+    plant_secrets(repo)
+    repo.commit("reviewed test fixtures")
+    tool = Path(sys.executable).parent / "detect-secrets"
+    proc = subprocess.run(
+        [str(tool), "scan"], cwd=repo.path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    repo.write(SECRETS_BASELINE, proc.stdout)
+    sha = repo.commit("baseline")
+    for report in (scan_directory(repo.path), scan_commit(GitRepo(str(repo.path)), sha)):
+        assert report.safe and report.findings == [] and report.suppressed == 3
 
 
 def test_unreadable_baseline_fails_closed(tmp_path: Path) -> None:
