@@ -16,6 +16,7 @@ DELIVERY_METRICS = "delivery_metrics"
 CHECK_CONFIG_VALID = "config_valid"
 CHECK_ARTIFACT_INTEGRITY = "artifact_integrity"
 CHECK_SECURITY_SCAN = "security_scan"
+CHECK_REPOSITORY_SCAN = "repository_scan"
 CHECK_INTEGRATION_TESTS = "integration_tests"
 
 TAG_COMMIT = "llm-platform/commit"

@@ -8,6 +8,7 @@ import dagster as dg
 from assets.commit import model_config_at, validated_config_metadata
 from assets.names import (
     CHECK_ARTIFACT_INTEGRITY,
+    CHECK_REPOSITORY_SCAN,
     CHECK_SECURITY_SCAN,
     MODEL_CONFIG,
     REGISTERED_MODEL,
@@ -15,8 +16,9 @@ from assets.names import (
 from assets.partitions import models_partitions
 from llm_platform.config import model_config_path
 from llm_platform.errors import PlatformError
-from llm_platform.gitops.commit_status import Stage, artifact_unsafe, registered
+from llm_platform.gitops.commit_status import Stage, artifact_unsafe, registered, secrets_found
 from llm_platform.registration import ArtifactUnsafeError
+from llm_platform.security.repo_scan import RepoScanReport, check_metadata, scan_model_commit
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
@@ -34,6 +36,16 @@ def _spec(name: str, description: str) -> dg.AssetCheckSpec:
     )
 
 
+def _repository_check(report: RepoScanReport) -> dg.AssetCheckResult:
+    meta = check_metadata(report)
+    table = str(meta.pop("findings_table"))
+    return dg.AssetCheckResult(
+        check_name=CHECK_REPOSITORY_SCAN,
+        passed=report.safe,
+        metadata={**meta, "findings": dg.MetadataValue.md(table)},
+    )
+
+
 @dg.asset(
     name=REGISTERED_MODEL,
     partitions_def=models_partitions,
@@ -45,6 +57,12 @@ def _spec(name: str, description: str) -> dg.AssetCheckSpec:
             CHECK_SECURITY_SCAN,
             "Every file of the artifact was scanned: no pickle importing dangerous globals, "
             "every safetensors header parses and its offsets fit the file.",
+        ),
+        _spec(
+            CHECK_REPOSITORY_SCAN,
+            "No leaked secret (detect-secrets: AWS keys, private keys, tokens, ...) in the "
+            "model's files at the commit (models/<name>/ and its in-repo source path), apart "
+            "from findings reviewed in .secrets.baseline; a secret blocks registration.",
         ),
         _spec(
             CHECK_ARTIFACT_INTEGRITY,
@@ -67,7 +85,8 @@ def registered_model(
     it, and stores it content-addressed (``<name>/<version>/<digest>/``) with a registry record
     linking commit → config hash → KFP run → artifact URI + digest. Registering the same bytes
     again uploads nothing. An unsafe artifact is never stored: the failed ``security_scan``
-    check carries the scan report's summary and unsafe files, from either registrar.
+    check carries the scan report's summary and unsafe files, from either registrar. A secret
+    leaked in the model's files fails ``repository_scan`` before anything is fetched.
     """
     name = context.partition_key
     meta = validated_config_metadata(context, name)
@@ -78,6 +97,15 @@ def registered_model(
     if config.source is None:
         raise dg.Failure(
             description=f"{model_config_path(name)}: no 'source:' block, nothing to register"
+        )
+    secrets = scan_model_commit(repo, sha, name, config.source)
+    yield _repository_check(secrets)
+    if not secrets.safe:
+        leaks = secrets.blocking()
+        github.report(context, secrets_found(name, len(leaks), len({f.path for f in leaks})))
+        raise dg.Failure(
+            description=f"{name}: {len(secrets.blocking())} secret(s) in the model's files at "
+            f"{sha[:12]}: remove them (and rotate them) or review them in .secrets.baseline"
         )
     with registrar.scratch_dir(prefix=f"register-{name}-") as checkout:
         try:

@@ -9,13 +9,19 @@ import dagster as dg
 import pytest
 
 from assets.model_config import model_config
-from assets.names import CHECK_ARTIFACT_INTEGRITY, CHECK_SECURITY_SCAN, REGISTERED_MODEL
+from assets.names import (
+    CHECK_ARTIFACT_INTEGRITY,
+    CHECK_REPOSITORY_SCAN,
+    CHECK_SECURITY_SCAN,
+    REGISTERED_MODEL,
+)
 from assets.registered_model import registered_model
 from llm_platform.digest import digest_directory
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.registrar import LocalKfpRegistrarResource
+from tests.repo_scan_fixtures import plant_secrets
 from tests.security_fixtures import malicious_pickle
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "examples/models-repo/weights"
@@ -66,6 +72,7 @@ def test_register_demo_model_end_to_end(repo_with_weights, tmp_path):
         assert _checks(result) == {
             "config_valid": True,
             CHECK_SECURITY_SCAN: True,
+            CHECK_REPOSITORY_SCAN: True,
             CHECK_ARTIFACT_INTEGRITY: True,
         }
         store_files = list((tmp_path / "store").rglob("model.safetensors"))
@@ -113,3 +120,34 @@ def test_invalid_config_never_registers(repo_with_weights, tmp_path):
         assert not alone.success
         failure = [e for e in alone.all_events if e.event_type_value == "STEP_FAILURE"][0]
         assert "invalid" in str(failure.event_specific_data.error)
+
+
+def _check(result, name: str) -> dg.AssetCheckEvaluation:
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == name)
+
+
+def test_leaked_secret_blocks_registration_without_showing_it(repo_with_weights, tmp_path):
+    planted = plant_secrets(repo_with_weights, "alpha")
+    shutil.copytree(DEMO_WEIGHTS / "tiny-shakespeare", repo_with_weights.path / "weights" / "beta")
+    repo_with_weights.commit("leak a key")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("models", ["alpha", "beta"])
+        result = _run(repo_with_weights, tmp_path, instance)
+        assert not result.success
+        check = _check(result, CHECK_REPOSITORY_SCAN)
+        assert check.passed is False
+        meta = {k: v.value for k, v in check.metadata.items()}
+        assert meta["blocking"] == 3 and meta["suppressed_by_baseline"] == 0
+        assert "`models/alpha/serving.env` | 2 |" in meta["findings"]
+        failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+        shown = str(meta) + str(failure.event_specific_data.error)
+        assert "3 secret(s)" in shown
+        logged = "".join(str(entry) for entry in instance.all_logs(result.run_id))
+        for value in planted.values:
+            assert value not in shown and value not in logged
+        # Nothing was registered, not even the bytes.
+        assert not result.asset_materializations_for_node(REGISTERED_MODEL)
+        assert not list((tmp_path / "store").rglob("record.json"))
+        # Another model of the same commit is not blocked by alpha's leak.
+        beta = _run(repo_with_weights, tmp_path, instance, key="beta")
+        assert beta.success and _check(beta, CHECK_REPOSITORY_SCAN).passed is True

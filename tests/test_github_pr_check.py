@@ -20,6 +20,7 @@ from llm_platform.config.github_format import (
 from llm_platform.config.problems import Problem
 from tests.action_runner import run_action
 from tests.gitops_fixtures import WorkRepo
+from tests.repo_scan_fixtures import plant_secrets
 from tests.security_fixtures import malicious_pickle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,7 +248,7 @@ def run_check(repo: WorkRepo, tmp_path: Path):  # noqa: ANN201
         ACTION,
         workspace=repo.path,
         runner_temp=temp,
-        inputs={"install": "false"},
+        inputs={"install": "false", "checkov": "false"},
         env={"PATH": f"{BIN}:/usr/bin:/bin"},
     )
 
@@ -258,12 +259,13 @@ def test_action_on_a_failing_repo_annotates_and_fails(tmp_path: Path) -> None:
     assert [s.name for s in result.steps if s.ran] == [
         "Validate configs (annotations on the pull request)",
         "Scan model artifacts (SARIF)",
-        "Fail on invalid configs or unsafe artifacts",
+        "Scan the repository for secrets (SARIF)",
+        "Fail on invalid configs, unsafe artifacts or leaked secrets",
     ]
     validate = result.step("Validate")
     assert validate.exit_code == 0 and validate.outputs == {"exit-code": "1"}
     assert annotations(validate.stdout) == expected_annotations(repo.path)
-    scan = result.step("Scan")
+    scan = result.step("Scan model")
     assert scan.outputs["exit-code"] == "1"
     sarif = json.loads(Path(scan.outputs["sarif-file"]).read_text())
     uris = {
@@ -273,7 +275,7 @@ def test_action_on_a_failing_repo_annotates_and_fails(tmp_path: Path) -> None:
     }
     assert uris == {"weights/evil/model.pkl"}  # relative to the repository root
     assert not (repo.path / "pwned").exists()
-    upload = result.step("Upload")
+    upload = result.step("Upload scan")
     assert upload.uses and upload.uses.startswith("github/codeql-action/upload-sarif@")
     assert upload.with_["sarif_file"] == scan.outputs["sarif-file"]
     assert result.step("Fail on").exit_code == 1 and result.failed
@@ -282,9 +284,68 @@ def test_action_on_a_failing_repo_annotates_and_fails(tmp_path: Path) -> None:
 def test_action_on_a_passing_repo_succeeds(tmp_path: Path) -> None:
     repo = passing_repo(tmp_path / "models-repo")
     result = run_check(repo, tmp_path)
-    validate, scan = result.step("Validate"), result.step("Scan")
+    validate, scan = result.step("Validate"), result.step("Scan model")
     assert validate.outputs == {"exit-code": "0"} and validate.stdout == ""
     assert scan.outputs["exit-code"] == "0"
     assert Path(scan.outputs["sarif-file"]).is_file()
-    assert result.step("Upload").with_["category"] == "llm-platform-scan"
+    assert result.step("Upload scan").with_["category"] == "llm-platform-scan"
+    secrets = result.step("Scan the repository")
+    assert secrets.outputs["exit-code"] == "0" and "CLEAN" in secrets.stdout
+    # The example weights' config carries sha256 digests: heuristic findings, reported only.
+    results = json.loads(Path(secrets.outputs["sarif-file"]).read_text())["runs"][0]["results"]
+    assert {r["ruleId"]: r["level"] for r in results} == {
+        "secret-hex-high-entropy-string": "warning"
+    }
+    upload = result.step("Upload secret scan")
+    assert upload.uses == result.step("Upload scan").uses
+    assert upload.with_ == {
+        "sarif_file": secrets.outputs["sarif-file"],
+        "category": "llm-platform-scan-secrets",
+    }
+    assert not result.step("Check Dockerfile").ran  # checkov: "false"
     assert result.step("Fail on").exit_code == 0 and not result.failed
+
+
+def test_action_fails_on_a_leaked_secret_without_printing_it(tmp_path: Path) -> None:
+    repo = passing_repo(tmp_path / "models-repo")
+    planted = plant_secrets(repo, "mistral-7b")
+    repo.commit("leak")
+    result = run_check(repo, tmp_path)
+    assert result.step("Validate").outputs == {"exit-code": "0"}
+    secrets = result.step("Scan the repository")
+    assert secrets.outputs["exit-code"] == "1"
+    sarif_text = Path(secrets.outputs["sarif-file"]).read_text()
+    located = {
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        )
+        for r in json.loads(sarif_text)["runs"][0]["results"]
+        if r["level"] == "error"
+    }
+    assert located == set(planted.places.values())
+    everything = sarif_text + "".join(s.stdout + s.stderr for s in result.steps)
+    for value in planted.values:
+        assert value not in everything
+    assert result.step("Fail on").exit_code == 1 and result.failed
+
+
+def test_checkov_that_cannot_run_fails_the_action(tmp_path: Path) -> None:
+    """checkov runs outside llm-platform's venv: when it is missing the step fails (closed)."""
+    repo = passing_repo(tmp_path / "models-repo")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    result = run_action(
+        ACTION,
+        workspace=repo.path,
+        runner_temp=temp,
+        inputs={"install": "false", "checkov": "path"},
+        env={"PATH": f"{BIN}:/usr/bin:/bin"},  # no checkov on it
+    )
+    step = result.step("Check Dockerfile")
+    assert step.ran and step.exit_code == 127, step.stderr
+    assert "checkov: command not found" in step.stderr
+    # Models without a registered artifact cannot be rendered yet: said, not hidden.
+    assert "::warning::manifests for mistral-7b in staging not rendered" in step.stdout
+    assert not result.step("Upload checkov").ran
+    assert result.step("Fail on").exit_code == 0 and result.failed

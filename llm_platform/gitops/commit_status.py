@@ -120,6 +120,16 @@ def registered(model: str, *, version: str, digest: str, files: int) -> CommitSt
     )
 
 
+def secrets_found(model: str, blocking: int, files: int) -> CommitStatus:
+    """The repository scan found leaked secrets in the model's files (counts, never values)."""
+    return _status(
+        Stage.registration,
+        model,
+        "failure",
+        f"leaked secrets: {blocking} finding(s) in {files} file(s) of the model; not registered",
+    )
+
+
 def artifact_unsafe(model: str, summary: Mapping[str, object]) -> CommitStatus:
     """The security scan refused the artifact (counts from the scan report's summary)."""
     counts = ", ".join(

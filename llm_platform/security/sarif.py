@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from llm_platform.security.rules import RULES
+from llm_platform.security.rules import RULES, Rule
 
 
 class SarifFinding(Protocol):
@@ -55,16 +55,24 @@ def _base_uri(root: str) -> str:
     return base.as_uri().rstrip("/") + "/"
 
 
-def report_to_sarif(report: SarifReport) -> dict[str, Any]:
+def report_to_sarif(
+    report: SarifReport,
+    *,
+    rules_catalogue: Mapping[str, Rule] = RULES,
+    tool_name: str = TOOL_NAME,
+) -> dict[str, Any]:
     """Build the SARIF log: one run, every rule of the catalogue, one result per finding.
 
     Args:
         report: The scan report.
+        rules_catalogue: The rules the findings name (the artifact scan's by default; the
+            repository scan passes its own).
+        tool_name: The SARIF driver name (one analysis per tool in code scanning).
 
     Returns:
         A JSON-serializable SARIF 2.1.0 log; result locations are URIs relative to the root.
     """
-    rule_ids = list(RULES)
+    rule_ids = list(rules_catalogue)
     rules = [
         {
             "id": rule.id,
@@ -73,15 +81,17 @@ def report_to_sarif(report: SarifReport) -> dict[str, Any]:
             "defaultConfiguration": {"level": _LEVELS[rule.severity]},
             "properties": {"severity": rule.severity},
         }
-        for rule in RULES.values()
+        for rule in rules_catalogue.values()
     ]
     results = []
     for finding in report.findings:
-        location = {
-            "physicalLocation": {
-                "artifactLocation": {"uri": quote(finding.path), "uriBaseId": _BASE_ID}
-            }
+        physical: dict[str, Any] = {
+            "artifactLocation": {"uri": quote(finding.path), "uriBaseId": _BASE_ID}
         }
+        line = finding.detail.get("line")
+        if isinstance(line, int) and line > 0:
+            physical["region"] = {"startLine": line}
+        location = {"physicalLocation": physical}
         results.append(
             {
                 "ruleId": finding.rule,
@@ -100,7 +110,7 @@ def report_to_sarif(report: SarifReport) -> dict[str, Any]:
             {
                 "tool": {
                     "driver": {
-                        "name": TOOL_NAME,
+                        "name": tool_name,
                         "version": version,
                         "rules": rules,
                     }

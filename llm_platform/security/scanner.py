@@ -36,12 +36,12 @@ from llm_platform.security.sniff import (
 )
 
 
-def scanner_versions() -> dict[str, str]:
-    """Versions of this scanner and of the tools it relies on."""
+def scanner_versions(dists: tuple[str, ...] = ("llm-platform", "picklescan")) -> dict[str, str]:
+    """Versions of this scanner and of the tools it relies on (``dists``: which packages)."""
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
-    for dist in ("llm-platform", "picklescan"):
+    for dist in dists:
         try:
             versions[dist] = version(dist)
         except PackageNotFoundError:
