@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from llm_platform.cli import _register, app
 from llm_platform.config import EnvironmentConfig
+from llm_platform.digest import digest_directory
 from llm_platform.kubernetes import names
 from llm_platform.kubernetes.placement import Placement
 from llm_platform.kubernetes.render import choose_latest, render
@@ -144,6 +145,39 @@ def test_manifests_configuration_errors_exit_2(
     result = run_manifests(*args, "--model", MODEL, "--repo", str(checkout["root"]))
     assert result.exit_code == 2
     assert needle in result.output
+
+
+def test_manifests_preview_an_unregistered_model_from_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like ``helm template``: a reviewer sees what the change would deploy before it is
+    registered; the digest is the one registration would compute from the same files."""
+    from tests.config_fixtures import model_dict
+    from tests.gguf_fixtures import write_gguf
+
+    source = {"type": "local", "uri": "weights/llama"}
+    root = write_checkout(tmp_path / "repo", model=model_dict(source=source))
+    write_gguf(root / "weights" / "llama" / "model.gguf", metadata={"general.name": "m"})
+    store = tmp_path / "empty-store"
+    monkeypatch.setenv("ARTIFACT_STORE_URI", str(store))
+    monkeypatch.setenv("LLM_PLATFORM_HOME", str(tmp_path / "home"))
+    result = run_manifests("--env", "staging", "--model", MODEL, "--repo", str(root))
+    assert result.exit_code == 0, result.output
+    assert "is not registered: previewing from its source weights/llama" in result.stderr
+    digest = digest_directory(root / "weights" / "llama").digest
+    docs = list(yaml.safe_load_all(result.stdout))
+    (isvc,) = by_kind(docs, "InferenceService")
+    uri = isvc["spec"]["predictor"]["model"]["storageUri"]
+    assert uri == f"{store.as_uri()}/{MODEL}/1.0.0/{digest}/files/"
+    for doc in docs:
+        validate_manifest(doc)
+    # A source that only registration can fetch is refused with the reason.
+    on_s3 = model_dict(source={"type": "s3", "uri": "s3://models/llama"})
+    root2 = write_checkout(tmp_path / "repo2", model=on_s3)
+    refused = run_manifests("--env", "staging", "--model", MODEL, "--repo", str(root2))
+    assert refused.exit_code == 2
+    assert "cannot be previewed from config alone" in refused.output
+    assert "pass --digest" not in refused.output
 
 
 def revision(

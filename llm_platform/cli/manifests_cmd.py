@@ -13,21 +13,54 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from llm_platform.cli.options import EnvOption, ModelOption, RepoOption, fail
 from llm_platform.config import ConfigError, load_environment, load_model_config
 from llm_platform.config.applicability import serving_replicas
+from llm_platform.config.schema import ModelConfig
+from llm_platform.digest import digest_directory
 from llm_platform.errors import EXIT_FAIL, EXIT_USAGE
-from llm_platform.kubernetes.context import CheckoutPlacements, artifact_lineage
+from llm_platform.kubernetes.context import ArtifactLineage, CheckoutPlacements, artifact_lineage
 from llm_platform.kubernetes.render import render, yaml_stream
 from llm_platform.promotion.revisions import revision_name
 from llm_platform.registry import ModelRegistry, RegistryError, StoreError, open_store
+from llm_platform.registry.records import files_prefix
 from llm_platform.repo_layout import model_config_path
 from llm_platform.runtime.artifacts import ArtifactCache, ArtifactUnavailable
 from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.serving.engines import EngineError
 from llm_platform.serving.engines.selection import resolve_serving
 from llm_platform.settings import Settings
+
+
+def unregistered_preview(
+    root: Path, model_cfg: ModelConfig, settings: Settings
+) -> tuple[str, str, tuple[str, ...], Path]:
+    """What a model not yet registered would deploy, from its ``local`` source: the digest of
+    its files (as registration computes it), the artifact URI registration would write, the
+    file names, and the local directory (to choose the engine).
+
+    Raises:
+        typer.Exit: the source is not a local directory here (s3, huggingface: the digest and
+            files come from registration).
+    """
+    source = model_cfg.source
+    if source is None or source.type != "local":
+        kind = source.type if source else "no"
+        raise fail(
+            f"{model_cfg.name} {model_cfg.version}: not registered in "
+            f"{settings.artifact_store_uri}, and a {kind} source cannot be previewed from "
+            "config alone (its digest and files come from registration): register it first",
+            EXIT_USAGE,
+        )
+    path = Path(source.uri) if Path(source.uri).is_absolute() else root / source.uri
+    if not path.exists():
+        raise fail(f"{model_cfg.name}: source.uri {source.uri}: no such file or directory")
+    manifest = digest_directory(path)
+    store = open_store(settings.artifact_store_uri)
+    uri = store.key_uri(files_prefix(model_cfg.name, model_cfg.version, manifest.digest))
+    return manifest.digest, uri, tuple(f.path for f in manifest.files), path
 
 
 def manifests(
@@ -44,7 +77,8 @@ def manifests(
     ] = None,
 ) -> None:
     """Print the manifests as a YAML stream; exit 2 on configuration errors, 1 when the
-    artifact cannot be served as configured."""
+    artifact cannot be served as configured. A model not registered yet is previewed from its
+    local source (like ``helm template``: what review would approve)."""
     root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
     try:
         settings = Settings.from_env()
@@ -55,25 +89,44 @@ def manifests(
         )
     except (ConfigError, StoreError, RegistryError) as exc:
         raise fail(str(exc), EXIT_USAGE) from exc
-    if record is None:
-        which = f"digest {digest}" if digest else "any digest"
+    if record is None and digest is not None:
         raise fail(
-            f"{model} {model_cfg.version}: no registered artifact ({which}) in "
-            f"{settings.artifact_store_uri}; register it first or pass --digest",
+            f"{model} {model_cfg.version}: no registered artifact with digest {digest} in "
+            f"{settings.artifact_store_uri}",
             EXIT_USAGE,
         )
-    try:
-        local = ArtifactCache(settings.home / "artifact-cache").resolve(
-            model, record.artifact_uri, record.digest
+    if record is None:
+        preview = unregistered_preview(root, model_cfg, settings)
+        served_digest, artifact_uri, files, local = preview
+        commit = None
+        Console(stderr=True).print(
+            f"note: {model} {model_cfg.version} is not registered: previewing from its source "
+            f"{model_cfg.source.uri if model_cfg.source else ''} (digest computed here, the "
+            "artifact URI registration would write)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
+    else:
+        served_digest, artifact_uri = record.digest, record.artifact_uri
+        try:
+            local = ArtifactCache(settings.home / "artifact-cache").resolve(
+                model, record.artifact_uri, record.digest
+            )
+        except ArtifactUnavailable as exc:
+            raise fail(
+                f"{model} {record.version} ({record.digest[:12]}): {exc}", EXIT_FAIL
+            ) from exc
+        files, commit = None, None
+    try:
         choice = resolve_serving(model_cfg.serving, local)
-    except (ArtifactUnavailable, EngineError) as exc:
-        raise fail(f"{model} {record.version} ({record.digest[:12]}): {exc}", EXIT_FAIL) from exc
+    except EngineError as exc:
+        raise fail(f"{model} {model_cfg.version} ({served_digest[:12]}): {exc}", EXIT_FAIL) from exc
     rev = RevisionSpec(
-        revision=revision_name(record.version, record.digest),
-        version=record.version,
-        digest=record.digest,
-        artifact_uri=record.artifact_uri,
+        revision=revision_name(model_cfg.version, served_digest),
+        version=model_cfg.version,
+        digest=served_digest,
+        artifact_uri=artifact_uri,
         color="blue",
         weight=100,
         replicas=serving_replicas(env_cfg.autoscaling),
@@ -83,7 +136,9 @@ def manifests(
     )
     spec = DeploymentSpec(env=env_cfg.environment, model=model, revisions=[rev])
     try:
-        lineage = artifact_lineage(rev)
+        lineage = (
+            artifact_lineage(rev) if files is None else ArtifactLineage(files=files, commit=commit)
+        )
         placement = CheckoutPlacements(root).placement(env, model, lineage.commit)
         docs = render(spec, placement, {rev.revision: lineage.files})
     except InvalidDeploymentSpec as exc:
