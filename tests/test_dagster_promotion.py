@@ -6,6 +6,8 @@ Prometheus scraping them, the full Definitions and Dagster's automation evaluati
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 import httpx
 import pytest
@@ -196,3 +198,18 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
     ) as ctx:
         again = production_rollback_sensor.evaluate_tick(ctx)
     assert not again.run_requests
+    # The rolled-back 2.0.0 stays out: its staging checks still pass, yet a promotion (manual or
+    # automatic: the same gate) is refused, saying when and why it was rolled back.
+    held = p.run("production_job", config=promote())
+    assert not held.success
+    assert f"2.0.0 ({digest2[:12]}) was rolled back from production at" in p.failure(held)
+    assert "production SLO failed" in p.failure(held)
+    # A new commit to the model names it again: the hold lifts.
+    time.sleep(1.1)  # commit times are whole seconds
+    p.repo.write("models/alpha/NOTES.md", "2.0.0 again, latency investigated\n")
+    p.repo.commit("alpha: 2.0.0 again")
+    again = p.run("production_job", config=promote())
+    assert again.success, p.failure(again)
+    meta4 = again.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
+    gate = meta4["gate"].value
+    assert meta4["digest"].value == digest2 and "not rolled back since" in gate, gate
