@@ -14,8 +14,8 @@ from assets.jobs import model_job, production_job, slo_checks_job
 from assets.k8s_executor import k8s_executor
 from assets.model_config import model_config
 from assets.production import production_deployment
-from assets.registered_model import registered_model
 from assets.recheck_record import fleet_recheck
+from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
 from llm_platform.commit_status_settings import GITHUB_TOKEN_ENV
