@@ -388,3 +388,16 @@ def test_a_tick_without_cursor_resumes_where_the_runs_in_the_instance_stopped(
         assert [r.partition_key for r in _tick(defs, instance, daemon.cursor).run_requests] == [
             "beta"
         ]
+
+
+def test_promotion_automation_promotes_without_running_production_checks(models_repo, tmp_path):
+    """Production SLO checks right after a switch would only be inconclusive: the automation's
+    runs materialize production_deployment alone (the re-check schedule judges it later)."""
+    from sensors.promotion import promotion_automation
+
+    defs = build_defs(_settings(models_repo, tmp_path))
+    graph = defs.resolve_asset_graph()
+    selection = promotion_automation.asset_selection
+    assert selection is not None
+    assert selection.resolve(graph) == {dg.AssetKey("production_deployment")}
+    assert selection.resolve_checks(graph) == set()
