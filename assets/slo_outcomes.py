@@ -53,12 +53,16 @@ def objective_results(
         if obj.samples is not None:
             meta["samples"] = obj.samples
         budgeted = production and BY_NAME[obj.name].budget is not None
+        # Not soaked yet: held (never passed) but shown as a warning, not as a failure.
+        soak = obj.verdict == "inconclusive" and verdict.soaking
         yield dg.AssetCheckResult(
             asset_key=asset,
             check_name=SLO_CHECKS[obj.name],
             passed=obj.verdict == "pass",
-            severity=dg.AssetCheckSeverity.WARN if budgeted else dg.AssetCheckSeverity.ERROR,
-            description=obj.reason,
+            severity=dg.AssetCheckSeverity.WARN
+            if budgeted or soak
+            else dg.AssetCheckSeverity.ERROR,
+            description=f"inconclusive: soaking: {obj.reason}" if soak else obj.reason,
             metadata=meta,
         )
 
