@@ -5,6 +5,7 @@ import dagster as dg
 from assets.model_config import model_config
 from assets.names import MODEL_JOB, PRODUCTION_JOB, SLO_CHECKS_JOB
 from assets.production import production_deployment
+from assets.recheck_record import fleet_recheck
 from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
@@ -28,6 +29,6 @@ production_job = dg.define_asset_job(
 #: checks-only job loses its partitions definition in Dagster 1.13 (see docs/dagster-notes.md).
 slo_checks_job = dg.define_asset_job(
     SLO_CHECKS_JOB,
-    selection=dg.AssetSelection.checks(staging_slo_checks, production_slo_checks),
+    selection=dg.AssetSelection.checks(staging_slo_checks, production_slo_checks, fleet_recheck),
     description="Re-evaluate staging and production SLOs against Prometheus.",
 )

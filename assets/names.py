@@ -42,4 +42,6 @@ SLO_RULES_SENSOR = "slo_rules_sensor"
 RUN_FAILURE_SENSOR = "run_failure_sensor"
 DELIVERY_METRICS_AUTOMATION = "delivery_metrics_automation"
 SLO_RECHECK_SCHEDULE = "slo_recheck_schedule"
+#: The checks-only run per re-check tick that records every model's slo_recheck verdict.
+FLEET_RECHECK_CHECK = "fleet_recheck"
 TAG_TRIGGER = "llm-platform/trigger"

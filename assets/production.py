@@ -1,6 +1,7 @@
 """The ``production_deployment`` asset: the gated, strategy-driven promotion (and rollback)."""
 
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -25,6 +26,7 @@ from llm_platform.promotion.exclusive import (
     roll_out_and_record,
 )
 from llm_platform.promotion.gate import GateDecision, checks_item
+from llm_platform.promotion.rollback_hold import latest_model_commit, rollback_hold_item
 from llm_platform.promotion.rollout import RolloutResult, plan_from_environment
 from llm_platform.serving.engines.selection import serving_from_metadata
 from llm_platform.slo import PrometheusError
@@ -88,7 +90,9 @@ def production_deployment(
     (a redeploy after the checks makes them stale), an approval by one of the environment's
     approvers exists when ``approval_required`` (an entry of ``approvals/<model>.yaml`` whose
     commit is SSH-signed by that approver's key in the trust root, and who did not author or sign
-    the model's latest change; a launch's ``approver`` never counts), and capacity suffices (on
+    the model's latest change; a launch's ``approver`` never counts), the digest was not rolled
+    back from production since the model's last commit or approval (it stays out until a new
+    commit or approval names it again), and capacity suffices (on
     Kubernetes: the new replicas fit on the environment's node pool, read from the cluster's nodes
     and pods). Otherwise the run is refused with the reasons, and the refusal is recorded in the
     promotion ledger. Blue-green and canary roll back on their own when smoke tests or canary
@@ -148,12 +152,25 @@ def production_deployment(
         comment=config.comment,
     )
     rt = runtime.runtime()
+    renewed = latest_model_commit(repo, head, name)
+    held = rollback_hold_item(
+        ledger.history(
+            name,
+            env=PRODUCTION_ENV,
+            since=datetime.fromtimestamp(renewed.timestamp, UTC) if renewed else None,
+        ),
+        env=PRODUCTION_ENV,
+        version=version,
+        digest=digest,
+        renewed_by=renewed,
+    )
     decision = GateDecision(
         items=[
             checks_item(
                 staging_check_evidence(context.instance, name, staging_checks), digest=digest
             ),
             approval_gate,
+            held,
             capacity.gate_item(
                 rt,
                 env=env,

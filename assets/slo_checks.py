@@ -26,6 +26,7 @@ from assets.names import (
 from assets.partitions import models_partitions
 from assets.slo_outcomes import (
     failed_all,
+    not_configured,
     objective_results,
     recheck_result,
     soak_metadata,
@@ -36,7 +37,7 @@ from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.slo import OBJECTIVES, PrometheusError, configured, evaluate
 from llm_platform.slo.budgets import evaluate_budgets
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
-from llm_platform.slo.recheck import RECHECK_CHECK, outcome
+from llm_platform.slo.recheck import RECHECK_CHECK, outcome, soaking
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
@@ -140,6 +141,8 @@ def run_slo_checks(
     objectives = effective_slo(env, model)
     production = env_name == PRODUCTION_ENV
     checks = [o.check_name for o, _ in configured(objectives)]
+    # Objectives the model does not set pass as "not configured": never shown as failed.
+    yield from not_configured(context, asset, name, env_name, set(checks), extra)
     checks += [RECHECK_CHECK] if production else []
     deployed_at = float(deployed.get("deployed_at_unix", 0.0) or 0.0)
     settle_until = time.monotonic() + (
@@ -188,6 +191,10 @@ def run_slo_checks(
         github.report(context, slo_result(name, verdict), sha=str(deployed["commit_sha"]))
     extra.update(soak_metadata(verdict))
     decision = outcome(verdict, budget) if budget is not None else None
+    young = soaking(verdict, decision, deployed_at, objectives.window)
+    if young:  # no evidence can exist yet: not judged (the checks show as not executed)
+        context.log.info(f"{name} in {env_name}: {young}; SLO checks not judged yet")
+        return
     # In production the re-check's decision (burn rates, latency) is what fails; a window breach
     # the error budget absorbs is no incident.
     if decision is None:

@@ -18,6 +18,9 @@ from llm_platform.slo import OBJECTIVES, SLOVerdict
 from llm_platform.slo.objectives import BY_NAME
 from llm_platform.slo.recheck import RECHECK_CHECK, RecheckOutcome, outcome_metadata
 
+#: The ``verdict`` metadata of an objective the model's ``slo:`` does not set.
+NOT_CONFIGURED = "not_configured"
+
 #: Checks reported when the model's objectives cannot be read: those every model has.
 ALWAYS = tuple(o.check_name for o in OBJECTIVES if o.default is not None)
 
@@ -50,13 +53,42 @@ def objective_results(
         if obj.samples is not None:
             meta["samples"] = obj.samples
         budgeted = production and BY_NAME[obj.name].budget is not None
+        # Not soaked yet: held (never passed) but shown as a warning, not as a failure.
+        soak = obj.verdict == "inconclusive" and verdict.soaking
         yield dg.AssetCheckResult(
             asset_key=asset,
             check_name=SLO_CHECKS[obj.name],
             passed=obj.verdict == "pass",
-            severity=dg.AssetCheckSeverity.WARN if budgeted else dg.AssetCheckSeverity.ERROR,
-            description=obj.reason,
+            severity=dg.AssetCheckSeverity.WARN
+            if budgeted or soak
+            else dg.AssetCheckSeverity.ERROR,
+            description=f"inconclusive: soaking: {obj.reason}" if soak else obj.reason,
             metadata=meta,
+        )
+
+
+def not_configured(
+    context: dg.AssetCheckExecutionContext,
+    asset: str,
+    model: str,
+    env_name: str,
+    configured_checks: set[str],
+    extra: dict[str, Any],
+) -> Iterator[dg.AssetCheckResult]:
+    """A passed result, "not configured", for each selected objective check the model's
+    effective ``slo:`` does not set (an optional one, e.g. ``tpot_p95_ms``): it does not block
+    and is not shown as failed."""
+    selected = {k.name for k in context.selected_asset_check_keys if k.asset_key.path == [asset]}
+    for obj in OBJECTIVES:
+        if obj.check_name in configured_checks or obj.check_name not in selected:
+            continue
+        yield dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=obj.check_name,
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"not configured: the slo: of {model} in {env_name} sets no {obj.key}",
+            metadata={"verdict": NOT_CONFIGURED, **extra},
         )
 
 

@@ -3,9 +3,10 @@
 One tick: read the latest production, staging and model_config materializations of every
 partition (a few event-log queries in all), the models' effective ``slo:`` (one ``git cat-file
 --batch``), evaluate them with :func:`llm_platform.slo.recheck.evaluate_production_fleet`
-(constant PromQL queries per namespace and metric profile), and record each model's decision as
-a run-less ``slo_recheck`` evaluation on its partition, aimed at the materialization it judged.
-Runs are launched only where something must happen:
+(constant PromQL queries per namespace and metric profile), and build each model's decision as
+an ``slo_recheck`` evaluation on its partition, aimed at the materialization it judged; the
+schedule records them in one checks-only run per tick (``assets/recheck_record.py``: run-less
+evaluations of one partition cannot coexist). Further runs only where something must happen:
 
 * ``rollback``: the rollback sensor acts on the recorded evaluation (one rollback per judged
   materialization, whoever recorded the failure);
@@ -66,9 +67,11 @@ class Unreachable:
 
 @dataclass
 class FleetRecheck:
-    """What one tick decided: per-model outcomes, models it could not judge, runs to launch."""
+    """What one tick decided: per-model outcomes, models it could not judge, the evaluations
+    to record and the checks-only runs to launch."""
 
     outcomes: dict[str, RecheckOutcome] = field(default_factory=dict)
+    evaluations: list[dg.AssetCheckEvaluation] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     check_runs: dict[str, list[dg.AssetCheckKey]] = field(default_factory=dict)
 
@@ -145,7 +148,8 @@ def _awaiting_promotion(
 def run_fleet_recheck(
     instance: dg.DagsterInstance, repo: GitRepo, client: InstantQueryClient, *, trigger: str
 ) -> FleetRecheck:
-    """Evaluate, record and decide for every production model (see the module docstring)."""
+    """Evaluate and decide for every production model (see the module docstring); the caller
+    records ``evaluations`` (:func:`assets.recheck_record.record_request`)."""
     partitions = set(instance.get_dynamic_partitions(MODELS_PARTITIONS_NAME))
     production = {
         m: r
@@ -177,7 +181,7 @@ def run_fleet_recheck(
             "recorded_by": trigger,
         }
         decided = result.outcomes.get(model)
-        instance.report_runless_asset_event(
+        result.evaluations.append(
             recheck_evaluation(
                 PRODUCTION_DEPLOYMENT,
                 model,

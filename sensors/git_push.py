@@ -5,6 +5,7 @@ import dagster as dg
 from assets.jobs import model_job
 from assets.names import (
     GIT_PUSH_SENSOR,
+    MODEL_JOB,
     MODELS_PARTITIONS_NAME,
     TAG_AUTHOR,
     TAG_COMMIT,
@@ -43,6 +44,17 @@ def partition_changes(
     return to_add, to_delete
 
 
+def resume_point(instance: dg.DagsterInstance) -> str | None:
+    """The commit of the newest ``model_job`` run in the instance, or None.
+
+    Where a tick without a cursor resumes: the runs of every earlier commit are in the instance
+    (``make dev`` after ``make demo``, whose ticks were evaluated in its own process; a sensor
+    reset). A commit that is not an ancestor of head still gives a full rescan.
+    """
+    records = instance.get_run_records(filters=dg.RunsFilter(job_name=MODEL_JOB), limit=1)
+    return records[0].dagster_run.tags.get(TAG_COMMIT) if records else None
+
+
 @dg.sensor(
     name=GIT_PUSH_SENSOR,
     job=model_job,
@@ -50,7 +62,8 @@ def partition_changes(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the models branch. Cursor = last processed commit. Each push adds "
     "partitions for new models, removes deleted ones, and requests one run per changed model "
-    "(run key <model>:<sha>). A rewritten history (force-push) triggers a full rescan.",
+    "(run key <model>:<sha>). A rewritten history (force-push) triggers a full rescan. Without "
+    "a cursor it resumes from the commit of the newest model_job run (none: full rescan).",
 )
 def git_push_sensor(
     context: dg.SensorEvaluationContext, models_repo: ModelsRepoResource
@@ -61,10 +74,17 @@ def git_push_sensor(
     # cursor where it was; GitError names the location and the git command.
     repo.sync()
     head = repo.head()
-    if context.cursor == head:
-        return dg.SkipReason(f"no new commits on {models_repo.branch} (head {head[:12]})")
-    changes = repo.changes(context.cursor, head)
-    if changes.full_rescan and context.cursor:
+    since = context.cursor or resume_point(context.instance)
+    if since == head:
+        return (
+            dg.SensorResult(cursor=head)
+            if context.cursor != head
+            else dg.SkipReason(f"no new commits on {models_repo.branch} (head {head[:12]})")
+        )
+    if since and not context.cursor:
+        context.log.info(f"no cursor: resuming from {since[:12]}, the newest model_job run's")
+    changes = repo.changes(since, head)
+    if changes.full_rescan and since:
         context.log.warning(f"full rescan: {changes.reason}")
     to_add, to_delete = partition_changes(context.instance, changes)
     info = repo.commit_info(head)

@@ -35,7 +35,9 @@ from resources.prometheus import PrometheusResource
 #: asset's own gate still decides (approval, capacity, stale checks).
 promotion_automation = dg.AutomationConditionSensorDefinition(
     PROMOTION_AUTOMATION,
-    target=dg.AssetSelection.assets(production_deployment),
+    # Without its checks: production SLOs right after a switch have no evidence yet (they run
+    # on the re-check schedule).
+    target=dg.AssetSelection.assets(production_deployment).without_checks(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     run_tags={TAG_TRIGGER: PROMOTION_AUTOMATION},

@@ -5,6 +5,7 @@ import dagster as dg
 from assets.commit import environment_config
 from assets.jobs import slo_checks_job
 from assets.names import PRODUCTION_ENV, SLO_RECHECK_SCHEDULE, TAG_PARTITION, TAG_TRIGGER
+from assets.recheck_record import record_request
 from llm_platform.slo import PrometheusError
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
@@ -21,7 +22,8 @@ def build_slo_recheck_schedule(cron: str) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Re-checks every production model in one tick with a constant number of "
         "PromQL queries (window objectives and error-budget burn rates) and records each "
-        "model's slo_recheck result on its partition; a fast burn or failing latency makes the "
+        "model's slo_recheck result on its partition in one checks-only run (fleet_recheck) per "
+        "tick; a fast burn or failing latency makes the "
         "rollback sensor roll back, a slow burn launches a checks-only run that notifies. "
         "Staging deployments awaiting promotion get a checks-only run of their SLO checks.",
     )
@@ -30,7 +32,8 @@ def build_slo_recheck_schedule(cron: str) -> dg.ScheduleDefinition:
         models_repo: ModelsRepoResource,
         prometheus: PrometheusResource,
     ):
-        """Fleet re-check; checks-only runs for models that warn or await promotion."""
+        """Fleet re-check: the run recording it; checks-only runs for models that warn or await
+        promotion."""
         ts = context.scheduled_execution_time.isoformat()
         repo = models_repo.repo()
         try:
@@ -55,7 +58,16 @@ def build_slo_recheck_schedule(cron: str) -> dg.ScheduleDefinition:
                 )
         for model, error in sorted(result.errors.items()):
             context.log.warning(f"{model}: not re-checked: {error}")
-        requests = [
+        requests = (
+            [
+                record_request(
+                    result.evaluations, run_key=f"slo-recheck:{ts}", trigger=SLO_RECHECK_SCHEDULE
+                )
+            ]
+            if result.evaluations
+            else []
+        )
+        requests += [
             # Partition via tag, not partition_key: checks-only jobs lose their partitions
             # definition in Dagster 1.13 (docs/dagster-notes.md).
             dg.RunRequest(
@@ -67,8 +79,6 @@ def build_slo_recheck_schedule(cron: str) -> dg.ScheduleDefinition:
         ]
         if requests:
             return requests
-        return dg.SkipReason(
-            f"re-checked {len(result.outcomes)} production model(s): no runs needed"
-        )
+        return dg.SkipReason("no production model to re-check")
 
     return slo_recheck_schedule

@@ -349,3 +349,55 @@ def test_kinds_say_what_runs_on_the_local_target(models_repo, tmp_path):
         }
     )
     assert _kinds(build_defs(s3))["registered_model"] == {"kubeflow", "s3"}
+
+
+def _run_requests_as_the_demo(defs: dg.Definitions, instance: dg.DagsterInstance, result) -> None:
+    """Launch a tick's requests in process, as ``make demo`` does (model_config step only)."""
+    job = defs.resolve_job_def("model_job").get_subset(asset_selection={dg.AssetKey(MODEL_CONFIG)})
+    for req in result.run_requests or []:
+        run = job.execute_in_process(
+            instance=instance, partition_key=req.partition_key, tags=req.tags
+        )
+        assert run.success and run.dagster_run.job_name == "model_job"
+
+
+def test_a_tick_without_cursor_resumes_where_the_runs_in_the_instance_stopped(
+    models_repo, tmp_path
+):
+    """`make dev` after `make demo`: the daemon's sensor state starts empty, the instance holds
+    the demo's runs; the first tick must not re-run every model."""
+    defs = build_defs(_settings(models_repo, tmp_path))
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        first = _tick(defs, instance, None)
+        _apply_partition_requests(instance, first)
+        _run_requests_as_the_demo(defs, instance, first)
+        models_repo.write("models/alpha/README.md", "alpha notes\n")
+        models_repo.commit("alpha notes")
+        second = _tick(defs, instance, first.cursor)
+        assert [r.partition_key for r in second.run_requests] == ["alpha"]
+        _run_requests_as_the_demo(defs, instance, second)
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # the daemon, no cursor yet
+        daemon = _tick(defs, instance, None)
+        assert not daemon.run_requests and daemon.cursor == models_repo.head()
+        models_repo.write("models/beta/README.md", "beta notes\n")
+        models_repo.commit("beta notes")
+        assert [r.partition_key for r in _tick(defs, instance, None).run_requests] == ["beta"]
+        assert [r.partition_key for r in _tick(defs, instance, daemon.cursor).run_requests] == [
+            "beta"
+        ]
+
+
+def test_promotion_automation_promotes_without_running_production_checks(models_repo, tmp_path):
+    """Production SLO checks right after a switch would only be inconclusive: the automation's
+    runs materialize production_deployment alone (the re-check schedule judges it later)."""
+    from sensors.promotion import promotion_automation
+
+    defs = build_defs(_settings(models_repo, tmp_path))
+    graph = defs.resolve_asset_graph()
+    selection = promotion_automation.asset_selection
+    assert selection is not None
+    assert selection.resolve(graph) == {dg.AssetKey("production_deployment")}
+    assert selection.resolve_checks(graph) == set()

@@ -6,6 +6,8 @@ Prometheus scraping them, the full Definitions and Dagster's automation evaluati
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 import httpx
 import pytest
@@ -63,6 +65,11 @@ def test_gate_holds_across_runs_until_checks_pass_and_resets_on_redeploy(platfor
     staged = p.run("model_job", config=STAGING)
     assert not staged.success
     assert not p.checks(staged)["staging_deployment:slo_latency_p95"].passed
+    # Objectives alpha does not set are "not configured", not failed (and do not block).
+    for unset in ("slo_ttft_p95", "slo_tpot_p95"):
+        result = p.checks(staged)[f"staging_deployment:{unset}"]
+        assert result.passed and result.metadata["verdict"].value == "not_configured"
+        assert "sets no" in (result.description or "")
     auto = dg.evaluate_automation_conditions(defs=p.defs, instance=p.instance, cursor=auto.cursor)
     assert _requested(auto) == set()
     # A manual production run is refused with the reason.
@@ -116,6 +123,20 @@ def test_approvals_are_required_and_verified_then_blue_green_promotes(platform, 
         timeout=10,
     )
     assert r.status_code == 200 and r.headers["x-llm-revision"] == meta["revision"].value
+    # Right after the switch (9 requests, min_requests 10) there is no evidence yet: the
+    # production checks are not judged ("soaking"), rather than failed as inconclusive.
+    prod = {
+        dg.AssetCheckKey(dg.AssetKey(PRODUCTION_DEPLOYMENT), c)
+        for c in ("slo_availability", "slo_latency_p95", "slo_error_rate", "slo_recheck")
+    }
+    soon = (
+        p.defs.resolve_job_def("slo_checks_job")
+        .get_subset(asset_selection=set(), asset_check_selection=prod)
+        .execute_in_process(
+            instance=p.instance, tags={TAG_PARTITION: "alpha"}, raise_on_error=False
+        )
+    )
+    assert soon.success and not soon.get_asset_check_evaluations(), p.checks(soon)
     ledger = Ledger(open_store(str(p.home / ("store-" + p.repo.path.parent.name))))
     kinds = [e.kind for e in ledger.history("alpha", env="production")]
     assert kinds == ["promoted", "refused", "refused", "refused"]
@@ -196,3 +217,18 @@ def test_approval_from_the_models_repo_and_rollback_on_failing_production_slo(pl
     ) as ctx:
         again = production_rollback_sensor.evaluate_tick(ctx)
     assert not again.run_requests
+    # The rolled-back 2.0.0 stays out: its staging checks still pass, yet a promotion (manual or
+    # automatic: the same gate) is refused, saying when and why it was rolled back.
+    held = p.run("production_job", config=promote())
+    assert not held.success
+    assert f"2.0.0 ({digest2[:12]}) was rolled back from production at" in p.failure(held)
+    assert "production SLO failed" in p.failure(held)
+    # A new commit to the model names it again: the hold lifts.
+    time.sleep(1.1)  # commit times are whole seconds
+    p.repo.write("models/alpha/NOTES.md", "2.0.0 again, latency investigated\n")
+    p.repo.commit("alpha: 2.0.0 again")
+    again = p.run("production_job", config=promote())
+    assert again.success, p.failure(again)
+    meta4 = again.asset_materializations_for_node(PRODUCTION_DEPLOYMENT)[0].metadata
+    gate = meta4["gate"].value
+    assert meta4["digest"].value == digest2 and "not rolled back since" in gate, gate

@@ -92,8 +92,10 @@ def test_deploy_to_staging_serves_and_passes_checks(repo, tmp_path, stack_home):
         for check in DEFAULT_SLO_CHECKS:
             assert checks[check].passed, checks[check].description
             assert checks[check].metadata["revision"].value == meta["revision"]
-        # alpha's slo: sets no ttft/tpot objective: those checks report nothing for it.
-        assert "slo_ttft_p95" not in checks and "slo_tpot_p95" not in checks
+        # alpha's slo: sets no ttft/tpot objective: those checks pass as "not configured".
+        for unset in ("slo_ttft_p95", "slo_tpot_p95"):
+            assert checks[unset].passed, checks[unset].description
+            assert checks[unset].metadata["verdict"].value == "not_configured"
         assert checks["slo_error_rate"].metadata["samples"].value >= 24
         assert result.success
         # The ledger knows what staging serves.

@@ -7,13 +7,54 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from definitions import build_defs
+from llm_platform.gitops import GitRepo
+from llm_platform.promotion import Ledger
+from llm_platform.promotion.rollback_hold import (
+    latest_model_commit,
+    rollback_hold_item,
+    rolled_back_digest,
+)
+from llm_platform.registry.uri import open_store
+from llm_platform.settings import Settings
+from platform_demo import LLAMA
+from sensors.git_push import git_push_sensor
 from tests.runtime_fixtures import teardown_home
 
 pytestmark = pytest.mark.long(180)  # seconds on 2 cores: the longest test
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _make_dev_continues(env: dict[str, str], dagster_home: Path) -> None:
+    """`make dev` after the demo: the daemon's first git_push_sensor tick (no cursor) re-runs
+    nothing, and the rolled-back llama 1.1.0 stays out of production."""
+    settings = Settings.from_env(env)
+    defs = build_defs(settings)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        with dg.build_sensor_context(
+            instance=instance,
+            instance_ref=instance.get_ref(),
+            definitions=defs,
+            resources=dict(defs.resources or {}),
+        ) as ctx:
+            tick = git_push_sensor.evaluate_tick(ctx)
+        assert not tick.run_requests, [r.partition_key for r in tick.run_requests or []]
+    repo = GitRepo(settings.models_repo)
+    ledger = Ledger(open_store(settings.artifact_store_uri))
+    history = ledger.history(LLAMA, env="production")
+    rolled = next(e for e in history if rolled_back_digest(e))
+    held = rollback_hold_item(
+        history,
+        env="production",
+        version="1.1.0",
+        digest=str(rolled_back_digest(rolled)),
+        renewed_by=latest_model_commit(repo, repo.head(), LLAMA),
+    )
+    assert not held.ok and "was rolled back from production" in held.reason
 
 
 # The whole story (five models, Gemma on llama.cpp, two promotions, a rollback) takes minutes.
@@ -36,6 +77,8 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
             text=True,
             timeout=840,
         )
+        if out.returncode == 0:
+            _make_dev_continues(env, tmp_path / "dagster")
     finally:
         teardown_home(home)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]

@@ -10,14 +10,17 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.check_history import latest_check_status
+from assets.check_history import latest_check_status, latest_materialization_storage_id
+from assets.jobs import slo_checks_job
 from assets.names import (
     MODEL_CONFIG,
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
     SLO_RECHECK_SCHEDULE,
     STAGING_DEPLOYMENT,
+    TAG_PARTITION,
 )
+from assets.recheck_record import FLEET_RECHECK_KEY, fleet_recheck, record_request
 from llm_platform.config import effective_slo, parse_environment_config, parse_model_config
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
@@ -28,7 +31,7 @@ from llm_platform.slo.recheck import RECHECK_CHECK, outcome
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
-from sensors.fleet_recheck import run_fleet_recheck
+from sensors.fleet_recheck import FleetRecheck, run_fleet_recheck
 from sensors.promotion import production_rollback_sensor
 from sensors.schedules import build_slo_recheck_schedule
 from tests.budget_fixtures import Timeline, during, start
@@ -149,8 +152,30 @@ def fleet(models_repo: ModelsRepo, prom, tmp_path: Path):  # noqa: ANN001, ANN20
         yield instance, models_repo, sha
 
 
-def test_one_tick_records_every_model_and_launches_runs_only_where_needed(fleet, prom) -> None:  # noqa: ANN001
-    instance, repo, _ = fleet
+def execute(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Run a checks-only request of ``slo_checks_job`` as the daemon would launch it."""
+    # slo_checks_job reduced to the recording check (its other checks need the platform's
+    # resources; the request selects only this one).
+    assert set(request.asset_check_keys or []) == {FLEET_RECHECK_KEY}
+    job = dg.define_asset_job(
+        slo_checks_job.name, selection=dg.AssetSelection.checks(fleet_recheck)
+    )
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec(PRODUCTION_DEPLOYMENT)], asset_checks=[fleet_recheck], jobs=[job]
+    )
+    return defs.resolve_job_def(slo_checks_job.name).execute_in_process(
+        instance=instance, run_config=request.run_config, tags=request.tags
+    )
+
+
+def record(instance: dg.DagsterInstance, result: FleetRecheck) -> str:
+    """Record a fleet re-check as the schedule does: one checks-only run; its run id."""
+    request = record_request(result.evaluations, run_key="test", trigger="test")
+    return execute(instance, request).run_id
+
+
+def tick(instance: dg.DagsterInstance, repo: ModelsRepo, prom) -> list[dg.RunRequest]:  # noqa: ANN001
+    """One schedule tick (evaluate_tick, as the daemon); the record run executed."""
     schedule = build_slo_recheck_schedule("0 * * * *")
     with dg.build_schedule_context(
         instance=instance,
@@ -160,8 +185,17 @@ def test_one_tick_records_every_model_and_launches_runs_only_where_needed(fleet,
             "prometheus": PrometheusResource(url=prom[0].url),
         },
     ) as ctx:
-        tick = schedule.evaluate_tick(ctx)
-    requested = {r.tags["dagster/partition"]: r for r in tick.run_requests or []}
+        requests = list(schedule.evaluate_tick(ctx).run_requests or [])
+    records = [r for r in requests if FLEET_RECHECK_KEY in (r.asset_check_keys or [])]
+    assert len(records) == 1
+    execute(instance, records[0])
+    return requests
+
+
+def test_one_tick_records_every_model_and_launches_runs_only_where_needed(fleet, prom) -> None:  # noqa: ANN001
+    instance, repo, _ = fleet
+    requests = tick(instance, repo, prom)
+    requested = {r.tags["dagster/partition"]: r for r in requests if r.tags.get(TAG_PARTITION)}
     assert set(requested) == {"slow", "staged"}
     assert {k.name for k in requested["slow"].asset_check_keys or []} >= {RECHECK_CHECK}
     assert {k.asset_key.path[-1] for k in requested["staged"].asset_check_keys or []} == {
@@ -229,6 +263,7 @@ def test_prometheus_down_is_recorded_as_an_error_never_a_pass(fleet) -> None:  #
     instance, repo, _ = fleet
     with PrometheusClient("http://127.0.0.1:9", timeout=2) as client:
         result = run_fleet_recheck(instance, GitRepo(str(repo.path)), client, trigger="test")
+    record(instance, result)
     assert set(result.errors) == set(EXPECTED) and not result.outcomes
     st = latest_check_status(instance, PRODUCTION_DEPLOYMENT, RECHECK_CHECK, "healthy")
     assert not st.passed and st.metadata["slo_verdict"] == "error"
@@ -253,7 +288,10 @@ def test_rollback_sensor_acts_on_the_ticks_record(fleet, prom, tmp_path: Path) -
                 AliasTarget(version=version, digest=digest, revision=f"{model}-r1"),
             )
     with _client(prom) as client:
-        run_fleet_recheck(instance, GitRepo(str(repo.path)), client, trigger=SLO_RECHECK_SCHEDULE)
+        result = run_fleet_recheck(
+            instance, GitRepo(str(repo.path)), client, trigger=SLO_RECHECK_SCHEDULE
+        )
+    record(instance, result)
     resources = {
         "artifact_store": store,
         "models_repo": ModelsRepoResource(location=str(repo.path)),
@@ -264,3 +302,73 @@ def test_rollback_sensor_acts_on_the_ticks_record(fleet, prom, tmp_path: Path) -
     assert isinstance(tick, dg.SensorResult)
     rollbacks = {r.partition_key for r in tick.run_requests or []}
     assert rollbacks == {"fast", "slow-latency"}  # "slow" only warns; healthy and spike pass
+
+
+def _promote_twice(ledger: Ledger, model: str, revision: str) -> None:
+    for version, digest in (("0.9.0", "0" * 64), ("1.0.0", _digest(model))):
+        ledger.promote(
+            LedgerEvent(
+                kind="promoted",
+                model=model,
+                env=PRODUCTION_ENV,
+                version=version,
+                digest=digest,
+                reason="test",
+            ),
+            AliasTarget(version=version, digest=digest, revision=revision),
+        )
+
+
+def test_three_ticks_on_one_persistent_instance(
+    models_repo: ModelsRepo,
+    prom,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    """Every tick records (no unique-key clash on the second), each is the latest, and a fast
+    burn judged at the third tick still makes the rollback sensor decide."""
+    sha = _repo(models_repo)
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    store = LocalArtifactStore(root=str(tmp_path / "store"))
+    run_ids: list[str | None] = []
+    cursor = None
+    for n in range(3):
+        # A fresh process's view each time: the instance is reopened from its home on disk.
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert not instance.is_ephemeral
+            if n == 0:
+                _materialize(instance, sha)
+            if n == 2:  # "fast" 1.0.0 was promoted over 0.9.0: now there is one to restore
+                _promote_twice(Ledger(open_store(str(tmp_path / "store"))), "fast", "fast-r1")
+                instance.report_runless_asset_event(
+                    dg.AssetMaterialization(
+                        PRODUCTION_DEPLOYMENT,
+                        partition="fast",
+                        metadata={"revision": "fast-r1", "digest": _digest("fast")},
+                    )
+                )
+            tick(instance, models_repo, prom)
+            fast = latest_check_status(instance, PRODUCTION_DEPLOYMENT, RECHECK_CHECK, "fast")
+            run_ids.append(fast.run_id)
+            assert fast.executed and fast.run_id and fast.run_id not in run_ids[:-1]
+            assert fast.metadata["action"] == "rollback", fast.description
+            assert fast.target_storage_id == latest_materialization_storage_id(
+                instance, PRODUCTION_DEPLOYMENT, "fast"
+            )
+            healthy = latest_check_status(instance, PRODUCTION_DEPLOYMENT, RECHECK_CHECK, "healthy")
+            assert healthy.run_id == fast.run_id and healthy.passed
+            sensor_resources = {
+                "artifact_store": store,
+                "models_repo": ModelsRepoResource(location=str(models_repo.path)),
+                "prometheus": PrometheusResource(url=prom[0].url),  # no rules: no alert fires
+            }
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=sensor_resources
+            ) as ctx:
+                sensed = production_rollback_sensor(ctx)
+            assert isinstance(sensed, dg.SensorResult)
+            cursor = sensed.cursor
+            rollbacks = {r.partition_key for r in sensed.run_requests or []}
+            # Before the third tick "fast" has no previous production version to restore.
+            assert rollbacks == ({"fast"} if n == 2 else set()), (n, rollbacks)

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from llm_platform.config import SLOObjectives
+from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
+from llm_platform.registry import LocalDirStore
 from llm_platform.slo import (
     DEFAULT_PROFILE,
     VLLM_PROFILE,
@@ -274,7 +276,8 @@ def test_fleet_matches_per_model_with_constant_queries(
 @pytest.fixture(scope="module")
 def models_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models = {
-        name: model_dict(name=name, slo=None) for name in ("healthy", "error-spike", "no-traffic")
+        name: model_dict(name=name, slo=None)
+        for name in ("healthy", "error-spike", "no-traffic", "canary-model")
     }
     # The model's own objective makes an otherwise passing p95 fail.
     models["p95-inside"] = model_dict(name="p95-inside", slo={"latency_p95_ms": 1500})
@@ -286,11 +289,15 @@ def models_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     cli = Path(sys.executable).parent / "llm-platform"
-    full_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PROMETHEUS_URL", "LLM_PLATFORM_MODELS_REPO")
-    } | (env or {})
+    full_env = (
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PROMETHEUS_URL", "LLM_PLATFORM_MODELS_REPO")
+        }
+        | {"ARTIFACT_STORE_URI": "/nonexistent/llm-platform-store"}  # no ledger: all revisions
+        | (env or {})
+    )
     return subprocess.run(
         [str(cli), "slo", "check", *args], capture_output=True, text=True, timeout=60, env=full_env
     )
@@ -314,8 +321,9 @@ def test_cli_json_and_exit_codes(
     )
     assert result.returncode == code, result.stderr
     doc = json.loads(result.stdout)
-    assert list(doc) == ["model", "env", "verdict", "objectives"]
+    assert list(doc) == ["model", "env", "verdict", "objectives", "revision"]
     assert (doc["model"], doc["env"], doc["verdict"]) == (model, "staging", verdict)
+    assert doc["revision"] is None  # no ledger entry: every revision's series
     assert [o["name"] for o in doc["objectives"]] == ["availability", "latency_p95", "error_rate"]
     for objective in doc["objectives"]:
         assert list(objective) == [
@@ -369,3 +377,38 @@ def test_cli_config_errors_are_exit_2(
     )
     assert result.returncode == 2
     assert needle in result.stderr
+
+
+def test_cli_judges_the_revision_the_ledger_says_is_serving(
+    prom: tuple[PrometheusProcess, int], models_repo: Path, tmp_path: Path
+) -> None:
+    """canary-model's "stable" serves; its retired "canary" revision failed (20 % errors)."""
+    store = tmp_path / "store"
+    digest = "ab" * 32
+    Ledger(LocalDirStore(store)).promote(
+        LedgerEvent(
+            kind="deployed", model="canary-model", env="staging", version="1", digest=digest
+        ),
+        AliasTarget(version="1", digest=digest, revision="stable"),
+    )
+    env = {
+        "PROMETHEUS_URL": prom[0].url,
+        "LLM_PLATFORM_MODELS_REPO": str(models_repo),
+        "ARTIFACT_STORE_URI": str(store),
+    }
+    args = ["--env", "staging", "--model", "canary-model"]
+    serving = _cli(*args, "--format", "json", env=env)
+    assert serving.returncode == 0, serving.stdout + serving.stderr
+    doc = json.loads(serving.stdout)
+    assert doc["revision"] == "stable" and doc["verdict"] == P
+    assert all('revision="stable"' in o["query"] for o in doc["objectives"])
+    text = _cli(*args, env=env)
+    assert text.returncode == 0 and "revision stable" in text.stdout
+    every = _cli(*args, "--revision", "all", "--format", "json", env=env)
+    assert every.returncode == 1 and json.loads(every.stdout)["revision"] is None
+    assert "all revisions" in _cli(*args, "--revision", "all", env=env).stdout
+    canary = _cli(*args, "--revision", "canary", "--format", "json", env=env)
+    assert canary.returncode == 1 and json.loads(canary.stdout)["revision"] == "canary"
+    # No ledger entry for the environment: every revision, said so.
+    unknown = {**env, "ARTIFACT_STORE_URI": str(tmp_path / "none")}
+    assert json.loads(_cli(*args, "--format", "json", env=unknown).stdout)["revision"] is None

@@ -10,7 +10,7 @@ import pytest
 from llm_platform.slo import ObjectiveResult, SLOVerdict
 from llm_platform.slo.budgets import BudgetVerdict, combine, judge_budget
 from llm_platform.slo.objectives import BY_NAME
-from llm_platform.slo.recheck import decide, outcome, outcome_metadata
+from llm_platform.slo.recheck import decide, outcome, outcome_metadata, soaking
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -115,3 +115,26 @@ def test_metadata_is_numeric_and_infinite_rates_are_text() -> None:
     assert meta["availability_budget_remaining"] == 1.0
     assert meta["latency_p95_value"] == 1.0 and meta["action"] == "none"
     assert all(not (isinstance(v, float) and math.isinf(v)) for v in meta.values())
+
+
+def test_a_young_inconclusive_production_revision_is_not_judged_yet() -> None:
+    """Right after a promotion there is no evidence: "soaking", not a failed check; a verdict
+    reached early (a fast burn, a failing latency) is judged at once; old revisions always."""
+    inconclusive = _slo(availability="pass", latency_p95="inconclusive", error_rate="pass")
+    inconclusive = inconclusive.model_copy(update={"verdict": "inconclusive"})
+    calm = outcome(inconclusive, _budget("ok", "none"))
+    deployed, now = 1_000_000.0, 1_000_000.0 + 120
+    why = soaking(inconclusive, calm, deployed, "1h", now=now)
+    assert why is not None and why.startswith("inconclusive: soaking") and "120 s" in why
+    assert soaking(inconclusive, calm, deployed, "1h", now=deployed + 3600) is None
+    assert soaking(inconclusive, calm, 0.0, "1h", now=now) is None  # age unknown: judged
+    burning = outcome(inconclusive, _budget("fast_burn", "rollback"))
+    assert (
+        burning.action == "rollback"
+        and soaking(inconclusive, burning, deployed, "1h", now=now) is None
+    )
+    failing = _slo(availability="pass", latency_p95="fail", error_rate="pass")
+    assert (
+        soaking(failing, outcome(failing, _budget("ok", "none")), deployed, "1h", now=now) is None
+    )
+    assert soaking(inconclusive, None, deployed, "1h", now=now) is None  # staging: min_soak rules

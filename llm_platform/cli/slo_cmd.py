@@ -26,12 +26,17 @@ from llm_platform.errors import (
     EXIT_INCONCLUSIVE,
     EXIT_OK,
     ConfigurationError,
+    PlatformError,
 )
+from llm_platform.promotion.ledger import Ledger
+from llm_platform.registry.uri import open_store
 from llm_platform.settings import Settings
 from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate, profile_for_engine
 from llm_platform.slo.endpoint import connect, resolve_prometheus_url
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
+#: ``--revision`` value that judges every revision's series together.
+ALL_REVISIONS = "all"
 _STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
 
 slo_app = typer.Typer(
@@ -46,8 +51,9 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def verdict_json(verdict: SLOVerdict) -> dict[str, object]:
-    """The CLI's JSON document for a verdict: exactly these fields, nothing more."""
+def verdict_json(verdict: SLOVerdict, revision: str | None = None) -> dict[str, object]:
+    """The CLI's JSON document for a verdict: exactly these fields, nothing more (``revision``:
+    the revision whose series were judged, None for all of the model's revisions)."""
     return {
         "model": verdict.model,
         "env": verdict.env,
@@ -64,12 +70,31 @@ def verdict_json(verdict: SLOVerdict) -> dict[str, object]:
             }
             for r in verdict.objectives
         ],
+        "revision": revision,
     }
 
 
-def _print_text(verdict: SLOVerdict) -> None:
+def serving_revision(settings: Settings, model: str, env: str) -> str | None:
+    """The revision ``env`` serves for ``model`` per the promotion ledger (None: no entry).
+
+    Raises:
+        PlatformError: the ledger is unreadable.
+    """
+    uri = settings.artifact_store_uri
+    if ("://" not in uri or uri.startswith("file://")) and not Path(
+        uri.removeprefix("file://")
+    ).is_dir():
+        return None  # no artifact store here: nothing was ever deployed from this home
+    target = Ledger(open_store(uri)).serving(model, env)
+    return target.revision if target is not None else None
+
+
+def _print_text(verdict: SLOVerdict, revision: str | None) -> None:
     console = Console()
-    table = Table(title=f"SLO {verdict.model} in {verdict.env} (namespace {verdict.namespace})")
+    covers = f"revision {revision}" if revision else "all revisions"
+    table = Table(
+        title=f"SLO {verdict.model} in {verdict.env} (namespace {verdict.namespace}, {covers})"
+    )
     for column in ("objective", "value", "threshold", "samples", "verdict", "reason"):
         table.add_column(column)
     for r in verdict.objectives:
@@ -112,6 +137,15 @@ def check(
             "serving engine).",
         ),
     ] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision",
+            help="Judge this revision's series (default: the one the environment serves per the "
+            f"promotion ledger of ARTIFACT_STORE_URI; '{ALL_REVISIONS}', or no ledger entry: "
+            "every revision of the model together).",
+        ),
+    ] = None,
 ) -> None:
     """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
     root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
@@ -129,9 +163,19 @@ def check(
         else profile_for_engine(getattr(model_cfg.serving, "engine", None))
     )
     try:
-        on_cluster = Settings.from_env().target == KUBERNETES
+        settings = Settings.from_env()
     except ConfigurationError as exc:
         raise fail(str(exc)) from exc
+    try:
+        if revision is None:
+            revision = serving_revision(settings, model, env)
+    except PlatformError as exc:
+        raise fail(f"{exc} (--revision {ALL_REVISIONS} judges every revision)") from exc
+    except OSError as exc:  # e.g. an object store that cannot be reached
+        raise fail(f"promotion ledger: {exc}") from exc
+    if revision == ALL_REVISIONS:
+        revision = None
+    on_cluster = settings.target == KUBERNETES
     discover = None
     if on_cluster:
         # Imported here: only the kubernetes target needs the Kubernetes client.
@@ -149,14 +193,15 @@ def check(
                 namespace=env_cfg.namespace,
                 objectives=objectives,
                 profile=metrics,
+                extra_labels={"revision": revision} if revision else None,
                 env=env,
             )
     except PrometheusError as exc:
         raise fail(str(exc)) from exc
     if output is OutputFormat.json:
-        typer.echo(json.dumps(verdict_json(verdict), indent=2))
+        typer.echo(json.dumps(verdict_json(verdict, revision), indent=2))
     else:
-        _print_text(verdict)
+        _print_text(verdict, revision)
     raise typer.Exit(EXIT_BY_VERDICT[verdict.verdict])
 
 

@@ -279,7 +279,12 @@ class Ledger:
         return restored
 
     def history(
-        self, model: str, *, env: str | None = None, limit: int | None = None
+        self,
+        model: str,
+        *,
+        env: str | None = None,
+        limit: int | None = None,
+        since: datetime | None = None,
     ) -> list[LedgerEvent]:
         """Events of a model, newest first.
 
@@ -287,13 +292,19 @@ class Ledger:
             model: Model name.
             env: Only events of this environment.
             limit: At most this many events (objects are read lazily, newest first).
+            since: Only events at or after this time (selected by key: older objects are not
+                read).
 
         Raises:
             LedgerError: An event object is corrupt or belongs to another model.
         """
         if limit is not None and limit < 0:
             raise LedgerError(f"limit must be >= 0, got {limit}")
-        keys = [k for k in self.store.list_keys(self._events_prefix(model)) if k.endswith(".json")]
+        prefix = self._events_prefix(model)
+        keys = [k for k in self.store.list_keys(prefix) if k.endswith(".json")]
+        if since is not None:
+            stamp = _utc(since).strftime(_TIME_FORMAT)
+            keys = [k for k in keys if k[len(prefix) :] >= stamp]
         events: list[LedgerEvent] = []
         for key in sorted(keys, reverse=True):
             if limit is not None and len(events) >= limit:

@@ -136,7 +136,10 @@ class Reconciler:
 
             return urls
 
-        # Retiring revisions serve until their replacement is ready; a dead one is dropped.
+        # Retiring revisions serve until their replacement is ready; a dead one (no process) is
+        # dropped. One that misses health checks (a loaded machine) is only taken out of
+        # rotation: stopping it would leave the model without a revision until the replacement
+        # is ready; the liveness check kills it if it never answers again.
         keep: set[str] = set(wanted)
         for dep in desired.deployments.values():
             env, model = dep.spec.env, dep.spec.model
@@ -144,7 +147,12 @@ class Reconciler:
             if rollout_complete(dep, all_replicas_healthy(urls)):
                 dep.retiring = []
             else:
-                dep.retiring = [r for r in dep.retiring if urls(r)]
+                dep.retiring = [
+                    r
+                    for r in dep.retiring
+                    if urls(r)
+                    or any(rec.pid is not None for rec in replica_records(observed, env, model, r))
+                ]
             keep |= {
                 replica_key(env, model, r.revision, i)
                 for r in dep.retiring

@@ -55,6 +55,11 @@ class SLOVerdict(BaseModel):
     min_soak: str | None = None
     soak_seconds: float | None = None
 
+    @property
+    def soaking(self) -> bool:
+        """Held by the soak rule: ``min_soak`` was asked for and not served that long yet."""
+        return self.min_soak is not None and soak_gate(self.soak_seconds, self.min_soak) is not None
+
 
 class Observations(BaseModel):
     """Raw answers for one model (query units); None means the query returned no series."""

@@ -18,12 +18,14 @@ budget objective (:func:`evaluate_budgets`).
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.durations import duration_seconds
 from llm_platform.slo.budgets import (
     Action,
     BudgetThresholds,
@@ -148,3 +150,27 @@ def outcome_metadata(result: RecheckOutcome) -> dict[str, float | str]:
         if b.budget_remaining is not None:
             meta[f"{b.name}_budget_remaining"] = b.budget_remaining
     return meta
+
+
+def soaking(
+    verdict: SLOVerdict,
+    decision: RecheckOutcome | None,
+    deployed_at: float,
+    window: str,
+    *,
+    now: float | None = None,
+) -> str | None:
+    """Why a production verdict is not judged yet (None: it is).
+
+    A revision younger than the SLO window whose verdict is inconclusive (too little traffic
+    so far) and whose budgets ask for nothing has no evidence yet: reporting that as a failed
+    check right after a promotion would be noise. A verdict reached early (a fast burn, a
+    failing latency) is judged at once.
+    """
+    if decision is None or verdict.verdict != "inconclusive" or decision.action != "none":
+        return None
+    age = (time.time() if now is None else now) - deployed_at
+    window_s = duration_seconds(window)
+    if deployed_at <= 0 or age >= window_s:
+        return None
+    return f"inconclusive: soaking (serving {age:.0f} s of the {window} window)"
