@@ -30,9 +30,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from pydantic import ValidationError
 
 from llm_platform.errors import ConfigurationError
-from llm_platform.serving.bodies import prepare_body, response_usage
+from llm_platform.serving.bodies import response_usage
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.faults import NO_FAULTS, FaultSettings, FaultTable
+from llm_platform.serving.gateway_paths import ENDPOINTS, HEALTH_PATH, parse_model_path
 from llm_platform.serving.httpclient import HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
@@ -44,8 +45,9 @@ from llm_platform.serving.httpserver import (
 )
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
+from llm_platform.serving.request_contract import check_request
 from llm_platform.serving.routes import RevisionRoute, RoutesWatcher, StaticRoutes
-from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
+from llm_platform.serving.stream_proxy import StreamProxy, health_response, relayed_headers
 from llm_platform.serving.streams import StreamingResponse
 
 log = logging.getLogger("llm_platform.gateway")
@@ -53,11 +55,6 @@ log = logging.getLogger("llm_platform.gateway")
 
 def _json(status: int, obj: object) -> Response:
     return Response(status, [JSON_CONTENT_TYPE], json.dumps(obj, separators=(",", ":")).encode())
-
-
-def is_inference_path(rest: bytes) -> bool:
-    """True for the paths the contract metrics count (``/v1/...`` except model listing)."""
-    return rest.startswith(b"/v1/") and not rest.startswith(b"/v1/models")
 
 
 class Gateway:
@@ -135,50 +132,48 @@ class Gateway:
                     self.metrics.prepare(model, r.version, r.color, r.revision)
             body = generate_latest(self.metrics.registry)
             return Response(200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], body)
-        if self.mounted is not None:
-            model, pinned, revision, rest_b = self.mounted, "", "", path[1:]
-        else:
-            model_b, _, rest_b = path[1:].partition(b"/")
-            model, pinned, revision = model_b.decode(errors="replace").partition("@")
+        route = parse_model_path(path, self.mounted)
+        if route is None:
+            msg = f"no route {path.decode(errors='replace')[:200]}"
+            return error_response(404, msg, "invalid_request_error", "not_found")
+        if req.method not in ENDPOINTS[route.endpoint]:
+            msg = f"{route.endpoint.decode()} answers {', '.join(ENDPOINTS[route.endpoint])}"
+            return error_response(405, msg, "invalid_request_error", "method_not_allowed")
+        model, revision = route.model, route.revision
         router = self.watcher.table.routers.get(model)
         if router is None:
             msg = f"model {model!r} is not routed by this gateway ({self.namespace})"
             return error_response(404, msg, "not_found", "model_not_found")
-        rest = b"/" + rest_b
-        counted = is_inference_path(rest)
+        counted = route.kind is not None
         start = time.perf_counter()
-        if pinned:  # /<model>@<revision>/...: that revision, whatever its weight
+        if revision:  # /<model>@<revision>/...: that revision, whatever its weight
             backend = router.pin(revision, self.rng)
             if backend is None:
                 msg = f"model {model!r} has no revision {revision!r} in the routes"
                 return error_response(404, msg, "not_found", "revision_not_found")
         else:
             backend = router.pick(self.rng)
+        if route.endpoint == HEALTH_PATH:
+            return health_response(model, backend)
         if backend is None:
             if counted:
                 self.metrics.observe(model, "none", "none", "none", 0.0, True)
             msg = f"model {model!r} has no revision with traffic weight > 0"
             return error_response(503, msg, "unavailable", "no_revision")
-        target = rest + b"?" + req.query if req.query else rest
-        faults = self.faults.get(model, backend.revision)
-        if counted and faults.active:
-            if faults.latency_ms:
-                await asyncio.sleep(faults.latency_ms / 1000.0)
-            if self.faults.draw(faults.error_rate):
-                elapsed = time.perf_counter() - start
-                self.metrics.observe(
-                    model, backend.version, backend.color, backend.revision, elapsed, True
-                )
-                msg = f"injected fault (error_rate={faults.error_rate:g}, {backend.revision})"
-                return error_response(500, msg, "server_error", "injected_fault")
+        target = route.endpoint  # canonical: the raw path and query are never forwarded
         body, streamed = req.body, False
-        if counted and req.method == "POST":
-            checked = prepare_body(body, model)
+        if route.kind is not None:
+            checked = check_request(body, route.kind, model, backend.policy)
             if isinstance(checked, ClientError):  # refused before proxying: in no series
                 return error_response(
                     400, checked.message, "invalid_request_error", checked.code, checked.param
                 )
-            body, streamed = checked
+            body, streamed = checked.body, checked.stream
+        faults = self.faults.get(model, backend.revision)
+        if counted and faults.active:
+            failed = await self.proxy.inject(backend, faults, start)
+            if failed is not None:
+                return failed
         if streamed:
             return await self.proxy.stream(req, backend, target, body, start)
         try:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_platform.errors import ConfigurationError
 from llm_platform.serving.faults import FaultSettings, FaultSource
+from llm_platform.serving.request_contract import RequestPolicy
 
 
 class RevisionRoute(BaseModel):
@@ -37,6 +38,11 @@ class RevisionRoute(BaseModel):
     faults: FaultSettings = FaultSettings()
     #: A JSON file whose settings replace ``faults`` while it exists (re-read when it changes).
     fault_file: str | None = None
+    #: The engine serving it and its context (the gateway's request contract depends on them).
+    engine: str | None = None
+    context_size: int | None = Field(default=None, ge=1)
+    #: Engine extensions the environment enables beyond the engine's defaults.
+    extensions: list[str] = []
 
 
 class ModelRoutes(BaseModel):
@@ -64,6 +70,8 @@ class Backend:
     version: str
     color: str
     origin: str
+    #: What the revision accepts (checked before the request is proxied).
+    policy: RequestPolicy
 
 
 class ModelRouter:
@@ -79,8 +87,9 @@ class ModelRouter:
         self._by_revision: dict[str, list[Backend]] = {}
         total = 0
         for r in routes.revisions:
+            policy = RequestPolicy.for_revision(r.engine, r.context_size, r.extensions)
             replicas = [
-                Backend(model, r.revision, r.version, r.color, url.rstrip("/"))
+                Backend(model, r.revision, r.version, r.color, url.rstrip("/"), policy)
                 for url in (r.urls or [r.url])
             ]
             self._by_revision[r.revision] = replicas

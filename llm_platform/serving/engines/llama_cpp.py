@@ -20,6 +20,7 @@ from llm_platform.serving.engines.base import (
     launcher_argv,
 )
 from llm_platform.serving.engines.detect import gguf_entry, gguf_files
+from llm_platform.serving.engines.extensions import LLAMA_CPP_EXTENSIONS
 from llm_platform.serving.engines.llama_server import METRICS_PATH as LOCAL_METRICS_PATH
 
 # llama_cpp.server behind a wrapper that picks a chat format for GGUFs without a template.
@@ -38,6 +39,12 @@ class LlamaCppEngine(Engine):
     metrics_path = LOCAL_METRICS_PATH  # added by the wrapper: Prometheus `up` for availability
     supports_streaming = True
     supports_chat = True
+    extensions = LLAMA_CPP_EXTENSIONS
+    default_context_size = DEFAULT_CONTEXT
+    # llama-cpp-python fails (500) on logprobs without logits_all, and indexes logit_bias ids
+    # into the logits unchecked (an id beyond the vocabulary is a 500).
+    logprobs = False
+    logit_bias = False
 
     def missing_locally(self) -> list[str]:
         """llama-cpp-python must be installed (``make install`` builds it)."""
