@@ -113,6 +113,7 @@ def plan_from_environment(
         "max_surge": config.deployment.max_surge,
         "max_unavailable": config.deployment.max_unavailable,
         "thresholds": CanaryThresholds.from_objectives(config.slo),
+        "extensions": config.serving.extensions,
     }
     if serving is not None:
         data.update(serving.model_dump())
@@ -191,6 +192,7 @@ def execute_rollout(
         engine=plan.engine,
         context_size=plan.context_size,
         max_batch_size=plan.max_batch_size,
+        extensions=plan.extensions,
     )
     source_for = (lambda _: analyzer) if analyzer is not None else _default_source(plan)
     ctx = RolloutContext(runtime, plan, smoke, source_for, serving, new)

@@ -36,6 +36,11 @@ class RouteEntry(BaseModel):
         default_factory=FaultSettings, description="injected by the gateway (drills)"
     )
     fault_file: str | None = Field(default=None, description="overrides faults while it exists")
+    engine: str = Field(description="the engine serving it (the gateway's request contract)")
+    context_size: int | None = Field(default=None, description="tokens; engine default if None")
+    extensions: list[str] = Field(
+        default_factory=list, description="engine extensions enabled beyond its defaults"
+    )
 
 
 def normalize_weights(weights: list[int]) -> list[int]:
@@ -114,6 +119,9 @@ def route_entries(
                 weight=w,
                 faults=r.faults,
                 fault_file=fault_file(r) if fault_file else None,
+                engine=r.engine,
+                context_size=r.context_size,
+                extensions=r.extensions,
             )
         )
     return entries

@@ -228,7 +228,8 @@ def _static_routes(args: argparse.Namespace) -> StaticRoutes:
     faults = NO_FAULTS if args.faults is None else FaultSettings.model_validate_json(args.faults)
     route = RevisionRoute(
         revision=args.revision, version=args.version, color=args.color, url=args.upstream,
-        weight=100, faults=faults,
+        weight=100, faults=faults, engine=args.engine, context_size=args.context_size,
+        extensions=[x for x in (args.extensions or "").split(",") if x],
     )  # fmt: skip
     return StaticRoutes(args.model, route)
 
@@ -245,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faults", help='with --upstream: injected faults, JSON {"latency_ms": X, "error_rate": P}'
     )
+    parser.add_argument("--engine", help="with --upstream: the engine (its request contract)")
+    parser.add_argument("--context-size", type=int, help="with --upstream: context in tokens")
+    parser.add_argument("--extensions", help="with --upstream: enabled extensions, a,b,...")
     parser.add_argument("--namespace", required=True, help="environment, e.g. staging")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
