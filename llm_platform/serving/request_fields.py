@@ -93,7 +93,7 @@ def max_tokens(param: str, value: object, limits: Limits) -> None:
         raise FieldError(
             param,
             f"this model's maximum context length is {limits.context_size} tokens; "
-            f"{value} tokens were requested",
+            f"{value!r:.40} tokens were requested",
             "context_length_exceeded",
         )
 
