@@ -138,6 +138,17 @@ def tools(param: str, value: object) -> set[str]:
     return names
 
 
+def tool_names(value: object) -> set[str]:
+    """The function names of a ``tools`` value (its shape is checked by :func:`tools`)."""
+    if not isinstance(value, list):
+        return set()
+    return {
+        t["function"].get("name")
+        for t in value
+        if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    }
+
+
 def _schema(param: str, value: object) -> None:
     if not isinstance(value, dict):
         raise FieldError(param, "must be a JSON Schema object")

@@ -145,7 +145,7 @@ _CHAT: dict[str, Check] = {
     "max_completion_tokens": lambda k, v, b, p: f.max_tokens(k, v, p.limits),
     "top_logprobs": _top_logprobs,
     "tools": lambda k, v, b, p: chat.tools(k, v) and None,
-    "tool_choice": lambda k, v, b, p: chat.tool_choice(k, v, chat.tools("tools", b.get("tools"))),
+    "tool_choice": lambda k, v, b, p: chat.tool_choice(k, v, chat.tool_names(b.get("tools"))),
     "parallel_tool_calls": _optional(f.boolean),
     "response_format": lambda k, v, b, p: chat.response_format(k, v, p.json_schema),
     "metadata": lambda k, v, b, p: f.metadata(k, v),
