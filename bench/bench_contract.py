@@ -97,11 +97,11 @@ def _p50_ms(client: httpx.Client, url: str, n: int) -> float:
 
 
 def live(quick: bool, n: int, tmp: Path) -> None:
-    from llm_platform.settings import Settings
     from llm_platform.demo_gemma import ensure_gemma_artifact
     from llm_platform.demo_model import build
     from llm_platform.digest import digest_directory
     from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
+    from llm_platform.settings import Settings
 
     port, gw_port = free_port(), free_port()
     if quick:
@@ -126,8 +126,8 @@ def live(quick: bool, n: int, tmp: Path) -> None:
     routes.write_text(json.dumps({"models": {MODEL: {"revisions": [rev]}}}))
     gw_argv = [sys.executable, "-m", "llm_platform.serving.gateway", "--routes", str(routes),
                "--namespace", "bench", "--port", str(gw_port)]  # fmt: skip
-    procs = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True) for argv in (engine_argv, gw_argv)]  # fmt: skip
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen(a, start_new_session=True, **quiet) for a in (engine_argv, gw_argv)]
     try:
         wait_ready(gateway + "/-/health", procs[1])
         wait_ready(base + engine.readiness_path, procs[0])

@@ -212,7 +212,8 @@ def test_the_sidecar_serves_its_engines_routes_only(
     port = free_port()
     args = ["-m", "llm_platform.serving.gateway", "--upstream", llama_server.base_url,
             "--model", GEMMA, "--version", "1", "--revision", "r1", "--engine", "llama-cpp",
-            "--context-size", str(CONTEXT), "--namespace", "staging", "--port", str(port)]  # fmt: skip
+            "--context-size", str(CONTEXT), "--namespace", "staging",
+            "--port", str(port)]  # fmt: skip
     proc = Proc(args, tmp_path / "sidecar.log")
     url = f"http://127.0.0.1:{port}"
     try:

@@ -94,24 +94,70 @@ def test_every_malformed_body_is_a_client_error(
 @pytest.mark.parametrize(
     ("body", "kind", "param", "code"),
     [
-        ({"prompt": "x", "max_tokens": 513}, "completions", "max_tokens", "context_length_exceeded"),
+        (
+            {"prompt": "x", "max_tokens": 513},
+            "completions",
+            "max_tokens",
+            "context_length_exceeded",
+        ),
         ({"prompt": "x", "max_tokens": True}, "completions", "max_tokens", "invalid_value"),
         ({"prompt": [1, 2, 3]}, "completions", "prompt", "invalid_value"),  # llama: text only
         ({"prompt": ["a", "b"]}, "completions", "prompt", "invalid_value"),
         ({"prompt": "x", "logprobs": 1}, "completions", "logprobs", "unsupported_parameter"),
-        ({"prompt": "x", "logit_bias": {"5": 1}}, "completions", "logit_bias", "unsupported_parameter"),
-        ({"prompt": "x", "grammar": 'root ::= "a"'}, "completions", "grammar", "extension_not_enabled"),
-        ({"prompt": "x", "repetition_penalty": 1}, "completions", "repetition_penalty", "extension_not_enabled"),
+        (
+            {"prompt": "x", "logit_bias": {"5": 1}},
+            "completions",
+            "logit_bias",
+            "unsupported_parameter",
+        ),
+        (
+            {"prompt": "x", "grammar": 'root ::= "a"'},
+            "completions",
+            "grammar",
+            "extension_not_enabled",
+        ),
+        (
+            {"prompt": "x", "repetition_penalty": 1},
+            "completions",
+            "repetition_penalty",
+            "extension_not_enabled",
+        ),
         ({"messages": USER, "top_logprobs": 2}, "chat", "top_logprobs", "invalid_value"),
         ({"messages": USER, "tool_choice": "auto"}, "chat", "tool_choice", "invalid_value"),
-        ({"messages": [{"role": "assistant", "content": None}]}, "chat", "messages[0].content", "invalid_value"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "chat", "messages[0].content[0]", "invalid_value"),
-        ({"messages": USER, "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {}}}}, "chat", "response_format.type", "unsupported_parameter"),
-        ({"messages": USER, "tools": [{"type": "function", "function": {"name": "a b"}}]}, "chat", "tools[0].function.name", "invalid_value"),
+        (
+            {"messages": [{"role": "assistant", "content": None}]},
+            "chat",
+            "messages[0].content",
+            "invalid_value",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            "chat",
+            "messages[0].content[0]",
+            "invalid_value",
+        ),
+        (
+            {
+                "messages": USER,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "a", "schema": {}},
+                },
+            },
+            "chat",
+            "response_format.type",
+            "unsupported_parameter",
+        ),
+        (
+            {"messages": USER, "tools": [{"type": "function", "function": {"name": "a b"}}]},
+            "chat",
+            "tools[0].function.name",
+            "invalid_value",
+        ),
         ({"messages": USER, "metadata": {"a": 1}}, "chat", "metadata", "invalid_value"),
         ({"messages": USER, "prompt": "x"}, "chat", "prompt", "unknown_parameter"),
     ],
-)  # fmt: skip
+)
 def test_what_llama_cpp_refuses(body: dict, kind: str, param: str, code: str) -> None:
     got = _check(body, kind)
     assert isinstance(got, ClientError) and (got.param, got.code) == (param, code), got
@@ -134,13 +180,39 @@ def test_engines_differ_only_where_their_table_says() -> None:
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
-)  # fmt: skip
-_KEYS = st.sampled_from(["prompt", "messages", "max_tokens", "temperature", "top_p", "n", "stop",
-                         "logprobs", "top_logprobs", "logit_bias", "seed", "stream",
-                         "stream_options", "tools", "tool_choice", "response_format", "user",
-                         "grammar", "top_k", "model", "suffix", "echo", "best_of", "metadata"])  # fmt: skip
+)
+_KEYS = st.sampled_from(
+    [
+        "prompt",
+        "messages",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "logprobs",
+        "top_logprobs",
+        "logit_bias",
+        "seed",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "user",
+        "grammar",
+        "top_k",
+        "model",
+        "suffix",
+        "echo",
+        "best_of",
+        "metadata",
+    ]
+)
 _BODIES = st.dictionaries(_KEYS, _JSON, max_size=8) | _JSON
 
 

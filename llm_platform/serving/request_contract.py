@@ -82,7 +82,8 @@ class Prepared:
     stream: bool
 
 
-Check = Callable[[str, Any, dict[str, Any], RequestPolicy], None]
+#: A field's check: (key, value, whole body, policy); raises FieldError (its result is unused).
+Check = Callable[[str, Any, dict[str, Any], RequestPolicy], object]
 
 
 def _logprobs(key: str, value: Any, body: dict[str, Any], policy: RequestPolicy) -> None:
@@ -108,16 +109,17 @@ def _top_logprobs(key: str, value: Any, body: dict[str, Any], policy: RequestPol
 
 
 def _best_of(key: str, value: Any, body: dict[str, Any], policy: RequestPolicy) -> None:
+    n = body.get("n")
     if value is not None:
-        f.integer(key, value, max(1, body.get("n") if f.is_int(body.get("n")) else 1), 20)
+        f.integer(key, value, n if isinstance(n, int) and 1 <= n <= 20 else 1, 20)
 
 
-def _optional(check: Callable[[str, Any], None]) -> Check:
+def _optional(check: Callable[[str, Any], object]) -> Check:
     return lambda key, value, body, policy: None if value is None else check(key, value)
 
 
 _COMMON: dict[str, Check] = {
-    "model": lambda k, v, b, p: None if v is None else (f.string(k, v, empty=False) and None),
+    "model": lambda k, v, b, p: None if v is None else f.string(k, v, empty=False),
     "max_tokens": lambda k, v, b, p: f.max_tokens(k, v, p.limits),
     "temperature": _optional(lambda k, v: f.number(k, v, 0, 2)),
     "top_p": _optional(lambda k, v: f.number(k, v, 0, 1)),
@@ -144,7 +146,7 @@ _CHAT: dict[str, Check] = {
     "messages": lambda k, v, b, p: chat.messages(k, v),
     "max_completion_tokens": lambda k, v, b, p: f.max_tokens(k, v, p.limits),
     "top_logprobs": _top_logprobs,
-    "tools": lambda k, v, b, p: chat.tools(k, v) and None,
+    "tools": lambda k, v, b, p: chat.tools(k, v),
     "tool_choice": lambda k, v, b, p: chat.tool_choice(k, v, chat.tool_names(b.get("tools"))),
     "parallel_tool_calls": _optional(f.boolean),
     "response_format": lambda k, v, b, p: chat.response_format(k, v, p.json_schema),

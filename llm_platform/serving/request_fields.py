@@ -46,7 +46,12 @@ def is_int(value: object) -> bool:
 
 def number(param: str, value: object, low: float, high: float) -> None:
     """A finite number in ``[low, high]``."""
-    if type(value) not in (int, float) or not math.isfinite(value) or not low <= value <= high:  # type: ignore[arg-type]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise FieldError(param, f"must be a number from {low:g} to {high:g}, got {value!r:.40}")
 
 

@@ -49,7 +49,12 @@ def number_range(low: float, high: float) -> Check:
     """A check accepting finite numbers in ``[low, high]``."""
 
     def check(value: object) -> str | None:
-        if type(value) not in (int, float) or not math.isfinite(value) or not low <= value <= high:  # type: ignore[arg-type]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
             return f"must be a number from {low:g} to {high:g}"
         return None
 
