@@ -89,7 +89,7 @@ def _p50_ms(client: httpx.Client, url: str, n: int) -> float:
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
-        r = client.post(url, content=body)
+        r = client.post(url, content=body, headers={"content-type": "application/json"})
         samples.append((time.perf_counter() - t0) * 1000)
         if r.status_code != 200:
             raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")

@@ -104,6 +104,17 @@ def test_malformed_bodies_are_4xx_and_never_failures(stack: tuple[str, str, obje
     assert _metric(gateway, REQUESTS_FAILED_TOTAL) == failed
 
 
+def test_a_valid_body_declared_as_a_form_is_served(stack: tuple[str, str, object]) -> None:
+    """``curl -d`` declares a form; the checked JSON body is forwarded as JSON."""
+    gateway, _, _ = stack
+    failed = _metric(gateway, REQUESTS_FAILED_TOTAL)
+    body = b'{"prompt": "Hi", "max_tokens": 1}'
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = httpx.post(f"{gateway}/{GEMMA}/v1/completions", content=body, headers=form, timeout=120)
+    assert r.status_code == 200, r.text
+    assert _metric(gateway, REQUESTS_FAILED_TOTAL) == failed
+
+
 def test_a_grammar_cannot_crash_the_engine(stack: tuple[str, str, EngineProcess | None]) -> None:
     gateway, engine, llama = stack
     crash = {"prompt": "Hi", "max_tokens": 1, "grammar": "root ::= ((("}

@@ -45,7 +45,7 @@ from llm_platform.serving.httpserver import (
 )
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
-from llm_platform.serving.request_contract import check_request
+from llm_platform.serving.request_contract import check_request, json_headers
 from llm_platform.serving.routes import RevisionRoute, RoutesWatcher, StaticRoutes
 from llm_platform.serving.stream_proxy import StreamProxy, health_response, relayed_headers
 from llm_platform.serving.streams import StreamingResponse
@@ -169,6 +169,7 @@ class Gateway:
                     400, checked.message, "invalid_request_error", checked.code, checked.param
                 )
             body, streamed = checked.body, checked.stream
+            req = req._replace(headers=json_headers(req.headers))
         faults = self.faults.get(model, backend.revision)
         if counted and faults.active:
             failed = await self.proxy.inject(backend, faults, start)

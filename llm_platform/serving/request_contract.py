@@ -83,6 +83,16 @@ class Prepared:
 
 
 #: A field's check: (key, value, whole body, policy); raises FieldError (its result is unused).
+#: The content type of every body the gateway forwards: what it checked is JSON, whatever the
+#: client declared (``curl -d`` declares a form; llama-cpp-python answers that with a 500).
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+def json_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with the content type of a checked body: ``application/json``."""
+    return [h for h in headers if h[0] != b"content-type"] + [JSON_TYPE]
+
+
 Check = Callable[[str, Any, dict[str, Any], RequestPolicy], object]
 
 
