@@ -104,6 +104,32 @@ def test_malformed_bodies_are_4xx_and_never_failures(stack: tuple[str, str, obje
     assert _metric(gateway, REQUESTS_FAILED_TOTAL) == failed
 
 
+_TOOL_CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+#: Valid for OpenAI, but llama-cpp-python answers them 500: refused for llama.cpp revisions.
+LLAMA_CANNOT = [
+    [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+    [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+     {"role": "user", "content": "hi"}],
+    [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None,
+     "tool_calls": [_TOOL_CALL]}, {"role": "tool", "content": "1", "tool_call_id": "c1"}],
+]  # fmt: skip
+
+
+def test_messages_llama_cpp_cannot_take_are_client_errors(
+    stack: tuple[str, str, object],
+) -> None:
+    gateway, engine, _ = stack
+    if engine != "llama-cpp":
+        return  # the builtin server takes them (its own 400s are client errors too)
+    failed = _metric(gateway, REQUESTS_FAILED_TOTAL)
+    for messages in LLAMA_CANNOT:
+        body = {"messages": messages, "max_tokens": 2}
+        r = httpx.post(f"{gateway}/{GEMMA}/v1/chat/completions", json=body, timeout=120)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["param"].startswith("messages[")
+    assert _metric(gateway, REQUESTS_FAILED_TOTAL) == failed
+
+
 def test_a_valid_body_declared_as_a_form_is_served(stack: tuple[str, str, object]) -> None:
     """``curl -d`` declares a form; the checked JSON body is forwarded as JSON."""
     gateway, _, _ = stack

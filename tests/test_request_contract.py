@@ -21,6 +21,8 @@ from tests.contract_bodies import MALFORMED
 
 LLAMA = RequestPolicy.for_revision("llama-cpp", 512)
 LLAMA_GRAMMAR = RequestPolicy.for_revision("llama-cpp", 512, ["grammar"])
+GENERIC = RequestPolicy.for_revision(None, None)  # a routes entry naming no engine
+VLLM = RequestPolicy.for_revision("vllm", None)
 POLICIES = [LLAMA, LLAMA_GRAMMAR, *(RequestPolicy.for_revision(e, None) for e in ENGINES)]
 USER = [{"role": "user", "content": "hi"}]
 
@@ -57,7 +59,8 @@ def _check(body: object, kind: str = "completions", policy: RequestPolicy = LLAM
 )  # fmt: skip
 def test_valid_bodies_are_forwarded_as_received(kind: str, body: dict) -> None:
     raw = json.dumps(body).encode()
-    got = check_request(raw, kind, "m", LLAMA)  # type: ignore[arg-type]
+    policy = LLAMA if kind == "completions" else GENERIC  # llama.cpp: no null content, parts
+    got = check_request(raw, kind, "m", policy)  # type: ignore[arg-type]
     assert isinstance(got, Prepared), got
     assert got.body is raw and not got.stream  # zero copy: nothing to add
 
@@ -163,8 +166,26 @@ def test_what_llama_cpp_refuses(body: dict, kind: str, param: str, code: str) ->
     assert isinstance(got, ClientError) and (got.param, got.code) == (param, code), got
 
 
+@pytest.mark.parametrize(
+    ("messages", "param"),
+    [
+        ([{"role": "developer", "content": "x"}, *USER], "messages[0].role"),
+        ([{"role": "system", "content": [{"type": "text", "text": "x"}]}, *USER],
+         "messages[0].content"),
+        ([*USER, {"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
+          "function": {"name": "f", "arguments": "{}"}}]}], "messages[1].content"),
+    ],
+)  # fmt: skip
+def test_messages_llama_cpp_python_cannot_take(messages: list, param: str) -> None:
+    """Valid for OpenAI, a 500 inside llama-cpp-python: refused for llama.cpp only."""
+    got = _check({"messages": messages}, "chat")
+    assert isinstance(got, ClientError) and got.param == param, got
+    assert isinstance(_check({"messages": messages}, "chat", GENERIC), Prepared)
+    assert isinstance(_check({"messages": messages}, "chat", VLLM), Prepared)
+
+
 def test_engines_differ_only_where_their_table_says() -> None:
-    vllm = RequestPolicy.for_revision("vllm", None)
+    vllm = VLLM
     assert isinstance(_check({"prompt": [[1, 2], [3]], "logprobs": 2}, policy=vllm), Prepared)
     assert isinstance(_check({"prompt": "x", "repetition_penalty": 1.2}, policy=vllm), Prepared)
     builtin = RequestPolicy.for_revision("builtin", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from llm_platform.serving.engines.extensions import MessageRules
 from llm_platform.serving.request_fields import FieldError, free_json, string
 
 MAX_MESSAGES = 2048
@@ -23,10 +24,12 @@ _KEYS = {
 }
 
 
-def _content(param: str, value: object, *, optional: bool = False) -> None:
-    """Text: a string or a non-empty list of ``{"type": "text", "text": ...}`` parts."""
+def _content(param: str, value: object, *, parts: bool, optional: bool = False) -> None:
+    """Text: a string or (``parts``) a non-empty list of ``{"type": "text", "text": ...}``."""
     if isinstance(value, str) or (optional and value is None):
         return
+    if not parts:
+        raise FieldError(param, "must be a string for this engine")
     if not isinstance(value, list) or not value:
         raise FieldError(param, "must be a string or a non-empty list of text parts")
     for i, part in enumerate(value):
@@ -62,8 +65,8 @@ def _function_name(param: str, value: object) -> str:
     return value
 
 
-def messages(param: str, value: object) -> None:
-    """Roles, content and tool-call pairing of the conversation."""
+def messages(param: str, value: object, rules: MessageRules) -> None:
+    """Roles, content and tool-call pairing of the conversation, as the engine takes them."""
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_MESSAGES:
         raise FieldError(param, f"must be a list of 1 to {MAX_MESSAGES} messages")
     open_calls: set[str] = set()  # ids of the last assistant message's calls not yet answered
@@ -72,8 +75,10 @@ def messages(param: str, value: object) -> None:
         if not isinstance(message, dict):
             raise FieldError(where, "must be an object with role and content")
         role = message.get("role")
-        if role not in _KEYS:
-            raise FieldError(f"{where}.role", f"must be one of {', '.join(_KEYS)}")
+        if role not in _KEYS or role not in rules.roles:
+            roles = ", ".join(r for r in _KEYS if r in rules.roles)
+            raise FieldError(f"{where}.role", f"must be one of {roles}")
+        parts = role in rules.part_roles
         unknown = sorted(set(message) - _KEYS[role])
         if unknown:
             raise FieldError(f"{where}.{unknown[0]}", f"not a field of a {role} message")
@@ -87,7 +92,7 @@ def messages(param: str, value: object) -> None:
                     f"{call_id!r:.80} answers no tool call of the preceding assistant message",
                 )
             open_calls.discard(call_id)
-            _content(f"{where}.content", message.get("content"))
+            _content(f"{where}.content", message.get("content"), parts=parts)
             continue
         open_calls = set()
         if role == "assistant":
@@ -96,9 +101,10 @@ def messages(param: str, value: object) -> None:
                 open_calls = set(_tool_calls(f"{where}.tool_calls", calls))
             if message.get("refusal") is not None:
                 string(f"{where}.refusal", message["refusal"])
-            _content(f"{where}.content", message.get("content"), optional=calls is not None)
+            optional = calls is not None and rules.null_assistant_content
+            _content(f"{where}.content", message.get("content"), parts=parts, optional=optional)
         else:
-            _content(f"{where}.content", message.get("content"))
+            _content(f"{where}.content", message.get("content"), parts=parts)
 
 
 def tools(param: str, value: object) -> set[str]:

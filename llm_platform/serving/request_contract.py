@@ -68,6 +68,7 @@ class RequestPolicy:
             token_prompts=found.token_prompts,
             logprobs=found.logprobs,
             logit_bias=found.logit_bias,
+            messages=found.messages,
         )
         # llama.cpp turns a JSON schema into a grammar: allowed where grammars are.
         json_schema = found.structured_output or "grammar" in extensions
@@ -153,7 +154,7 @@ _COMPLETIONS: dict[str, Check] = {
 }
 _CHAT: dict[str, Check] = {
     **_COMMON,
-    "messages": lambda k, v, b, p: chat.messages(k, v),
+    "messages": lambda k, v, b, p: chat.messages(k, v, p.limits.messages),
     "max_completion_tokens": lambda k, v, b, p: f.max_tokens(k, v, p.limits),
     "top_logprobs": _top_logprobs,
     "tools": lambda k, v, b, p: chat.tools(k, v),

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from llm_platform.serving.completions import MAX_SEED
+from llm_platform.serving.engines.extensions import MessageRules
 
 MAX_STOP_SEQUENCES = 4
 MAX_LOGIT_BIAS = 1024
@@ -37,6 +38,7 @@ class Limits:
     token_prompts: bool
     logprobs: bool
     logit_bias: bool
+    messages: MessageRules = MessageRules()
 
 
 def is_int(value: object) -> bool:

@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.errors import PlatformError
-from llm_platform.serving.engines.extensions import Extension
+from llm_platform.serving.engines.extensions import Extension, MessageRules
 
 
 class ServingSettings(Protocol):
@@ -214,6 +214,7 @@ class Engine(ABC):
         logprobs: Can return log probabilities (``logprobs``, ``top_logprobs``).
         logit_bias: Accepts ``logit_bias`` (it checks the token ids against its vocabulary).
         structured_output: Enforces ``response_format`` ``json_schema`` itself.
+        messages: The chat messages it takes (roles, content parts).
     """
 
     name: str
@@ -231,6 +232,7 @@ class Engine(ABC):
     logprobs: bool = False
     logit_bias: bool = True
     structured_output: bool = False
+    messages: MessageRules = MessageRules()
 
     def missing_locally(self) -> list[str]:
         """What this machine lacks to run the engine (empty when it can run)."""

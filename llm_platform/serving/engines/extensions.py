@@ -34,6 +34,34 @@ class Extension:
     default: bool = True
 
 
+#: Every chat role of OpenAI's API.
+CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+
+@dataclass(frozen=True)
+class MessageRules:
+    """Which chat messages an engine takes (OpenAI's API allows all of them).
+
+    Attributes:
+        roles: the roles it accepts.
+        part_roles: roles whose content may be a list of text parts (else a string).
+        null_assistant_content: an assistant message with ``tool_calls`` may have no content.
+    """
+
+    roles: frozenset[str] = CHAT_ROLES
+    part_roles: frozenset[str] = CHAT_ROLES
+    null_assistant_content: bool = True
+
+
+#: llama-cpp-python's message types (anything else is a 500 there): no developer role, text
+#: parts only in user messages, an assistant's content always a string.
+LLAMA_CPP_MESSAGES = MessageRules(
+    roles=frozenset({"system", "user", "assistant", "tool"}),
+    part_roles=frozenset({"user"}),
+    null_assistant_content=False,
+)
+
+
 def int_range(low: int, high: int) -> Check:
     """A check accepting integers (not booleans) in ``[low, high]``."""
 

@@ -20,7 +20,7 @@ from llm_platform.serving.engines.base import (
     launcher_argv,
 )
 from llm_platform.serving.engines.detect import gguf_entry, gguf_files
-from llm_platform.serving.engines.extensions import LLAMA_CPP_EXTENSIONS
+from llm_platform.serving.engines.extensions import LLAMA_CPP_EXTENSIONS, LLAMA_CPP_MESSAGES
 from llm_platform.serving.engines.llama_server import METRICS_PATH as LOCAL_METRICS_PATH
 
 # llama_cpp.server behind a wrapper that picks a chat format for GGUFs without a template.
@@ -45,6 +45,7 @@ class LlamaCppEngine(Engine):
     # into the logits unchecked (an id beyond the vocabulary is a 500).
     logprobs = False
     logit_bias = False
+    messages = LLAMA_CPP_MESSAGES
 
     def missing_locally(self) -> list[str]:
         """llama-cpp-python must be installed (``make install`` builds it)."""
