@@ -166,6 +166,19 @@ def test_what_llama_cpp_refuses(body: dict, kind: str, param: str, code: str) ->
     assert isinstance(got, ClientError) and (got.param, got.code) == (param, code), got
 
 
+def test_a_forced_tool_call_needs_schema_constrained_output() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    named = {"type": "function", "function": {"name": "f"}}
+    for choice in ("required", named):
+        body = {"messages": USER, "tools": tools, "tool_choice": choice}
+        got = _check(body, "chat")
+        assert isinstance(got, ClientError) and got.code == "unsupported_parameter", got
+        assert isinstance(_check(body, "chat", LLAMA_GRAMMAR), Prepared)
+        assert isinstance(_check(body, "chat", VLLM), Prepared)
+    assert isinstance(_check({"messages": USER, "tools": tools, "tool_choice": "auto"}, "chat"),
+                      Prepared)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("messages", "param"),
     [

@@ -161,13 +161,21 @@ def _schema(param: str, value: object) -> None:
     free_json(param, value)
 
 
-def tool_choice(param: str, value: object, names: set[str]) -> None:
-    """``none``, ``auto``, ``required`` or one of the request's tools."""
+def tool_choice(param: str, value: object, names: set[str], forced: bool) -> None:
+    """``none``, ``auto``, ``required`` or one of the request's tools; forcing a call
+    (``required`` or a named tool) only where the engine can constrain its output
+    (``forced``: llama.cpp builds a grammar from the tool's schema)."""
     if value is None or value == "none":
         return
     if not names:
         raise FieldError(param, "only allowed when tools are given")
-    if value in ("auto", "required"):
+    if value == "auto":
+        return
+    if not forced:
+        raise FieldError(
+            param, "forcing a tool call is not enabled for this engine", "unsupported_parameter"
+        )
+    if value == "required":
         return
     if (
         not isinstance(value, dict)

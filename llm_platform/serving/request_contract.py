@@ -41,6 +41,8 @@ class RequestPolicy:
 
     limits: Limits
     extensions: dict[str, Extension]
+    #: The engine can constrain its output to a JSON schema: ``response_format``
+    #: ``json_schema`` and forced tool calls (``tool_choice`` ``required`` or a named tool).
     json_schema: bool
 
     @classmethod
@@ -158,7 +160,9 @@ _CHAT: dict[str, Check] = {
     "max_completion_tokens": lambda k, v, b, p: f.max_tokens(k, v, p.limits),
     "top_logprobs": _top_logprobs,
     "tools": lambda k, v, b, p: chat.tools(k, v),
-    "tool_choice": lambda k, v, b, p: chat.tool_choice(k, v, chat.tool_names(b.get("tools"))),
+    "tool_choice": lambda k, v, b, p: chat.tool_choice(
+        k, v, chat.tool_names(b.get("tools")), p.json_schema
+    ),
     "parallel_tool_calls": _optional(f.boolean),
     "response_format": lambda k, v, b, p: chat.response_format(k, v, p.json_schema),
     "metadata": lambda k, v, b, p: f.metadata(k, v),
