@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.serving.metrics import REQUESTS_FAILED_TOTAL, REQUESTS_TOTAL
@@ -265,3 +267,58 @@ def test_the_sidecar_serves_its_engines_routes_only(
         assert httpx.get(url + "/v1/models", timeout=60).status_code == 200
     finally:
         proc.stop()
+
+
+# Printable text: llama-cpp-python sometimes answers prompts of control characters and
+# unassigned code points with "llama_decode returned 1" (500), state-dependent and not a
+# matter of the request contract (see the report of issue 18).
+_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=12)
+_FIELDS = {
+    "prompt": _TEXT | st.lists(_TEXT, max_size=2) | st.lists(st.integers(0, 300), max_size=3),
+    "max_tokens": st.integers(-1, 2) | st.just(CONTEXT + 1),
+    "temperature": st.floats(-0.5, 2.5),
+    "top_p": st.floats(-0.5, 1.5),
+    "top_k": st.integers(-2, 100),
+    "min_p": st.floats(-0.5, 1.5),
+    "repeat_penalty": st.floats(-1, 3),
+    "stop": st.none() | _TEXT | st.lists(_TEXT, max_size=5),
+    "seed": st.integers(-5, 2**64),
+    "n": st.integers(0, 3),
+    "logprobs": st.none() | st.integers(-1, 6),
+    "echo": st.booleans(),
+    "stream": st.booleans(),
+    "presence_penalty": st.floats(-3, 3),
+    "logit_bias": st.none() | st.dictionaries(st.sampled_from(["1", "x", "99999999"]),
+                                              st.floats(-200, 200), max_size=2),
+    "grammar": st.sampled_from(['root ::= "a"', "root ::= (((", "root ::= [a-"]),
+}  # fmt: skip
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a real request
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=st.fixed_dictionaries(
+        {"prompt": _FIELDS["prompt"]},
+        optional={k: v for k, v in _FIELDS.items() if k != "prompt"},
+    ),
+    target=st.sampled_from(["", "@rg"]),  # grammar off, or enabled
+)
+def test_random_bodies_never_get_a_5xx(
+    stack: tuple[str, str, object], body: dict, target: str
+) -> None:
+    """Whatever the contract lets through, the engine answers without a server failure."""
+    gateway, _, llama = stack
+    failed = _metric(gateway, REQUESTS_FAILED_TOTAL)
+    body.setdefault("max_tokens", 1)  # a short answer: 40 examples in seconds
+    r = httpx.post(f"{gateway}/{GEMMA}{target}/v1/completions", json=body, timeout=120)
+    assert r.status_code < 500, (body, r.text[:500])
+    if r.status_code >= 400:
+        assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+    assert _metric(gateway, REQUESTS_FAILED_TOTAL) == failed, body
+    if llama is not None:
+        assert llama.popen.poll() is None, body
