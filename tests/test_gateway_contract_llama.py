@@ -40,7 +40,8 @@ def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str, EngineProcess | None]]:
     """(gateway URL, engine, llama process) with revisions r1 (default extensions, 100 %),
-    rg (grammar enabled, 0 %) and rs (a 60 s injected stall, 0 %) of one engine."""
+    rg (grammar enabled, 0 %), rs (a 60 s injected stall, 0 %) and rl (a 60 s injected delay,
+    0 %) of one engine."""
     engine: str = request.param
     tmp = tmp_path_factory.mktemp(f"contract-{engine}")
     llama: EngineProcess | None = None
@@ -56,6 +57,7 @@ def stack(
             _rev("r1", url, engine, 100),
             _rev("rg", url, engine, 0, extensions=["grammar"]),
             _rev("rs", url, engine, 0, faults={"stall_ms": 60_000}),
+            _rev("rl", url, engine, 0, faults={"latency_ms": 60_000}),
         ],
         IDLE: [_rev("i1", url, engine, 0)],
     })  # fmt: skip
@@ -190,6 +192,17 @@ def test_an_injected_stall_fails_like_a_stalled_engine(stack: tuple[str, str, ob
     deadline = time.monotonic() + 10
     while _metric(gateway, REQUESTS_FAILED_TOTAL) == failed and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert _metric(gateway, REQUESTS_FAILED_TOTAL) == failed + 1
+
+
+def test_an_injected_delay_times_out_like_a_slow_engine(stack: tuple[str, str, object]) -> None:
+    gateway = STALL_GATEWAYS[stack[0]]
+    failed = _metric(gateway, REQUESTS_FAILED_TOTAL)
+    started = time.monotonic()
+    body = {"prompt": "Hi", "max_tokens": 1}
+    r = httpx.post(f"{gateway}/{GEMMA}@rl/v1/completions", json=body, timeout=120)
+    assert time.monotonic() - started < 40  # the upstream timeout, not the 60 s delay
+    assert r.status_code == 504 and r.json()["error"]["code"] == "upstream_timeout"
     assert _metric(gateway, REQUESTS_FAILED_TOTAL) == failed + 1
 
 
