@@ -1,13 +1,15 @@
-"""The local gateway: routes ``/<model>/<path>`` to a model's revisions by weight.
+"""The local gateway: routes a model's OpenAI requests to its revisions by weight.
 
 Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --host H --port N``;
 as a pod's sidecar in front of one engine, ``--upstream URL --model M --version V --revision R
 --color C [--faults JSON]`` replaces ``--routes``: that one route, and every path is the
 engine's own (``/v1/...``, no ``/<model>`` prefix), so the pod's clients see the engine's URLs.
 It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
-the added latency per request stays well under a millisecond. Inference requests
-(``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
-endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``. ``/<model>@<revision>/...``
+the added latency per request stays well under a millisecond. Only the model's routes are
+served (:mod:`llm_platform.serving.gateway_paths`); completions and chat bodies are checked by
+the request contract (:mod:`llm_platform.serving.request_contract`) before any engine sees
+them, and recorded in the contract metrics; admin endpoints are ``/-/health``, ``/-/routes``
+and ``/metrics``. ``/<model>@<revision>/...``
 reaches one revision whatever its weight (smoke tests of a new revision meet its faults).
 A ``"stream": true`` request is relayed as Server-Sent Events while the engine produces them
 (:mod:`llm_platform.serving.relay`): never buffered, paced by the client, abandoned upstream
