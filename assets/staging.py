@@ -187,6 +187,7 @@ def staging_deployment(
                 engine=choice.engine,
                 context_size=choice.context_size,
                 max_batch_size=choice.max_batch_size,
+                extensions=env.serving.extensions,
             )
         ],
     )

@@ -140,7 +140,8 @@ def main() -> None:
             routes = Path(tmp) / "routes.json"
             rev = {"revision": "r1", "version": "1.0.0", "color": "blue", "weight": 100}
             routes.write_text(json.dumps({"models": {
-                "tiny": {"revisions": [{**rev, "url": f"http://127.0.0.1:{sport}"}]},
+                "tiny": {"revisions": [{**rev, "url": f"http://127.0.0.1:{sport}",
+                                        "engine": "builtin"}]},
                 "trivial": {"revisions": [{**rev, "url": trivial_url}]},
             }}))  # fmt: skip
             gport = free_port()

@@ -167,7 +167,8 @@ def main() -> int:
     base, gateway = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gw_port}"
     with tempfile.TemporaryDirectory() as tmp:
         routes = Path(tmp) / "routes.json"
-        rev = {"revision": "bench", "version": "1.0.0", "url": base, "weight": 100}
+        rev = {"revision": "bench", "version": "1.0.0", "url": base, "weight": 100,
+               "engine": engine.name, "context_size": settings.context_size}  # fmt: skip
         routes.write_text(json.dumps({"models": {GEMMA_MODEL: {"revisions": [rev]}}}))
         gw_argv = [sys.executable, "-m", "llm_platform.serving.gateway", "--routes", str(routes),
                    "--namespace", "bench", "--port", str(gw_port)]  # fmt: skip

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from llm_platform.serving.bodies import response_usage, with_path_model
+from llm_platform.serving.bodies import response_usage
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.metrics import (
     OUTPUT_TOKENS_TOTAL,
@@ -24,6 +24,7 @@ from llm_platform.serving.metrics import (
     TIME_TO_FIRST_TOKEN,
     Usage,
 )
+from llm_platform.serving.request_contract import Prepared, RequestPolicy, check_request
 from tests.serving_fixtures import (
     FakeUpstream,
     build_artifact,
@@ -117,8 +118,10 @@ def test_token_and_first_token_metrics_from_usage(fake: tuple[str, FakeUpstream]
     url, _ = fake
     before = {n: _samples(url, n) for n in (TIME_TO_FIRST_TOKEN, OUTPUT_TOKENS_TOTAL,
                                              PROMPT_TOKENS_TOTAL)}  # fmt: skip
-    for path in ("/m/v1/completions", "/m/v1/chat/completions"):
-        assert httpx.post(url + path, json={"model": "m", "prompt": "x"}).status_code == 200
+    chat = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    for path, body in (("/m/v1/completions", {"model": "m", "prompt": "x"}),
+                       ("/m/v1/chat/completions", chat)):  # fmt: skip
+        assert httpx.post(url + path, json=body).status_code == 200
     after = {n: _samples(url, n) for n in before}
     count = TIME_TO_FIRST_TOKEN + "_count"
     assert after[TIME_TO_FIRST_TOKEN][count] - before[TIME_TO_FIRST_TOKEN].get(count, 0) == 2
@@ -166,7 +169,7 @@ def test_chat_completion_without_model_through_gateway_and_real_server(real: str
     ("body", "param"),
     [
         ({"messages": []}, "messages"),
-        ({"messages": [{"role": "robot", "content": "x"}]}, "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
         ({"messages": [{"role": "user", "content": "x"}], "seed": -1}, "seed"),
         ({"prompt": "x"}, "messages"),
@@ -191,22 +194,22 @@ def test_models_listing_is_routed_but_not_counted(real: str) -> None:
     [
         (b'{"prompt":"x"}', {"prompt": "x", "model": "m"}),
         (b'{"model":"m","prompt":"x"}', b'{"model":"m","prompt":"x"}'),
-        (b'{"model": "m"}', b'{"model": "m"}'),
-        (b'{"prompt":"\\"model\\":\\"m\\"","model":"o"}', "mismatch"),  # quotes in a string
-        (b'{"model":"o"}', "mismatch"),
-        (b"not json", b"not json"),
-        (b"[1]", b"[1]"),
-        (b"[" * 100_000, b"[" * 100_000),
+        (b'{"prompt":"\\"model\\":\\"m\\"","model":"o"}', "model_mismatch"),  # quotes
+        (b'{"model":"o"}', "model_mismatch"),
+        (b'{"model": "m"}', "invalid_value"),  # no prompt
+        (b"not json", "invalid_json"),
+        (b"[1]", "invalid_body"),
+        (b"[" * 100_000, "invalid_json"),
     ],
 )
-def test_with_path_model(body: bytes, want: object) -> None:
-    got = with_path_model(body, "m")
-    if want == "mismatch":
-        assert isinstance(got, ClientError) and got.param == "model"
+def test_the_path_model_fills_in_a_body_naming_none(body: bytes, want: object) -> None:
+    got = check_request(body, "completions", "m", RequestPolicy.for_revision(None, None))
+    if isinstance(want, str):
+        assert isinstance(got, ClientError) and got.code == want
     elif isinstance(want, dict):
-        assert isinstance(got, bytes) and json.loads(got) == want
+        assert isinstance(got, Prepared) and json.loads(got.body) == want
     else:
-        assert got == want
+        assert isinstance(got, Prepared) and got.body is body  # forwarded as received
 
 
 @pytest.mark.parametrize(

@@ -159,6 +159,30 @@ class KubernetesSettings(BaseModel):
     )
 
 
+class EnvironmentServing(BaseModel):
+    """What the environment's gateway forwards to the engines beyond OpenAI's contract."""
+
+    model_config = STRICT
+
+    extensions: list[str] = Field(
+        default_factory=list,
+        description="engine extensions enabled beyond each engine's defaults, e.g. grammar "
+        "(llama-cpp); the gateway refuses the others with a 400 naming them",
+    )
+
+    @field_validator("extensions")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        # Imported when validating: the engine registry imports the serving and security code.
+        from llm_platform.serving.engines.registry import check_extension_name
+
+        for name in value:
+            check_extension_name(name)
+        if len(set(value)) != len(value):
+            raise ValueError("extensions: listed more than once")
+        return value
+
+
 class EnvironmentConfig(BaseModel):
     """``config/<env>.yaml``: one deployment environment (staging, production, ...)."""
 
@@ -175,6 +199,7 @@ class EnvironmentConfig(BaseModel):
     slo: SLOObjectives = Field(default_factory=SLOObjectives)
     approvers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    serving: EnvironmentServing = Field(default_factory=EnvironmentServing)
 
     @model_validator(mode="after")
     def _workload_carries_strategy(self) -> EnvironmentConfig:

@@ -82,6 +82,9 @@ def gateway_container(
             "--host=0.0.0.0",
             f"--port={GATEWAY_PORT}",
             *([f"--faults={rev.faults.model_dump_json()}"] if rev.faults.active else []),
+            f"--engine={rev.engine}",  # the request contract: the engine's limits, extensions
+            *([f"--context-size={rev.context_size}"] if rev.context_size else []),
+            *([f"--extensions={','.join(rev.extensions)}"] if rev.extensions else []),
         ],
         "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
         "resources": GATEWAY_RESOURCES,

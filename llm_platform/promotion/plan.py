@@ -71,6 +71,9 @@ class RolloutPlan(BaseModel):
     engine: str = Field(default="builtin", description="the engine serving the new revision")
     context_size: int | None = Field(default=None, ge=1)
     max_batch_size: int | None = Field(default=None, ge=1)
+    extensions: list[str] = Field(
+        default_factory=list, description="engine extensions the environment enables"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RolloutPlan:

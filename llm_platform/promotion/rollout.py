@@ -125,6 +125,7 @@ def plan_from_environment(
         "analysis_deadline_s": duration_seconds(config.analysis.deadline),
         "on_inconclusive": config.analysis.on_inconclusive,
         "analysis_traffic_rps": config.analysis.traffic_rps,
+        "extensions": config.serving.extensions,
     }
     if serving is not None:
         data.update(serving.model_dump())
@@ -205,6 +206,7 @@ def execute_rollout(
         engine=plan.engine,
         context_size=plan.context_size,
         max_batch_size=plan.max_batch_size,
+        extensions=plan.extensions,
     )
     source_for = (lambda _: analyzer) if analyzer is not None else _default_source(plan)
     ctx = RolloutContext(runtime, plan, smoke, source_for, serving, new)

@@ -85,6 +85,11 @@ class RevisionSpec(BaseModel):
     max_batch_size: int | None = Field(
         default=None, ge=1, description="serving.max_batch_size (engine default if None)"
     )
+    extensions: list[str] = Field(
+        default_factory=list,
+        description="engine extensions its environment enables (serving.extensions); the "
+        "gateway forwards these beyond the engine's defaults",
+    )
 
     @field_validator("engine")
     @classmethod

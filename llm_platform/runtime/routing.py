@@ -43,6 +43,11 @@ class RouteEntry(BaseModel):
     slots: int | None = Field(
         default=None, description="requests one replica takes at once (the gateway queues more)"
     )
+    engine: str = Field(description="the engine serving it (the gateway's request contract)")
+    context_size: int | None = Field(default=None, description="tokens; engine default if None")
+    extensions: list[str] = Field(
+        default_factory=list, description="engine extensions enabled beyond its defaults"
+    )
 
 
 def normalize_weights(weights: list[int]) -> list[int]:
@@ -123,6 +128,9 @@ def route_entries(
                 fault_file=fault_file(r) if fault_file else None,
                 shadow=r.shadow_percent if w == 0 else 0,
                 slots=get_engine(r.engine).slots(r.max_batch_size),
+                engine=r.engine,
+                context_size=r.context_size,
+                extensions=r.extensions,
             )
         )
     return entries

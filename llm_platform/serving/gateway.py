@@ -1,13 +1,15 @@
-"""The local gateway: routes ``/<model>/<path>`` to a model's revisions by weight.
+"""The local gateway: routes a model's OpenAI requests to its revisions by weight.
 
 Run as ``python -m llm_platform.serving.gateway --routes FILE --namespace ENV --host H --port N``;
 as a pod's sidecar in front of one engine, ``--upstream URL --model M --version V --revision R
 --color C [--faults JSON]`` replaces ``--routes``: that one route, and every path is the
 engine's own (``/v1/...``, no ``/<model>`` prefix), so the pod's clients see the engine's URLs.
 It runs on uvloop with a small httptools-based server and a pooled keep-alive upstream client, so
-the added latency per request stays well under a millisecond. Inference requests
-(``/<model>/v1/...`` except ``/v1/models``) are recorded in the contract metrics; admin
-endpoints are ``/-/health``, ``/-/routes`` and ``/metrics``. ``/<model>@<revision>/...``
+the added latency per request stays well under a millisecond. Only the model's routes are
+served (:mod:`llm_platform.serving.gateway_paths`); completions and chat bodies are checked by
+the request contract (:mod:`llm_platform.serving.request_contract`) before any engine sees
+them, and recorded in the contract metrics; admin endpoints are ``/-/health``, ``/-/routes``
+and ``/metrics``. ``/<model>@<revision>/...``
 reaches one revision whatever its weight (smoke tests of a new revision meet its faults).
 A ``"stream": true`` request is relayed as Server-Sent Events while the engine produces them
 (:mod:`llm_platform.serving.relay`): never buffered, paced by the client, abandoned upstream
@@ -40,9 +42,10 @@ from llm_platform.serving.admission import (
     Ticket,
     add_queue_arguments,
 )
-from llm_platform.serving.bodies import prepare_body, response_usage
+from llm_platform.serving.bodies import response_usage
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.faults import NO_FAULTS, FaultSettings, FaultTable
+from llm_platform.serving.gateway_paths import ENDPOINTS, HEALTH_PATH, parse_model_path
 from llm_platform.serving.httpclient import HttpClient, UpstreamError
 from llm_platform.serving.httpserver import (
     JSON_CONTENT_TYPE,
@@ -54,9 +57,10 @@ from llm_platform.serving.httpserver import (
 )
 from llm_platform.serving.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from llm_platform.serving.metrics import GatewayMetrics
+from llm_platform.serving.request_contract import check_request, json_headers
 from llm_platform.serving.routes import Backend, RevisionRoute, RoutesWatcher, StaticRoutes
 from llm_platform.serving.shadow import ShadowRecorder
-from llm_platform.serving.stream_proxy import StreamProxy, relayed_headers
+from llm_platform.serving.stream_proxy import StreamProxy, health_response, relayed_headers
 from llm_platform.serving.streams import StreamingResponse
 
 log = logging.getLogger("llm_platform.gateway")
@@ -64,11 +68,6 @@ log = logging.getLogger("llm_platform.gateway")
 
 def _json(status: int, obj: object) -> Response:
     return Response(status, [JSON_CONTENT_TYPE], json.dumps(obj, separators=(",", ":")).encode())
-
-
-def is_inference_path(rest: bytes) -> bool:
-    """True for the paths the contract metrics count (``/v1/...`` except model listing)."""
-    return rest.startswith(b"/v1/") and not rest.startswith(b"/v1/models")
 
 
 class Gateway:
@@ -158,50 +157,44 @@ class Gateway:
                     self.metrics.prepare(model, r.version, r.color, r.revision)
             body = generate_latest(self.metrics.registry)
             return Response(200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], body)
-        if self.mounted is not None:
-            model, pinned, revision, rest_b = self.mounted, "", "", path[1:]
-        else:
-            model_b, _, rest_b = path[1:].partition(b"/")
-            model, pinned, revision = model_b.decode(errors="replace").partition("@")
+        route = parse_model_path(path, self.mounted)
+        if route is None:
+            msg = f"no route {path.decode(errors='replace')[:200]}"
+            return error_response(404, msg, "invalid_request_error", "not_found")
+        if req.method not in ENDPOINTS[route.endpoint]:
+            msg = f"{route.endpoint.decode()} answers {', '.join(ENDPOINTS[route.endpoint])}"
+            return error_response(405, msg, "invalid_request_error", "method_not_allowed")
+        model, revision = route.model, route.revision
         router = self.watcher.table.routers.get(model)
         if router is None:
             msg = f"model {model!r} is not routed by this gateway ({self.namespace})"
             return error_response(404, msg, "not_found", "model_not_found")
-        rest = b"/" + rest_b
-        counted = is_inference_path(rest)
+        counted = route.kind is not None
         start = time.perf_counter()
-        if pinned:  # /<model>@<revision>/...: that revision, whatever its weight
+        if revision:  # /<model>@<revision>/...: that revision, whatever its weight
             backend = router.pin(revision, self.rng)
             if backend is None:
                 msg = f"model {model!r} has no revision {revision!r} in the routes"
                 return error_response(404, msg, "not_found", "revision_not_found")
         else:
             backend = router.pick(self.rng)
+        if route.endpoint == HEALTH_PATH:
+            return health_response(model, backend)
         if backend is None:
             if counted:
                 self.metrics.observe(model, "none", "none", "none", 0.0, True)
             msg = f"model {model!r} has no revision with traffic weight > 0"
             return error_response(503, msg, "unavailable", "no_revision")
-        target = rest + b"?" + req.query if req.query else rest
-        faults = self.faults.get(model, backend.revision)
-        if counted and faults.active:
-            if faults.latency_ms:
-                await asyncio.sleep(faults.latency_ms / 1000.0)
-            if self.faults.draw(faults.error_rate):
-                elapsed = time.perf_counter() - start
-                self.metrics.observe(
-                    model, backend.version, backend.color, backend.revision, elapsed, True
-                )
-                msg = f"injected fault (error_rate={faults.error_rate:g}, {backend.revision})"
-                return error_response(500, msg, "server_error", "injected_fault")
+        target = route.endpoint  # canonical: the raw path and query are never forwarded
         body, streamed = req.body, False
-        if counted and req.method == "POST":
-            checked = prepare_body(body, model)
+        if route.kind is not None:
+            checked = check_request(body, route.kind, model, backend.policy)
             if isinstance(checked, ClientError):  # refused before proxying: in no series
                 return error_response(
                     400, checked.message, "invalid_request_error", checked.code, checked.param
                 )
-            body, streamed = checked
+            body, streamed = checked.body, checked.stream
+            req = req._replace(headers=json_headers(req.headers))
         ticket: Ticket | None = None
         if counted:  # a slot on a replica of the revision, or a bounded wait for one
             admitted = await self.admission.admit(backend, router.replicas(backend.revision))
@@ -209,7 +202,7 @@ class Gateway:
                 return self.admission.refuse(self.metrics, backend, admitted, start)
             ticket, backend = admitted, admitted.backend
         # A copy for the shadow revision (never for pinned or streamed requests).
-        mirror = router.shadow(self.rng) if counted and not pinned and not streamed else None
+        mirror = router.shadow(self.rng) if counted and not revision and not streamed else None
         try:
             resp = await self._forward(
                 req, backend, target, body, streamed, start, counted, mirror=mirror
@@ -232,9 +225,15 @@ class Gateway:
         *,
         mirror: Backend | None = None,
     ) -> Response | StreamingResponse:
-        """Proxy the request to ``backend`` and record it (and copy it to ``mirror``, the
-        shadow revision, without waiting for its answer)."""
+        """Proxy the request to ``backend`` (holding its slot) and record it; injected faults
+        act here, as a slow or failing engine would; ``mirror``, the shadow revision, gets a
+        copy without the client waiting for it."""
         model = backend.model
+        faults = self.faults.get(model, backend.revision)
+        if counted and faults.active:
+            failed = await self.proxy.inject(backend, faults, start)
+            if failed is not None:
+                return failed
         if streamed:
             return await self.proxy.stream(req, backend, target, body, start)
         copy = self.shadow.start(model, mirror, target, req.headers, body) if mirror else None
@@ -292,7 +291,8 @@ def _static_routes(args: argparse.Namespace) -> StaticRoutes:
     faults = NO_FAULTS if args.faults is None else FaultSettings.model_validate_json(args.faults)
     route = RevisionRoute(
         revision=args.revision, version=args.version, color=args.color, url=args.upstream,
-        weight=100, faults=faults,
+        weight=100, faults=faults, engine=args.engine, context_size=args.context_size,
+        extensions=[x for x in (args.extensions or "").split(",") if x],
     )  # fmt: skip
     return StaticRoutes(args.model, route)
 
@@ -309,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faults", help='with --upstream: injected faults, JSON {"latency_ms": X, "error_rate": P}'
     )
+    parser.add_argument("--engine", help="with --upstream: the engine (its request contract)")
+    parser.add_argument("--context-size", type=int, help="with --upstream: context in tokens")
+    parser.add_argument("--extensions", help="with --upstream: enabled extensions, a,b,...")
     parser.add_argument("--namespace", required=True, help="environment, e.g. staging")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

@@ -188,6 +188,12 @@ class RelayBody:
             on_end(self._meter, time.perf_counter() - self._meter.start)
 
 
+def _broke_off(meter: StreamMeter, exc: Exception) -> bytes:
+    """Fail a stream whose upstream broke off or fell silent; the error event to send."""
+    meter.fail(f"stream cut: {exc}")
+    return meter.error_event(f"the model server's stream broke off: {exc}", "stream_cut")
+
+
 async def _relay(
     upstream: StreamedResponse,
     meter: StreamMeter,
@@ -203,7 +209,8 @@ async def _relay(
         upstream: the engine's streamed response (status 200, an event stream).
         meter: reads the stream's events.
         idle_timeout_s: longest silence of the upstream before the stream counts as cut.
-        stall_s: pause after the first content token (an injected fault; 0: none).
+        stall_s: pause after the first content token (an injected fault; 0: none); a pause
+            of ``idle_timeout_s`` or more fails the stream exactly as a silent engine does.
         cut: cut this stream after its first content token (an injected fault, drawn by the
             caller).
         finish: releases the upstream and records the stream (a client that went away leaves
@@ -215,8 +222,7 @@ async def _relay(
             try:
                 data = await upstream.body.read(idle_timeout_s)
             except (UpstreamError, TimeoutError) as exc:
-                meter.fail(f"stream cut: {exc}")
-                yield meter.error_event(f"the model server's stream broke off: {exc}", "stream_cut")
+                yield _broke_off(meter, exc)
                 return
             if not data:
                 break
@@ -237,6 +243,11 @@ async def _relay(
                     yield piece + meter.error_event("injected fault: stream cut", "injected_fault")
                     return
                 yield piece
+                if stall_s >= idle_timeout_s:  # ended by the idle timeout, as a stalled engine
+                    await asyncio.sleep(idle_timeout_s)
+                    stalled = TimeoutError(f"no data for {idle_timeout_s:g} s (injected stall)")
+                    yield _broke_off(meter, stalled)
+                    return
                 await asyncio.sleep(stall_s)
             if meter.done:
                 return

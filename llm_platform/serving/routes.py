@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_platform.errors import ConfigurationError
 from llm_platform.serving.faults import FaultSettings, FaultSource
+from llm_platform.serving.request_contract import RequestPolicy
 
 
 class RevisionRoute(BaseModel):
@@ -42,6 +43,11 @@ class RevisionRoute(BaseModel):
     #: Requests one replica serves at once (its engine's slots); the gateway queues the rest.
     #: None: no limit.
     slots: int | None = Field(default=None, ge=1)
+    #: The engine serving it and its context (the gateway's request contract depends on them).
+    engine: str | None = None
+    context_size: int | None = Field(default=None, ge=1)
+    #: Engine extensions the environment enables beyond the engine's defaults.
+    extensions: list[str] = []
 
 
 class ModelRoutes(BaseModel):
@@ -69,6 +75,8 @@ class Backend:
     version: str
     color: str
     origin: str
+    #: What the revision accepts (checked before the request is proxied).
+    policy: RequestPolicy
     #: Concurrent requests this replica takes (None: no limit); see serving.admission.
     slots: int | None = None
 
@@ -87,8 +95,9 @@ class ModelRouter:
         self._shadow: tuple[list[Backend], int] | None = None
         total = 0
         for r in routes.revisions:
+            policy = RequestPolicy.for_revision(r.engine, r.context_size, r.extensions)
             replicas = [
-                Backend(model, r.revision, r.version, r.color, url.rstrip("/"), r.slots)
+                Backend(model, r.revision, r.version, r.color, url.rstrip("/"), policy, r.slots)
                 for url in (r.urls or [r.url])
             ]
             self._by_revision[r.revision] = replicas

@@ -7,12 +7,14 @@ with chunked encoding), anything else (an error in JSON) is read whole and relay
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 from llm_platform.serving.bodies import response_usage
-from llm_platform.serving.faults import FaultTable
+from llm_platform.serving.faults import FaultSettings, FaultTable
 from llm_platform.serving.httpclient import HOP_BY_HOP, HttpClient, UpstreamError
-from llm_platform.serving.httpserver import Request, Response, error_response
+from llm_platform.serving.httpserver import JSON_CONTENT_TYPE, Request, Response, error_response
 from llm_platform.serving.metrics import GatewayMetrics
 from llm_platform.serving.relay import RelayBody, StreamMeter
 from llm_platform.serving.routes import Backend
@@ -49,6 +51,28 @@ class StreamProxy:
         if isinstance(exc, TimeoutError):
             return error_response(504, msg, "upstream_error", "upstream_timeout")
         return error_response(502, msg, "upstream_error", "upstream_unreachable")
+
+    async def inject(
+        self, backend: Backend, faults: FaultSettings, start: float
+    ) -> Response | None:
+        """Apply a revision's injected latency and errors before proxying; None: proxy it.
+
+        An injected delay is bounded by the upstream timeout as an engine's is: a delay of
+        the timeout or more is answered 504 when the timeout expires, and counted.
+        """
+        if faults.latency_ms:
+            delay = faults.latency_ms / 1000.0
+            if delay >= self.upstream_timeout_s:
+                await asyncio.sleep(self.upstream_timeout_s)
+                late = TimeoutError(f"no answer in {self.upstream_timeout_s:g} s (injected)")
+                return self.unreachable(backend, start, late)
+            await asyncio.sleep(delay)
+        if not self.faults.draw(faults.error_rate):
+            return None
+        labels = (backend.model, backend.version, backend.color, backend.revision)
+        self.metrics.observe(*labels, time.perf_counter() - start, True)
+        msg = f"injected fault (error_rate={faults.error_rate:g}, {backend.revision})"
+        return error_response(500, msg, "server_error", "injected_fault")
 
     async def stream(
         self, req: Request, backend: Backend, target: bytes, body: bytes, start: float
@@ -114,6 +138,22 @@ class StreamProxy:
             usage=response_usage(data) if ok else None,
         )
         return Response(up.status, headers, data)
+
+
+def health_response(model: str, backend: Backend | None) -> Response:
+    """``/<model>/health``: 200 while a ready revision is routed (the routes hold only ready
+    ones), else 503; answered by the gateway whatever the engine."""
+    if backend is None:
+        msg = f"model {model!r} has no ready revision with traffic"
+        return error_response(503, msg, "unavailable", "no_revision")
+    body = {
+        "status": "ok",
+        "model": model,
+        "revision": backend.revision,
+        "version": backend.version,
+        "engine": backend.policy.limits.engine,
+    }
+    return Response(200, [JSON_CONTENT_TYPE], json.dumps(body, separators=(",", ":")).encode())
 
 
 def relayed_headers(

@@ -16,6 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.errors import PlatformError
+from llm_platform.serving.engines.extensions import Extension, MessageRules
 
 
 class ServingSettings(Protocol):
@@ -208,6 +209,16 @@ class Engine(ABC):
         supports_streaming: Answers ``stream: true`` with Server-Sent Events.
         supports_chat: Serves ``/v1/chat/completions``.
         requires_gpu: Cannot run without an NVIDIA GPU.
+        extensions: Body fields beyond OpenAI's it accepts, each with its value check (the
+            gateway refuses any other; see :mod:`~llm_platform.serving.engines.extensions`).
+        default_context_size: Its context when ``serving.max_sequence_length`` is unset (the
+            gateway answers 400 to a ``max_tokens`` beyond the context).
+        max_prompts: Prompts one completions request may carry (a list of strings).
+        token_prompts: Accepts prompts given as token ids.
+        logprobs: Can return log probabilities (``logprobs``, ``top_logprobs``).
+        logit_bias: Accepts ``logit_bias`` (it checks the token ids against its vocabulary).
+        structured_output: Enforces ``response_format`` ``json_schema`` itself.
+        messages: The chat messages it takes (roles, content parts).
     """
 
     name: str
@@ -219,6 +230,14 @@ class Engine(ABC):
     supports_chat: bool
     requires_gpu: bool = False
     default_slots: int | None = None
+    extensions: tuple[Extension, ...] = ()
+    default_context_size: int
+    max_prompts: int = 1
+    token_prompts: bool = False
+    logprobs: bool = False
+    logit_bias: bool = True
+    structured_output: bool = False
+    messages: MessageRules = MessageRules()
 
     def slots(self, max_batch_size: int | None) -> int | None:
         """Concurrent requests the gateway sends one local replica (None: no limit).

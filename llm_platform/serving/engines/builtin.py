@@ -10,6 +10,7 @@ from llm_platform.serving.engines.base import (
     Engine,
     LaunchSettings,
 )
+from llm_platform.serving.model_app import DEFAULT_MAX_SEQUENCE_LENGTH
 
 MODEL_SERVER_MODULE = "llm_platform.serving.model_server"
 
@@ -23,6 +24,7 @@ class BuiltinEngine(Engine):
     metrics_path = "/metrics"
     supports_streaming = True
     supports_chat = False
+    default_context_size = DEFAULT_MAX_SEQUENCE_LENGTH
 
     def _server_args(
         self, *, artifact: str, digest: str, model: str, version: str, revision: str

@@ -21,6 +21,7 @@ from llm_platform.serving.engines.base import (
     launcher_argv,
 )
 from llm_platform.serving.engines.detect import gguf_entry, gguf_files
+from llm_platform.serving.engines.extensions import LLAMA_CPP_EXTENSIONS, LLAMA_CPP_MESSAGES
 from llm_platform.serving.engines.llama_server import HEALTH_PATH as LOCAL_HEALTH_PATH
 from llm_platform.serving.engines.llama_server import METRICS_PATH as LOCAL_METRICS_PATH
 
@@ -47,6 +48,13 @@ class LlamaCppEngine(Engine):
     supports_streaming = True
     supports_chat = True
     default_slots = 1
+    extensions = LLAMA_CPP_EXTENSIONS
+    default_context_size = DEFAULT_CONTEXT
+    # llama-cpp-python fails (500) on logprobs without logits_all, and indexes logit_bias ids
+    # into the logits unchecked (an id beyond the vocabulary is a 500).
+    logprobs = False
+    logit_bias = False
+    messages = LLAMA_CPP_MESSAGES
 
     def slots(self, max_batch_size: int | None) -> int | None:
         """One: llama-cpp-python holds one context and serves requests one after another."""

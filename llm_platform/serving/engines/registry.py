@@ -6,6 +6,7 @@ artifact's format, the local command line, the container spec) derives from this
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from llm_platform.serving.engines.base import (
@@ -17,6 +18,7 @@ from llm_platform.serving.engines.base import (
 )
 from llm_platform.serving.engines.builtin import BuiltinEngine
 from llm_platform.serving.engines.detect import detect_format
+from llm_platform.serving.engines.extensions import Extension
 from llm_platform.serving.engines.llama_cpp import LlamaCppEngine
 from llm_platform.serving.engines.vllm import VllmEngine
 
@@ -25,6 +27,11 @@ _ENGINES: tuple[Engine, ...] = (LlamaCppEngine(), VllmEngine(), BuiltinEngine())
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in _ENGINES}
 ENGINE_NAMES: tuple[str, ...] = tuple(ENGINES)
+#: Every engine extension's name -> the engines that accept it.
+EXTENSION_ENGINES: dict[str, tuple[str, ...]] = {
+    name: tuple(e.name for e in _ENGINES if any(x.name == name for x in e.extensions))
+    for name in sorted({x.name for e in _ENGINES for x in e.extensions})
+}
 
 
 def get_engine(name: str) -> Engine:
@@ -44,6 +51,23 @@ def check_engine_name(name: str) -> str:
     if name not in ENGINES:
         raise ValueError(f"{name!r} is not an engine; use one of: {', '.join(ENGINE_NAMES)}")
     return name
+
+
+def check_extension_name(name: str) -> str:
+    """Validate a ``serving.extensions`` entry (raises ValueError listing the known names)."""
+    if name not in EXTENSION_ENGINES:
+        known = ", ".join(EXTENSION_ENGINES)
+        raise ValueError(f"{name!r} is not an extension of any engine; known: {known}")
+    return name
+
+
+def enabled_extensions(engine: str, environment: Iterable[str] = ()) -> dict[str, Extension]:
+    """The extensions of ``engine`` the gateway forwards: its defaults plus the ones the
+    environment enables (``serving.extensions``); unknown engine: none."""
+    wanted = set(environment)
+    found = ENGINES.get(engine)
+    extensions = found.extensions if found is not None else ()
+    return {x.name: x for x in extensions if x.default or x.name in wanted}
 
 
 def choose_engine(artifact: Path, configured: str | None = None) -> Engine:

@@ -19,6 +19,7 @@ from llm_platform.serving.engines.base import (
     LaunchSettings,
     launcher_argv,
 )
+from llm_platform.serving.engines.extensions import VLLM_EXTENSIONS
 from llm_platform.slo.profiles import VLLM_PROFILE
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
@@ -54,6 +55,14 @@ class VllmEngine(Engine):
     metric_profile = VLLM_PROFILE.name
     supports_streaming = True
     supports_chat = True
+    extensions = VLLM_EXTENSIONS
+    # vLLM refuses requests beyond the model's own max_model_len itself (400): this bound only
+    # refuses absurd values at the gateway.
+    default_context_size = 131_072
+    max_prompts = 64
+    token_prompts = True
+    logprobs = True
+    structured_output = True
     requires_gpu = True
     # vLLM's own --max-num-seqs default: sequences it batches at once (it queues the rest).
     default_slots = 256
