@@ -16,6 +16,7 @@ CHECK_CONFIG_VALID = "config_valid"
 CHECK_ARTIFACT_INTEGRITY = "artifact_integrity"
 CHECK_SECURITY_SCAN = "security_scan"
 CHECK_INTEGRATION_TESTS = "integration_tests"
+CHECK_OUTPUT_QUALITY = "output_quality"
 
 TAG_COMMIT = "llm-platform/commit"
 TAG_AUTHOR = "llm-platform/author"

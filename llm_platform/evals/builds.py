@@ -238,4 +238,3 @@ def read_chat_template(path: Path) -> str | None:
         raise BuildError(f"{path}: not a readable GGUF: {exc}") from exc
     field = reader.get_field(CHAT_TEMPLATE_KEY)
     return None if field is None else str(field.contents())
-
