@@ -52,6 +52,9 @@ def _register() -> None:
     from llm_platform.cli import metrics_cmd
 
     metrics_cmd.register(app)
+    from llm_platform.cli import eval_cmd
+
+    eval_cmd.register(app)
 
 
 def main() -> None:
