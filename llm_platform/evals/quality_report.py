@@ -72,7 +72,7 @@ def numeric_metadata(outcome: QualityOutcome) -> dict[str, float | int | bool]:
 
 def text_metadata(outcome: QualityOutcome) -> dict[str, str]:
     """Status, suite hash and the baseline's identity."""
-    meta = {"status": outcome.status}
+    meta: dict[str, str] = {"status": outcome.status}
     if outcome.suite_hash:
         meta["suite_hash"] = outcome.suite_hash
     target = outcome.baseline_target

@@ -85,6 +85,8 @@ def production_baseline(
     target = ledger.serving(model, env)
     if target is None:
         return None
+    if target.revision is None:
+        raise QualityInputError(f"the ledger's {env} alias of {model} names no revision")
     desired = runtime.desired_spec(env, model)
     revisions = desired.revisions if desired else []
     spec = next((r for r in revisions if r.revision == target.revision), None)
