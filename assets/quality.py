@@ -44,7 +44,7 @@ from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
 from llm_platform.repo_layout import eval_suite_path
 from llm_platform.runtime.artifacts import ArtifactUnavailable
-from llm_platform.serving.engines.selection import ENGINE_KEY
+from llm_platform.serving.engines.selection import ENGINE_KEY, LEGACY_ENGINE
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.runtime import RuntimeResource
@@ -114,6 +114,7 @@ def _outcome(
         candidate_url=candidate_url,
         baseline=baseline,
         cache=BaselineCache(baseline_cache_root(Path(runtime.home))),
+        candidate_build=(str(staged["digest"]), str(staged.get(ENGINE_KEY) or LEGACY_ENGINE)),
         drift=drift,
     )
 

@@ -85,6 +85,7 @@ def evaluate_quality(
     candidate_url: str,
     baseline: BaselineTarget | None,
     cache: BaselineCache | None = None,
+    candidate_build: tuple[str, str] | None = None,
     drift: TemplateDrift | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     runner: Runner = run_suite,
@@ -97,6 +98,9 @@ def evaluate_quality(
         candidate_url: The staging revision through the gateway (``<gateway>/<model>@<rev>``).
         baseline: Production's revision, or None when nothing is in production.
         cache: Baseline runs by (digest, engine, suite hash); None disables caching.
+        candidate_build: The candidate's (digest, engine): its complete run is cached too, so
+            once this build is in production it is not asked again (greedy answers of one
+            build on one engine do not depend on the environment serving it).
         drift: The chat-template comparison, recorded and named in the reason when changed.
 
     Returns:
@@ -115,6 +119,8 @@ def evaluate_quality(
     except EndpointUnreachable as exc:
         return held.model_copy(update={"reason": f"candidate unreachable: {exc}"})
     held = held.model_copy(update={"candidate": candidate})
+    if cache is not None and candidate_build is not None:
+        cache.put(candidate, digest=candidate_build[0], engine=candidate_build[1])
     base_run: SuiteRun | None = None
     if baseline is not None:
         key = {"model": model, "digest": baseline.digest, "engine": baseline.engine}
