@@ -21,6 +21,11 @@ from llm_platform.evals.template_drift import TemplateDrift
 from llm_platform.evals.verdict import QualityVerdict, judge_quality
 
 QualityStatus = Literal["pass", "fail", "inconclusive", "no_suite", "error"]
+#: Requests in flight per endpoint during the check: one. The check is about answers, not
+#: throughput; llama.cpp serves one request at a time and answers its health checks only
+#: between requests (a queue of suite requests would take a healthy revision out of rotation),
+#: and production keeps its capacity for real traffic.
+CHECK_CONCURRENCY = 1
 #: How :func:`evaluate_quality` runs a suite (``run_suite``'s signature; replaceable in tests
 #: that count requests).
 Runner = Callable[..., SuiteRun]
@@ -88,6 +93,7 @@ def evaluate_quality(
     candidate_build: tuple[str, str] | None = None,
     drift: TemplateDrift | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    concurrency: int = CHECK_CONCURRENCY,
     runner: Runner = run_suite,
 ) -> QualityOutcome:
     """Run ``suite`` on the candidate and (from the cache when it holds the run) on the
@@ -115,7 +121,9 @@ def evaluate_quality(
         template_drift=drift,
     )
     try:
-        candidate = runner(candidate_url, model=model, suite=suite, timeout_s=timeout_s)
+        candidate = runner(
+            candidate_url, model=model, suite=suite, timeout_s=timeout_s, concurrency=concurrency
+        )
     except EndpointUnreachable as exc:
         return held.model_copy(update={"reason": f"candidate unreachable: {exc}"})
     held = held.model_copy(update={"candidate": candidate})
@@ -128,7 +136,13 @@ def evaluate_quality(
         held = held.model_copy(update={"baseline_from_cache": base_run is not None})
         if base_run is None:
             try:
-                base_run = runner(baseline.url, model=model, suite=suite, timeout_s=timeout_s)
+                base_run = runner(
+                    baseline.url,
+                    model=model,
+                    suite=suite,
+                    timeout_s=timeout_s,
+                    concurrency=concurrency,
+                )
             except EndpointUnreachable as exc:
                 why = (
                     f"baseline (production {baseline.version}, {baseline.revision}) "
