@@ -13,7 +13,12 @@ from conftest import ModelsRepo
 
 from assets.gate import staging_check_evidence
 from assets.model_config import model_config
-from assets.names import CHECK_INTEGRATION_TESTS, CHECK_OUTPUT_QUALITY, STAGING_DEPLOYMENT
+from assets.names import (
+    CHECK_INTEGRATION_TESTS,
+    CHECK_OUTPUT_QUALITY,
+    STAGING_DEPLOYMENT,
+    TAG_PARTITION,
+)
 from assets.quality import output_quality
 from assets.registered_model import registered_model
 from assets.staging import staging_deployment
@@ -125,7 +130,7 @@ def test_broken_build_is_held_with_lost_cases_and_template_drift_and_refused_by_
         good = _quality(first)
         meta = _meta(good)
         assert good.passed and meta["status"] == "pass", good.description
-        assert meta["cases"] == 40 and "baseline_cached" not in meta  # nothing in production
+        assert meta["case_count"] == 40 and "baseline_cached" not in meta  # nothing in production
         assert "without a baseline" in (good.description or "")
         # Production serves 1.0.0 (what a promotion leaves behind: revision + ledger alias).
         staged = first.asset_materializations_for_node(STAGING_DEPLOYMENT)[0].metadata
@@ -175,13 +180,17 @@ def test_broken_build_is_held_with_lost_cases_and_template_drift_and_refused_by_
         )
         item = checks_item(evidence, digest=str(meta.get("baseline_digest")))
         assert not item.ok and "output_quality failed (fail against production 1.0.0" in item.reason
-        # A re-check against the unchanged production answers from the cache.
-        again = dg.materialize(
-            [output_quality, staging_deployment],
-            selection=dg.AssetSelection.checks(output_quality),
-            instance=instance,
-            partition_key=GEMMA_MODEL,
+        # A checks-only re-check (as the SLO checks job runs them) against the unchanged
+        # production answers from the cache.
+        defs = dg.Definitions(
+            assets=[staging_deployment],
+            asset_checks=[output_quality],
+            jobs=[
+                dg.define_asset_job("quality", selection=dg.AssetSelection.checks(output_quality))
+            ],
             resources=resources,
-            raise_on_error=False,
+        )
+        again = defs.resolve_job_def("quality").execute_in_process(
+            instance=instance, tags={TAG_PARTITION: GEMMA_MODEL}, raise_on_error=False
         )
         assert _meta(_quality(again))["baseline_cached"] is True

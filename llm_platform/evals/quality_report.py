@@ -56,7 +56,7 @@ def numeric_metadata(outcome: QualityOutcome) -> dict[str, float | int | bool]:
         meta.update({k: round(v, 4) for k, v in optional.items() if v is not None})
         meta["max_regression"] = verdict.gate.max_regression
     if outcome.candidate is not None:
-        meta["cases"] = len(outcome.candidate.results)
+        meta["case_count"] = len(outcome.candidate.results)
         meta["candidate_passed"] = outcome.candidate.passed
         meta["candidate_seconds"] = round(outcome.candidate.duration_s, 3)
     if outcome.baseline_target is not None:
