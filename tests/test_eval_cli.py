@@ -203,3 +203,14 @@ def test_a_prompt_beyond_the_context_is_unscorable_on_real_llama(gemma_url: str)
     by_id = {r.id: r for r in run.results}
     assert by_id["long"].passed is None and by_id["long"].error is not None
     assert by_id["ok"].passed is True
+
+
+def test_a_hung_endpoint_is_unreachable_after_the_timeout() -> None:
+    """No answer within --timeout to the first requests: a typed error, not 40 slow failures."""
+    upstream = FakeUpstream("slow", delay_s=3.0)
+    try:
+        with pytest.raises(EndpointUnreachable, match="TimeoutError"):
+            run_suite(upstream.url, model="m", suite=load_suite(EXAMPLE_SUITE), timeout_s=0.3)
+        assert upstream.posts <= 4  # the first wave (concurrency 4), then it gave up
+    finally:
+        upstream.close()

@@ -20,7 +20,16 @@ def test_empty_output_fails(output: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "token", ["<start_of_turn>", "<end_of_turn>", "<|im_start|>", "<|eot_id|>", "[INST]", "</s>"]
+    "token",
+    [
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<start_of_image>",  # what a Q2_K re-quantized Gemma 3 270M emitted
+        "<|im_start|>",
+        "<|eot_id|>",
+        "[INST]",
+        "</s>",
+    ],
 )
 def test_template_tokens_leaking_fail(token: str) -> None:
     output = f" Paris{token}model\nParis"

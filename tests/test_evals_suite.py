@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.yaml_loader import MAX_FILE_BYTES
@@ -187,3 +189,12 @@ def test_the_example_gemma_suite_is_valid_and_big_enough() -> None:
     assert len(suite.cases) >= 24
     assert all(case.kind == "completion" for case in suite.cases)  # pretrained: no chat
     assert len(suite.cases) >= suite.gate.min_cases
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_hostile_text_is_a_suite_or_a_config_error(text: str) -> None:
+    try:
+        parse_suite(text.encode("utf-8", "surrogatepass"), source="evals/m.yaml")
+    except ConfigError as exc:
+        assert exc.problems and all(p.path == "evals/m.yaml" for p in exc.problems)

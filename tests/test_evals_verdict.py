@@ -161,3 +161,22 @@ def test_false_alarms_are_rare_when_the_candidate_is_as_good() -> None:
 
     assert fail_rate(0.05, 0.05) <= 0.05
     assert fail_rate(0.30, 0.0) >= 0.95
+
+
+def test_lost_cases_table_escapes_and_limits() -> None:
+    from llm_platform.evals.report import lost_cases_markdown, truncate
+
+    outputs = [f"a|b `{i}`\nnext" for i in range(25)]
+    candidate = run([False] * 25, outputs=outputs)
+    baseline = run([True] * 25)
+    verdict = judge_quality(candidate, baseline, QualityGate())
+    table = lost_cases_markdown(verdict, limit=3)
+    lines = table.splitlines()
+    assert lines[:2] == ["| case | candidate | baseline |", "| --- | --- | --- |"]
+    assert lines[2] == "| case-0 | a\\|b '0'\\nnext | right |"
+    assert len([line for line in lines if line.startswith("| case-")]) == 3
+    assert lines[-1] == "… and 22 more lost case(s)."
+    assert lost_cases_markdown(judge_quality(baseline, baseline, QualityGate())) == (
+        "No case regressed."
+    )
+    assert truncate("x" * 100, 10) == "x" * 9 + "…"

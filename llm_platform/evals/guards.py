@@ -25,6 +25,8 @@ TEMPLATE_TOKENS = (
     "<end_of_turn>",
     "<bos>",
     "<eos>",
+    "<start_of_image>",
+    "<end_of_image>",
     "<|im_start|>",
     "<|im_end|>",
     "<|endoftext|>",
