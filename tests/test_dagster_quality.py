@@ -173,6 +173,8 @@ def test_broken_build_is_held_with_lost_cases_and_template_drift_and_refused_by_
         assert "lost: " in (held.description or "")
         assert "| case | candidate answered | production answered |" in meta["lost_cases"]
         assert meta["template_changed"] is True
+        assert meta["production_template_sha256"] == "none"  # the packaged Gemma has none
+        assert len(meta["candidate_template_sha256"]) == 64
         assert "+" + CHATML_TEMPLATE[:40] in meta["template_drift"]
         # The production gate reads the same check history and refuses this digest.
         evidence = staging_check_evidence(

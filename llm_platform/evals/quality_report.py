@@ -71,7 +71,7 @@ def numeric_metadata(outcome: QualityOutcome) -> dict[str, float | int | bool]:
 
 
 def text_metadata(outcome: QualityOutcome) -> dict[str, str]:
-    """Status, suite hash and the baseline's identity."""
+    """Status, suite hash, the baseline's identity and both chat templates' sha256."""
     meta: dict[str, str] = {"status": outcome.status}
     if outcome.suite_hash:
         meta["suite_hash"] = outcome.suite_hash
@@ -83,6 +83,10 @@ def text_metadata(outcome: QualityOutcome) -> dict[str, str]:
             baseline_revision=target.revision,
             baseline_engine=target.engine,
         )
+    drift = outcome.template_drift
+    if drift is not None:
+        meta["candidate_template_sha256"] = drift.candidate_sha256 or "none"
+        meta["production_template_sha256"] = drift.production_sha256 or "none"
     return meta
 
 
