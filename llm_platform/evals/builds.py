@@ -222,19 +222,3 @@ def with_chat_template(src: Path, dst: Path, template: str) -> Path:
             writer.write_tensor_data(tensor.data, tensor_endianess=reader.endianess)
         writer.close()
     return dst
-
-
-def read_chat_template(path: Path) -> str | None:
-    """The ``tokenizer.chat_template`` of the GGUF ``path`` (None when it has none).
-
-    Raises:
-        BuildError: ``path`` is not a readable GGUF.
-    """
-    import gguf
-
-    try:
-        reader = gguf.GGUFReader(path)
-    except (OSError, ValueError) as exc:
-        raise BuildError(f"{path}: not a readable GGUF: {exc}") from exc
-    field = reader.get_field(CHAT_TEMPLATE_KEY)
-    return None if field is None else str(field.contents())
