@@ -390,9 +390,10 @@ def push_broken_gemma(demo: Demo) -> None:
             f"(production answers {'from the cache' if meta.get('baseline_cached') else 'asked'})"
         )
         lost = meta.get("lost_cases")
-        if isinstance(lost, str):
-            for line in lost.splitlines()[2:7]:
-                console.print(f"    {line}")
+        if isinstance(lost, str):  # the check's table: | case | candidate | production | ...
+            for line in lost.splitlines()[2:6]:
+                case, cand, prod = (c.strip() for c in line.strip("|").split(" | ")[:3])
+                console.print(f"    lost {case}: {cand} (production: {prod})", markup=False)
     demo.evaluate_automation()
 
 
