@@ -56,11 +56,13 @@ def gemma_q2k_chatml(gemma_artifact: Path, tmp_path_factory: pytest.TempPathFact
 
 
 class CountingProxy:
-    """A loopback HTTP proxy to ``upstream`` that counts the requests it forwards."""
+    """A loopback HTTP proxy to ``upstream`` that counts the requests it gets; the first
+    ``fail_first`` are answered 503 (a revision briefly out of rotation) instead of forwarded."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, fail_first: int = 0) -> None:
         self.upstream = upstream.rstrip("/")
         self.requests = 0
+        self.fail_first = fail_first
         self._lock = threading.Lock()
         proxy = self
 
@@ -68,7 +70,13 @@ class CountingProxy:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 with proxy._lock:
                     proxy.requests += 1
+                    refuse = proxy.requests <= proxy.fail_first
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if refuse:
+                    self.send_response(503)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 r = httpx.post(
                     proxy.upstream + self.path,
                     content=body,

@@ -156,6 +156,21 @@ def test_baseline_down_is_an_error_never_a_pass(
     assert not list((tmp_path / "cache").rglob("*.json"))  # nothing cached from a failure
 
 
+def test_cases_without_an_answer_are_asked_once_more(
+    llama_server: EngineProcess, example_suite: EvalSuite
+) -> None:
+    tiny = _tiny(example_suite, 4)
+    with CountingProxy(llama_server.base_url, fail_first=2) as flaky:
+        outcome = evaluate_quality(model=GEMMA, suite=tiny, candidate_url=flaky.url, baseline=None)
+        assert flaky.requests == 4 + 2  # the two refused cases were asked again
+    assert outcome.candidate is not None and outcome.candidate.unscored == 0
+    assert [r.id for r in outcome.candidate.results] == [c.id for c in tiny.cases]
+    with CountingProxy(llama_server.base_url, fail_first=100) as down:
+        held = evaluate_quality(model=GEMMA, suite=tiny, candidate_url=down.url, baseline=None)
+    assert held.candidate is not None and held.candidate.unscored == 4  # never scored
+    assert held.status == "inconclusive" and not held.passed
+
+
 def test_candidate_run_is_cached_for_when_it_reaches_production(
     llama_server: EngineProcess, gemma_digest: str, example_suite: EvalSuite, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ model without a suite where none is required pass the check. ``fail``, ``inconcl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -26,6 +27,9 @@ QualityStatus = Literal["pass", "fail", "inconclusive", "no_suite", "error"]
 #: between requests (a queue of suite requests would take a healthy revision out of rotation),
 #: and production keeps its capacity for real traffic.
 CHECK_CONCURRENCY = 1
+#: Pause before the cases that got no valid answer (a revision briefly out of rotation, a
+#: timeout) are asked once more; what still fails stays unscored.
+RETRY_PAUSE_S = 2.0
 #: How :func:`evaluate_quality` runs a suite (``run_suite``'s signature; replaceable in tests
 #: that count requests).
 Runner = Callable[..., SuiteRun]
@@ -77,6 +81,27 @@ def error(reason: str) -> QualityOutcome:
     return QualityOutcome(status="error", passed=False, reason=reason)
 
 
+def _run_once_more_for_errors(
+    runner: Runner, url: str, *, model: str, suite: EvalSuite, timeout_s: float, concurrency: int
+) -> SuiteRun:
+    """``runner`` on ``url``; the cases without a valid answer are asked once more."""
+    run = runner(url, model=model, suite=suite, timeout_s=timeout_s, concurrency=concurrency)
+    missing = {r.id for r in run.results if r.passed is None}
+    if not missing:
+        return run
+    time.sleep(RETRY_PAUSE_S)
+    subset = suite.model_copy(update={"cases": [c for c in suite.cases if c.id in missing]})
+    try:
+        again = runner(url, model=model, suite=subset, timeout_s=timeout_s, concurrency=concurrency)
+    except EndpointUnreachable:
+        return run
+    redo = {r.id: r for r in again.results}
+    results = [redo.get(r.id, r) if r.passed is None else r for r in run.results]
+    return run.model_copy(
+        update={"results": results, "duration_s": run.duration_s + RETRY_PAUSE_S + again.duration_s}
+    )
+
+
 def _lost_ids(verdict: QualityVerdict, limit: int = 8) -> str:
     ids = [case.id for case in verdict.lost_cases]
     more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
@@ -121,8 +146,13 @@ def evaluate_quality(
         template_drift=drift,
     )
     try:
-        candidate = runner(
-            candidate_url, model=model, suite=suite, timeout_s=timeout_s, concurrency=concurrency
+        candidate = _run_once_more_for_errors(
+            runner,
+            candidate_url,
+            model=model,
+            suite=suite,
+            timeout_s=timeout_s,
+            concurrency=concurrency,
         )
     except EndpointUnreachable as exc:
         return held.model_copy(update={"reason": f"candidate unreachable: {exc}"})
@@ -136,7 +166,8 @@ def evaluate_quality(
         held = held.model_copy(update={"baseline_from_cache": base_run is not None})
         if base_run is None:
             try:
-                base_run = runner(
+                base_run = _run_once_more_for_errors(
+                    runner,
                     baseline.url,
                     model=model,
                     suite=suite,
