@@ -14,6 +14,7 @@ from assets.jobs import model_job, production_job, slo_checks_job
 from assets.k8s_executor import k8s_executor
 from assets.model_config import model_config
 from assets.production import production_deployment
+from assets.quality import output_quality
 from assets.recheck_record import fleet_recheck
 from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
@@ -183,7 +184,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         executor=k8s_executor() if settings.executor == "k8s_job" else None,
         assets=assets_for(settings),
-        asset_checks=[staging_slo_checks, production_slo_checks, fleet_recheck],
+        asset_checks=[output_quality, staging_slo_checks, production_slo_checks, fleet_recheck],
         jobs=[model_job, production_job, slo_checks_job],
         sensors=[
             git_push_sensor,

@@ -17,7 +17,10 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
    in the embedded Prometheus and ``production_rollback_sensor`` (ticked at the daemon's
    interval) rolls production back to 1.0.0 on its own; the production checks record the
    incident; the measured fault -> rollback time is printed;
-6. ``delivery_metrics`` is refreshed and its table (what ``llm-platform metrics`` prints) ends
+6. ``gemma-3-270m`` 1.1.0, the packaged weights re-quantized to Q2_K right here, is pushed by
+   bob: as fast as 1.0.0, but ``output_quality`` (the example suite on staging vs production)
+   finds the lost answers and holds it in staging, while production keeps 1.0.0;
+7. ``delivery_metrics`` is refreshed and its table (what ``llm-platform metrics`` prints) ends
    the demo.
 """
 
@@ -50,6 +53,7 @@ from rich.table import Table
 
 from assets.check_history import latest_materialization_metadata
 from assets.names import (
+    CHECK_OUTPUT_QUALITY,
     DELIVERY_METRICS,
     DELIVERY_METRICS_AUTOMATION,
     PRODUCTION_DEPLOYMENT,
@@ -63,6 +67,12 @@ from llm_platform.cli.metrics_cmd import report_table
 from llm_platform.cli.options import PIPE_WIDTH
 from llm_platform.delivery import DeliveryReport
 from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo
+from llm_platform.demo_quality import (
+    BROKEN_FTYPE,
+    BROKEN_VERSION,
+    broken_gemma_model_yaml,
+    ensure_gemma_q2k,
+)
 from llm_platform.demo_repo import ensure_demo_repo
 from llm_platform.demo_setup import allow_gemma_source, quiet, use_dagster_home, use_demo_trust_root
 from llm_platform.demo_signing import DEMO_MODEL_OWNER, demo_email, signing_options
@@ -111,6 +121,8 @@ class Demo:
         self.defs = build_defs(settings)
         self.repo = Path(settings.models_repo)
         self.sensor_cursor: str | None = None
+        #: The check evaluations of the last run launched per partition.
+        self.checks: dict[str, dict[str, dg.AssetCheckEvaluation]] = {}
         self.auto_cursor: AssetDaemonCursor | None = None
 
     def git(self, *args: str, author: str = "alice", key: Path | None = None) -> str:
@@ -201,6 +213,7 @@ class Demo:
                 raise_on_error=False,
             )
         who = partition or (tags or {}).get(TAG_PARTITION, "")
+        self.checks[who] = {ev.check_name: ev for ev in result.get_asset_check_evaluations()}
         state = "[green]success[/green]" if result.success else "[red]failed[/red]"
         # escape(): "[llama-3-1-8b]" would be read as a markup tag and vanish.
         console.print(f"    run {job} {escape(f'[{who}]')} {state} in {time.monotonic() - t0:.1f}s")
@@ -425,6 +438,11 @@ def main() -> int:
         for req in tick.run_requests or []:
             console.print(f"  production_rollback_sensor: rollback requested ({how})")
             demo.launch("production_job", req.partition_key, tags=req.tags, config=req.run_config)
+        console.print(
+            f"[bold]6.[/bold] {GEMMA} {BROKEN_VERSION} by bob: the same weights re-quantized to "
+            f"{BROKEN_FTYPE} (built now), held by {CHECK_OUTPUT_QUALITY}"
+        )
+        push_broken_gemma(demo)
         summary(demo, [LLAMA, MISTRAL, GEMMA])
         ok = story_happened(demo)
         delivery = delivery_metrics_table(demo)
@@ -450,21 +468,62 @@ def delivery_metrics_table(demo: Demo) -> Table:
     return report_table(DeliveryReport.model_validate(mat.metadata["report"].value))
 
 
+def push_broken_gemma(demo: Demo) -> None:
+    """Commit Gemma 1.1.0 (Q2_K, built at demo time), stage it, print the quality verdict."""
+    t0 = time.monotonic()
+    ensure_gemma_q2k(demo.settings.home)
+    console.print(
+        f"  {BROKEN_FTYPE} build made in {time.monotonic() - t0:.1f}s (llama.cpp quantizer)"
+    )
+    cfg = demo.repo / f"models/{GEMMA}/model.yaml"
+    cfg.write_text(broken_gemma_model_yaml(demo.settings.home))
+    demo.commit(
+        f"{GEMMA} {BROKEN_VERSION}: {BROKEN_FTYPE} build (smaller, as fast)",
+        author=DEMO_MODEL_OWNER,
+        signed=True,
+    )
+    demo.tick_git_sensor()
+    check = demo.checks.get(GEMMA, {}).get(CHECK_OUTPUT_QUALITY)
+    if check is not None:
+        meta = {k: v.value for k, v in check.metadata.items()}
+        console.print(
+            f"  {CHECK_OUTPUT_QUALITY}: {meta.get('status')} — kept {meta.get('kept')}, "
+            f"lost {meta.get('lost')}, gained {meta.get('gained')} "
+            f"(production answers {'from the cache' if meta.get('baseline_cached') else 'asked'})"
+        )
+        lost = meta.get("lost_cases")
+        if isinstance(lost, str):  # the check's table: | case | candidate | production | ...
+            for line in lost.splitlines()[2:6]:
+                case, cand, prod = (c.strip() for c in line.strip("|").split(" | ")[:3])
+                console.print(f"    lost {case}: {cand} (production: {prod})", markup=False)
+    demo.evaluate_automation()
+
+
 def story_happened(demo: Demo) -> bool:
     """Exit status of the demo: did each step end the way the story says?"""
     ledger = Ledger(open_store(demo.settings.artifact_store_uri))
     llama = ledger.aliases(LLAMA).get("production")
     gemma = demo.latest(PRODUCTION_DEPLOYMENT, GEMMA)
     kinds = [e.kind for e in ledger.history(LLAMA, env="production")]
+    quality = demo.checks.get(GEMMA, {}).get(CHECK_OUTPUT_QUALITY)
+    quality_meta = {k: v.value for k, v in quality.metadata.items()} if quality else {}
+    gemma_prod = ledger.aliases(GEMMA).get("production")
     expected = {
         "mistral-7b held in staging (never promoted)": "production" not in ledger.aliases(MISTRAL),
         "llama-3-1-8b refused without approval, promoted twice, failed its SLO, rolled back": kinds
         == ["rolled_back", "check_failed", "promoted", "promoted", "refused"],
         "production serves llama-3-1-8b 1.0.0 again": llama is not None
         and llama.version == "1.0.0",
-        "gemma-3-270m promoted to production, served by llama.cpp": "production"
-        in ledger.aliases(GEMMA)
+        "gemma-3-270m promoted to production, served by llama.cpp": gemma_prod is not None
         and gemma.get("engine") == "llama-cpp",
+        f"gemma-3-270m {BROKEN_VERSION} ({BROKEN_FTYPE}) held in staging by "
+        f"{CHECK_OUTPUT_QUALITY} (lost cases), production keeps 1.0.0": quality is not None
+        and not quality.passed
+        and quality_meta.get("status") == "fail"
+        and str(quality_meta.get("lost", "0")) != "0"
+        and demo.latest(STAGING_DEPLOYMENT, GEMMA).get("version") == BROKEN_VERSION
+        and gemma_prod is not None
+        and gemma_prod.version == "1.0.0",
     }
     for what, happened in expected.items():
         console.print(("[green]ok[/green]   " if happened else "[red]FAIL[/red] ") + what)

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.check_history import latest_check_status, latest_materialization_storage_id
-from assets.names import CHECK_INTEGRATION_TESTS, STAGING_DEPLOYMENT
+from assets.names import CHECK_INTEGRATION_TESTS, CHECK_OUTPUT_QUALITY, STAGING_DEPLOYMENT
 from llm_platform.config import ConfigError, EnvironmentConfig
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import TrustRootError, check_approval
@@ -16,9 +16,13 @@ from llm_platform.slo import Thresholds, configured
 
 
 def staging_gate_checks(objectives: Thresholds) -> tuple[str, ...]:
-    """The blocking staging checks promotion depends on: integration tests and one per SLO
-    objective the model's effective staging ``slo:`` configures."""
-    return (CHECK_INTEGRATION_TESTS, *(o.check_name for o, _ in configured(objectives)))
+    """The blocking staging checks promotion depends on: integration tests, output quality and
+    one per SLO objective the model's effective staging ``slo:`` configures."""
+    return (
+        CHECK_INTEGRATION_TESTS,
+        CHECK_OUTPUT_QUALITY,
+        *(o.check_name for o, _ in configured(objectives)),
+    )
 
 
 def staging_check_evidence(

@@ -18,6 +18,7 @@ CHECK_ARTIFACT_INTEGRITY = "artifact_integrity"
 CHECK_SECURITY_SCAN = "security_scan"
 CHECK_REPOSITORY_SCAN = "repository_scan"
 CHECK_INTEGRATION_TESTS = "integration_tests"
+CHECK_OUTPUT_QUALITY = "output_quality"
 
 TAG_COMMIT = "llm-platform/commit"
 TAG_AUTHOR = "llm-platform/author"

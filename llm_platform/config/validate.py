@@ -19,7 +19,7 @@ from llm_platform.config.problems import ConfigError, Problem
 from llm_platform.config.schema import ModelConfig
 from llm_platform.config.source_paths import SOURCE_URI_FIELD, local_source_problem
 from llm_platform.config.yaml_loader import key_lines
-from llm_platform.repo_layout import MODEL_FILE
+from llm_platform.repo_layout import EVALS_DIR, MODEL_FILE, MODELS_DIR
 
 
 class ValidationReport(BaseModel):
@@ -49,9 +49,10 @@ def validate_report(
 ) -> ValidationReport:
     """Validate models repositories, model directories and config files.
 
-    Each path may be a models repo root (has ``models/``: every ``models/*/model.yaml`` and every
-    ``config/*.yaml`` is validated), a model directory (has ``model.yaml``), a ``model.yaml``
-    file, or a ``config/<env>.yaml`` file.
+    Each path may be a models repo root (has ``models/``: every ``models/*/model.yaml``, every
+    ``config/*.yaml`` and every ``evals/*.yaml`` is validated), a model directory (has
+    ``model.yaml``), a ``model.yaml`` file, a ``config/<env>.yaml`` file or an
+    ``evals/<model>.yaml`` output-quality suite (its model must exist in the repo).
 
     Args:
         paths: The paths to validate.
@@ -88,6 +89,9 @@ def _validate_one(path: Path, report: ValidationReport) -> None:
 def _validate_file(path: Path, report: ValidationReport) -> None:
     if path.name == MODEL_FILE:
         _check_model(path, _repo_root_of(path.parent).resolve(), False, report)
+    elif path.parent.name == EVALS_DIR and path.suffix == ".yaml":
+        root = path.parent.parent
+        _check_suite(path, root.resolve(), False, _model_names(root), report)
     elif path.parent.name == "config" and path.suffix == ".yaml":
         report.files.append(str(path))
         try:
@@ -95,7 +99,10 @@ def _validate_file(path: Path, report: ValidationReport) -> None:
         except ConfigError as exc:
             report.problems.extend(exc.problems)
     else:
-        message = f"not a {MODEL_FILE} or config/<env>.yaml file; nothing to validate"
+        message = (
+            f"not a {MODEL_FILE}, config/<env>.yaml or {EVALS_DIR}/<model>.yaml file; "
+            "nothing to validate"
+        )
         report.problems.append(Problem(path=str(path), message=message))
 
 
@@ -116,6 +123,46 @@ def _validate_repo(root: Path, report: ValidationReport) -> None:
         config_inside = config_dir.resolve().is_relative_to(resolved_root)
         for env_file in sorted(config_dir.glob("*.yaml")):
             _check_environment(env_file, resolved_root, config_inside, report)
+    evals_dir = root / EVALS_DIR
+    if evals_dir.is_dir():
+        evals_inside = evals_dir.resolve().is_relative_to(resolved_root)
+        names = {entry.name for entry in entries}
+        for suite_file in sorted(evals_dir.glob("*.yaml")):
+            _check_suite(suite_file, resolved_root, evals_inside, names, report)
+
+
+def _model_names(root: Path) -> set[str]:
+    """The model directories of a models repo root (empty when it has no ``models/``)."""
+    models_dir = root / MODELS_DIR
+    if not models_dir.is_dir():
+        return set()
+    return {p.name for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+
+def _check_suite(
+    suite_file: Path,
+    resolved_root: Path,
+    directory_inside: bool,
+    model_names: set[str],
+    report: ValidationReport,
+) -> None:
+    # Imported here: llm_platform.evals imports this package's loader modules.
+    from llm_platform.evals.suite import parse_suite
+
+    report.files.append(str(suite_file))
+    if suite_file.stem not in model_names:
+        message = (
+            f"output-quality suite for model {suite_file.stem!r}, which does not exist "
+            f"(no {MODELS_DIR}/{suite_file.stem}/{MODEL_FILE})"
+        )
+        report.problems.append(Problem(path=str(suite_file), message=message))
+    try:
+        data = read_repo_file(
+            suite_file, repo_root=resolved_root, directory_inside=directory_inside
+        )
+        parse_suite(data, source=str(suite_file))
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
 
 
 def _repo_root_of(model_dir: Path) -> Path:

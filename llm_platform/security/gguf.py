@@ -146,7 +146,8 @@ class _Reader:
 
 
 class GgufSummary:
-    """What the parse found: header counts, short metadata values and chat templates."""
+    """What the parse found: header counts, short metadata values and chat templates
+    (``{key: {bytes, sha256, text}}``; ``{bytes, too_large}`` over the size limit)."""
 
     def __init__(self, version: int, tensor_count: int, metadata_count: int) -> None:
         self.version = version
@@ -169,7 +170,11 @@ def _value(r: _Reader, key: str, vtype: int, summary: GgufSummary) -> Any:
                 r.skip(n, f"value of {key!r}")
                 return None
             raw = r.take(n, f"value of {key!r}")
-            summary.chat_templates[key] = {"bytes": n, "sha256": hashlib.sha256(raw).hexdigest()}
+            summary.chat_templates[key] = {
+                "bytes": n,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "text": raw.decode("utf-8", errors="replace"),
+            }
             return None
         return r.text(f"value of {key!r}", MAX_STRING_BYTES)
     if vtype == _ARRAY:
@@ -286,6 +291,23 @@ def parse_gguf(path: Path) -> GgufSummary:
                 )
         summary.data_bytes = data_size
     return summary
+
+
+def chat_template(path: Path) -> str | None:
+    """The text of ``tokenizer.chat_template`` in the GGUF ``path`` (None when it has none).
+
+    Raises:
+        GgufError: the file is not a valid GGUF, or its template is over the size limit.
+        OSError: the file cannot be read.
+    """
+    info = parse_gguf(path).chat_templates.get(CHAT_TEMPLATE_KEY)
+    if info is None:
+        return None
+    if info.get("too_large"):
+        raise GgufError(
+            f"{CHAT_TEMPLATE_KEY} is {info['bytes']} bytes, limit {MAX_CHAT_TEMPLATE_BYTES}"
+        )
+    return str(info["text"])
 
 
 def check_gguf_file(path: Path, rel: str) -> list[Finding]:

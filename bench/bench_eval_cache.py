@@ -1,0 +1,109 @@
+"""``output_quality`` re-check: production's answers from the baseline cache vs asked again.
+
+One run starts a real llama.cpp server (Gemma 3 270M Q4_K_M, the registry's argv) that plays
+both candidate and production, and alternates two ways of checking the example suite:
+  * uncached: ``evaluate_quality`` with an empty cache (candidate and production asked, what
+    the first check of a candidate against a new production costs);
+  * cached: the same call with the cache holding production's run for (digest, engine, suite
+    hash) (what every further check against an unchanged production costs).
+Prints the median wall time of each and the ratio cached / uncached (about 1/2: the baseline
+half is gone). Loopback only; the server is stopped by PID at the end.
+
+    .venv/bin/python bench/bench_eval_cache.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _engine import free_port, wait_ready
+
+from llm_platform.demo_gemma import EXAMPLE_SUITE, GEMMA_MODEL, ensure_gemma_artifact
+from llm_platform.digest import digest_directory
+from llm_platform.evals import EvalSuite, load_suite
+from llm_platform.evals.baseline_cache import BaselineCache
+from llm_platform.evals.quality_check import BaselineTarget, evaluate_quality
+from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
+from llm_platform.settings import Settings
+
+
+def check(url: str, suite: EvalSuite, target: BaselineTarget, cache: BaselineCache) -> float:
+    """Seconds for one output-quality check of ``url`` against ``target``."""
+    t0 = time.perf_counter()
+    outcome = evaluate_quality(
+        model=GEMMA_MODEL, suite=suite, candidate_url=url, baseline=target, cache=cache
+    )
+    if outcome.status != "pass":
+        raise RuntimeError(f"identical builds must pass: {outcome.reason}")
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    """Run the benchmark and print the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 round instead of 3")
+    args = parser.parse_args()
+    rounds = 1 if args.quick else 3
+    suite = load_suite(EXAMPLE_SUITE)
+    artifact = ensure_gemma_artifact(Settings.from_env().home)
+    digest = digest_directory(artifact).digest
+    port = free_port()
+    settings = LaunchSettings(
+        model=GEMMA_MODEL,
+        version="1.0.0",
+        revision="bench",
+        artifact=artifact,
+        digest=digest,
+        port=port,
+        context_size=512,
+        max_batch_size=1,
+    )
+    engine = get_engine("llama-cpp")
+    url = f"http://127.0.0.1:{port}"
+    target = BaselineTarget(
+        url=url, digest=digest, engine=engine.name, revision="bench", version="1.0.0"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        log = open(Path(tmp) / "engine.log", "wb")  # noqa: SIM115 - closed below
+        proc = subprocess.Popen(
+            launch_argv(engine.name, settings, python=sys.executable),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_ready(url + engine.readiness_path, proc)
+            warm = BaselineCache(Path(tmp) / "warm")
+            check(url, suite, target, warm)  # warm-up; fills the warm cache
+            uncached, cached = [], []
+            for i in range(rounds):
+                uncached.append(check(url, suite, target, BaselineCache(Path(tmp) / f"cold{i}")))
+                cached.append(check(url, suite, target, warm))
+        except Exception:
+            sys.stderr.write((Path(tmp) / "engine.log").read_text(errors="replace")[-2000:])
+            raise
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+            log.close()
+    u, c = statistics.median(uncached), statistics.median(cached)
+    print(
+        f"output_quality re-check: {len(suite.cases)}-case suite on llama.cpp {GEMMA_MODEL} "
+        f"Q4_K_M, {rounds} alternating round(s); load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"  uncached (candidate + production asked): median {u:6.2f} s")
+    print(f"  cached (production from the cache):      median {c:6.2f} s")
+    print(f"  ratio cached / uncached:                 {c / u:6.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
