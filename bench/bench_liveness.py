@@ -39,13 +39,13 @@ from llm_platform.settings import Settings
 from llm_platform.slo.profiles import REQUESTS_FAILED_TOTAL
 
 STREAMS, TOKENS = 40, 24
-NO_EOS = {"1": -100, "106": -100}  # Gemma's <eos>, <end_of_turn>: every stream runs 24 tokens
 
 
 def stream(client: httpx.Client, url: str, i: int) -> tuple[bool, float | None]:
     """One streamed completion: (ended with [DONE], seconds to the first content chunk)."""
+    # min_tokens (llama.cpp): every stream runs its 24 tokens
     body = {"model": GEMMA_MODEL, "prompt": f"Story number {i}:", "max_tokens": TOKENS,
-            "stream": True, "logit_bias": NO_EOS}  # fmt: skip
+            "stream": True, "min_tokens": TOKENS}  # fmt: skip
     t0, ttft, done = time.perf_counter(), None, False
     try:
         with client.stream("POST", f"{url}/v1/completions", json=body) as resp:

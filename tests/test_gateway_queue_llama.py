@@ -80,7 +80,7 @@ def small_queue_gateway(gemma: tuple[LocalRuntime, str, str, int], tmp_path: Pat
     _, _, replica, _ = gemma
     routes = tmp_path / "routes.json"
     route = {"revision": "g1", "version": "1.0.0", "color": "stable", "url": replica,
-             "weight": 100, "slots": 1}  # fmt: skip
+             "weight": 100, "slots": 1, "engine": "llama-cpp", "context_size": 512}  # fmt: skip
     routes.write_text(json.dumps({"models": {GEMMA: {"revisions": [route]}}}))
     port = free_port()
     argv = [sys.executable, "-m", "llm_platform.serving.gateway", "--routes", str(routes),

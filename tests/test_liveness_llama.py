@@ -19,7 +19,7 @@ import pytest
 from llm_platform.runtime.local import LocalRuntime
 from llm_platform.serving.engines.llama_cpp import LlamaCppEngine
 from tests.engine_fixtures import GEMMA, require_llama_cpp
-from tests.liveness_fixtures import NO_EOS, deploy_gemma, stream_completion, supervised
+from tests.liveness_fixtures import deploy_gemma, stream_completion, supervised
 from tests.runtime_fixtures import (
     build_artifact,
     pid_alive,
@@ -59,12 +59,13 @@ def test_a_generation_longer_than_the_liveness_timeout_keeps_its_replica(
     gemma_runtime: tuple[LocalRuntime, str, int],
 ) -> None:
     runtime, endpoint, pid = gemma_runtime
-    body = {"model": GEMMA, "prompt": "Once upon a time", "max_tokens": 300, "logit_bias": NO_EOS}
+    # 900 tokens: several seconds past the liveness timeout even on an idle machine.
+    body = {"model": GEMMA, "prompt": "Once upon a time", "max_tokens": 900, "min_tokens": 900}
     with supervised(runtime) as sup, httpx.Client(trust_env=False) as client:
         resp = client.post(f"{endpoint}/v1/completions", json=body, timeout=240)
         passes = sup.passes
     assert resp.status_code == 200, resp.text
-    assert resp.json()["usage"]["completion_tokens"] == 300
+    assert resp.json()["usage"]["completion_tokens"] == 900
     assert passes > LIVENESS_S + 2, f"only {passes} supervisor passes during the generation"
     assert _replica(runtime) == (pid, 0), "the busy replica was killed"
     assert pid_alive(pid)

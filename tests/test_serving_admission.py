@@ -21,11 +21,13 @@ from llm_platform.runtime.liveness import (
 )
 from llm_platform.runtime.state import ProcessRecord
 from llm_platform.serving.admission import Admission, Overloaded, Ticket
+from llm_platform.serving.request_contract import RequestPolicy
 from llm_platform.serving.routes import Backend
 
 
 def replica(port: int, slots: int | None = 1) -> Backend:
-    return Backend("m", "r1", "1.0.0", "stable", f"http://127.0.0.1:{port}", slots)
+    policy = RequestPolicy.for_revision(None, None)
+    return Backend("m", "r1", "1.0.0", "stable", f"http://127.0.0.1:{port}", policy, slots)
 
 
 def admission(**kw: float) -> Admission:
