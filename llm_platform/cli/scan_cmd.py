@@ -52,6 +52,7 @@ def _print_text(report: ScanReport, console: Console) -> None:
             f"[{style}]{finding.severity:8}[/{style}] {finding.path}: {finding.message} "
             f"[dim]({finding.rule})[/dim]",
             highlight=False,
+            soft_wrap=True,
         )
     s = report.summary
     verdict = "[green]SAFE[/green]" if report.safe else "[bold red]UNSAFE[/bold red]"
@@ -78,6 +79,7 @@ def _print_repo(report: RepoScanReport, console: Console) -> None:
             f"[{style}]{finding.severity:8}[/{style}] {finding.message} "
             f"[dim]({finding.rule})[/dim]",
             highlight=False,
+            soft_wrap=True,
         )
     s = report.summary
     verdict = "[green]CLEAN[/green]" if report.safe else "[bold red]SECRETS FOUND[/bold red]"
@@ -87,6 +89,7 @@ def _print_repo(report: RepoScanReport, console: Console) -> None:
         f"{s['files_skipped']} skipped (binary or over the size limit); {s['findings']} "
         f"finding(s), {s['blocking']} blocking, {s['suppressed_by_baseline']} in the baseline",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -152,7 +155,7 @@ def scan(
         if output is OutputFormat.json:
             typer.echo(repo_report.to_json())
         else:
-            _print_repo(repo_report, Console())
+            _print_repo(repo_report, table_console())
         raise typer.Exit(EXIT_OK if repo_report.safe else EXIT_FAIL)
     assert path is not None
     if not path.exists():

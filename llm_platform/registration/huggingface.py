@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from llm_platform.registration.sources import SourceError
+from llm_platform.registration.source_errors import SourceError
 
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 HF_EXTRA_INSTALL = "pip install 'llm-platform[huggingface]'"

@@ -23,17 +23,9 @@ from urllib.parse import urlparse
 
 from llm_platform.artifact_io import check_artifact_size, link_or_copy
 from llm_platform.config.source_paths import local_source_problem
-from llm_platform.errors import PlatformError
+from llm_platform.registration.source_errors import SourceError, SourceNotAllowedError
 
 SOURCE_TYPES = ("local", "s3", "huggingface")
-
-
-class SourceError(PlatformError):
-    """A model source cannot be resolved (missing path, empty prefix, unreachable hub)."""
-
-
-class SourceNotAllowedError(SourceError):
-    """A ``local`` source leaves the models repo and is not under the operator's allow-list."""
 
 
 def local_source_path(uri: str, models_repo_dir: Path | None, allowed: Sequence[Path] = ()) -> Path:
