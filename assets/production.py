@@ -188,6 +188,7 @@ def production_deployment(
         "run_id": context.run_id,
         "actor": config.approver or "automation",
         "approver": approval.approver if approval else None,
+        "commit_sha": record.commit_sha,
     }
     if not decision.allowed:
         refused = ledger.record(

@@ -79,6 +79,7 @@ def perform_rollback(
         revision=spec.revision,
         run_id=context.run_id,
         actor=context.run.tags.get(TAG_TRIGGER, "manual"),
+        commit_sha=record.commit_sha,
         reason=reason,
         evidence={
             "from": current.model_dump(mode="json") if current else None,

@@ -245,6 +245,7 @@ def staging_deployment(
         digest=digest,
         revision=revision,
         run_id=context.run_id,
+        commit_sha=record.commit_sha,
         reason="integration tests passed" if report.passed else "integration tests failed",
         evidence={"passed": report.passed, **{k: v for k, v in meta.items() if k != "tests"}},
     )
