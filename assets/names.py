@@ -26,6 +26,10 @@ TAG_SUBJECT = "llm-platform/subject"
 TAG_PARTITION = "dagster/partition"
 
 MODEL_JOB = "model_job"
+#: Metadata key of a step's ``dg.Failure`` whose outcome the step already announced (a refused,
+#: held or rolled-back promotion notifies from its ledger event): the run-failure sensor does
+#: not announce that run a second time.
+FAILURE_ANNOUNCED = "announced"
 GIT_PUSH_SENSOR = "git_push_sensor"
 
 STAGING_ENV = STAGING

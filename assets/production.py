@@ -13,7 +13,13 @@ from assets.gate import (
     staging_check_evidence,
     staging_gate_checks,
 )
-from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV, STAGING_DEPLOYMENT, STAGING_ENV
+from assets.names import (
+    FAILURE_ANNOUNCED,
+    PRODUCTION_DEPLOYMENT,
+    PRODUCTION_ENV,
+    STAGING_DEPLOYMENT,
+    STAGING_ENV,
+)
 from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
 from assets.slo_checks import staging_checks_passed
@@ -204,7 +210,7 @@ def production_deployment(
         raise dg.Failure(
             description=f"promotion of {name} {version} ({digest[:12]}) refused: "
             + decision.reason,
-            metadata={"gate": dg.MetadataValue.md(gate_md)},
+            metadata={"gate": dg.MetadataValue.md(gate_md), FAILURE_ANNOUNCED: True},
         )
     try:
         prom_url: str | None = prometheus.resolved_url(
@@ -252,13 +258,19 @@ def production_deployment(
     if result.outcome == "held":
         raise dg.Failure(
             description=f"canary of {name} {version} held at its share: {result.reason}",
-            metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
+            metadata={
+                "steps": dg.MetadataValue.md(_steps_markdown(result)),
+                FAILURE_ANNOUNCED: True,
+            },
         )
     if result.outcome != "promoted":
         raise dg.Failure(
             description=f"{result.strategy} rollout of {name} {version} was rolled back: "
             f"{result.reason}",
-            metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
+            metadata={
+                "steps": dg.MetadataValue.md(_steps_markdown(result)),
+                FAILURE_ANNOUNCED: True,
+            },
         )
     status = rt.status(env.environment, name)
     return dg.MaterializeResult(
