@@ -6,6 +6,7 @@ other module); the resource set for the target is chosen here, once.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import warnings
@@ -115,6 +116,12 @@ def _body(asset: dg.AssetsDefinition) -> Callable[..., object] | None:
     return inspect.unwrap(fn) if callable(fn) else None
 
 
+def _refer(reference: dg.LocalFileCodeReference, spec: dg.AssetSpec) -> dg.AssetSpec:
+    """``spec`` with ``reference`` as its only code reference."""
+    references = dg.CodeReferencesMetadataValue(code_references=[reference])
+    return spec.replace_attributes(metadata={**spec.metadata, CODE_REFERENCES_KEY: references})
+
+
 def with_code_references(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
     """``assets`` with a UI link to the file and line of each asset's body.
 
@@ -140,16 +147,7 @@ def _repoint(linked: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
         reference = dg.LocalFileCodeReference(
             file_path=os.path.abspath(source), line_number=inspect.getsourcelines(body)[1]
         )
-        fixed.append(
-            asset.map_asset_specs(
-                lambda spec, ref=reference: spec.replace_attributes(
-                    metadata={
-                        **spec.metadata,
-                        CODE_REFERENCES_KEY: dg.CodeReferencesMetadataValue(code_references=[ref]),
-                    }
-                )
-            )
-        )
+        fixed.append(asset.map_asset_specs(functools.partial(_refer, reference)))
     return fixed
 
 
