@@ -104,7 +104,7 @@ def perform_rollback(
             METRIC_PROFILE_KEY: profile_for_engine(choice.engine).name,
             **choice.metadata(),
             "endpoint": dg.MetadataValue.url(status.endpoint) if status and status.endpoint else "",
-            "deployed_at_unix": time.time(),
+            "deployed_at_unix": dg.MetadataValue.timestamp(time.time()),
         },
         data_version=dg.DataVersion(f"{previous.digest}:{spec.revision}"),
     )
