@@ -6,6 +6,13 @@ other module); the resource set for the target is chosen here, once.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from typing import cast
+
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
@@ -93,22 +100,71 @@ def capacity_for(settings: Settings) -> CapacityResource:
 TARGET_KINDS = {"local": "python", "kubernetes": "kubernetes"}
 
 
+#: The metadata key under which Dagster keeps an asset's code references.
+CODE_REFERENCES_KEY = "dagster/code_references"
+
+
 def with_kinds(asset: dg.AssetsDefinition, *kinds: str) -> dg.AssetsDefinition:
     """``asset`` with ``kinds`` added to its kind tags (what really runs it on this target)."""
     return asset.map_asset_specs(lambda spec: spec.merge_attributes(kinds=set(kinds)))
 
 
+def _body(asset: dg.AssetsDefinition) -> Callable[..., object] | None:
+    """The function an asset's op runs, through decorators such as ``reports_commit_status``."""
+    compute = getattr(asset.node_def, "compute_fn", None)
+    fn = getattr(compute, "decorated_fn", compute)
+    return inspect.unwrap(fn) if callable(fn) else None
+
+
+def _refer(reference: dg.LocalFileCodeReference, spec: dg.AssetSpec) -> dg.AssetSpec:
+    """``spec`` with ``reference`` as its only code reference."""
+    references = dg.CodeReferencesMetadataValue(code_references=[reference])
+    return spec.replace_attributes(metadata={**spec.metadata, CODE_REFERENCES_KEY: references})
+
+
+def with_code_references(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """``assets`` with a UI link to the file and line of each asset's body.
+
+    ``dg.with_source_code_references`` attaches the references; it reads the file of the
+    function the op calls, which for a body wrapped with ``functools.wraps`` is the wrapper's
+    module, so the file is re-pointed at the unwrapped body's (the line is already the body's).
+    """
+    with warnings.catch_warnings():  # code references are beta in Dagster 1.13
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _repoint(
+            cast("list[dg.AssetsDefinition]", dg.with_source_code_references(list(assets)))
+        )
+
+
+def _repoint(linked: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    fixed: list[dg.AssetsDefinition] = []
+    for asset in linked:
+        body = _body(asset)
+        source = inspect.getsourcefile(body) if body is not None else None
+        if body is None or source is None:
+            fixed.append(asset)
+            continue
+        reference = dg.LocalFileCodeReference(
+            file_path=os.path.abspath(source), line_number=inspect.getsourcelines(body)[1]
+        )
+        fixed.append(asset.map_asset_specs(functools.partial(_refer, reference)))
+    return fixed
+
+
 def assets_for(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The assets, tagged with the kinds of the configured target and artifact store."""
+    """The assets, tagged with the kinds of the configured target and artifact store, each
+    linked to its source code."""
     target = TARGET_KINDS[settings.target]
     store = ["s3"] if settings.artifact_store_uri.startswith("s3://") else []
-    return [
-        model_config,
-        with_kinds(registered_model, *store),
-        with_kinds(staging_deployment, target),
-        with_kinds(production_deployment, target),
-        delivery_metrics,
-    ]
+    return with_code_references(
+        [
+            model_config,
+            with_kinds(registered_model, *store),
+            with_kinds(staging_deployment, target),
+            with_kinds(production_deployment, target),
+            delivery_metrics,
+        ]
+    )
 
 
 def commit_status_for(settings: Settings) -> CommitStatusResource:

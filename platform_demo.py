@@ -11,8 +11,9 @@ Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOM
 3. alice approves ``llama-3-1-8b`` and ``gemma-3-270m`` in ``approvals/<model>.yaml`` (commits
    SSH-signed with her key, which is in the demo's trust root ``LLM_PLATFORM_TRUSTED_SIGNERS``):
    the sensor reacts, staging is re-checked and ``promotion_automation`` promotes them;
-4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed by bob, approved by alice and promoted
-   blue-green;
+4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed by bob, approved by alice and promoted with
+   shadow traffic: copies of production requests go to 1.1.0, the sequential judge decides on
+   the pairs, then a blue-green switch;
 5. a fault is injected into production under steady traffic: the SLO rules' page alert fires
    in the embedded Prometheus and ``production_rollback_sensor`` (ticked at the daemon's
    interval) rolls production back to 1.0.0 on its own; the production checks record the
@@ -390,7 +391,8 @@ def main() -> int:
         demo.tick_git_sensor()
         demo.evaluate_automation()
         console.print(
-            "[bold]4.[/bold] llama-3-1-8b 1.1.0 (new weights) by bob, approved by alice, promoted"
+            "[bold]4.[/bold] llama-3-1-8b 1.1.0 (new weights) by bob, approved by alice, promoted "
+            "(shadow traffic judged, then blue-green)"
         )
         shutil.copytree(demo.repo / "weights/tiny-shakespeare", demo.repo / "weights/llama-v2")
         (demo.repo / "weights/llama-v2/RELEASE.txt").write_text("1.1.0\n")
@@ -405,6 +407,10 @@ def main() -> int:
         demo.approve(LLAMA)
         demo.tick_git_sensor()
         demo.evaluate_automation()
+        ledger = Ledger(open_store(demo.settings.artifact_store_uri))
+        promoted = [e for e in ledger.history(LLAMA, env="production", limit=3) if e.version]
+        if promoted and promoted[0].kind == "promoted" and promoted[0].version == "1.1.0":
+            console.print(f"  shadow: {escape(promoted[0].reason)}")
         console.print(
             "[bold]5.[/bold] a fault in production: the SLO page alert, automatic rollback"
         )

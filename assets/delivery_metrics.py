@@ -6,7 +6,14 @@ from typing import Any
 
 import dagster as dg
 
-from assets.names import DELIVERY_METRICS, PRODUCTION_DEPLOYMENT, PRODUCTION_ENV
+from assets.names import (
+    DELIVERY_METRICS,
+    LAYER_REPORTING,
+    OWNERS,
+    PRODUCTION_DEPLOYMENT,
+    PRODUCTION_ENV,
+    asset_tags,
+)
 from llm_platform.delivery import delivery_report
 from llm_platform.delivery_format import markdown_table, numeric_metrics, title
 from llm_platform.delivery_sources import delivery_inputs
@@ -43,6 +50,8 @@ def metrics_metadata(report_values: dict[str, float | int]) -> dict[str, dg.Meta
     deps=[PRODUCTION_DEPLOYMENT],
     group_name="delivery",
     kinds={"python"},
+    owners=OWNERS,
+    tags=asset_tags(LAYER_REPORTING),
     automation_condition=delivery_refresh,
 )
 def delivery_metrics(

@@ -5,7 +5,17 @@ from typing import Any
 import dagster as dg
 
 from assets.commit import environment_config, run_commit
-from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, PRODUCTION_ENV, STAGING_ENV, TAG_COMMIT
+from assets.names import (
+    CHECK_CONFIG_VALID,
+    LAYER_CONFIG,
+    MODEL_CONFIG,
+    OWNERS,
+    PRODUCTION_ENV,
+    STAGING_ENV,
+    TAG_COMMIT,
+    asset_tags,
+    check_ui_metadata,
+)
 from assets.partitions import models_partitions
 from llm_platform.config import ConfigError, model_config_path, parse_model_config
 from llm_platform.config.applicability import cluster_only_settings
@@ -38,6 +48,8 @@ def _cluster_only_markdown(repo: GitRepo, sha: str) -> str:
     partitions_def=models_partitions,
     group_name="gitops",
     kinds={"git", "yaml"},
+    owners=OWNERS,
+    tags=asset_tags(LAYER_CONFIG),
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_CONFIG_VALID,
@@ -47,6 +59,7 @@ def _cluster_only_markdown(repo: GitRepo, sha: str) -> str:
             description="models/<name>/model.yaml passes the schema and the business rules "
             "(memory >= 8 GiB per GPU, name equals its directory, DNS-1123 name, no unknown "
             "or duplicate keys). Blocks registration in the same run.",
+            metadata=check_ui_metadata(LAYER_CONFIG),
         )
     ],
 )
@@ -74,6 +87,7 @@ def model_config(
     info = repo.commit_info(sha)
     base_meta: dict[str, Any] = {
         "commit_sha": sha,
+        **github.commit_link_metadata(sha),
         "commit_author": info.author,
         "commit_subject": info.subject,
         "path": rel,

@@ -26,6 +26,10 @@ TAG_SUBJECT = "llm-platform/subject"
 TAG_PARTITION = "dagster/partition"
 
 MODEL_JOB = "model_job"
+#: Metadata key of a step's ``dg.Failure`` whose outcome the step already announced (a refused,
+#: held or rolled-back promotion notifies from its ledger event): the run-failure sensor does
+#: not announce that run a second time.
+FAILURE_ANNOUNCED = "announced"
 GIT_PUSH_SENSOR = "git_push_sensor"
 
 STAGING_ENV = STAGING
@@ -46,3 +50,28 @@ SLO_RECHECK_SCHEDULE = "slo_recheck_schedule"
 #: The checks-only run per re-check tick that records every model's slo_recheck verdict.
 FLEET_RECHECK_CHECK = "fleet_recheck"
 TAG_TRIGGER = "llm-platform/trigger"
+
+#: Who owns every asset and check (Dagster accepts ``team:<name>`` or an e-mail address).
+OWNER = "team:ml-platform"
+OWNERS = [OWNER]
+
+#: The ``layer`` tag of an asset: where it sits in the delivery pipeline (kinds say what runs it).
+TAG_LAYER = "layer"
+TAG_ENVIRONMENT = "environment"
+LAYER_CONFIG = "config"
+LAYER_REGISTRY = "registry"
+LAYER_DEPLOYMENT = "deployment"
+LAYER_REPORTING = "reporting"
+LAYER_SLO = "slo"
+LAYER_QUALITY = "quality"
+
+
+def asset_tags(layer: str, environment: str | None = None) -> dict[str, str]:
+    """The UI tags of an asset: its layer and, for a deployment, its environment."""
+    return {TAG_LAYER: layer, **({TAG_ENVIRONMENT: environment} if environment else {})}
+
+
+def check_ui_metadata(layer: str) -> dict[str, str]:
+    """What an asset check shows of its owner and layer (Dagster 1.13's checks take neither
+    ``owners`` nor ``tags``, so they are definition metadata)."""
+    return {"owner": OWNER, TAG_LAYER: layer}

@@ -13,7 +13,16 @@ from assets.gate import (
     staging_check_evidence,
     staging_gate_checks,
 )
-from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV, STAGING_DEPLOYMENT, STAGING_ENV
+from assets.names import (
+    FAILURE_ANNOUNCED,
+    LAYER_DEPLOYMENT,
+    OWNERS,
+    PRODUCTION_DEPLOYMENT,
+    PRODUCTION_ENV,
+    STAGING_DEPLOYMENT,
+    STAGING_ENV,
+    asset_tags,
+)
 from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
 from assets.slo_checks import staging_checks_passed
@@ -31,6 +40,7 @@ from llm_platform.promotion.rollout import RolloutResult, plan_from_environment
 from llm_platform.serving.engines.selection import serving_from_metadata
 from llm_platform.slo import PrometheusError
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
+from llm_platform.ui_numbers import round_seconds
 from resources.artifact_store import ArtifactStoreResource
 from resources.capacity import CapacityResource
 from resources.git_repo import ModelsRepoResource
@@ -69,6 +79,8 @@ def _steps_markdown(result: RolloutResult) -> str:
     partitions_def=models_partitions,
     deps=[STAGING_DEPLOYMENT],
     group_name="deployments",
+    owners=OWNERS,
+    tags=asset_tags(LAYER_DEPLOYMENT, PRODUCTION_ENV),
     automation_condition=dg.AutomationCondition.eager() & staging_checks_passed(),
 )
 @reports_commit_status(Stage.production)
@@ -188,6 +200,7 @@ def production_deployment(
         "run_id": context.run_id,
         "actor": config.approver or "automation",
         "approver": approval.approver if approval else None,
+        "commit_sha": record.commit_sha,
     }
     if not decision.allowed:
         refused = ledger.record(
@@ -203,7 +216,7 @@ def production_deployment(
         raise dg.Failure(
             description=f"promotion of {name} {version} ({digest[:12]}) refused: "
             + decision.reason,
-            metadata={"gate": dg.MetadataValue.md(gate_md)},
+            metadata={"gate": dg.MetadataValue.md(gate_md), FAILURE_ANNOUNCED: True},
         )
     try:
         prom_url: str | None = prometheus.resolved_url(
@@ -251,13 +264,19 @@ def production_deployment(
     if result.outcome == "held":
         raise dg.Failure(
             description=f"canary of {name} {version} held at its share: {result.reason}",
-            metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
+            metadata={
+                "steps": dg.MetadataValue.md(_steps_markdown(result)),
+                FAILURE_ANNOUNCED: True,
+            },
         )
     if result.outcome != "promoted":
         raise dg.Failure(
             description=f"{result.strategy} rollout of {name} {version} was rolled back: "
             f"{result.reason}",
-            metadata={"steps": dg.MetadataValue.md(_steps_markdown(result))},
+            metadata={
+                "steps": dg.MetadataValue.md(_steps_markdown(result)),
+                FAILURE_ANNOUNCED: True,
+            },
         )
     status = rt.status(env.environment, name)
     return dg.MaterializeResult(
@@ -275,8 +294,9 @@ def production_deployment(
             "approval_source": approval.source if approval else "",
             "gate": dg.MetadataValue.md(gate_md),
             "rollout_steps": dg.MetadataValue.md(_steps_markdown(result)),
-            "rollout_seconds": round(result.duration_s, 2),
-            "deployed_at_unix": time.time(),
+            "rollout_seconds": round_seconds(result.duration_s),
+            **github.commit_link_metadata(record.commit_sha),
+            "deployed_at_unix": dg.MetadataValue.timestamp(time.time()),
             "ledger_event": event.event_id or "",
             "replicas": result.new_spec.replicas,
             "capacity_warnings": "; ".join(status.warnings) if status else "",

@@ -11,7 +11,14 @@ import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
 from assets.commit import validated_config_metadata
-from assets.names import CHECK_OUTPUT_QUALITY, PRODUCTION_ENV, STAGING_DEPLOYMENT, STAGING_ENV
+from assets.names import (
+    CHECK_OUTPUT_QUALITY,
+    LAYER_QUALITY,
+    PRODUCTION_ENV,
+    STAGING_DEPLOYMENT,
+    STAGING_ENV,
+    check_ui_metadata,
+)
 from assets.partitions import models_partitions
 from llm_platform.config import ConfigError
 from llm_platform.evals.baseline_cache import BaselineCache, baseline_cache_root
@@ -128,6 +135,7 @@ def _outcome(
     "and on production's, judged paired: fails when the candidate loses more cases than "
     "max_regression allows; inconclusive, an endpoint down or an invalid suite fail too. "
     "Without a suite it passes, unless config/<env>.yaml sets quality.required.",
+    metadata=check_ui_metadata(LAYER_QUALITY),
 )
 def output_quality(
     context: dg.AssetCheckExecutionContext,

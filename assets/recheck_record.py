@@ -13,7 +13,13 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from assets.names import FLEET_RECHECK_CHECK, PRODUCTION_DEPLOYMENT, TAG_TRIGGER
+from assets.names import (
+    FLEET_RECHECK_CHECK,
+    LAYER_SLO,
+    PRODUCTION_DEPLOYMENT,
+    TAG_TRIGGER,
+    check_ui_metadata,
+)
 from llm_platform.slo.recheck import RECHECK_CHECK
 
 #: The recording check's key (checks-only runs of ``slo_checks_job`` select it alone).
@@ -55,6 +61,7 @@ def _action(evaluation: dg.AssetCheckEvaluation) -> str:
     "slo_recheck verdict (judged by the tick with a constant number of queries) on its "
     "partition, inside this run, and summarises the tick. Fails when a model could not be "
     "judged (Prometheus or the models repo unreachable): never a pass for what was not seen.",
+    metadata=check_ui_metadata(LAYER_SLO),
 )
 def fleet_recheck(
     context: dg.AssetCheckExecutionContext, config: FleetRecheckRecord

@@ -10,8 +10,12 @@ from assets.names import (
     CHECK_ARTIFACT_INTEGRITY,
     CHECK_REPOSITORY_SCAN,
     CHECK_SECURITY_SCAN,
+    LAYER_REGISTRY,
     MODEL_CONFIG,
+    OWNERS,
     REGISTERED_MODEL,
+    asset_tags,
+    check_ui_metadata,
 )
 from assets.partitions import models_partitions
 from llm_platform.config import model_config_path
@@ -19,6 +23,7 @@ from llm_platform.errors import PlatformError
 from llm_platform.gitops.commit_status import Stage, artifact_unsafe, registered, secrets_found
 from llm_platform.registration import ArtifactUnsafeError
 from llm_platform.security.repo_scan import RepoScanReport, check_metadata, scan_model_commit
+from llm_platform.ui_numbers import round_seconds
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
@@ -33,6 +38,7 @@ def _spec(name: str, description: str) -> dg.AssetCheckSpec:
         blocking=True,
         partitions_def=models_partitions,
         description=description,
+        metadata=check_ui_metadata(LAYER_REGISTRY),
     )
 
 
@@ -51,6 +57,8 @@ def _repository_check(report: RepoScanReport) -> dg.AssetCheckResult:
     partitions_def=models_partitions,
     deps=[MODEL_CONFIG],
     group_name="registry",
+    owners=OWNERS,
+    tags=asset_tags(LAYER_REGISTRY),
     kinds={"kubeflow"},  # plus the artifact store's kind, added by the composition root
     check_specs=[
         _spec(
@@ -158,10 +166,11 @@ def registered_model(
             "total_size_bytes": record.total_size,
             "file_count": len(record.files),
             "commit_sha": record.commit_sha,
+            **github.commit_link_metadata(record.commit_sha),
             "config_hash": record.config_hash,
             "kfp_run_id": result.kfp_run_id,
             "kfp_run_url": result.kfp_run_url or "(kfp.local: no UI)",
-            "registration_seconds": round(result.duration_s, 3),
+            "registration_seconds": round_seconds(result.duration_s),
             "reused": result.reused,
             "scan_safe": record.scan_safe,
             "scan_summary": dg.MetadataValue.json(summary),

@@ -79,6 +79,7 @@ def perform_rollback(
         revision=spec.revision,
         run_id=context.run_id,
         actor=context.run.tags.get(TAG_TRIGGER, "manual"),
+        commit_sha=record.commit_sha,
         reason=reason,
         evidence={
             "from": current.model_dump(mode="json") if current else None,
@@ -103,7 +104,7 @@ def perform_rollback(
             METRIC_PROFILE_KEY: profile_for_engine(choice.engine).name,
             **choice.metadata(),
             "endpoint": dg.MetadataValue.url(status.endpoint) if status and status.endpoint else "",
-            "deployed_at_unix": time.time(),
+            "deployed_at_unix": dg.MetadataValue.timestamp(time.time()),
         },
         data_version=dg.DataVersion(f"{previous.digest}:{spec.revision}"),
     )

@@ -18,10 +18,12 @@ from assets.check_history import latest_materialization_metadata
 from assets.commit import environment_config, model_config_at, validated_config_metadata
 from assets.incidents import announce_verdict
 from assets.names import (
+    LAYER_SLO,
     PRODUCTION_DEPLOYMENT,
     PRODUCTION_ENV,
     STAGING_DEPLOYMENT,
     STAGING_ENV,
+    check_ui_metadata,
 )
 from assets.partitions import models_partitions
 from assets.slo_outcomes import (
@@ -88,6 +90,7 @@ def recheck_spec(asset: str) -> dg.AssetCheckSpec:
         "an error budget (latency) fails over the window or a budget burns fast (14.4x over 1 h "
         "and 5 m); warns and notifies when a budget burns slowly (6x over 6 h and 30 m). "
         "Burn rates per window and the budget remaining over slo.budget_period are metadata.",
+        metadata=check_ui_metadata(LAYER_SLO),
     )
 
 
@@ -102,6 +105,7 @@ def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
             description=o.description
             + ("" if o.default is not None else f" Only for models whose slo: sets {o.key}.")
             + " No data or too little traffic is inconclusive and fails the check.",
+            metadata=check_ui_metadata(LAYER_SLO),
         )
         for o in OBJECTIVES
     ]

@@ -17,6 +17,7 @@ from llm_platform.durations import duration_seconds
 from llm_platform.slo import OBJECTIVES, SLOVerdict
 from llm_platform.slo.objectives import BY_NAME
 from llm_platform.slo.recheck import RECHECK_CHECK, RecheckOutcome, outcome_metadata
+from llm_platform.ui_numbers import round_sig
 
 #: The ``verdict`` metadata of an objective the model's ``slo:`` does not set.
 NOT_CONFIGURED = "not_configured"
@@ -49,7 +50,7 @@ def objective_results(
             **extra,
         }
         if obj.value is not None:
-            meta["value"] = obj.value
+            meta["value"] = round_sig(obj.value, 4)
         if obj.samples is not None:
             meta["samples"] = obj.samples
         budgeted = production and BY_NAME[obj.name].budget is not None

@@ -11,9 +11,13 @@ from assets.check_history import latest_materialization_metadata
 from assets.commit import environment_config, model_config_at, validated_config_metadata
 from assets.names import (
     CHECK_INTEGRATION_TESTS,
+    LAYER_DEPLOYMENT,
+    OWNERS,
     REGISTERED_MODEL,
     STAGING_DEPLOYMENT,
     STAGING_ENV,
+    asset_tags,
+    check_ui_metadata,
 )
 from assets.partitions import models_partitions
 from llm_platform.config.applicability import serving_replicas
@@ -32,6 +36,7 @@ from llm_platform.serving.engines import EngineError
 from llm_platform.serving.engines.selection import resolve_serving, streams_through_gateway
 from llm_platform.slo import PrometheusError, profile_for_engine
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
+from llm_platform.ui_numbers import round_ms, round_ratio
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
@@ -100,10 +105,14 @@ def suite_metadata(report: SuiteReport) -> dict[str, Any]:
         meta.update(
             {
                 "load_requests": report.load.requests,
-                "load_success_rate": report.load.success_rate,
-                "load_p50_ms": report.load.p50_ms if report.load.p50_ms is not None else -1.0,
-                "load_p95_ms": report.load.p95_ms if report.load.p95_ms is not None else -1.0,
-                "load_rps": report.load.rps,
+                "load_success_rate": round_ratio(report.load.success_rate),
+                "load_p50_ms": round_ms(report.load.p50_ms)
+                if report.load.p50_ms is not None
+                else -1.0,
+                "load_p95_ms": round_ms(report.load.p95_ms)
+                if report.load.p95_ms is not None
+                else -1.0,
+                "load_rps": round_ratio(report.load.rps),
             }
         )
     return meta
@@ -114,6 +123,8 @@ def suite_metadata(report: SuiteReport) -> dict[str, Any]:
     partitions_def=models_partitions,
     deps=[REGISTERED_MODEL],
     group_name="deployments",
+    owners=OWNERS,
+    tags=asset_tags(LAYER_DEPLOYMENT, STAGING_ENV),
     kinds={"prometheus"},  # plus the target's kind, added by the composition root
     check_specs=[
         dg.AssetCheckSpec(
@@ -123,6 +134,7 @@ def suite_metadata(report: SuiteReport) -> dict[str, Any]:
             partitions_def=models_partitions,
             description="Health, an OpenAI-shaped completion with generated text, and concurrent "
             "load through the staging gateway (success rate >= the configured minimum).",
+            metadata=check_ui_metadata(LAYER_DEPLOYMENT),
         )
     ],
 )
@@ -245,6 +257,7 @@ def staging_deployment(
         digest=digest,
         revision=revision,
         run_id=context.run_id,
+        commit_sha=record.commit_sha,
         reason="integration tests passed" if report.passed else "integration tests failed",
         evidence={"passed": report.passed, **{k: v for k, v in meta.items() if k != "tests"}},
     )
@@ -261,10 +274,11 @@ def staging_deployment(
             "version": version,
             "digest": digest,
             "commit_sha": str(reg["commit_sha"]),
+            **github.commit_link_metadata(str(reg["commit_sha"])),
             "artifact_uri": record.artifact_uri,
             "replicas": status.revisions[0].replicas,
             "capacity_warnings": "; ".join(status.warnings) or "none",
-            "deployed_at_unix": time.time(),
+            "deployed_at_unix": dg.MetadataValue.timestamp(time.time()),
             "injected_latency_ms": config.inject_latency_ms,
             "injected_error_rate": config.inject_error_rate,
             **choice.metadata(),

@@ -9,22 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from llm_platform.delivery import DeliveryMetrics, DeliveryReport
+from llm_platform.ui_numbers import round_sig
 
 NO_DATA = "-"
 
 
 def format_hours(hours: float | None) -> str:
-    """A duration in hours as ``45s``, ``12m``, ``3.5h`` or ``2.1d`` (``-`` for no data)."""
+    """A duration given in hours, in a unit people read: ``45 s``, ``42 min``, ``3.5 h`` or
+    ``2.1 d`` (``-`` for no data)."""
     if hours is None:
         return NO_DATA
     seconds = hours * 3600
     if abs(seconds) < 60:
-        return f"{seconds:.0f}s"
-    if abs(seconds) < 3600:
-        return f"{seconds / 60:.0f}m"
+        return f"{seconds:.0f} s"
+    if abs(round(seconds / 60)) < 60:
+        return f"{seconds / 60:.0f} min"
     if abs(hours) < 48:
-        return f"{hours:.1f}h"
-    return f"{hours / 24:.1f}d"
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} d"
 
 
 def _rate(value: float | None) -> str:
@@ -65,14 +67,16 @@ def markdown_table(report: DeliveryReport) -> str:
     return "\n".join([head, rule, *body])
 
 
-#: Numeric metrics plotted by the UI (key suffix -> value), ``None`` values left out.
+#: Numeric metrics plotted by the UI (key suffix -> value), ``None`` values left out. Every
+#: duration is in hours whatever its size (the key says so), so a plot never mixes units; the
+#: table above shows it in a readable unit.
 _NUMERIC: list[tuple[str, Callable[[DeliveryMetrics], float | int | None]]] = [
     ("deployments", lambda m: m.deployments),
     ("deployment_frequency_per_day", lambda m: m.deployment_frequency_per_day),
-    ("lead_time_p50_h", lambda m: m.lead_time_p50_h),
-    ("lead_time_p90_h", lambda m: m.lead_time_p90_h),
+    ("lead_time_p50_hours", lambda m: m.lead_time_p50_h),
+    ("lead_time_p90_hours", lambda m: m.lead_time_p90_h),
     ("change_failure_rate", lambda m: m.change_failure_rate),
-    ("time_to_restore_p50_h", lambda m: m.time_to_restore_p50_h),
+    ("time_to_restore_p50_hours", lambda m: m.time_to_restore_p50_h),
     ("open_incidents", lambda m: m.open_incidents),
 ]
 
@@ -80,12 +84,15 @@ _NUMERIC: list[tuple[str, Callable[[DeliveryMetrics], float | int | None]]] = [
 def numeric_metrics(report: DeliveryReport) -> dict[str, float | int]:
     """``<model>/<metric>`` (``fleet/<metric>`` for the fleet) -> number, for UI plots.
 
-    A metric without data (no promotion, no incident) is left out rather than plotted as 0.
+    A metric without data (no promotion, no incident) is left out rather than plotted as 0;
+    fractional values are rounded to 4 significant digits.
     """
     values: dict[str, float | int] = {}
     for m in report.rows():
         for key, get in _NUMERIC:
             value = get(m)
             if value is not None:
-                values[f"{m.model}/{key}"] = value
+                values[f"{m.model}/{key}"] = (
+                    value if isinstance(value, int) else round_sig(value, 4)
+                )
     return values

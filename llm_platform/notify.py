@@ -88,6 +88,8 @@ def build_message(event: LedgerEvent, *, run_url: str | None = None) -> Notifica
         severity = "success" if passed else "error"
     subject = f"{event.model} {event.version or '?'} ({_short(event.digest)})"
     text = f"{emoji} {subject} {verb} {event.env}"
+    if event.commit_sha:
+        text += f" (commit {event.commit_sha[:12]})"
     if event.reason:
         text += f": {event.reason}"
     fields = [
@@ -96,6 +98,8 @@ def build_message(event: LedgerEvent, *, run_url: str | None = None) -> Notifica
         f"*Version*\n{event.version or '-'}",
         f"*Digest*\n`{_short(event.digest)}`",
     ]
+    if event.commit_sha:
+        fields.append(f"*Commit*\n`{event.commit_sha[:12]}`")
     if event.approver:
         fields.append(f"*Approver*\n{event.approver}")
     if event.run_id:

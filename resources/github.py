@@ -20,6 +20,7 @@ from llm_platform.gitops.commit_status import CommitStatus, Stage, pending, stag
 from llm_platform.gitops.commit_status_client import (
     CommitStatusPoster,
     PostOutcome,
+    commit_url,
     repository_for_models_repo,
     valid_repository,
 )
@@ -75,6 +76,7 @@ class CommitStatusResource(dg.ConfigurableResource):
     _poster: CommitStatusPoster | None = PrivateAttr(default=None)
     _unavailable: str | None = PrivateAttr(default=None)
     _scope: StageScope | None = PrivateAttr(default=None)
+    _repository: tuple[str | None] | None = PrivateAttr(default=None)
 
     def __repr__(self) -> str:
         state = "on" if self.token else "off"
@@ -143,13 +145,32 @@ class CommitStatusResource(dg.ConfigurableResource):
             return
         self.report(context, stage_error(scope.stage, scope.model, error), sha=scope.sha)
 
+    def github_repository(self) -> str | None:
+        """``owner/name`` of the models repo on GitHub: ``repository``, else read from the
+        models repo's remote (once per resource instance; None when it is not on GitHub)."""
+        if self._repository is None:
+            self._repository = (
+                self.repository
+                or (
+                    repository_for_models_repo(self.models_repo, api_url=self.api_url)
+                    if self.models_repo
+                    else None
+                ),
+            )
+        return self._repository[0]
+
+    def commit_url(self, sha: str) -> str | None:
+        """The commit's page on GitHub, when the models repo is there (no token needed)."""
+        return commit_url(self.github_repository(), sha, api_url=self.api_url)
+
+    def commit_link_metadata(self, sha: str) -> dict[str, dg.MetadataValue]:
+        """``{"commit_url": <link to the commit>}`` for asset metadata, or ``{}`` off GitHub."""
+        url = self.commit_url(sha)
+        return {"commit_url": dg.MetadataValue.url(url)} if url else {}
+
     def _get_poster(self) -> CommitStatusPoster | None:
         if self._poster is None and self._unavailable is None and self.token:
-            repository = self.repository or (
-                repository_for_models_repo(self.models_repo, api_url=self.api_url)
-                if self.models_repo
-                else None
-            )
+            repository = self.github_repository()
             if repository is None or not valid_repository(repository):
                 self._unavailable = (
                     f"no GitHub repository: set LLM_PLATFORM_GITHUB_REPOSITORY=owner/name "

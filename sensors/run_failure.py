@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
 from assets.names import (
+    FAILURE_ANNOUNCED,
     MODEL_CONFIG,
     PRODUCTION_DEPLOYMENT,
     REGISTERED_MODEL,
@@ -49,6 +50,18 @@ def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
         if problems is not None:
             lines.append(str(problems.value))
     return lines
+
+
+def announced_by_its_steps(context: dg.RunFailureSensorContext) -> bool:
+    """Every failed step already announced its outcome (a refused, held or rolled-back
+    promotion notifies from its ledger event): one refusal, one message."""
+    steps = context.get_step_failure_events()
+    return bool(steps) and all(
+        (data := event.step_failure_data.user_failure_data) is not None
+        and (flag := data.metadata.get(FAILURE_ANNOUNCED)) is not None
+        and flag.value is True
+        for event in steps
+    )
 
 
 def describe_failure(context: dg.RunFailureSensorContext, dagster_url: str) -> RunFailure:
@@ -99,6 +112,9 @@ def describe_failure(context: dg.RunFailureSensorContext, dagster_url: str) -> R
 )
 def run_failure_sensor(context: dg.RunFailureSensorContext, notifier: NotifierResource) -> None:
     """Send one message per failed run; a Slack outage is logged, never retried forever."""
+    if announced_by_its_steps(context):
+        context.log.info(f"run {context.dagster_run.run_id[:8]} failed: already announced")
+        return
     failure = describe_failure(context, notifier.dagster_url)
     delivered = notifier.notify_failure(failure)
     context.log.info(

@@ -56,7 +56,30 @@ def _requested(result) -> set[str]:
     return set(result.get_requested_partitions(dg.AssetKey(PRODUCTION_DEPLOYMENT)))
 
 
-def test_gate_holds_across_runs_until_checks_pass_and_resets_on_redeploy(platform):
+def announced_failures(p, run_id: str, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What the run-failure sensor sends for the run (evaluated as the daemon would)."""
+    from assets.names import RUN_FAILURE_SENSOR
+    from resources.notifier import NotifierResource
+    from sensors.run_failure import run_failure_sensor
+
+    sent: list[object] = []
+    monkeypatch.setattr(NotifierResource, "notify_failure", lambda self, f: sent.append(f) or True)
+    run = p.instance.get_run_by_id(run_id)
+    (record,) = p.instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records
+    with dg.build_run_status_sensor_context(
+        sensor_name=RUN_FAILURE_SENSOR,
+        dagster_instance=p.instance,
+        dagster_run=run,
+        dagster_event=record.event_log_entry.dagster_event,
+        resources={"notifier": p.defs.resources["notifier"]},
+    ) as context:
+        run_failure_sensor(context.for_run_failure())
+    return sent
+
+
+def test_gate_holds_across_runs_until_checks_pass_and_resets_on_redeploy(platform, monkeypatch):
     p = platform
     auto = dg.evaluate_automation_conditions(defs=p.defs, instance=p.instance)
     # Staging deploys, but the latency objective (1 ms) cannot be met: blocking check fails.
@@ -76,6 +99,10 @@ def test_gate_holds_across_runs_until_checks_pass_and_resets_on_redeploy(platfor
     refused = p.run("production_job", config=promote("alice"))
     assert not refused.success
     assert "slo_latency_p95 failed" in p.failure(refused)
+    # The refusal was announced from its ledger event: the run-failure sensor stays silent
+    # (one refusal, one message), while the staging run held by its check is announced.
+    assert announced_failures(p, refused.run_id, monkeypatch) == []
+    assert len(announced_failures(p, staged.run_id, monkeypatch)) == 1
     # The objective is relaxed; a checks-only run passes without redeploying staging.
     set_model_latency_objective(p.repo, 5000)
     p.repo.commit("realistic latency objective")

@@ -162,21 +162,29 @@ def test_table_and_plottable_metrics() -> None:
     rows = table_rows(report)
     assert [r[0] for r in rows] == ["gemma", "llama", FLEET]
     llama = rows[1]
-    assert llama[1:5] == ["3", "0.10", "6.0h", "10.0h"]
-    assert llama[5] == "50% (2/4)" and llama[6] == "2.0h" and llama[7] == "0"
+    assert llama[1:5] == ["3", "0.10", "6.0 h", "10.0 h"]
+    assert llama[5] == "50% (2/4)" and llama[6] == "2.0 h" and llama[7] == "0"
     assert rows[0][3] == "-"  # gemma: no lead time sample
     md = markdown_table(report)
     assert md.splitlines()[0].startswith("| model | deploys |") and "| fleet |" in md
     values = numeric_metrics(report)
-    assert values["llama/lead_time_p90_h"] == pytest.approx(10.0)
+    assert values["llama/lead_time_p90_hours"] == pytest.approx(10.0)
     assert values["fleet/change_failure_rate"] == pytest.approx(0.4)
     assert isinstance(values["fleet/deployments"], int)
-    assert "gemma/lead_time_p50_h" not in values
+    assert "gemma/lead_time_p50_hours" not in values
 
 
 @pytest.mark.parametrize(
     ("hours", "text"),
-    [(None, "-"), (30 / 3600, "30s"), (0.5, "30m"), (5.25, "5.2h"), (72.0, "3.0d")],
+    [
+        (None, "-"),
+        (30 / 3600, "30 s"),
+        (0.5, "30 min"),
+        (0.7, "42 min"),
+        (59.8 / 60, "1.0 h"),
+        (5.25, "5.2 h"),
+        (72.0, "3.0 d"),
+    ],
 )
 def test_format_hours(hours: float | None, text: str) -> None:
     assert format_hours(hours) == text

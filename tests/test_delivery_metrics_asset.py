@@ -124,11 +124,13 @@ def test_asset_records_plottable_metrics_and_the_cli_prints_the_same(world) -> N
         meta = _materialize(defs, instance)
         assert isinstance(meta["fleet/deployments"], dg.IntMetadataValue)
         assert meta["fleet/deployments"].value == 2
-        assert isinstance(meta["alpha/lead_time_p50_h"], dg.FloatMetadataValue)
-        assert meta["alpha/lead_time_p50_h"].value == pytest.approx(1.0)  # nearest rank of 1h, 3h
-        assert meta["alpha/lead_time_p90_h"].value == pytest.approx(3.0)
+        assert isinstance(meta["alpha/lead_time_p50_hours"], dg.FloatMetadataValue)
+        assert meta["alpha/lead_time_p50_hours"].value == pytest.approx(
+            1.0
+        )  # nearest rank of 1h, 3h
+        assert meta["alpha/lead_time_p90_hours"].value == pytest.approx(3.0)
         assert meta["alpha/change_failure_rate"].value == pytest.approx(0.5)
-        assert meta["alpha/time_to_restore_p50_h"].value == pytest.approx(0.5)
+        assert meta["alpha/time_to_restore_p50_hours"].value == pytest.approx(0.5)
         assert meta["alpha/open_incidents"].value == 0
         table = meta["table"].value
         assert "| alpha | 2 |" in table and "| fleet | 2 |" in table

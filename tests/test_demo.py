@@ -88,6 +88,8 @@ def test_headless_demo_promotes_holds_and_rolls_back(tmp_path):
     assert "run production_job [llama-3-1-8b] failed" in text  # each run line names its model
     assert "dagster._core" not in text  # refusals read as refusals, not exception paths
     assert "production_rollback_sensor: rollback requested" in text
+    # llama 1.1.0 went out with shadow traffic: judged on copies, then switched blue-green
+    assert "shadow: " in text and "copied requests and serves 100%" in text
     assert text.count("ok   ") == 5  # including Gemma promoted, served by llama.cpp
     # Gemma 1.1.0 (Q2_K, built during the demo) held by output_quality with its lost cases.
     flat = text.replace("\n", " ")

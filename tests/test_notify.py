@@ -80,6 +80,17 @@ def test_message_per_event_kind(ev: LedgerEvent, needle: str, severity: str) -> 
     assert "*Environment*" in fields and ev.env in fields
 
 
+def test_deployment_messages_carry_the_commit() -> None:
+    """As the seed's Slack message did: which commit of the models repo is being deployed."""
+    sha = "c0ffee" + "1" * 34
+    for kind in ("deployed", "promoted", "rolled_back", "refused"):
+        message = build_message(event(kind, commit_sha=sha))
+        assert f"(commit {sha[:12]})" in message.text
+        fields = [f["text"] for b in message.blocks for f in b.get("fields", [])]
+        assert f"*Commit*\n`{sha[:12]}`" in fields
+    assert "commit" not in build_message(event("promoted")).text  # none recorded: none shown
+
+
 def test_log_notifier_levels(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     notifier = LogNotifier()

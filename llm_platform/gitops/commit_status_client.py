@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SCP_REMOTE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
+_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _REDACTED = "<redacted>"
 
@@ -68,6 +69,27 @@ def repository_from_remote(remote: str, *, api_url: str = DEFAULT_GITHUB_API_URL
         return None
     slug = path.strip("/").removesuffix(".git")
     return slug if valid_repository(slug) else None
+
+
+def github_web_url(api_url: str = DEFAULT_GITHUB_API_URL) -> str:
+    """The web root behind a REST API root: ``https://api.github.com`` -> ``https://github.com``,
+    GitHub Enterprise Server's ``https://<host>/api/v3`` -> ``https://<host>``."""
+    parsed = urlparse(api_url)
+    host = parsed.netloc
+    if host.lower().startswith("api."):
+        host = host[len("api.") :]
+    path = parsed.path.rstrip("/").removesuffix("/api/v3").removesuffix("/api")
+    return f"{parsed.scheme or 'https'}://{host}{path}"
+
+
+def commit_url(
+    repository: str | None, sha: str, *, api_url: str = DEFAULT_GITHUB_API_URL
+) -> str | None:
+    """``https://github.com/<owner>/<repo>/commit/<sha>`` (on the instance behind ``api_url``),
+    or None when the repository is unknown or not ``owner/name``, or ``sha`` is not hex."""
+    if not repository or not valid_repository(repository) or not _SHA.match(sha):
+        return None
+    return f"{github_web_url(api_url)}/{repository}/commit/{sha}"
 
 
 def repository_for_models_repo(

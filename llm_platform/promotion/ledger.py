@@ -111,6 +111,8 @@ class LedgerEvent(BaseModel):
         run_id: The Dagster run.
         revision: Serving revision, if any.
         reason: One line on why.
+        commit_sha: The models-repo commit the digest was registered from (announcements name
+            it, as the seed's deployment messages did).
         evidence: Verdicts, check results, approval record... (JSON-serialisable).
         event_id: Random id, assigned by :meth:`Ledger.record`.
     """
@@ -128,6 +130,7 @@ class LedgerEvent(BaseModel):
     run_id: str | None = None
     revision: str | None = None
     reason: str = ""
+    commit_sha: str | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
     event_id: str = ""
 
