@@ -91,7 +91,7 @@ def test_examples_repo_is_valid() -> None:
     assert report.problems == []
     assert len(report.files) >= 4
     production = load_environment(EXAMPLES, "production")
-    assert production.deployment.strategy == "blue-green"
+    assert production.deployment.strategy == "shadow"
     assert production.deployment.approval_required is True
     assert production.approvers == ["alice", "bob"]
     for model_file in sorted((EXAMPLES / "models").glob("*/model.yaml")):

@@ -174,7 +174,8 @@ def test_requests_are_greedy_and_errors_unscorable(tmp_path: Path) -> None:
             "expect: {contains_any: [paris]}}\n"
             "  - {id: c2, messages: [{role: user, content: hi}], expect: {equals: x}}\n"
         )
-        run = run_suite(upstream.url + "/m", model="m", suite=load_suite(suite))
+        # One at a time: the fake answers by arrival order (the first 200, the second 500).
+        run = run_suite(upstream.url + "/m", model="m", suite=load_suite(suite), concurrency=1)
     finally:
         upstream.close()
     bodies = sorted((json.loads(body) for body in upstream.bodies), key=lambda b: "messages" in b)
