@@ -157,7 +157,8 @@ def _judge_all(
     return out
 
 
-def _check(name: str, j: Judgement) -> CanaryCheck:
+def judgement_check(name: str, j: Judgement, *, unit: str = "samples") -> CanaryCheck:
+    """One judge's outcome as a check of the analysis (canary samples or shadow ``pairs``)."""
     what = "typical latency ratio" if j.kind == "ratio" else "failure-rate increase"
     bounds = (
         f"[{j.lower if j.lower is not None else '-'}, {j.upper if j.upper is not None else '-'}]"
@@ -169,7 +170,7 @@ def _check(name: str, j: Judgement) -> CanaryCheck:
         stable=None,
         threshold=j.limit,
         reason=f"{what} {j.estimate if j.estimate is not None else 'none'} "
-        f"(bounds {bounds}, {j.used_n} samples): {j.reason}",
+        f"(bounds {bounds}, {j.used_n} {unit}): {j.reason}",
     )
 
 
@@ -187,7 +188,7 @@ def look(
     """
     samples.add(canary, stable)
     judgements = _judge_all(samples, canary, stable, t)
-    checks = [_check(n, j) for n, j in judgements.items()]
+    checks = [judgement_check(n, j) for n, j in judgements.items()]
     failed = [c for c in checks if c.verdict == "fail"]
     if failed:
         return "fail", "; ".join(f"{c.name}: {c.reason}" for c in failed), checks, judgements

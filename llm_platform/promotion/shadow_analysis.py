@@ -29,6 +29,7 @@ from llm_platform.promotion.analysis import (
     Verdict,
 )
 from llm_platform.promotion.judge import Judgement, judge, judge_proportions
+from llm_platform.promotion.sequential import judgement_check
 
 LATENCY_CHECK = "latency_vs_production"
 ERRORS_CHECK = "error_rate_vs_production"
@@ -93,18 +94,6 @@ class ShadowSource:
         return pairs
 
 
-def _check(name: str, j: Judgement) -> CanaryCheck:
-    return CanaryCheck(
-        name=name,
-        verdict=j.verdict,
-        canary=j.estimate,
-        stable=None,
-        threshold=j.limit,
-        reason=f"estimate {j.estimate if j.estimate is not None else 'none'} "
-        f"(bounds [{j.lower}, {j.upper}], {j.used_n} pairs): {j.reason}",
-    )
-
-
 def judge_pairs(
     pairs: list[ShadowPairRecord], t: CanaryThresholds
 ) -> tuple[Verdict, str, list[CanaryCheck], dict[str, Judgement]]:
@@ -128,7 +117,7 @@ def judge_pairs(
             confidence=t.confidence,
         ),
     }
-    checks = [_check(name, j) for name, j in judgements.items()]
+    checks = [judgement_check(name, j, unit="pairs") for name, j in judgements.items()]
     for wanted in ("fail", "inconclusive"):
         hits = [c for c in checks if c.verdict == wanted]
         if hits:
