@@ -89,10 +89,10 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/llm-platform demo
 
-# The platform image (deploy/Dockerfile); its name is llm_platform/platform_image.py's.
+# The platform image (deploy/Dockerfile); its name is llm_platform/targets/kubernetes/image.py's.
 image: $(STAMP)
 	@command -v docker >/dev/null || { echo "make image needs docker"; exit 2; }
-	docker build -f deploy/Dockerfile -t "$$($(BIN)/python -c 'from llm_platform.platform_image import PLATFORM_IMAGE; print(PLATFORM_IMAGE)')" .
+	docker build -f deploy/Dockerfile -t "$$($(BIN)/python -c 'from llm_platform.targets.kubernetes.image import PLATFORM_IMAGE; print(PLATFORM_IMAGE)')" .
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done

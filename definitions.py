@@ -26,8 +26,8 @@ from assets.recheck_record import fleet_recheck
 from assets.registered_model import registered_model
 from assets.slo_checks import production_slo_checks, staging_slo_checks
 from assets.staging import staging_deployment
-from llm_platform.commit_status_settings import GITHUB_TOKEN_ENV
-from llm_platform.notify_routes import GLOBAL_WEBHOOK_ENV
+from llm_platform.reporting.commit_status_settings import GITHUB_TOKEN_ENV
+from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV
 from llm_platform.settings import (
     PROMETHEUS_BEARER_TOKEN_ENV,
     PROMETHEUS_HEADERS_ENV,

@@ -66,22 +66,22 @@ from assets.names import (
 from definitions import build_defs
 from llm_platform.cli.metrics_cmd import report_table
 from llm_platform.cli.options import PIPE_WIDTH
-from llm_platform.delivery import DeliveryReport
-from llm_platform.demo_gemma import GEMMA_MODEL, add_gemma_to_repo
-from llm_platform.demo_quality import (
+from llm_platform.demo.gemma import GEMMA_MODEL, add_gemma_to_repo
+from llm_platform.demo.quality import (
     BROKEN_FTYPE,
     BROKEN_VERSION,
     broken_gemma_model_yaml,
     ensure_gemma_q2k,
 )
-from llm_platform.demo_repo import ensure_demo_repo
-from llm_platform.demo_setup import allow_gemma_source, quiet, use_dagster_home, use_demo_trust_root
-from llm_platform.demo_signing import DEMO_MODEL_OWNER, demo_email, signing_options
+from llm_platform.demo.repo import ensure_demo_repo
+from llm_platform.demo.setup import allow_gemma_source, quiet, use_dagster_home, use_demo_trust_root
+from llm_platform.demo.signing import DEMO_MODEL_OWNER, demo_email, signing_options
+from llm_platform.dora.metrics import DeliveryReport
 from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
-from llm_platform.runtime.local import LocalRuntime
-from llm_platform.runtime.stack import stack_up
 from llm_platform.settings import TRUSTED_SIGNERS_ENV, Settings
+from llm_platform.targets.local.local import LocalRuntime
+from llm_platform.targets.local.stack import stack_up
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor
 from sensors.slo_rules import slo_rules_sensor

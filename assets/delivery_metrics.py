@@ -14,9 +14,9 @@ from assets.names import (
     PRODUCTION_ENV,
     asset_tags,
 )
-from llm_platform.delivery import delivery_report
-from llm_platform.delivery_format import markdown_table, numeric_metrics, title
-from llm_platform.delivery_sources import delivery_inputs
+from llm_platform.dora.format import markdown_table, numeric_metrics, title
+from llm_platform.dora.metrics import delivery_report
+from llm_platform.dora.sources import delivery_inputs
 from llm_platform.promotion import Ledger
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource

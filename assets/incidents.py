@@ -1,6 +1,6 @@
 """Production SLO verdicts in the ledger (incidents) and in the notifications."""
 
-from llm_platform.delivery import incident_event_kind
+from llm_platform.dora.metrics import incident_event_kind
 from llm_platform.promotion import Ledger, LedgerEvent
 from resources.notifier import NotifierResource
 

@@ -4,7 +4,6 @@ from typing import Any
 
 import dagster as dg
 
-from assets.commit import environment_config, run_commit
 from assets.names import (
     CHECK_CONFIG_VALID,
     LAYER_CONFIG,
@@ -17,10 +16,11 @@ from assets.names import (
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
+from assets.run_inputs import environment_config, run_commit
 from llm_platform.config import ConfigError, model_config_path, parse_model_config
 from llm_platform.config.applicability import cluster_only_settings
 from llm_platform.gitops import GitError, GitRepo
-from llm_platform.gitops.commit_status import Stage, config_invalid, config_valid
+from llm_platform.reporting.commit_status import Stage, config_invalid, config_valid
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.github_stage import reports_commit_status

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.commit import analysis_prompts, environment_config, model_config_at
 from assets.gate import (
     approval_item,
     gate_items_markdown,
@@ -25,9 +24,10 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from assets.rollback import perform_rollback
+from assets.run_inputs import analysis_prompts, environment_config, model_config_at
 from assets.slo_checks import staging_checks_passed
+from llm_platform.common.ui_numbers import round_seconds
 from llm_platform.config import effective_slo
-from llm_platform.gitops.commit_status import Stage, promotion_refused, rollout_result
 from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.promotion.exclusive import (
     PromotionInProgress,
@@ -37,10 +37,10 @@ from llm_platform.promotion.exclusive import (
 from llm_platform.promotion.gate import GateDecision, checks_item
 from llm_platform.promotion.rollback_hold import latest_model_commit, rollback_hold_item
 from llm_platform.promotion.rollout import RolloutResult, plan_from_environment
+from llm_platform.reporting.commit_status import Stage, promotion_refused, rollout_result
 from llm_platform.serving.engines.selection import serving_from_metadata
 from llm_platform.slo import PrometheusError
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
-from llm_platform.ui_numbers import round_seconds
 from resources.artifact_store import ArtifactStoreResource
 from resources.capacity import CapacityResource
 from resources.git_repo import ModelsRepoResource

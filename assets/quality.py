@@ -10,7 +10,6 @@ from typing import Any
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.commit import validated_config_metadata
 from assets.names import (
     CHECK_OUTPUT_QUALITY,
     LAYER_QUALITY,
@@ -20,6 +19,8 @@ from assets.names import (
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
+from assets.run_inputs import validated_config_metadata
+from llm_platform.common.repo_layout import eval_suite_path
 from llm_platform.config import ConfigError
 from llm_platform.evals.baseline_cache import BaselineCache, baseline_cache_root
 from llm_platform.evals.quality_check import (
@@ -49,9 +50,8 @@ from llm_platform.evals.template_drift import (
 )
 from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
-from llm_platform.repo_layout import eval_suite_path
-from llm_platform.runtime.artifacts import ArtifactUnavailable
 from llm_platform.serving.engines.selection import ENGINE_KEY, LEGACY_ENGINE
+from llm_platform.targets.artifacts import ArtifactUnavailable
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.runtime import RuntimeResource

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.commit import model_config_at, validated_config_metadata
 from assets.names import (
     CHECK_ARTIFACT_INTEGRITY,
     CHECK_REPOSITORY_SCAN,
@@ -18,12 +17,13 @@ from assets.names import (
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
+from assets.run_inputs import model_config_at, validated_config_metadata
+from llm_platform.common.errors import PlatformError
+from llm_platform.common.ui_numbers import round_seconds
 from llm_platform.config import model_config_path
-from llm_platform.errors import PlatformError
-from llm_platform.gitops.commit_status import Stage, artifact_unsafe, registered, secrets_found
 from llm_platform.registration import ArtifactUnsafeError
+from llm_platform.reporting.commit_status import Stage, artifact_unsafe, registered, secrets_found
 from llm_platform.security.repo_scan import RepoScanReport, check_metadata, scan_model_commit
-from llm_platform.ui_numbers import round_seconds
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource

@@ -8,12 +8,12 @@ from assets.names import PRODUCTION_ENV, TAG_TRIGGER
 from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.promotion.revisions import revision_name
 from llm_platform.promotion.rollout import rollback
-from llm_platform.runtime.artifacts import ArtifactUnavailable
-from llm_platform.runtime.base import RevisionSpec
 from llm_platform.serving.engines import EngineError
 from llm_platform.serving.engines.selection import resolve_serving
 from llm_platform.slo import profile_for_engine
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
+from llm_platform.targets.artifacts import ArtifactUnavailable
+from llm_platform.targets.base import RevisionSpec
 from resources.artifact_store import ArtifactStoreResource
 from resources.notifier import NotifierResource
 from resources.runtime import RuntimeResource

@@ -15,7 +15,6 @@ from typing import Any
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.commit import environment_config, model_config_at, validated_config_metadata
 from assets.incidents import announce_verdict
 from assets.names import (
     LAYER_SLO,
@@ -26,6 +25,7 @@ from assets.names import (
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
+from assets.run_inputs import environment_config, model_config_at, validated_config_metadata
 from assets.slo_outcomes import (
     failed_all,
     not_configured,
@@ -34,8 +34,8 @@ from assets.slo_outcomes import (
     soak_metadata,
 )
 from llm_platform.config import effective_slo
-from llm_platform.gitops.commit_status import slo_result, slo_unavailable
 from llm_platform.promotion import Ledger, LedgerEvent
+from llm_platform.reporting.commit_status import slo_result, slo_unavailable
 from llm_platform.slo import OBJECTIVES, PrometheusError, configured, evaluate
 from llm_platform.slo.budgets import evaluate_budgets
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for

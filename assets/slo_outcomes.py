@@ -13,11 +13,11 @@ import dagster as dg
 
 from assets.check_history import evaluation_target
 from assets.names import SLO_CHECKS
-from llm_platform.durations import duration_seconds
+from llm_platform.common.durations import duration_seconds
+from llm_platform.common.ui_numbers import round_sig
 from llm_platform.slo import OBJECTIVES, SLOVerdict
 from llm_platform.slo.objectives import BY_NAME
 from llm_platform.slo.recheck import RECHECK_CHECK, RecheckOutcome, outcome_metadata
-from llm_platform.ui_numbers import round_sig
 
 #: The ``verdict`` metadata of an objective the model's ``slo:`` does not set.
 NOT_CONFIGURED = "not_configured"

@@ -8,7 +8,6 @@ from typing import Any
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.commit import environment_config, model_config_at, validated_config_metadata
 from assets.names import (
     CHECK_INTEGRATION_TESTS,
     LAYER_DEPLOYMENT,
@@ -20,23 +19,24 @@ from assets.names import (
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
+from assets.run_inputs import environment_config, model_config_at, validated_config_metadata
+from llm_platform.common.ui_numbers import round_ms, round_ratio
 from llm_platform.config.applicability import serving_replicas
-from llm_platform.gitops.commit_status import Stage, integration_result
-from llm_platform.integration import SuiteReport, run_suite
+from llm_platform.endpoint_tests import SuiteReport, run_suite
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.revisions import revision_name
-from llm_platform.runtime.artifacts import ArtifactUnavailable
-from llm_platform.runtime.base import (
+from llm_platform.reporting.commit_status import Stage, integration_result
+from llm_platform.serving.engines import EngineError
+from llm_platform.serving.engines.selection import resolve_serving, streams_through_gateway
+from llm_platform.slo import PrometheusError, profile_for_engine
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
+from llm_platform.targets.artifacts import ArtifactUnavailable
+from llm_platform.targets.base import (
     DeploymentNotReady,
     DeploymentSpec,
     EngineRefused,
     RevisionSpec,
 )
-from llm_platform.serving.engines import EngineError
-from llm_platform.serving.engines.selection import resolve_serving, streams_through_gateway
-from llm_platform.slo import PrometheusError, profile_for_engine
-from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
-from llm_platform.ui_numbers import round_ms, round_ratio
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource

@@ -36,8 +36,8 @@ sys.path.insert(0, str(BENCH_DIR))
 from bench_gateway import PAYLOAD, wait_port  # noqa: E402
 from bench_loadgen import free_port  # noqa: E402
 
-from llm_platform.integration.checks import completion_problem, percentile  # noqa: E402
-from llm_platform.integration.transport import Transport  # noqa: E402
+from llm_platform.endpoint_tests.checks import completion_problem, percentile  # noqa: E402
+from llm_platform.endpoint_tests.transport import Transport  # noqa: E402
 
 SLOW_CONNECTIONS = 3
 HEAD = b"POST /tiny/v1/completions HTTP/1.1\r\nhost: bench\r\n"
@@ -146,8 +146,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter phases")
     args = parser.parse_args()
     seconds = 4.0 if args.quick else 15.0
+    from llm_platform.common.digest import digest_directory
     from llm_platform.demo_model import build
-    from llm_platform.digest import digest_directory
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:

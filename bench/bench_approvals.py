@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llm_platform.config import parse_environment_config
-from llm_platform.demo_signing import demo_email, ensure_demo_signers, signing_options
+from llm_platform.demo.signing import demo_email, ensure_demo_signers, signing_options
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import check_approval, load_approvals
 

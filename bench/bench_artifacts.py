@@ -25,7 +25,7 @@ from pathlib import Path
 
 from _artifacts import META, make_file, size_arguments
 
-from llm_platform.digest import digest_directory
+from llm_platform.common.digest import digest_directory
 from llm_platform.registry import DigestCache, LocalDirStore, ModelRegistry
 
 

@@ -2,7 +2,7 @@
 
 Builds N GPU nodes and P running pods (Kubernetes JSON, as ``read_cluster`` returns them) and
 times, over the same objects:
-  (a) ours:     ``llm_platform.capacity.check_fit`` (pods grouped by node once);
+  (a) ours:     ``llm_platform.targets.kubernetes.capacity.check_fit`` (pods grouped by node once);
   (b) baseline: the per-node scan, ``node_free(node, all_pods)`` for every node, which reads
                 every pod once per node (what a direct use of ``node_free`` does).
 Prints baseline/ours.
@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from llm_platform.capacity import GPU, check_fit, node_free
+from llm_platform.targets.kubernetes.capacity import GPU, check_fit, node_free
 
 
 def snapshot(n_nodes: int, n_pods: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

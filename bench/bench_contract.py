@@ -6,7 +6,7 @@
 2. Live, one run: a real engine (llama.cpp serving Gemma 3 270M; ``--quick``: the builtin demo
    model) behind one gateway. Sequential valid completions directly and through the gateway:
    p50 overhead (target < 1 ms, as ``bench_gateway.py``). Then the 24 malformed bodies of
-   ``tests/contract_bodies.py`` (issue 18's list): how many got a 4xx, how much
+   ``tests/helpers/contract_bodies.py`` (issue 18's list): how many got a 4xx, how much
    ``llm_requests_failed_total`` moved (target 0) and whether the engine still answers.
 
     .venv/bin/python bench/bench_contract.py [--quick]
@@ -35,7 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 
 from llm_platform.serving.metrics import REQUESTS_FAILED_TOTAL  # noqa: E402
 from llm_platform.serving.request_contract import RequestPolicy, check_request  # noqa: E402
-from tests.contract_bodies import MALFORMED  # noqa: E402
+from tests.helpers.contract_bodies import MALFORMED  # noqa: E402
 
 MODEL = "m"
 _TOOLS = [{"type": "function", "function": {"name": f"tool{i}", "description": "d" * 40,
@@ -97,9 +97,9 @@ def _p50_ms(client: httpx.Client, url: str, n: int) -> float:
 
 
 def live(quick: bool, n: int, tmp: Path) -> None:
-    from llm_platform.demo_gemma import ensure_gemma_artifact
+    from llm_platform.common.digest import digest_directory
+    from llm_platform.demo.gemma import ensure_gemma_artifact
     from llm_platform.demo_model import build
-    from llm_platform.digest import digest_directory
     from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
     from llm_platform.settings import Settings
 

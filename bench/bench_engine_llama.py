@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx
 from _engine import PROMPT, free_port, wait_ready
 
-from llm_platform.demo_gemma import GEMMA_MODEL, ensure_gemma_artifact
-from llm_platform.digest import digest_directory
+from llm_platform.common.digest import digest_directory
+from llm_platform.demo.gemma import GEMMA_MODEL, ensure_gemma_artifact
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.settings import Settings
 

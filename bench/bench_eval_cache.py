@@ -26,8 +26,8 @@ from pathlib import Path
 
 from _engine import free_port, wait_ready
 
-from llm_platform.demo_gemma import EXAMPLE_SUITE, GEMMA_MODEL, ensure_gemma_artifact
-from llm_platform.digest import digest_directory
+from llm_platform.common.digest import digest_directory
+from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL, ensure_gemma_artifact
 from llm_platform.evals import EvalSuite, load_suite
 from llm_platform.evals.baseline_cache import BaselineCache
 from llm_platform.evals.quality_check import BaselineTarget, evaluate_quality

@@ -37,19 +37,19 @@ import dagster as dg  # noqa: E402
 import httpx  # noqa: E402
 
 from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV  # noqa: E402
+from llm_platform.common.digest import digest_directory  # noqa: E402
 from llm_platform.config import effective_slo  # noqa: E402
-from llm_platform.digest import digest_directory  # noqa: E402
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent  # noqa: E402
 from llm_platform.registry import open_store  # noqa: E402
-from llm_platform.runtime.base import DeploymentSpec, RevisionSpec  # noqa: E402
-from llm_platform.runtime.local import LocalRuntime  # noqa: E402
-from llm_platform.runtime.processes import stop_process  # noqa: E402
-from llm_platform.runtime.prometheus_rules import install_rules  # noqa: E402
-from llm_platform.runtime.stack import stack_down, stack_up  # noqa: E402
 from llm_platform.slo import DEFAULT_PROFILE, PrometheusClient  # noqa: E402
 from llm_platform.slo.alerts import rollback_alerts_query  # noqa: E402
 from llm_platform.slo.recheck import RecheckTarget, evaluate_production_fleet  # noqa: E402
 from llm_platform.slo.rules_source import load_checkout, rules_for  # noqa: E402
+from llm_platform.targets.base import DeploymentSpec, RevisionSpec  # noqa: E402
+from llm_platform.targets.local.local import LocalRuntime  # noqa: E402
+from llm_platform.targets.local.processes import stop_process  # noqa: E402
+from llm_platform.targets.local.prometheus_rules import install_rules  # noqa: E402
+from llm_platform.targets.local.stack import stack_down, stack_up  # noqa: E402
 from resources.artifact_store import LocalArtifactStore  # noqa: E402
 from resources.git_repo import ModelsRepoResource  # noqa: E402
 from resources.prometheus import PrometheusResource  # noqa: E402

@@ -53,8 +53,8 @@ from llm_platform.slo.recheck import RECHECK_CHECK  # noqa: E402
 from resources.git_repo import ModelsRepoResource  # noqa: E402
 from resources.prometheus import PrometheusResource  # noqa: E402
 from sensors.schedules import build_slo_recheck_schedule  # noqa: E402
-from tests.budget_fixtures import Timeline, during, start  # noqa: E402
-from tests.prom_fixtures import aligned_now  # noqa: E402
+from tests.helpers.budget_fixtures import Timeline, during, start  # noqa: E402
+from tests.helpers.prom_fixtures import aligned_now  # noqa: E402
 
 PRODUCTION_YAML = """environment: production
 namespace: production

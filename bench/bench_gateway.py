@@ -29,9 +29,9 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from bench_loadgen import free_port, start_trivial  # noqa: E402
 
-from llm_platform.integration.checks import completion_problem, percentile  # noqa: E402
-from llm_platform.integration.load import run_load  # noqa: E402
-from llm_platform.integration.transport import Transport  # noqa: E402
+from llm_platform.endpoint_tests.checks import completion_problem, percentile  # noqa: E402
+from llm_platform.endpoint_tests.load import run_load  # noqa: E402
+from llm_platform.endpoint_tests.transport import Transport  # noqa: E402
 
 ROUNDS = 3
 PAYLOAD = {"model": "tiny", "prompt": "Shall I compare thee", "max_tokens": 8, "temperature": 0}
@@ -118,8 +118,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small request counts")
     args = parser.parse_args()
     n_lat, n_tp = (300, 1000) if args.quick else (2000, 5000)
+    from llm_platform.common.digest import digest_directory
     from llm_platform.demo_model import build
-    from llm_platform.digest import digest_directory
 
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,13 +30,13 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from llm_platform.demo_gemma import GEMMA_MODEL, ensure_gemma_artifact
-from llm_platform.digest import digest_directory
-from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
-from llm_platform.runtime.local import LocalRuntime
-from llm_platform.runtime.stack import stack_down
+from llm_platform.common.digest import digest_directory
+from llm_platform.demo.gemma import GEMMA_MODEL, ensure_gemma_artifact
 from llm_platform.settings import Settings
 from llm_platform.slo.profiles import REQUESTS_FAILED_TOTAL
+from llm_platform.targets.base import DeploymentSpec, RevisionSpec
+from llm_platform.targets.local.local import LocalRuntime
+from llm_platform.targets.local.stack import stack_down
 
 STREAMS, TOKENS = 40, 24
 

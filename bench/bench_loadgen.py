@@ -3,7 +3,7 @@
 Both drive the same trivial local endpoint (a raw ASGI app on uvicorn, in its own process) with
 the same request count and concurrency. The baseline is the seed's pattern: a
 ``ThreadPoolExecutor`` whose workers each call ``requests.post`` (a new connection per call).
-Ours is ``llm_platform.integration.load.run_load`` (asyncio + pooled keep-alive connections),
+Ours is ``llm_platform.endpoint_tests.load.run_load`` (asyncio + pooled keep-alive connections),
 which also validates every response body. Target: >= 5x.
 
     .venv/bin/python bench/bench_loadgen.py [--quick]
@@ -93,8 +93,8 @@ def ours(url: str, requests_n: int, concurrency: int) -> tuple[float, int]:
     """``run_load`` on a uvloop loop, as ``run_suite`` runs it; returns (req/s, successes)."""
     import uvloop
 
-    from llm_platform.integration.load import run_load
-    from llm_platform.integration.transport import Transport
+    from llm_platform.endpoint_tests.load import run_load
+    from llm_platform.endpoint_tests.transport import Transport
 
     async def go() -> tuple[float, int]:
         transport = Transport(url, timeout_s=30, connections=concurrency)

@@ -19,11 +19,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from llm_platform.digest import digest_directory
-from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
-from llm_platform.runtime.local import LocalRuntime
-from llm_platform.runtime.processes import free_port, http_ok, stop_process
-from llm_platform.runtime.stack import stack_down
+from llm_platform.common.digest import digest_directory
+from llm_platform.targets.base import DeploymentSpec, RevisionSpec
+from llm_platform.targets.local.local import LocalRuntime
+from llm_platform.targets.local.processes import free_port, http_ok, stop_process
+from llm_platform.targets.local.stack import stack_down
 
 
 def rev(name: str, digest: str, art: Path, weight: int, color: str) -> RevisionSpec:

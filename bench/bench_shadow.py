@@ -23,10 +23,10 @@ from pathlib import Path
 
 import httpx
 
-from llm_platform.digest import digest_directory
-from llm_platform.runtime.base import DeploymentSpec, RevisionSpec
-from llm_platform.runtime.local import LocalRuntime
-from llm_platform.runtime.stack import stack_down, stack_up
+from llm_platform.common.digest import digest_directory
+from llm_platform.targets.base import DeploymentSpec, RevisionSpec
+from llm_platform.targets.local.local import LocalRuntime
+from llm_platform.targets.local.stack import stack_down, stack_up
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples/models-repo/weights/tiny-shakespeare"
 ENV, MODEL = "production", "bench-shadow"

@@ -6,7 +6,7 @@ An artifact (one large weights file + a config) is registered into a ``LocalDirS
 (a) baseline: ``cp -r`` of its ``files/`` prefix into an empty directory (what an initializer
     that only downloads does, minus the network), and ``cp -r`` + ``sha256sum`` of the copies
     (the least any verifying initializer does);
-(b) ours: ``python -m llm_platform.kubernetes.storage_initializer URI DEST`` (a process, as
+(b) ours: ``python -m llm_platform.targets.kubernetes.storage_initializer URI DEST`` (a process, as
     KServe runs it: interpreter start, fetch into staging on DEST's volume, digest check, rename
     into DEST).
 Best of ``--reps`` runs each, page cache warm. Prints all three, the ratios of ours to both
@@ -26,9 +26,9 @@ from pathlib import Path
 
 from _artifacts import META, make_file, size_arguments
 
-from llm_platform.digest import digest_directory
-from llm_platform.kubernetes.storage_initializer import MODULE
+from llm_platform.common.digest import digest_directory
 from llm_platform.registry import LocalDirStore, ModelRegistry
+from llm_platform.targets.kubernetes.storage_initializer import MODULE
 
 
 def main() -> None:

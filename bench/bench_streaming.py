@@ -35,8 +35,8 @@ import httpx
 from _engine import PROMPT, free_port, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 
-from llm_platform.demo_gemma import GEMMA_MODEL, ensure_gemma_artifact
-from llm_platform.digest import digest_directory
+from llm_platform.common.digest import digest_directory
+from llm_platform.demo.gemma import GEMMA_MODEL, ensure_gemma_artifact
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.serving.metrics import TIME_TO_FIRST_TOKEN
 from llm_platform.settings import Settings

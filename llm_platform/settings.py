@@ -17,15 +17,15 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from llm_platform.commit_status_settings import (
+from llm_platform.common.errors import ConfigurationError
+from llm_platform.reporting.commit_status_settings import (
     DEFAULT_GITHUB_API_URL,
     GITHUB_API_URL_ENV,
     GITHUB_REPOSITORY_ENV,
     GITHUB_TOKEN_ENV,
 )
-from llm_platform.errors import ConfigurationError
-from llm_platform.notify_routes import GLOBAL_WEBHOOK_ENV, is_webhook_env_name
-from llm_platform.platform_image import PLATFORM_IMAGE, platform_image
+from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV, is_webhook_env_name
+from llm_platform.targets.kubernetes.image import PLATFORM_IMAGE, platform_image
 
 DEFAULT_HOME = ".llm-platform"
 DEMO_REPO_DIRNAME = "models-repo"

@@ -12,14 +12,14 @@ from abc import ABC, abstractmethod
 
 import dagster as dg
 
-from llm_platform.capacity_source import cluster_capacity_item, read_cluster
 from llm_platform.config.applicability import serving_replicas
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.schema import ModelConfig
-from llm_platform.kube_api import ClusterAccessError, api_client
 from llm_platform.promotion.gate import GateItem, local_capacity_item
-from llm_platform.runtime.base import Runtime
 from llm_platform.settings import kubeconfig_for
+from llm_platform.targets.base import Runtime
+from llm_platform.targets.kubernetes.api import ClusterAccessError, api_client
+from llm_platform.targets.kubernetes.capacity_source import cluster_capacity_item, read_cluster
 
 
 class CapacityResource(dg.ConfigurableResource, ABC):
@@ -60,8 +60,9 @@ class KubernetesCapacityResource(CapacityResource):
     def gate_item(
         self, runtime: Runtime, *, env: EnvironmentConfig, model: ModelConfig, artifact_bytes: int
     ) -> GateItem:
-        """:func:`~llm_platform.capacity_source.cluster_capacity_item` on a fresh snapshot of
-        ``env``'s cluster; an unreadable cluster fails the condition (the gate fails closed)."""
+        """:func:`~llm_platform.targets.kubernetes.capacity_source.cluster_capacity_item` on a fresh
+        snapshot of ``env``'s cluster; an unreadable cluster fails the condition (the gate fails
+        closed)."""
         kubeconfig = kubeconfig_for(env.environment, self.kubeconfigs, self.kubeconfig)
         try:
             with api_client(kubeconfig) as api:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from llm_platform.commit_status_settings import DEFAULT_GITHUB_API_URL
-from llm_platform.failure_alerts import run_url
-from llm_platform.gitops.commit_status import CommitStatus, Stage, pending, stage_error
-from llm_platform.gitops.commit_status_client import (
+from llm_platform.reporting.commit_status import CommitStatus, Stage, pending, stage_error
+from llm_platform.reporting.commit_status_settings import DEFAULT_GITHUB_API_URL
+from llm_platform.reporting.failure_alerts import run_url
+from llm_platform.reporting.github_client import (
     CommitStatusPoster,
     PostOutcome,
     commit_url,

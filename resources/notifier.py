@@ -4,7 +4,7 @@ else the log.
 Wire every URL through ``dg.EnvVar`` — ``slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")`` and
 ``environment_webhooks={"SLACK_WEBHOOK_PRODUCTION": dg.EnvVar("SLACK_WEBHOOK_PRODUCTION")}`` —
 so the UI shows variable names, never values. ``config/<env>.yaml`` names the variable of its
-environment (``monitoring.alert_manager_webhook``, see ``llm_platform/notify_routes.py``); the
+environment (``monitoring.alert_manager_webhook``, see ``llm_platform/reporting/routes.py``); the
 resource reads that file at the branch head when it sends, so a change to the routing takes
 effect with the next message. Log lines name the destination variable, never a URL.
 """
@@ -18,9 +18,10 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from llm_platform.config import ConfigError, parse_environment_config
-from llm_platform.failure_alerts import RunFailure, failure_message, run_url
 from llm_platform.gitops import GitError, GitRepo
-from llm_platform.notify import (
+from llm_platform.promotion.ledger import LedgerEvent
+from llm_platform.reporting.failure_alerts import RunFailure, failure_message, run_url
+from llm_platform.reporting.notify import (
     LogNotifier,
     Notification,
     NotificationError,
@@ -29,8 +30,7 @@ from llm_platform.notify import (
     build_message,
     redact,
 )
-from llm_platform.notify_routes import GLOBAL_WEBHOOK_ENV, LOG_ONLY, Route, choose_route
-from llm_platform.promotion.ledger import LedgerEvent
+from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV, LOG_ONLY, Route, choose_route
 from llm_platform.settings import DEFAULT_DAGSTER_URL
 
 logger = logging.getLogger(__name__)

@@ -7,11 +7,11 @@ from typing import Any
 
 import dagster as dg
 
-from llm_platform.runtime.prometheus_rules import RulesInstall, install_rules, rule_file
 from llm_platform.settings import kubeconfig_for
 from llm_platform.slo import PrometheusClient
 from llm_platform.slo.cluster_prometheus import cluster_discovery
 from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
+from llm_platform.targets.local.prometheus_rules import RulesInstall, install_rules, rule_file
 
 
 class PrometheusResource(dg.ConfigurableResource):

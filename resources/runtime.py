@@ -1,7 +1,7 @@
 """The serving runtime as a Dagster resource (local or Kubernetes target).
 
 Assets and sensors depend on :class:`RuntimeResource` and the target-neutral
-:class:`llm_platform.runtime.base.Runtime` it returns, so they never branch on the target; the
+:class:`llm_platform.targets.base.Runtime` it returns, so they never branch on the target; the
 composition root (``definitions.py``) picks the implementation.
 """
 
@@ -14,9 +14,9 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from llm_platform.gitops import GitRepo
-from llm_platform.runtime.artifacts import ArtifactCache
-from llm_platform.runtime.base import Runtime
-from llm_platform.runtime.local import LocalRuntime
+from llm_platform.targets.artifacts import ArtifactCache
+from llm_platform.targets.base import Runtime
+from llm_platform.targets.local.local import LocalRuntime
 
 
 class RuntimeResource(dg.ConfigurableResource, ABC):
@@ -97,10 +97,10 @@ class KubernetesRuntimeResource(RuntimeResource):
         """The runtime (its API client is configured on first use)."""
         if self._runtime is None:
             from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
-            from llm_platform.kube_api import ClusterAccessError, api_client
-            from llm_platform.kubernetes.apply import Cluster
-            from llm_platform.kubernetes.context import GitPlacements
-            from llm_platform.kubernetes.runtime import KubernetesRuntime
+            from llm_platform.targets.kubernetes.api import ClusterAccessError, api_client
+            from llm_platform.targets.kubernetes.apply import Cluster
+            from llm_platform.targets.kubernetes.context import GitPlacements
+            from llm_platform.targets.kubernetes.runtime import KubernetesRuntime
 
             repo = GitRepo(
                 self.models_repo,

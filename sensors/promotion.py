@@ -10,7 +10,6 @@ from assets.check_history import (
     partitions_with_new_check_events,
     record_metadata,
 )
-from assets.commit import environment_config
 from assets.jobs import production_job
 from assets.names import (
     MODELS_PARTITIONS_NAME,
@@ -21,6 +20,7 @@ from assets.names import (
     TAG_TRIGGER,
 )
 from assets.production import production_deployment
+from assets.run_inputs import environment_config
 from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
 from llm_platform.slo import PrometheusError

@@ -16,7 +16,7 @@ from assets.names import (
     TAG_PARTITION,
 )
 from assets.slo_checks import production_slo_checks, staging_slo_checks
-from llm_platform.failure_alerts import RunFailure, Stage, run_url, short_reason
+from llm_platform.reporting.failure_alerts import RunFailure, Stage, run_url, short_reason
 from resources.notifier import NotifierResource
 
 #: Step key -> the stage of a model's journey it belongs to.

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from assets.commit import environment_config
 from assets.jobs import slo_checks_job
 from assets.names import PRODUCTION_ENV, SLO_RECHECK_SCHEDULE, TAG_PARTITION, TAG_TRIGGER
 from assets.recheck_record import record_request
+from assets.run_inputs import environment_config
 from llm_platform.slo import PrometheusError
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource

@@ -5,8 +5,8 @@ import dagster as dg
 from assets.names import PRODUCTION_ENV, SLO_RULES_SENSOR, STAGING_ENV
 from llm_platform.config import ConfigError
 from llm_platform.gitops import GitError
-from llm_platform.runtime.prometheus_rules import RulesRejected
 from llm_platform.slo.rules_source import rules_at
+from llm_platform.targets.local.prometheus_rules import RulesRejected
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
 

@@ -16,8 +16,8 @@ from rich.console import Console
 
 from llm_platform.cli.home_defaults import cli_trust_root
 from llm_platform.cli.options import EnvOption, RepoOption, fail
+from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
 from llm_platform.config import ConfigError, parse_environment_config
-from llm_platform.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
 from llm_platform.registry import (

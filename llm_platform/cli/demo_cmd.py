@@ -8,9 +8,9 @@ import sys
 import typer
 from rich.console import Console
 
-from llm_platform.demo_repo import ensure_demo_repo
-from llm_platform.demo_signing import DEMO_MODEL_OWNER, ensure_demo_signers
-from llm_platform.errors import EXIT_USAGE, PlatformError
+from llm_platform.common.errors import EXIT_USAGE, PlatformError
+from llm_platform.demo.repo import ensure_demo_repo
+from llm_platform.demo.signing import DEMO_MODEL_OWNER, ensure_demo_signers
 from llm_platform.settings import Settings
 
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
 
 def test_endpoint(
@@ -39,7 +39,7 @@ def test_endpoint(
     --stream and --chat add the streaming and chat tests; time to first token p50/p95 is
     reported (first content chunk when streaming, else the whole response).
     """
-    from llm_platform.integration import latency_lines, run_suite
+    from llm_platform.endpoint_tests import latency_lines, run_suite
 
     err = Console(stderr=True)
     if fmt not in ("text", "json"):

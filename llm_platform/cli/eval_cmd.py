@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from llm_platform.cli.options import FormatOption, TextOrJson, fail
-from llm_platform.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
+from llm_platform.common.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from llm_platform.evals import EvalSuite, QualityVerdict, SuiteRun

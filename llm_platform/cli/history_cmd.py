@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from llm_platform.cli.options import fail, table_console
-from llm_platform.errors import EXIT_FAIL, EXIT_OK, PlatformError
+from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, PlatformError
 from llm_platform.promotion.ledger import AliasTarget, Ledger, LedgerEvent
 from llm_platform.registry.store import ObjectStore
 from llm_platform.registry.uri import open_store

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from llm_platform.demo_gemma import gemma_models_root
-from llm_platform.demo_signing import ALLOWED_SIGNERS_FILENAME, SIGNING_DIRNAME
+from llm_platform.demo.gemma import gemma_models_root
+from llm_platform.demo.signing import ALLOWED_SIGNERS_FILENAME, SIGNING_DIRNAME
 from llm_platform.settings import (
     ALLOWED_SOURCE_PATHS_ENV,
     TRUSTED_SIGNERS_ENV,

@@ -16,22 +16,26 @@ import typer
 from rich.console import Console
 
 from llm_platform.cli.options import EnvOption, ModelOption, RepoOption, fail
+from llm_platform.common.digest import digest_directory
+from llm_platform.common.errors import EXIT_FAIL, EXIT_USAGE
+from llm_platform.common.repo_layout import model_config_path
 from llm_platform.config import ConfigError, load_environment, load_model_config
 from llm_platform.config.applicability import serving_replicas
 from llm_platform.config.schema import ModelConfig
-from llm_platform.digest import digest_directory
-from llm_platform.errors import EXIT_FAIL, EXIT_USAGE
-from llm_platform.kubernetes.context import ArtifactLineage, CheckoutPlacements, artifact_lineage
-from llm_platform.kubernetes.render import render, yaml_stream
 from llm_platform.promotion.revisions import revision_name
 from llm_platform.registry import ModelRegistry, RegistryError, StoreError, open_store
 from llm_platform.registry.records import files_prefix
-from llm_platform.repo_layout import model_config_path
-from llm_platform.runtime.artifacts import ArtifactCache, ArtifactUnavailable
-from llm_platform.runtime.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.serving.engines import EngineError
 from llm_platform.serving.engines.selection import resolve_serving
 from llm_platform.settings import Settings
+from llm_platform.targets.artifacts import ArtifactCache, ArtifactUnavailable
+from llm_platform.targets.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
+from llm_platform.targets.kubernetes.context import (
+    ArtifactLineage,
+    CheckoutPlacements,
+    artifact_lineage,
+)
+from llm_platform.targets.kubernetes.render import render, yaml_stream
 
 
 def unregistered_preview(

@@ -21,11 +21,11 @@ from rich.table import Table
 
 from llm_platform.cli.history_cmd import _open
 from llm_platform.cli.options import fail, table_console
+from llm_platform.common.errors import EXIT_OK, PlatformError
 from llm_platform.config.environments import PRODUCTION
-from llm_platform.delivery import DeliveryReport, delivery_report
-from llm_platform.delivery_format import COLUMNS, table_rows, title
-from llm_platform.delivery_sources import delivery_inputs
-from llm_platform.errors import EXIT_OK, PlatformError
+from llm_platform.dora.format import COLUMNS, table_rows, title
+from llm_platform.dora.metrics import DeliveryReport, delivery_report
+from llm_platform.dora.sources import delivery_inputs
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import Ledger
 from llm_platform.registry import ModelRegistry

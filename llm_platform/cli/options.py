@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llm_platform.errors import EXIT_USAGE
+from llm_platform.common.errors import EXIT_USAGE
 
 #: ``--env ENV``: the environment whose ``config/ENV.yaml`` is read.
 EnvOption = Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")]

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_platform.cli.options import table_console
-from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from llm_platform.gitops.runner import GitError
 from llm_platform.security import ScanReport, scan_path
 from llm_platform.security.repo_scan import RepoScanReport, scan_commit, scan_directory

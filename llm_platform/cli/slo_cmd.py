@@ -13,6 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_platform.cli.options import EnvOption, ModelOption, RepoOption, fail
+from llm_platform.common.errors import (
+    EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    ConfigurationError,
+    PlatformError,
+)
 from llm_platform.config import (
     ConfigError,
     effective_slo,
@@ -21,13 +28,6 @@ from llm_platform.config import (
     model_config_path,
 )
 from llm_platform.config.applicability import KUBERNETES
-from llm_platform.errors import (
-    EXIT_FAIL,
-    EXIT_INCONCLUSIVE,
-    EXIT_OK,
-    ConfigurationError,
-    PlatformError,
-)
 from llm_platform.promotion.ledger import Ledger
 from llm_platform.registry.uri import open_store
 from llm_platform.settings import Settings

@@ -12,8 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_platform.cli.options import table_console
-from llm_platform.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ConfigurationError, PlatformError
-from llm_platform.runtime.stack import (
+from llm_platform.common.errors import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigurationError,
+    PlatformError,
+)
+from llm_platform.targets.local.stack import (
     DEFAULT_ENVS,
     DEFAULT_GATEWAY_BASE_PORT,
     DEFAULT_PROMETHEUS_PORT,
@@ -23,7 +29,7 @@ from llm_platform.runtime.stack import (
     stack_status,
     stack_up,
 )
-from llm_platform.runtime.supervision import LIVENESS_TIMEOUT_S
+from llm_platform.targets.local.supervision import LIVENESS_TIMEOUT_S
 
 stack_app = typer.Typer(
     name="stack", help="Start, stop and inspect the embedded stack.", no_args_is_help=True

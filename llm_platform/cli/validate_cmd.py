@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 
 from llm_platform.cli.home_defaults import cli_allowed_source_paths
+from llm_platform.common.errors import EXIT_FAIL, EXIT_OK
 from llm_platform.config import validate_report
 from llm_platform.config.github_format import workflow_command
 from llm_platform.config.problems import Problem
-from llm_platform.errors import EXIT_FAIL, EXIT_OK
 
 
 class OutputFormat(StrEnum):

@@ -6,6 +6,7 @@ problem (file, line, field, message), never any other exception.
 
 from __future__ import annotations
 
+from llm_platform.common.repo_layout import model_config_path
 from llm_platform.config.environment import (
     Autoscaling,
     Cluster,
@@ -33,7 +34,6 @@ from llm_platform.config.schema import (
     duration_seconds,
 )
 from llm_platform.config.validate import ValidationReport, validate_paths, validate_report
-from llm_platform.repo_layout import model_config_path
 
 __all__ = [
     "Autoscaling",

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from llm_platform.common.durations import check_duration, duration_seconds
+from llm_platform.common.strategy_names import Strategy
 from llm_platform.config.schema import (
     STRICT,
     IntOrPercent,
@@ -18,9 +20,7 @@ from llm_platform.config.schema import (
     SLOObjectives,
     check_dns_label,
 )
-from llm_platform.durations import check_duration, duration_seconds
-from llm_platform.notify_routes import check_webhook_env_name
-from llm_platform.strategy_names import Strategy
+from llm_platform.reporting.routes import check_webhook_env_name
 
 
 class Cluster(BaseModel):
@@ -75,7 +75,7 @@ class Monitoring(BaseModel):
 
     prometheus_namespace: str = "monitoring"
     #: The *name* of the environment variable holding this environment's Slack webhook URL
-    #: (``SLACK_WEBHOOK_<NAME>``), never the URL: see ``llm_platform/notify_routes.py``.
+    #: (``SLACK_WEBHOOK_<NAME>``), never the URL: see ``llm_platform/reporting/routes.py``.
     alert_manager_webhook: str | None = None
 
     @field_validator("alert_manager_webhook")

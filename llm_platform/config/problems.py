@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 
 
 class Problem(BaseModel):

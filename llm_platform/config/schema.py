@@ -23,8 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from llm_platform.common.durations import check_duration, duration_seconds
 from llm_platform.config.source_paths import relative_source_problem
-from llm_platform.durations import check_duration, duration_seconds
 from llm_platform.slo.budgets import MIN_BUDGET_PERIOD
 from llm_platform.slo.objectives import OBJECTIVES, Objective
 

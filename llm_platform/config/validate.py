@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from llm_platform.common.repo_layout import EVALS_DIR, MODEL_FILE, MODELS_DIR
 from llm_platform.config.applicability import KeyApplicability, cluster_only_settings
 from llm_platform.config.files import MissingConfigFile, read_repo_file
 from llm_platform.config.loading import (
@@ -19,7 +20,6 @@ from llm_platform.config.problems import ConfigError, Problem
 from llm_platform.config.schema import ModelConfig
 from llm_platform.config.source_paths import SOURCE_URI_FIELD, local_source_problem
 from llm_platform.config.yaml_loader import key_lines
-from llm_platform.repo_layout import EVALS_DIR, MODEL_FILE, MODELS_DIR
 
 
 class ValidationReport(BaseModel):

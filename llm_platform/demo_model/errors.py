@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 
 
 class ModelLoadError(PlatformError):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from llm_platform.common.fsutil import atomic_write_bytes
 from llm_platform.evals.runner import SuiteRun
-from llm_platform.fsutil import atomic_write_bytes
 
 #: The cache's directory under the platform home.
 CACHE_DIR = "eval-baselines"

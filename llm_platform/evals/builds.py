@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 from llm_platform.security.gguf import CHAT_TEMPLATE_KEY
 
 #: The llama.cpp file types a build may be re-quantized to (``LLAMA_FTYPE_MOSTLY_<name>``).

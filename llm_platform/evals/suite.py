@@ -26,11 +26,11 @@ from pydantic import (
     model_validator,
 )
 
+from llm_platform.common.repo_layout import eval_suite_path
 from llm_platform.config.files import read_config_bytes
 from llm_platform.config.problems import ConfigError, Problem
 from llm_platform.config.pydantic_problems import sort_problems, validation_problems
 from llm_platform.config.yaml_loader import key_lines, load_mapping
-from llm_platform.repo_layout import eval_suite_path
 
 #: Tokens generated per case when the case does not say.
 DEFAULT_MAX_TOKENS = 32

@@ -8,14 +8,14 @@ own path (faults, limits) and never the other color of a split.
 
 from __future__ import annotations
 
+from llm_platform.common.errors import PlatformError
+from llm_platform.common.repo_layout import eval_suite_path
 from llm_platform.config import parse_environment_config
-from llm_platform.errors import PlatformError
 from llm_platform.evals.quality_check import BaselineTarget
 from llm_platform.evals.suite import EvalSuite, parse_suite
 from llm_platform.gitops import GitPathNotFoundError, GitRepo
 from llm_platform.promotion import Ledger
-from llm_platform.repo_layout import eval_suite_path
-from llm_platform.runtime.base import RevisionStatus, Runtime
+from llm_platform.targets.base import RevisionStatus, Runtime
 
 
 class QualityInputError(PlatformError):

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, computed_field, model_validator
 
+from llm_platform.common.repo_layout import MODEL_FILE, MODELS_DIR
 from llm_platform.gitops.runner import GitError
-from llm_platform.repo_layout import MODEL_FILE, MODELS_DIR
 
 #: Path prefixes the change detector looks at; everything else in the repo is ignored.
 WATCHED_PREFIXES = ("models/", "config/", "approvals/")

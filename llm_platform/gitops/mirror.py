@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from llm_platform.fsutil import file_lock
+from llm_platform.common.fsutil import file_lock
 from llm_platform.gitops.runner import FETCH_TIMEOUT_S, GitError, run_git
 
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

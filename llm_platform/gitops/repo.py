@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from llm_platform.common.repo_layout import MODEL_FILE, model_config_path
 from llm_platform.gitops.changeset import ChangeSet, CommitInfo, parse_name_status
 from llm_platform.gitops.detect import detect_changes
 from llm_platform.gitops.export import export_tree
@@ -24,7 +25,6 @@ from llm_platform.gitops.runner import (
     run_git,
     run_git_concurrently,
 )
-from llm_platform.repo_layout import MODEL_FILE, model_config_path
 
 _DIFF_ARGS = [
     "diff",

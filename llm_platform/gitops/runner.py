@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 
 #: Seconds allowed for a local git command (reading objects, diffing trees).
 LOCAL_TIMEOUT_S = 60.0

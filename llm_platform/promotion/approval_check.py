@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from llm_platform.common.repo_layout import MODELS_DIR, model_config_path
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.loading import parse_model_config
 from llm_platform.config.problems import ConfigError
@@ -13,7 +14,6 @@ from llm_platform.promotion.approval_history import latest_change, with_provenan
 from llm_platform.promotion.approval_rule import find_approval, names_candidate, ui_approval
 from llm_platform.promotion.approvals import ApprovalDecision, load_approvals
 from llm_platform.promotion.trust_root import load_trust_root
-from llm_platform.repo_layout import MODELS_DIR, model_config_path
 
 
 def change_paths(repo: GitRepo, commit: str, model: str) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llm_platform.common.repo_layout import MODELS_DIR
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.pydantic_problems import sort_problems, validation_problems
@@ -37,7 +38,6 @@ from llm_platform.promotion.approvals import (
     approvals_path,
 )
 from llm_platform.promotion.trust_root import principal_matches
-from llm_platform.repo_layout import MODELS_DIR
 
 _FULL_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 

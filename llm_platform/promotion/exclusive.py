@@ -24,10 +24,10 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 from llm_platform.promotion.ledger import AliasTarget, EventKind, Ledger, LedgerEvent
 from llm_platform.promotion.rollout import RolloutPlan, RolloutResult, execute_rollout
-from llm_platform.runtime.base import Runtime
+from llm_platform.targets.base import Runtime
 
 #: Directory under the platform home that holds the per-model promotion locks.
 LOCKS_DIR = "promotion-locks"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from llm_platform.runtime.base import CapacityReport
-from llm_platform.runtime.replicas import LOCAL_SERVER_OVERHEAD_BYTES, MIB
+from llm_platform.targets.base import CapacityReport
+from llm_platform.targets.local.replicas import LOCAL_SERVER_OVERHEAD_BYTES, MIB
 
 
 class CheckEvidence(BaseModel):

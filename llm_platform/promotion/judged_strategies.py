@@ -14,7 +14,7 @@ from llm_platform.promotion.analysis_traffic import TRAFFIC_LABEL, AnalysisTraff
 from llm_platform.promotion.sequential import sequential_analysis
 from llm_platform.promotion.shadow_analysis import ShadowSource, shadow_analysis
 from llm_platform.promotion.strategies import Outcome, RolloutContext, stage_new
-from llm_platform.runtime.base import InvalidDeploymentSpec
+from llm_platform.targets.base import InvalidDeploymentSpec
 
 
 def _analysis_target(ctx: RolloutContext) -> AnalysisTarget:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 from llm_platform.registry.store import ObjectStore
 
 LEDGER_PREFIX = "_ledger"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from llm_platform.common.strategy_names import Strategy
 from llm_platform.config.environment import OnInconclusive
 from llm_platform.config.schema import IntOrPercent
 from llm_platform.promotion.analysis import CanaryThresholds
-from llm_platform.runtime.base import NAME_PATTERN
 from llm_platform.slo import DEFAULT_PROFILE, PROFILES
-from llm_platform.strategy_names import Strategy
+from llm_platform.targets.base import NAME_PATTERN
 
 
 class RolloutPlan(BaseModel):

@@ -15,11 +15,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from llm_platform.common.durations import duration_seconds
+from llm_platform.common.errors import PlatformError
+from llm_platform.common.strategy_names import COLOR_SWITCHING, Strategy
 from llm_platform.config import EnvironmentConfig
 from llm_platform.config.applicability import serving_replicas
-from llm_platform.durations import duration_seconds
-from llm_platform.errors import PlatformError
-from llm_platform.integration import run_suite
+from llm_platform.endpoint_tests import run_suite
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, PrometheusSource
 from llm_platform.promotion.plan import RolloutPlan
@@ -33,7 +34,10 @@ from llm_platform.promotion.strategies import (
     first_deployment,
 )
 from llm_platform.promotion.strategy_table import STRATEGIES
-from llm_platform.runtime.base import (
+from llm_platform.serving.engines.selection import ServingChoice
+from llm_platform.slo import PROFILES
+from llm_platform.slo.endpoint import connect
+from llm_platform.targets.base import (
     Color,
     DeploymentNotFound,
     DeploymentSpec,
@@ -41,10 +45,6 @@ from llm_platform.runtime.base import (
     RevisionSpec,
     Runtime,
 )
-from llm_platform.serving.engines.selection import ServingChoice
-from llm_platform.slo import PROFILES
-from llm_platform.slo.endpoint import connect
-from llm_platform.strategy_names import COLOR_SWITCHING, Strategy
 
 __all__ = [
     "RolloutPlan",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import httpx
 from pydantic import BaseModel
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 from llm_platform.promotion.analysis import (
     AnalysisTarget,
     CanaryAnalysis,

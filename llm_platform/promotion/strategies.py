@@ -21,20 +21,20 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-from llm_platform.integration import SuiteReport
+from llm_platform.endpoint_tests import SuiteReport
 from llm_platform.promotion.analysis import CanaryAnalysis
 from llm_platform.promotion.plan import RolloutPlan
 from llm_platform.promotion.rolling import rolling_steps, surge_and_unavailable, traffic_share
 from llm_platform.promotion.sequential import SampleSource
-from llm_platform.runtime.base import (
+from llm_platform.serving.engines import get_engine
+from llm_platform.serving.engines.selection import streams_through_gateway
+from llm_platform.targets.base import (
     DeploymentNotFound,
     DeploymentSpec,
     InvalidDeploymentSpec,
     RevisionSpec,
     Runtime,
 )
-from llm_platform.serving.engines import get_engine
-from llm_platform.serving.engines.selection import streams_through_gateway
 
 #: ``held``: a canary left at its share because its analysis was inconclusive at the deadline
 #: and the environment says ``analysis.on_inconclusive: hold``.
@@ -42,7 +42,7 @@ Outcome = Literal["promoted", "rolled_back", "failed", "held"]
 
 
 class SmokeTest(Protocol):
-    """The shape of :func:`llm_platform.integration.run_suite`."""
+    """The shape of :func:`llm_platform.endpoint_tests.run_suite`."""
 
     def __call__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from llm_platform.common.strategy_names import STRATEGY_NAMES, Strategy
 from llm_platform.promotion.judged_strategies import canary, shadow
 from llm_platform.promotion.strategies import (
     Outcome,
@@ -16,10 +17,9 @@ from llm_platform.promotion.strategies import (
     blue_green,
     rolling_update,
 )
-from llm_platform.strategy_names import STRATEGY_NAMES, Strategy
 
 #: The rollout strategies by name: ``deployment.strategy`` selects one. Its key type is
-#: :data:`llm_platform.strategy_names.Strategy`, which the config schema validates against.
+#: :data:`llm_platform.common.strategy_names.Strategy`, which the config schema validates against.
 STRATEGIES: dict[Strategy, Callable[[RolloutContext], tuple[Outcome, str]]] = {
     "blue-green": blue_green,
     "canary": canary,

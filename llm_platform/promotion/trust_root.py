@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from llm_platform.errors import ConfigurationError
+from llm_platform.common.errors import ConfigurationError
 from llm_platform.settings import TRUSTED_SIGNERS_ENV
 
 _MAX_BYTES = 1024 * 1024

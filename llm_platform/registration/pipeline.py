@@ -25,7 +25,7 @@ from typing import Any
 from kfp import compiler, dsl
 from kfp.dsl import Artifact, Input, Model, Output
 
-from llm_platform.platform_image import PLATFORM_IMAGE
+from llm_platform.targets.kubernetes.image import PLATFORM_IMAGE
 
 PIPELINE_NAME = "llm-platform-register-model"
 # The image a cluster runs the components in must contain this package: the project's own image

@@ -3,7 +3,7 @@ other's modules only one way)."""
 
 from __future__ import annotations
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 
 
 class SourceError(PlatformError):

@@ -15,8 +15,8 @@ import json
 import os
 from pathlib import Path
 
-from llm_platform.digest import ArtifactManifest, digest_directory
-from llm_platform.errors import PlatformError
+from llm_platform.common.digest import ArtifactManifest, digest_directory
+from llm_platform.common.errors import PlatformError
 from llm_platform.registration.sources import materialize_source
 from llm_platform.registry.digest_cache import DigestCache
 from llm_platform.registry.registry import ModelRegistry

@@ -18,8 +18,8 @@ import json
 import os
 from pathlib import Path
 
-from llm_platform.digest import ArtifactManifest, digest_directory, hash_file
-from llm_platform.fsutil import atomic_write_bytes
+from llm_platform.common.digest import ArtifactManifest, digest_directory, hash_file
+from llm_platform.common.fsutil import atomic_write_bytes
 
 
 def _stat_key(st: os.stat_result) -> str:
@@ -62,7 +62,7 @@ class DigestCache:
         return sha, size
 
     def digest_directory(self, root: Path) -> ArtifactManifest:
-        """:func:`llm_platform.digest.digest_directory` with cached per-file hashes."""
+        """:func:`llm_platform.common.digest.digest_directory` with cached per-file hashes."""
         return digest_directory(root, hash_fn=self.hash_file)
 
     def save(self) -> None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, field_validator
 
-from llm_platform.digest import FileEntry
+from llm_platform.common.digest import FileEntry
 from llm_platform.registry.store import StoreError
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from llm_platform.digest import ArtifactManifest, digest_directory, manifest_digest
-from llm_platform.errors import PlatformError
+from llm_platform.common.digest import ArtifactManifest, digest_directory, manifest_digest
+from llm_platform.common.errors import PlatformError
 from llm_platform.registry.digest_cache import DigestCache
 from llm_platform.registry.records import (
     RECORD_FILE,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from llm_platform.digest import CHUNK_SIZE, FileEntry
+from llm_platform.common.digest import CHUNK_SIZE, FileEntry
 from llm_platform.registry.store import ObjectNotFoundError, ObjectStore, StoreError, check_key
 
 

@@ -16,9 +16,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from llm_platform.artifact_io import SparseWriter
-from llm_platform.digest import CHUNK_SIZE, FileEntry
-from llm_platform.errors import PlatformError
+from llm_platform.common.digest import CHUNK_SIZE, FileEntry
+from llm_platform.common.errors import PlatformError
+from llm_platform.registry.artifact_io import SparseWriter
 
 
 class StoreError(PlatformError):

@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from llm_platform.common.repo_layout import MODELS_DIR
 from llm_platform.config.schema import Source
 from llm_platform.gitops.files import normalise_path
 from llm_platform.gitops.repo import GitRepo
 from llm_platform.gitops.runner import GitError, GitPathNotFoundError, run_git
-from llm_platform.repo_layout import MODELS_DIR
 from llm_platform.security.report import Finding
 from llm_platform.security.rules import BLOCKING_SEVERITIES
 from llm_platform.security.scanner import scanner_versions

@@ -33,7 +33,7 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 from pydantic import ValidationError
 
-from llm_platform.errors import ConfigurationError
+from llm_platform.common.errors import ConfigurationError
 from llm_platform.serving.admission import (
     QUEUE_MAX,
     QUEUE_TIMEOUT_S,

@@ -27,7 +27,7 @@ from pathlib import Path
 from prometheus_client import disable_created_metrics
 from pydantic import ValidationError
 
-from llm_platform.digest import DigestError, digest_directory
+from llm_platform.common.digest import DigestError, digest_directory
 from llm_platform.serving.httpserver import run, serve
 from llm_platform.serving.limits import add_limit_arguments, limits_from_arguments
 from llm_platform.serving.model_app import (

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llm_platform.errors import ConfigurationError
+from llm_platform.common.errors import ConfigurationError
 from llm_platform.serving.faults import FaultSettings, FaultSource
 from llm_platform.serving.request_contract import RequestPolicy
 

@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_platform.durations import duration_seconds
+from llm_platform.common.durations import duration_seconds
 from llm_platform.slo.objectives import Objective, Thresholds, configured
 from llm_platform.slo.profiles import DEFAULT_PROFILE, MetricProfile, Scope
 from llm_platform.slo.prom import InstantQueryClient, PrometheusError, PromSample

@@ -14,9 +14,9 @@ from typing import Any
 
 from kubernetes import client
 
-from llm_platform.kube_api import ClusterAccessError, api_client, list_all
 from llm_platform.settings import PROMETHEUS_URL_ENV
 from llm_platform.slo.endpoint import PrometheusNotConfigured
+from llm_platform.targets.kubernetes.api import ClusterAccessError, api_client, list_all
 
 #: The label a Prometheus Service carries (the Prometheus community chart and the operator's
 #: ``prometheus-operated`` Service both set it).

@@ -21,15 +21,20 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from llm_platform.errors import ConfigurationError
-from llm_platform.runtime.processes import is_our_process
-from llm_platform.runtime.stack import PROMETHEUS, default_home, load_stack, stack_from_pid_files
+from llm_platform.common.errors import ConfigurationError
 from llm_platform.settings import (
     PROMETHEUS_BEARER_TOKEN_ENV,
     PROMETHEUS_HEADERS_ENV,
     PROMETHEUS_URL_ENV,
 )
 from llm_platform.slo.prom import PrometheusClient, PrometheusError
+from llm_platform.targets.local.processes import is_our_process
+from llm_platform.targets.local.stack import (
+    PROMETHEUS,
+    default_home,
+    load_stack,
+    stack_from_pid_files,
+)
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from pydantic import BaseModel, ConfigDict
 from requests.adapters import Retry
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 
 #: Retries of connection errors and gateway-type answers (a Prometheus restarting); kept small
 #: so that "Prometheus is down" is reported within seconds, not after the library's default 7 s.

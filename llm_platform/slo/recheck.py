@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_platform.durations import duration_seconds
+from llm_platform.common.durations import duration_seconds
 from llm_platform.slo.budgets import (
     Action,
     BudgetThresholds,

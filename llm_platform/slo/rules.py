@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import yaml
 
-from llm_platform.durations import duration_seconds
+from llm_platform.common.durations import duration_seconds
 from llm_platform.slo.budgets import BURN_ALERTS, Action
 from llm_platform.slo.fleet import REVISION_LABEL
 from llm_platform.slo.objectives import OBJECTIVES, Objective, Thresholds

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from llm_platform.common.repo_layout import MODEL_FILE, MODELS_DIR, model_config_path
 from llm_platform.config import (
     EnvironmentConfig,
     ModelConfig,
@@ -23,7 +24,6 @@ from llm_platform.config import (
 )
 from llm_platform.gitops import GitPathNotFoundError, GitRepo
 from llm_platform.gitops.batch import read_files
-from llm_platform.repo_layout import MODEL_FILE, MODELS_DIR, model_config_path
 from llm_platform.slo.profiles import profile_for_engine
 from llm_platform.slo.rules import RulesTarget, generate_rules
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from llm_platform.durations import duration_seconds
+from llm_platform.common.durations import duration_seconds
 from llm_platform.slo.profiles import MetricProfile, Scope
 
 #: Sub-query points per look-back (resolution of the start time).

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_platform.errors import PlatformError
+from llm_platform.common.errors import PlatformError
 from llm_platform.serving.engines.extensions import Extension, MessageRules
 
 

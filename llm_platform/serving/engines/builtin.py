@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from llm_platform.platform_image import platform_image
 from llm_platform.serving.engines.base import (
     ArtifactFormat,
     ContainerSettings,
@@ -11,6 +10,7 @@ from llm_platform.serving.engines.base import (
     LaunchSettings,
 )
 from llm_platform.serving.model_app import DEFAULT_MAX_SEQUENCE_LENGTH
+from llm_platform.targets.kubernetes.image import platform_image
 
 MODEL_SERVER_MODULE = "llm_platform.serving.model_server"
 

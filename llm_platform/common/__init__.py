@@ -1,0 +1,1 @@
+"""Leaf modules every family imports: errors, durations, digests, files, repo layout, numbers."""

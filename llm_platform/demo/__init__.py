@@ -1,0 +1,1 @@
+"""The headless demo (``make demo``): its repo, signing keys, Gemma weights and broken build."""

@@ -1,0 +1,1 @@
+"""Delivery (DORA) metrics over the promotion ledger: lead time, frequency, failures, restores."""

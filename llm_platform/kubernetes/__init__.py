@@ -1,7 +1,0 @@
-"""The Kubernetes target: pure manifest rendering (``render``) and the client runtime.
-
-Rendering (``placement``, ``names``, ``pods``, ``kserve``, ``workloads``, ``render``) turns a
-:class:`~llm_platform.runtime.base.DeploymentSpec` plus the environment's and model's settings
-into plain manifest dicts; nothing there talks to a cluster. ``apply`` and ``runtime`` send
-them through the official ``kubernetes`` client.
-"""

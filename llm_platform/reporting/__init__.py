@@ -1,0 +1,1 @@
+"""Reporting what the pipeline did: notifications, commit statuses and failure alerts."""

@@ -1,0 +1,6 @@
+"""The local target: deployments as processes on this machine.
+
+Desired state on disk (``state``), reconciled by ``controller``; replicas behind a gateway per
+environment (``routing``, ``replicas``, ``supervision``); the embedded stack (Prometheus, gateways,
+controller) behind ``llm-platform stack up|down|status`` (``stack``).
+"""

@@ -1,0 +1,56 @@
+"""A models-repo checkout and a registered artifact for the Kubernetes target's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llm_platform.registry import LocalDirStore, ModelRegistry, RegistryRecord
+from tests.helpers.config_fixtures import env_dict, model_dict, to_yaml
+from tests.helpers.gguf_fixtures import write_gguf
+from tests.helpers.registry_fixtures import record_meta
+
+MODEL = "llama-3-1-8b"
+COMMIT = "c0ffee"
+
+#: staging: KServe with canary; production: Deployment + Service + HPA with blue-green.
+STAGING: dict[str, Any] = env_dict(
+    deployment={"strategy": "canary", "canary_percentage": 10},
+    resources={"default_limits": {"memory_multiplier": 1.5, "gpu_multiplier": 2.0}},
+)
+PRODUCTION: dict[str, Any] = env_dict(
+    environment="production",
+    namespace="llm-prod",
+    cluster={"gpu_node_selector": {"node-type": "gpu-a100", "pool": "serving"}},
+    autoscaling={"enabled": True, "min_replicas": 2, "max_replicas": 6},
+    deployment={"strategy": "blue-green", "max_surge": "25%", "max_unavailable": 0},
+    kubernetes={"workload": "deployment"},
+)
+
+
+def write_checkout(root: Path, *, model: dict[str, Any] | None = None) -> Path:
+    """A models repo checkout with ``MODEL`` and the staging + production environments."""
+    (root / "models" / MODEL).mkdir(parents=True)
+    data = model or model_dict(resources={"memory_gb": 16, "gpu_count": 1})
+    (root / "models" / MODEL / "model.yaml").write_bytes(to_yaml(data))
+    (root / "config").mkdir()
+    (root / "config" / "staging.yaml").write_bytes(to_yaml(STAGING))
+    (root / "config" / "production.yaml").write_bytes(to_yaml(PRODUCTION))
+    return root
+
+
+def register_gguf(
+    store_root: Path,
+    work: Path,
+    *,
+    version: str = "1.0.0",
+    seed: int = 0,
+    name: str = MODEL,
+    commit: str = COMMIT,
+) -> RegistryRecord:
+    """Register a well-formed GGUF artifact (of ``name``, from ``commit``); returns the record."""
+    src = work / f"gguf-{seed}"
+    write_gguf(src / "model.gguf", metadata={"general.name": f"m{seed}"})
+    registry = ModelRegistry(LocalDirStore(store_root))
+    meta = record_meta(str(src)) | {"commit_sha": commit}
+    return registry.register(src, name=name, version=version, **meta).record  # type: ignore[arg-type]
