@@ -36,8 +36,8 @@ from llm_platform.security.repo_scan import RepoScanReport, scan_model_commit
 NO_RUN_URL = "(kfp.local: no UI)"
 #: At most this many unsafe files are listed in a refused artifact's check.
 MAX_LISTED_FILES = 50
-#: Check descriptions are cut to this many characters.
-MAX_DESCRIPTION = 2000
+#: Asset check descriptions are cut to this many characters (as the other checks cut theirs).
+MAX_CHECK_DESCRIPTION = 2000
 
 
 class NothingToRegisterError(RegistrationError):
@@ -115,7 +115,7 @@ class Registered:
     @property
     def integrity_problems(self) -> str | None:
         """The integrity problems as one description, or ``None`` when intact."""
-        return "; ".join(self.problems)[:MAX_DESCRIPTION] if self.problems else None
+        return "; ".join(self.problems)[:MAX_CHECK_DESCRIPTION] if self.problems else None
 
     @property
     def log_line(self) -> str:
@@ -136,7 +136,7 @@ class ArtifactRefused:
     @property
     def description(self) -> str:
         """The refusal, cut to a check description's length."""
-        return str(self.error)[:MAX_DESCRIPTION]
+        return str(self.error)[:MAX_CHECK_DESCRIPTION]
 
     @property
     def summary(self) -> dict[str, Any]:
