@@ -17,17 +17,18 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import environment_config, run_commit
-from llm_platform.config import ConfigError, model_config_path, parse_model_config
+from llm_platform.config import model_config_path
 from llm_platform.config.applicability import cluster_only_settings
+from llm_platform.config.model_check import (
+    InvalidModelConfig,
+    ValidModelConfig,
+    check_model_config,
+)
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.reporting.commit_status import Stage, config_invalid, config_valid
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.github_stage import reports_commit_status
-
-
-def _problems_markdown(problems: list[str]) -> str:
-    return "\n".join(f"- `{p}`" for p in problems)
 
 
 def _cluster_only_markdown(repo: GitRepo, sha: str) -> str:
@@ -41,6 +42,51 @@ def _cluster_only_markdown(repo: GitRepo, sha: str) -> str:
         except dg.Failure as exc:
             lines.append(f"- {env}: not checked ({exc.description})")
     return "\n".join(lines)
+
+
+def _invalid_result(
+    checked: InvalidModelConfig, base_meta: dict[str, Any], rel: str
+) -> dg.MaterializeResult:
+    """An invalid config, recorded with its problems; its blocking check fails."""
+    return dg.MaterializeResult(
+        metadata={
+            **base_meta,
+            "valid": False,
+            "problem_count": len(checked.problems),
+            "problems": dg.MetadataValue.md(checked.markdown),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_CONFIG_VALID,
+                passed=False,
+                description=f"{len(checked.problems)} problem(s) in {rel}",
+                metadata={"problems": dg.MetadataValue.md(checked.markdown)},
+            )
+        ],
+    )
+
+
+def _valid_result(
+    checked: ValidModelConfig, base_meta: dict[str, Any], cluster_only: str
+) -> dg.MaterializeResult:
+    """A valid config, recorded with its summary; versioned by its hash."""
+    summary = checked.summary()
+    return dg.MaterializeResult(
+        metadata={
+            **base_meta,
+            "valid": True,
+            **summary,
+            "cluster_only_settings": dg.MetadataValue.md(cluster_only),
+        },
+        data_version=dg.DataVersion(checked.config_hash),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_CONFIG_VALID,
+                passed=True,
+                metadata={"version": summary["version"], "config_hash": checked.config_hash},
+            )
+        ],
+    )
 
 
 @dg.asset(
@@ -94,49 +140,10 @@ def model_config(
         "size_bytes": len(raw),
         "triggered_by_push": TAG_COMMIT in context.run.tags,
     }
-    try:
-        cfg = parse_model_config(raw, source=rel, expected_name=name)
-    except ConfigError as exc:
-        problems = [str(p) for p in exc.problems]
-        context.log.error(f"{rel} at {sha[:12]} is invalid:\n" + "\n".join(problems))
-        github.report(context, config_invalid(name, exc.problems))
-        return dg.MaterializeResult(
-            metadata={
-                **base_meta,
-                "valid": False,
-                "problem_count": len(problems),
-                "problems": dg.MetadataValue.md(_problems_markdown(problems)),
-            },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=CHECK_CONFIG_VALID,
-                    passed=False,
-                    description=f"{len(problems)} problem(s) in {rel}",
-                    metadata={"problems": dg.MetadataValue.md(_problems_markdown(problems))},
-                )
-            ],
-        )
-    config_hash = cfg.config_hash()
-    github.report(context, config_valid(name, version=cfg.version))
-    return dg.MaterializeResult(
-        metadata={
-            **base_meta,
-            "valid": True,
-            "version": cfg.version,
-            "config_hash": config_hash,
-            "architecture": cfg.architecture,
-            "memory_gb": float(cfg.resources.memory_gb),
-            "gpu_count": cfg.resources.gpu_count,
-            "gpu_type": cfg.resources.gpu_type or "",
-            "source": f"{cfg.source.type}:{cfg.source.uri}" if cfg.source else "",
-            "cluster_only_settings": dg.MetadataValue.md(_cluster_only_markdown(repo, sha)),
-        },
-        data_version=dg.DataVersion(config_hash),
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=CHECK_CONFIG_VALID,
-                passed=True,
-                metadata={"version": cfg.version, "config_hash": config_hash},
-            )
-        ],
-    )
+    checked = check_model_config(raw, source=rel, name=name)
+    if isinstance(checked, InvalidModelConfig):
+        context.log.error(f"{rel} at {sha[:12]} is invalid:\n" + "\n".join(checked.lines))
+        github.report(context, config_invalid(name, checked.problems))
+        return _invalid_result(checked, base_meta, rel)
+    github.report(context, config_valid(name, version=checked.config.version))
+    return _valid_result(checked, base_meta, _cluster_only_markdown(repo, sha))

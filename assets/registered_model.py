@@ -1,7 +1,6 @@
 """The ``registered_model`` asset: a scanned, content-addressed artifact with lineage."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 
@@ -18,12 +17,17 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import model_config_at, validated_config_metadata
-from llm_platform.common.errors import PlatformError
-from llm_platform.common.ui_numbers import round_seconds
-from llm_platform.config import model_config_path
-from llm_platform.registration import ArtifactUnsafeError
+from llm_platform.registration.register import (
+    ArtifactRefused,
+    LeakedSecrets,
+    NothingToRegisterError,
+    Registered,
+    RegistrationFailed,
+    register_model,
+    scan_model_files,
+)
 from llm_platform.reporting.commit_status import Stage, artifact_unsafe, registered, secrets_found
-from llm_platform.security.repo_scan import RepoScanReport, check_metadata, scan_model_commit
+from llm_platform.security.repo_scan import RepoScanReport, check_metadata
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
@@ -49,6 +53,60 @@ def _repository_check(report: RepoScanReport) -> dg.AssetCheckResult:
         check_name=CHECK_REPOSITORY_SCAN,
         passed=report.safe,
         metadata={**meta, "findings": dg.MetadataValue.md(table)},
+    )
+
+
+def _refused_check(refused: ArtifactRefused) -> dg.AssetCheckResult:
+    """The failed ``security_scan`` of an artifact the scan refused: its counts and files."""
+    return dg.AssetCheckResult(
+        check_name=CHECK_SECURITY_SCAN,
+        passed=False,
+        description=refused.description,
+        metadata={
+            **refused.scan_counts,
+            "unsafe_files": dg.MetadataValue.json(refused.unsafe_files),
+        },
+    )
+
+
+def _materialization(
+    outcome: Registered, commit_links: dict[str, dg.MetadataValue]
+) -> dg.MaterializeResult:
+    """The registered version's lineage and scan as metadata, with its two checks."""
+    record, result = outcome.record, outcome.result
+    return dg.MaterializeResult(
+        metadata={
+            "version": record.version,
+            "digest": record.digest,
+            "artifact_uri": dg.MetadataValue.url(record.artifact_uri)
+            if record.artifact_uri.startswith(("http", "s3"))
+            else record.artifact_uri,
+            "total_size_bytes": record.total_size,
+            "file_count": len(record.files),
+            "commit_sha": record.commit_sha,
+            **commit_links,
+            "config_hash": record.config_hash,
+            "kfp_run_id": result.kfp_run_id,
+            "kfp_run_url": outcome.kfp_run_url,
+            "registration_seconds": outcome.seconds,
+            "reused": result.reused,
+            "scan_safe": record.scan_safe,
+            "scan_summary": dg.MetadataValue.json(record.scan_summary),
+        },
+        data_version=dg.DataVersion(record.digest),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_SECURITY_SCAN,
+                passed=bool(record.scan_safe),
+                metadata=outcome.scan_counts,
+            ),
+            dg.AssetCheckResult(
+                check_name=CHECK_ARTIFACT_INTEGRITY,
+                passed=not outcome.problems,
+                description=outcome.integrity_problems,
+                metadata={"digest": record.digest, "problem_count": len(outcome.problems)},
+            ),
+        ],
     )
 
 
@@ -97,96 +155,39 @@ def registered_model(
     leaked in the model's files fails ``repository_scan`` before anything is fetched.
     """
     name = context.partition_key
-    meta = validated_config_metadata(context, name)
-    sha = str(meta["commit_sha"])
+    sha = str(validated_config_metadata(context, name)["commit_sha"])
     github.start(context, Stage.registration, name, sha)
     repo = models_repo.repo()
     config = model_config_at(repo, sha, name)
-    if config.source is None:
-        raise dg.Failure(
-            description=f"{model_config_path(name)}: no 'source:' block, nothing to register"
-        )
-    secrets = scan_model_commit(repo, sha, name, config.source)
+    try:
+        secrets = scan_model_files(repo, sha, config)
+    except NothingToRegisterError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     yield _repository_check(secrets)
     if not secrets.safe:
-        leaks = secrets.blocking()
-        github.report(context, secrets_found(name, len(leaks), len({f.path for f in leaks})))
-        raise dg.Failure(
-            description=f"{name}: {len(secrets.blocking())} secret(s) in the model's files at "
-            f"{sha[:12]}: remove them (and rotate them) or review them in .secrets.baseline"
-        )
-    with registrar.scratch_dir(prefix=f"register-{name}-") as checkout:
-        try:
-            if config.source.type == "local" and not Path(config.source.uri).is_absolute():
-                # The bytes come from the commit, never from a work tree or the host.
-                repo.export(
-                    sha, config.source.uri, checkout, max_bytes=registrar.max_artifact_bytes
-                )
-            result = registrar.register(
-                artifact_store=artifact_store,
-                config=config,
-                models_repo_dir=checkout,
-                commit_sha=sha,
-                run_id=context.run_id,
-            )
-        except ArtifactUnsafeError as exc:
-            github.report(context, artifact_unsafe(name, exc.report.summary))
-            yield dg.AssetCheckResult(
-                check_name=CHECK_SECURITY_SCAN,
-                passed=False,
-                description=str(exc)[:2000],
-                metadata={
-                    **{k: v for k, v in exc.report.summary.items() if isinstance(v, int)},
-                    "unsafe_files": dg.MetadataValue.json(
-                        [f.model_dump(mode="json") for f in exc.report.bad_files()][:50]
-                    ),
-                },
-            )
-            raise dg.Failure(description=str(exc)) from exc
-        except PlatformError as exc:  # source refused, too large, git or pipeline failure
-            raise dg.Failure(description=str(exc)) from exc
-    record = result.record
-    problems = artifact_store.registry().verify_problems(record)
-    summary = record.scan_summary
+        leaked = LeakedSecrets.of(secrets, name, sha)
+        github.report(context, secrets_found(name, leaked.findings, leaked.files))
+        raise dg.Failure(description=leaked.reason)
+    outcome = register_model(
+        repo,
+        sha,
+        config,
+        registrar=registrar.registrar(artifact_store),
+        registry=artifact_store.registry(),
+        scratch_dir=registrar.scratch_dir,
+        max_artifact_bytes=registrar.max_artifact_bytes,
+        run_id=context.run_id,
+    )
+    if isinstance(outcome, RegistrationFailed):
+        raise dg.Failure(description=str(outcome.error)) from outcome.error
+    if isinstance(outcome, ArtifactRefused):
+        github.report(context, artifact_unsafe(name, outcome.summary))
+        yield _refused_check(outcome)
+        raise dg.Failure(description=str(outcome.error)) from outcome.error
+    record = outcome.record
     github.report(
         context,
         registered(name, version=record.version, digest=record.digest, files=len(record.files)),
     )
-    context.log.info(
-        f"registered {name} {record.version} digest {record.digest[:12]} "
-        f"({len(record.files)} files, {record.total_size} bytes, reused={result.reused})"
-    )
-    yield dg.MaterializeResult(
-        metadata={
-            "version": record.version,
-            "digest": record.digest,
-            "artifact_uri": dg.MetadataValue.url(record.artifact_uri)
-            if record.artifact_uri.startswith(("http", "s3"))
-            else record.artifact_uri,
-            "total_size_bytes": record.total_size,
-            "file_count": len(record.files),
-            "commit_sha": record.commit_sha,
-            **github.commit_link_metadata(record.commit_sha),
-            "config_hash": record.config_hash,
-            "kfp_run_id": result.kfp_run_id,
-            "kfp_run_url": result.kfp_run_url or "(kfp.local: no UI)",
-            "registration_seconds": round_seconds(result.duration_s),
-            "reused": result.reused,
-            "scan_safe": record.scan_safe,
-            "scan_summary": dg.MetadataValue.json(summary),
-        },
-        data_version=dg.DataVersion(record.digest),
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=CHECK_SECURITY_SCAN,
-                passed=bool(record.scan_safe),
-                metadata={k: v for k, v in summary.items() if isinstance(v, int)},
-            ),
-            dg.AssetCheckResult(
-                check_name=CHECK_ARTIFACT_INTEGRITY,
-                passed=not problems,
-                description="; ".join(problems)[:2000] if problems else None,
-                metadata={"digest": record.digest, "problem_count": len(problems)},
-            ),
-        ],
-    )
+    context.log.info(outcome.log_line)
+    yield _materialization(outcome, github.commit_link_metadata(record.commit_sha))

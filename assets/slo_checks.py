@@ -8,14 +8,11 @@ the re-check's decision from the window verdicts and the error-budget burn rates
 (``llm_platform.slo.recheck``), which the rollback sensor acts on.
 """
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.incidents import announce_verdict
 from assets.names import (
     LAYER_SLO,
     PRODUCTION_DEPLOYMENT,
@@ -26,30 +23,25 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import environment_config, model_config_at, validated_config_metadata
-from assets.slo_outcomes import (
-    failed_all,
-    not_configured,
-    objective_results,
-    recheck_result,
-    soak_metadata,
-)
+from assets.slo_outcomes import check_results, failed_all, not_configured
 from llm_platform.config import effective_slo
-from llm_platform.promotion import Ledger, LedgerEvent
+from llm_platform.dora.incidents import IncidentAnnouncer
+from llm_platform.promotion import Ledger
 from llm_platform.reporting.commit_status import slo_result, slo_unavailable
-from llm_platform.slo import OBJECTIVES, PrometheusError, configured, evaluate
-from llm_platform.slo.budgets import evaluate_budgets
+from llm_platform.slo import OBJECTIVES, configured
+from llm_platform.slo.deployment_check import (
+    DeployedRevision,
+    DeploymentCheck,
+    SLOsUnavailable,
+    check_deployed_revision,
+)
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
-from llm_platform.slo.recheck import RECHECK_CHECK, outcome, soaking
+from llm_platform.slo.recheck import RECHECK_CHECK
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
-
-#: A deployment younger than this may not have been scraped yet: wait for the data to settle.
-SETTLE_AFTER_DEPLOY_S = 120.0
-SETTLE_TIMEOUT_S = 20.0
-SETTLE_POLL_S = 2.0
 
 
 def staging_checks_passed() -> dg.AutomationCondition:
@@ -111,6 +103,46 @@ def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
     ]
 
 
+def _announcer(
+    context: dg.AssetCheckExecutionContext,
+    deployed: dict[str, Any],
+    *,
+    env_name: str,
+    notifier: NotifierResource,
+    ledger: Ledger | None,
+) -> IncidentAnnouncer:
+    """Who hears of the verdict on ``deployed``: the notifier, and the ledger when given."""
+    return IncidentAnnouncer(
+        model=context.partition_key,
+        env=env_name,
+        version=str(deployed.get("version", "")) or None,
+        digest=str(deployed.get("digest", "")) or None,
+        revision=str(deployed.get("revision", "")) or None,
+        run_id=context.run.run_id,
+        notifier=notifier,
+        ledger=ledger,
+    )
+
+
+def _report_commit_status(
+    context: dg.AssetCheckExecutionContext,
+    github: CommitStatusResource | None,
+    found: DeploymentCheck | SLOsUnavailable,
+    deployed: dict[str, Any],
+) -> None:
+    """The verdict (or Prometheus failing) as the status of the deployed commit."""
+    commit = str(deployed.get("commit_sha") or "")
+    if github is None or not commit:
+        return
+    name = context.partition_key
+    status = (
+        slo_unavailable(name, found.error)
+        if isinstance(found, SLOsUnavailable)
+        else slo_result(name, found.verdict)
+    )
+    github.report(context, status, sha=commit)
+
+
 def run_slo_checks(
     context: dg.AssetCheckExecutionContext,
     *,
@@ -141,91 +173,33 @@ def run_slo_checks(
     sha = str(validated_config_metadata(context, name)["commit_sha"])
     repo = models_repo.repo()
     env = environment_config(repo, sha, env_name)
-    model = model_config_at(repo, sha, name)
-    objectives = effective_slo(env, model)
+    objectives = effective_slo(env, model_config_at(repo, sha, name))
     production = env_name == PRODUCTION_ENV
     checks = [o.check_name for o, _ in configured(objectives)]
     # Objectives the model does not set pass as "not configured": never shown as failed.
     yield from not_configured(context, asset, name, env_name, set(checks), extra)
-    checks += [RECHECK_CHECK] if production else []
-    deployed_at = float(deployed.get("deployed_at_unix", 0.0) or 0.0)
-    settle_until = time.monotonic() + (
-        SETTLE_TIMEOUT_S if time.time() - deployed_at < SETTLE_AFTER_DEPLOY_S else 0.0
-    )
-    try:
-        with prometheus.client(
+    found = check_deployed_revision(
+        lambda: prometheus.client(
             monitoring_namespace=env.monitoring.prometheus_namespace, env=env.environment
-        ) as client:
-            while True:
-                verdict = evaluate(
-                    client,
-                    model=name,
-                    namespace=env.namespace,
-                    objectives=objectives,
-                    profile=profile,
-                    extra_labels={"revision": revision} if revision else None,
-                    at=datetime.now(UTC),
-                    env=env_name,
-                    min_soak=None if production else objectives.soak,
-                )
-                if verdict.verdict != "inconclusive" or time.monotonic() >= settle_until:
-                    break
-                time.sleep(SETTLE_POLL_S)
-            budget = (
-                evaluate_budgets(
-                    client,
-                    namespace=env.namespace,
-                    objectives_by_model={name: objectives},
-                    profile=profile,
-                    at=verdict.evaluated_at,
-                    env=env_name,
-                    fleet=False,
-                )[name]
-                if production
-                else None
-            )
-    except PrometheusError as exc:
-        context.log.error(f"SLO check of {name} in {env_name}: {exc}")
-        if github is not None and deployed.get("commit_sha"):
-            github.report(context, slo_unavailable(name, exc), sha=str(deployed["commit_sha"]))
-        yield from failed_all(asset, f"Prometheus error (gate held): {exc}", extra, checks)
-        return
-    context.log.info(f"SLO verdict for {name} in {env_name}: {verdict.verdict}: {verdict.reason}")
-    if github is not None and deployed.get("commit_sha"):
-        github.report(context, slo_result(name, verdict), sha=str(deployed["commit_sha"]))
-    extra.update(soak_metadata(verdict))
-    decision = outcome(verdict, budget) if budget is not None else None
-    young = soaking(verdict, decision, deployed_at, objectives.window)
-    if young:  # no evidence can exist yet: not judged (the checks show as not executed)
-        context.log.info(f"{name} in {env_name}: {young}; SLO checks not judged yet")
-        return
-    # In production the re-check's decision (burn rates, latency) is what fails; a window breach
-    # the error budget absorbs is no incident.
-    if decision is None:
-        announced, reason = verdict.verdict, verdict.reason
-    else:
-        acted = decision.action != "none"
-        announced = "fail" if acted else ("pass" if verdict.verdict == "fail" else verdict.verdict)
-        reason = decision.reason
-    announce_verdict(
-        announced,
-        LedgerEvent(
-            kind="check_failed",
-            model=name,
-            env=env_name,
-            version=str(deployed.get("version", "")) or None,
-            digest=str(extra["digest"]) or None,
-            revision=revision or None,
-            run_id=context.run.run_id,
-            reason=reason,
         ),
-        notifier=notifier,
+        DeployedRevision(
+            name, env_name, env.namespace, revision, float(deployed.get("deployed_at_unix") or 0)
+        ),
+        objectives=objectives,
+        profile=profile,
+        production=production,
         # Production verdicts are incidents (time to restore); staging ones are only announced.
-        ledger=Ledger(artifact_store.store()) if production else None,
+        announcer=_announcer(
+            context,
+            deployed,
+            env_name=env_name,
+            notifier=notifier,
+            ledger=Ledger(artifact_store.store()) if production else None,
+        ),
+        log=context.log,
     )
-    yield from objective_results(asset, verdict, extra, production=production)
-    if decision is not None:
-        yield recheck_result(asset, decision, extra)
+    _report_commit_status(context, github, found, deployed)
+    yield from check_results(asset, found, extra, checks, production=production)
 
 
 def build_slo_checks(

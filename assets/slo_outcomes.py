@@ -16,6 +16,7 @@ from assets.names import SLO_CHECKS
 from llm_platform.common.durations import duration_seconds
 from llm_platform.common.ui_numbers import round_sig
 from llm_platform.slo import OBJECTIVES, SLOVerdict
+from llm_platform.slo.deployment_check import DeploymentCheck, SLOsUnavailable
 from llm_platform.slo.objectives import BY_NAME
 from llm_platform.slo.recheck import RECHECK_CHECK, RecheckOutcome, outcome_metadata
 
@@ -105,6 +106,29 @@ def failed_all(
             description=reason,
             metadata={"verdict": "error", **extra},
         )
+
+
+def check_results(
+    asset: str,
+    found: DeploymentCheck | SLOsUnavailable,
+    extra: dict[str, Any],
+    configured_checks: Sequence[str],
+    *,
+    production: bool,
+) -> Iterator[dg.AssetCheckResult]:
+    """The results of a checks-only run: one per configured objective (plus ``slo_recheck`` in
+    production); all failed when Prometheus could not answer; none while not judged yet (the
+    checks show as not executed)."""
+    if isinstance(found, SLOsUnavailable):
+        checks = [*configured_checks, *([RECHECK_CHECK] if production else [])]
+        yield from failed_all(asset, f"Prometheus error (gate held): {found.error}", extra, checks)
+        return
+    if found.not_judged:
+        return
+    extra = {**extra, **soak_metadata(found.verdict)}
+    yield from objective_results(asset, found.verdict, extra, production=production)
+    if found.decision is not None:
+        yield recheck_result(asset, found.decision, extra)
 
 
 def _recheck_fields(
