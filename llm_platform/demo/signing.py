@@ -1,6 +1,6 @@
 """SSH signing keys and a trust root for the demo's approvers (and for tests of approvals).
 
-A team does the same by hand (README, "Verified approvals"): each approver has an SSH key and
+A team does the same by hand (docs/approvals.md): each approver has an SSH key and
 signs commits with ``gpg.format=ssh``; the platform operator keeps an ``allowed_signers`` file of
 their public keys outside the models repo and names it in ``LLM_PLATFORM_TRUSTED_SIGNERS``.
 """
