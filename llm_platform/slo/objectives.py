@@ -252,7 +252,8 @@ def build_queries(
 
 
 def objectives_table() -> str:
-    """The registry as a Markdown table (README and docs are checked against it)."""
+    """The registry as a Markdown table (docs/slos.md and docs/architecture.md are checked
+    against it)."""
     rows = [
         "| `slo:` key | check | unit | passes when | default | measures |",
         "| --- | --- | --- | --- | --- | --- |",
