@@ -11,9 +11,9 @@ from assets.names import (
     LAYER_REPORTING,
     OWNERS,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     asset_tags,
 )
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.dora.format import markdown_table, numeric_metrics, title
 from llm_platform.dora.metrics import delivery_report
 from llm_platform.dora.sources import delivery_inputs
@@ -71,13 +71,13 @@ def delivery_metrics(
         Ledger(artifact_store.store()),
         artifact_store.registry(),
         models_repo.repo(),
-        env=PRODUCTION_ENV,
+        env=PRODUCTION,
     )
     report = delivery_report(
         inputs.history,
         inputs.commit_times,
         until=datetime.now(UTC),
-        env=PRODUCTION_ENV,
+        env=PRODUCTION,
         notes=inputs.notes,
     )
     for note in report.notes:

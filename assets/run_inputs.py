@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
 from assets.names import MODEL_CONFIG, TAG_COMMIT
+from llm_platform.common.repo_layout import environment_config_path, eval_suite_path
 from llm_platform.config import (
     ConfigError,
     EnvironmentConfig,
@@ -60,7 +61,7 @@ def environment_config(repo: GitRepo, sha: str, env: str) -> EnvironmentConfig:
     Raises:
         dagster.Failure: the file is missing or invalid (the message lists every problem).
     """
-    rel = f"config/{env}.yaml"
+    rel = environment_config_path(env)
     try:
         return parse_environment_config(
             repo.read_file(sha, rel), source=rel, expected_environment=env
@@ -89,7 +90,7 @@ def analysis_prompts(repo: GitRepo, sha: str, model: str) -> list[str]:
     Raises:
         dagster.Failure: the suite exists but is not a valid document.
     """
-    path = f"evals/{model}.yaml"
+    path = eval_suite_path(model)
     try:
         text = repo.read_file(sha, path)
     except GitPathNotFoundError:

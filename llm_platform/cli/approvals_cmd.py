@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from llm_platform.cli.home_defaults import cli_trust_root
-from llm_platform.cli.options import EnvOption, RepoOption, fail
+from llm_platform.cli.options import EnvOption, FormatOption, OutputFormat, RepoOption, fail
+from llm_platform.common.digest import SHA256_HEX_LENGTH
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
+from llm_platform.common.repo_layout import environment_config_path
 from llm_platform.config import ConfigError, parse_environment_config
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
 from llm_platform.registry import (
-    DIGEST_HEX_LENGTH,
     ModelRegistry,
     RegistryError,
     StoreError,
@@ -30,13 +30,6 @@ from llm_platform.registry import (
 from llm_platform.settings import Settings
 
 approvals_app = typer.Typer(help="Verified promotion approvals.", no_args_is_help=True)
-
-
-class OutputFormat(StrEnum):
-    """How ``approvals check`` prints its decision."""
-
-    text = "text"
-    json = "json"
 
 
 def decision_json(
@@ -68,7 +61,7 @@ def decision_json(
 
 def _full_digest(model: str, version: str, digest: str) -> str:
     """``digest`` itself when it is a full sha256, else the registered digest it prefixes."""
-    if len(digest.strip()) == DIGEST_HEX_LENGTH:
+    if len(digest.strip()) == SHA256_HEX_LENGTH:
         return digest.strip()
     registry = ModelRegistry(open_store(Settings.from_env().artifact_store_uri))
     return registry.resolve_digest(model, version, digest)
@@ -88,9 +81,7 @@ def check(
         ),
     ],
     repo: RepoOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
 ) -> None:
     """Check the approval of a digest; exit 0 approved, 1 refused (every reason), 2 config error.
 
@@ -98,7 +89,7 @@ def check(
     (unset: this home's trust root, when it has one).
     """
     location = str(repo) if repo else os.environ.get("LLM_PLATFORM_MODELS_REPO") or "."
-    rel = f"config/{env}.yaml"
+    rel = environment_config_path(env)
     try:
         trust_root = cli_trust_root()
         digest = _full_digest(model, version, digest)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Annotated
 
 import typer
 from rich import box
@@ -20,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_platform.cli.history_cmd import _open
-from llm_platform.cli.options import fail, table_console
+from llm_platform.cli.options import FormatOption, OutputFormat, fail, table_console
 from llm_platform.common.errors import EXIT_OK, PlatformError
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.dora.format import COLUMNS, table_rows, title
@@ -30,13 +28,6 @@ from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import Ledger
 from llm_platform.registry import ModelRegistry
 from llm_platform.settings import Settings
-
-
-class OutputFormat(StrEnum):
-    """How ``metrics`` prints its result."""
-
-    text = "text"
-    json = "json"
 
 
 def report_table(report: DeliveryReport) -> Table:
@@ -52,9 +43,7 @@ def report_table(report: DeliveryReport) -> Table:
 
 
 def metrics(
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
 ) -> None:
     """Delivery metrics of the last 30 days: deployment frequency, lead time commit to
     production (p50/p90), change failure rate, time to restore; per model and fleet.

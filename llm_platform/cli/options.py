@@ -24,7 +24,7 @@ RepoOption = Annotated[
 ]
 
 
-class TextOrJson(StrEnum):
+class OutputFormat(StrEnum):
     """``--format text|json``: a human report or one JSON document on stdout."""
 
     text = "text"
@@ -33,7 +33,7 @@ class TextOrJson(StrEnum):
 
 #: ``--format text|json`` (anything else is a usage error, exit 2).
 FormatOption = Annotated[
-    TextOrJson, typer.Option("--format", help="Output format.", case_sensitive=False)
+    OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
 ]
 
 

@@ -30,7 +30,6 @@ from llm_platform.config.schema import (
     SLOObjectives,
     SLOOverrides,
     Source,
-    check_dns_label,
     duration_seconds,
 )
 from llm_platform.config.validate import ValidationReport, validate_paths, validate_report
@@ -49,7 +48,6 @@ __all__ = [
     "Serving",
     "Source",
     "ValidationReport",
-    "check_dns_label",
     "duration_seconds",
     "effective_slo",
     "load_environment",

@@ -9,7 +9,7 @@ own path (faults, limits) and never the other color of a split.
 from __future__ import annotations
 
 from llm_platform.common.errors import PlatformError
-from llm_platform.common.repo_layout import eval_suite_path
+from llm_platform.common.repo_layout import environment_config_path, eval_suite_path
 from llm_platform.config import parse_environment_config
 from llm_platform.evals.quality_check import BaselineTarget
 from llm_platform.evals.suite import EvalSuite, parse_suite
@@ -46,7 +46,7 @@ def suite_required(repo: GitRepo, sha: str, envs: tuple[str, ...]) -> list[str]:
     """
     requiring = []
     for env in envs:
-        rel = f"config/{env}.yaml"
+        rel = environment_config_path(env)
         try:
             data = repo.read_file(sha, rel)
         except GitPathNotFoundError:

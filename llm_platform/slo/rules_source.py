@@ -12,7 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llm_platform.common.repo_layout import MODEL_FILE, MODELS_DIR, model_config_path
+from llm_platform.common.repo_layout import (
+    MODEL_FILE,
+    MODELS_DIR,
+    environment_config_path,
+    model_config_path,
+)
 from llm_platform.config import (
     EnvironmentConfig,
     ModelConfig,
@@ -80,7 +85,7 @@ def rules_at(repo: GitRepo, commit: str, envs: list[str]) -> dict[str, dict[str,
     }
     out = {}
     for env in envs:
-        source = f"config/{env}.yaml"
+        source = environment_config_path(env)
         try:
             data = repo.read_file(commit, source)
         except GitPathNotFoundError:
