@@ -39,12 +39,12 @@ import httpx  # noqa: E402
 from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV  # noqa: E402
 from llm_platform.common.digest import digest_directory  # noqa: E402
 from llm_platform.config import effective_slo  # noqa: E402
+from llm_platform.config.slo_rules_source import load_checkout, rules_for  # noqa: E402
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent  # noqa: E402
 from llm_platform.registry import open_store  # noqa: E402
 from llm_platform.slo import DEFAULT_PROFILE, PrometheusClient  # noqa: E402
 from llm_platform.slo.alerts import rollback_alerts_query  # noqa: E402
 from llm_platform.slo.recheck import RecheckTarget, evaluate_production_fleet  # noqa: E402
-from llm_platform.slo.rules_source import load_checkout, rules_for  # noqa: E402
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec  # noqa: E402
 from llm_platform.targets.local.local import LocalRuntime  # noqa: E402
 from llm_platform.targets.local.processes import stop_process  # noqa: E402

@@ -20,7 +20,8 @@ from llm_platform.cli.options import FormatOption, OutputFormat, fail
 from llm_platform.common.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from llm_platform.evals import EvalSuite, QualityVerdict, SuiteRun
+    from llm_platform.config.eval_suite import EvalSuite
+    from llm_platform.evals import QualityVerdict, SuiteRun
     from llm_platform.evals.runner import Progress
 
 #: The exit code of each verdict.
@@ -117,8 +118,9 @@ def eval_suite(
 
     Exit 0 pass, 1 fail, 3 inconclusive, 2 usage / suite / endpoint error.
     """
+    from llm_platform.config.eval_suite import load_suite
     from llm_platform.config.problems import ConfigError
-    from llm_platform.evals import judge_quality, load_suite
+    from llm_platform.evals import judge_quality
     from llm_platform.evals.report import verdict_payload
 
     try:

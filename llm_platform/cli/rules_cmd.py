@@ -9,8 +9,8 @@ import typer
 
 from llm_platform.cli.options import EnvOption, RepoOption, fail
 from llm_platform.config import ConfigError
+from llm_platform.config.slo_rules_source import load_checkout, rules_for
 from llm_platform.slo.rules import rules_yaml
-from llm_platform.slo.rules_source import load_checkout, rules_for
 
 
 def rules(env: EnvOption, repo: RepoOption = None) -> None:

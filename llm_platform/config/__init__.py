@@ -1,4 +1,5 @@
-"""Configuration contract: ``models/<name>/model.yaml`` and ``config/<env>.yaml``.
+"""The configuration contract: ``models/<name>/model.yaml``, ``config/<env>.yaml``, and the
+output-quality suites ``evals/<name>.yaml``.
 
 Everything here is safe on untrusted input: a bad file raises :class:`ConfigError` listing every
 problem (file, line, field, message), never any other exception.

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from llm_platform.common.repo_layout import CONFIG_DIR, EVALS_DIR, MODEL_FILE, MODELS_DIR
 from llm_platform.config.applicability import KeyApplicability, cluster_only_settings
+from llm_platform.config.eval_suite import parse_suite
 from llm_platform.config.files import MissingConfigFile, read_repo_file
 from llm_platform.config.loading import (
     load_environment_config,
@@ -146,9 +147,6 @@ def _check_suite(
     model_names: set[str],
     report: ValidationReport,
 ) -> None:
-    # Imported here: llm_platform.evals imports this package's loader modules.
-    from llm_platform.evals.suite import parse_suite
-
     report.files.append(str(suite_file))
     if suite_file.stem not in model_names:
         message = (

@@ -11,8 +11,8 @@ from __future__ import annotations
 from llm_platform.common.errors import PlatformError
 from llm_platform.common.repo_layout import environment_config_path, eval_suite_path
 from llm_platform.config import parse_environment_config
+from llm_platform.config.eval_suite import EvalSuite, parse_suite
 from llm_platform.evals.quality_check import BaselineTarget
-from llm_platform.evals.suite import EvalSuite, parse_suite
 from llm_platform.gitops import GitPathNotFoundError, GitRepo
 from llm_platform.promotion import Ledger
 from llm_platform.targets.base import RevisionStatus, Runtime

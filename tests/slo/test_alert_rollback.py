@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV
+from llm_platform.config.slo_rules_source import load_checkout, rules_for
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.registry import open_store
 from llm_platform.slo.alerts import FiringAlert, parse_alerts, rollback_alerts_query, rollbacks
 from llm_platform.slo.prom import PromSample
 from llm_platform.slo.rules import rules_yaml
-from llm_platform.slo.rules_source import load_checkout, rules_for
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
