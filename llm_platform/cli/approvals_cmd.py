@@ -14,11 +14,19 @@ import typer
 from rich.console import Console
 
 from llm_platform.cli.home_defaults import cli_trust_root
-from llm_platform.cli.options import EnvOption, FormatOption, OutputFormat, RepoOption, fail
+from llm_platform.cli.options import (
+    EnvOption,
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    fail,
+    models_repo_location,
+)
 from llm_platform.common.digest import SHA256_HEX_LENGTH
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
-from llm_platform.common.repo_layout import environment_config_path
-from llm_platform.config import ConfigError, parse_environment_config
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
+from llm_platform.config import ConfigError
+from llm_platform.config.at_commit import environment_config_at
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
 from llm_platform.registry import (
@@ -27,7 +35,7 @@ from llm_platform.registry import (
     StoreError,
     open_store,
 )
-from llm_platform.settings import Settings
+from llm_platform.settings import MODELS_BRANCH_ENV, Settings
 
 approvals_app = typer.Typer(help="Verified promotion approvals.", no_args_is_help=True)
 
@@ -88,17 +96,14 @@ def check(
     Approvals are verified against the trust root named by $LLM_PLATFORM_TRUSTED_SIGNERS
     (unset: this home's trust root, when it has one).
     """
-    location = str(repo) if repo else os.environ.get("LLM_PLATFORM_MODELS_REPO") or "."
-    rel = environment_config_path(env)
+    location = models_repo_location(repo)
     try:
         trust_root = cli_trust_root()
         digest = _full_digest(model, version, digest)
-        git_repo = GitRepo(location, branch=os.environ.get("LLM_PLATFORM_MODELS_BRANCH") or "main")
+        git_repo = GitRepo(location, branch=os.environ.get(MODELS_BRANCH_ENV) or DEFAULT_BRANCH)
         git_repo.sync()
         commit = git_repo.head() if git_repo.is_remote else git_repo.resolve("HEAD")
-        env_cfg = parse_environment_config(
-            git_repo.read_file(commit, rel), source=rel, expected_environment=env
-        )
+        env_cfg = environment_config_at(git_repo, commit, env)
         decision = check_approval(
             git_repo,
             commit,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from llm_platform.common.errors import EXIT_USAGE
+from llm_platform.settings import MODELS_REPO_ENV
 
 #: ``--env ENV``: the environment whose ``config/ENV.yaml`` is read.
 EnvOption = Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")]
@@ -22,6 +23,12 @@ RepoOption = Annotated[
     Path | None,
     typer.Option("--repo", help="Models repo root (default: $LLM_PLATFORM_MODELS_REPO, else '.')."),
 ]
+
+
+def models_repo_location(repo: Path | None) -> str:
+    """The models repo a command reads: ``--repo``, else ``$LLM_PLATFORM_MODELS_REPO``, else the
+    current directory (a path, or a git URL where the command accepts one)."""
+    return str(repo) if repo else os.environ.get(MODELS_REPO_ENV) or "."
 
 
 class OutputFormat(StrEnum):

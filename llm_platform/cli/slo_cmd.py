@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from llm_platform.cli.options import (
     OutputFormat,
     RepoOption,
     fail,
+    models_repo_location,
 )
 from llm_platform.common.errors import (
     EXIT_FAIL,
@@ -145,7 +145,7 @@ def check(
     ] = None,
 ) -> None:
     """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
-    root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
+    root = Path(models_repo_location(repo))
     if profile is not None and profile not in PROFILES:
         raise fail(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     try:

@@ -4,6 +4,8 @@ layer both read it, and neither imports the other)."""
 
 from __future__ import annotations
 
+#: The branch of the models repo the pipeline follows unless told otherwise.
+DEFAULT_BRANCH = "main"
 #: The directory holding one sub-directory per model.
 MODELS_DIR = "models"
 #: A model's config file inside its directory.

@@ -17,14 +17,13 @@ from typing import Any
 from llm_platform.common.repo_layout import (
     MODEL_FILE,
     MODELS_DIR,
-    environment_config_path,
     model_config_path,
 )
+from llm_platform.config.at_commit import environment_config_at
 from llm_platform.config.environment import EnvironmentConfig, effective_slo
 from llm_platform.config.loading import (
     load_environment,
     load_model_config,
-    parse_environment_config,
     parse_model_config,
 )
 from llm_platform.config.schema import ModelConfig
@@ -86,11 +85,9 @@ def rules_at(repo: GitRepo, commit: str, envs: list[str]) -> dict[str, dict[str,
     }
     out = {}
     for env in envs:
-        source = environment_config_path(env)
         try:
-            data = repo.read_file(commit, source)
+            cfg = environment_config_at(repo, commit, env)
         except GitPathNotFoundError:
             continue
-        cfg = parse_environment_config(data, source=source, expected_environment=env)
         out[env] = rules_for(cfg, models)
     return out

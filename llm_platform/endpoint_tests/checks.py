@@ -6,12 +6,10 @@ import json
 from enum import StrEnum
 from typing import Any
 
+from llm_platform.serving.openai_stream import DONE
 from llm_platform.serving.sse import SseEvent
 
 HEALTHY_STATUSES = frozenset({"ok", "healthy", "ready", "up", "pass", "serving"})
-
-#: The data of the event that ends an OpenAI stream.
-DONE = "[DONE]"
 
 
 class Api(StrEnum):
