@@ -30,12 +30,7 @@ def environment_config_at(repo: GitRepo, commit: str, env: str) -> EnvironmentCo
 
 
 def model_config_at(repo: GitRepo, commit: str, name: str) -> ModelConfig:
-    """``models/<name>/model.yaml`` at ``commit``, validated.
-
-    Raises:
-        GitPathNotFoundError: the file does not exist at ``commit``.
-        GitError: the commit cannot be read.
-        ConfigError: the file is invalid (every problem, with file and line).
-    """
+    """``models/<name>/model.yaml`` at ``commit``, validated; raises as
+    :func:`environment_config_at` does."""
     rel = model_config_path(name)
     return parse_model_config(repo.read_file(commit, rel), source=rel, expected_name=name)
