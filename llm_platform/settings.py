@@ -43,6 +43,9 @@ HOME_ENV = "LLM_PLATFORM_HOME"
 #: The models repo (a path or a git URL) and the branch the pipeline follows.
 MODELS_REPO_ENV = "LLM_PLATFORM_MODELS_REPO"
 MODELS_BRANCH_ENV = "LLM_PLATFORM_MODELS_BRANCH"
+#: The Kubeflow Pipelines endpoint and its bearer token (a secret: only whether it is set).
+KFP_ENDPOINT_ENV = "KFP_ENDPOINT"
+KFP_TOKEN_ENV = "KFP_TOKEN"
 
 
 def home_from_env(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Path:
@@ -226,6 +229,11 @@ class Settings(BaseModel):
         """Where the demo models repo lives when no repo is configured."""
         return self.home / DEMO_REPO_DIRNAME
 
+    @property
+    def git_cache_dir(self) -> Path:
+        """Where clones of a remote models repo are cached."""
+        return self.home / "git-cache"
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None
@@ -260,8 +268,8 @@ class Settings(BaseModel):
                 target=target,  # type: ignore[arg-type]
                 artifact_store_uri=store,
                 prometheus_url=env.get(PROMETHEUS_URL_ENV) or None,
-                kfp_endpoint=env.get("KFP_ENDPOINT") or None,
-                kfp_token_set=bool(env.get("KFP_TOKEN")),
+                kfp_endpoint=env.get(KFP_ENDPOINT_ENV) or None,
+                kfp_token_set=bool(env.get(KFP_TOKEN_ENV)),
                 prometheus_bearer_token_set=bool(env.get(PROMETHEUS_BEARER_TOKEN_ENV)),
                 prometheus_headers_set=bool(env.get(PROMETHEUS_HEADERS_ENV)),
                 slack_webhook_set=bool(env.get(GLOBAL_WEBHOOK_ENV)),

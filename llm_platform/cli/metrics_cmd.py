@@ -62,7 +62,7 @@ def metrics(
         repo = GitRepo(
             settings.models_repo,
             branch=settings.models_branch,
-            cache_dir=settings.home / "git-cache",
+            cache_dir=settings.git_cache_dir,
         )
     except GitError as exc:  # the other metrics do not need it: shown, lead times unknown
         stderr.print(f"warning: {exc}: no lead times", highlight=False, markup=False)
