@@ -10,12 +10,13 @@ from rich.markup import escape
 
 from llm_platform.cli.options import FormatOption, OutputFormat
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from llm_platform.serving.openai_paths import HEALTH_PATH
 
 
 def test_endpoint(
     url: Annotated[str, typer.Argument(help="Endpoint root, e.g. http://127.0.0.1:8080/<model>")],
     model: Annotated[str, typer.Option("--model", help="Model name sent in requests")],
-    health_path: Annotated[str, typer.Option(help="Health path below URL")] = "/health",
+    health_path: Annotated[str, typer.Option(help="Health path below URL")] = HEALTH_PATH,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 8,
     requests: Annotated[int, typer.Option(min=1, max=1_000_000)] = 50,
     min_success_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.8,
