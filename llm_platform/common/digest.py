@@ -21,7 +21,7 @@ CHUNK_SIZE = 4 * 1024 * 1024
 SHA256_HEX_LENGTH = 64
 #: A full sha256 digest: 64 lowercase hex characters, no ``sha256:`` prefix.
 SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
-#: The prefix some tools (OCI, ``llm-platform`` output) put before a digest.
+#: The prefix OCI references and suite hashes put before a digest.
 SHA256_PREFIX = "sha256:"
 
 #: A pydantic field holding a full sha256 digest.

@@ -1,9 +1,8 @@
 """The Kubernetes DNS-1123 label: the one name rule for models, environments, namespaces and
 revisions (at most 63 lowercase letters, digits and ``-``, starting and ending alphanumeric).
 
-A leaf module: the config schema, the registry's keys, the ledger, the runtime interface and
-the revision names all check names with it, and they become process, metric-label and cluster
-object names alike.
+A leaf module, so that every layer can check a name with it (the config schema, the registry's
+keys, revision names): such names become process, metric-label and cluster object names alike.
 """
 
 from __future__ import annotations
