@@ -11,12 +11,10 @@ from assets.names import (
     LAYER_REPORTING,
     OWNERS,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     asset_tags,
 )
 from llm_platform.dora.format import markdown_table, numeric_metrics, title
-from llm_platform.dora.metrics import delivery_report
-from llm_platform.dora.sources import delivery_inputs
+from llm_platform.dora.sources import production_delivery_report
 from llm_platform.promotion import Ledger
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -67,18 +65,11 @@ def delivery_metrics(
     number is metadata (``<model>/<metric>``, ``fleet/<metric>``), so the UI plots it over
     materializations; ``llm-platform metrics`` prints the same table.
     """
-    inputs = delivery_inputs(
+    report = production_delivery_report(
         Ledger(artifact_store.store()),
         artifact_store.registry(),
         models_repo.repo(),
-        env=PRODUCTION_ENV,
-    )
-    report = delivery_report(
-        inputs.history,
-        inputs.commit_times,
         until=datetime.now(UTC),
-        env=PRODUCTION_ENV,
-        notes=inputs.notes,
     )
     for note in report.notes:
         context.log.warning(note)

@@ -13,15 +13,15 @@ from assets.check_history import latest_materialization_metadata
 from assets.names import (
     CHECK_OUTPUT_QUALITY,
     LAYER_QUALITY,
-    PRODUCTION_ENV,
     STAGING_DEPLOYMENT,
-    STAGING_ENV,
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import validated_config_metadata
+from llm_platform.common.engine_names import BUILTIN_ENGINE
 from llm_platform.common.repo_layout import eval_suite_path
 from llm_platform.config import ConfigError
+from llm_platform.config.environments import PIPELINE_ENVIRONMENTS, PRODUCTION, STAGING
 from llm_platform.evals.baseline_cache import BaselineCache, baseline_cache_root
 from llm_platform.evals.quality_check import (
     BaselineTarget,
@@ -50,7 +50,7 @@ from llm_platform.evals.template_drift import (
 )
 from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
-from llm_platform.serving.engines.selection import ENGINE_KEY, LEGACY_ENGINE
+from llm_platform.serving.engines.selection import ENGINE_KEY
 from llm_platform.targets.artifacts import ArtifactUnavailable
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -100,14 +100,14 @@ def _outcome(
     try:
         suite = suite_at(repo, sha, name)
         if suite is None:
-            envs = suite_required(repo, sha, (STAGING_ENV, PRODUCTION_ENV))
+            envs = suite_required(repo, sha, PIPELINE_ENVIRONMENTS)
             return no_suite(rel, required=bool(envs), envs=" and ".join(envs) or "no environment")
     except (ConfigError, GitError) as exc:
         return error(f"{rel} at {sha[:12]}: {exc}")
     rt = runtime.runtime()
     try:
-        candidate_url = revision_url(rt, STAGING_ENV, name, str(staged["revision"]))
-        baseline = production_baseline(rt, Ledger(artifact_store.store()), name, PRODUCTION_ENV)
+        candidate_url = revision_url(rt, STAGING, name, str(staged["revision"]))
+        baseline = production_baseline(rt, Ledger(artifact_store.store()), name, PRODUCTION)
     except QualityInputError as exc:
         return error(str(exc))
     drift = _drift(context, runtime, artifact_store, staged, baseline) if baseline else None
@@ -121,7 +121,7 @@ def _outcome(
         candidate_url=candidate_url,
         baseline=baseline,
         cache=BaselineCache(baseline_cache_root(Path(runtime.home))),
-        candidate_build=(str(staged["digest"]), str(staged.get(ENGINE_KEY) or LEGACY_ENGINE)),
+        candidate_build=(str(staged["digest"]), str(staged.get(ENGINE_KEY) or BUILTIN_ENGINE)),
         drift=drift,
     )
 

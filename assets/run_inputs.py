@@ -6,13 +6,13 @@ import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
 from assets.names import MODEL_CONFIG, TAG_COMMIT
+from llm_platform.common.repo_layout import environment_config_path, eval_suite_path
 from llm_platform.config import (
     ConfigError,
     EnvironmentConfig,
     ModelConfig,
+    at_commit,
     model_config_path,
-    parse_environment_config,
-    parse_model_config,
 )
 from llm_platform.gitops import GitError, GitPathNotFoundError, GitRepo
 from llm_platform.promotion.analysis_traffic import suite_prompts
@@ -60,13 +60,12 @@ def environment_config(repo: GitRepo, sha: str, env: str) -> EnvironmentConfig:
     Raises:
         dagster.Failure: the file is missing or invalid (the message lists every problem).
     """
-    rel = f"config/{env}.yaml"
     try:
-        return parse_environment_config(
-            repo.read_file(sha, rel), source=rel, expected_environment=env
-        )
+        return at_commit.environment_config_at(repo, sha, env)
     except (GitError, ConfigError) as exc:
-        raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
+        raise dg.Failure(
+            description=f"{environment_config_path(env)} at {sha[:12]}: {exc}"
+        ) from exc
 
 
 def model_config_at(repo: GitRepo, sha: str, name: str) -> ModelConfig:
@@ -75,11 +74,10 @@ def model_config_at(repo: GitRepo, sha: str, name: str) -> ModelConfig:
     Raises:
         dagster.Failure: the file is missing or invalid.
     """
-    rel = model_config_path(name)
     try:
-        return parse_model_config(repo.read_file(sha, rel), source=rel, expected_name=name)
+        return at_commit.model_config_at(repo, sha, name)
     except (GitError, ConfigError) as exc:
-        raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
+        raise dg.Failure(description=f"{model_config_path(name)} at {sha[:12]}: {exc}") from exc
 
 
 def analysis_prompts(repo: GitRepo, sha: str, model: str) -> list[str]:
@@ -89,7 +87,7 @@ def analysis_prompts(repo: GitRepo, sha: str, model: str) -> list[str]:
     Raises:
         dagster.Failure: the suite exists but is not a valid document.
     """
-    path = f"evals/{model}.yaml"
+    path = eval_suite_path(model)
     try:
         text = repo.read_file(sha, path)
     except GitPathNotFoundError:

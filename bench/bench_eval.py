@@ -30,9 +30,10 @@ from pathlib import Path
 from _engine import free_port, wait_ready
 
 from llm_platform.common.digest import digest_directory
+from llm_platform.config.eval_suite import EvalSuite, load_suite
 from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL, ensure_gemma_artifact
 from llm_platform.endpoint_tests.transport import Transport
-from llm_platform.evals import EvalSuite, judge_quality, load_suite, run_suite
+from llm_platform.evals import judge_quality, run_suite
 from llm_platform.evals.runner import DEFAULT_CONCURRENCY, api_of, request_body, score_case
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.settings import Settings

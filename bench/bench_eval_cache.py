@@ -27,8 +27,8 @@ from pathlib import Path
 from _engine import free_port, wait_ready
 
 from llm_platform.common.digest import digest_directory
+from llm_platform.config.eval_suite import EvalSuite, load_suite
 from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL, ensure_gemma_artifact
-from llm_platform.evals import EvalSuite, load_suite
 from llm_platform.evals.baseline_cache import BaselineCache
 from llm_platform.evals.quality_check import BaselineTarget, evaluate_quality
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv

@@ -36,15 +36,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import dagster as dg  # noqa: E402
 import httpx  # noqa: E402
 
-from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV  # noqa: E402
+from assets.names import PRODUCTION_DEPLOYMENT  # noqa: E402
 from llm_platform.common.digest import digest_directory  # noqa: E402
 from llm_platform.config import effective_slo  # noqa: E402
+from llm_platform.config.environments import PRODUCTION  # noqa: E402
+from llm_platform.config.slo_rules_source import load_checkout, rules_for  # noqa: E402
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent  # noqa: E402
 from llm_platform.registry import open_store  # noqa: E402
 from llm_platform.slo import DEFAULT_PROFILE, PrometheusClient  # noqa: E402
 from llm_platform.slo.alerts import rollback_alerts_query  # noqa: E402
 from llm_platform.slo.recheck import RecheckTarget, evaluate_production_fleet  # noqa: E402
-from llm_platform.slo.rules_source import load_checkout, rules_for  # noqa: E402
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec  # noqa: E402
 from llm_platform.targets.local.local import LocalRuntime  # noqa: E402
 from llm_platform.targets.local.processes import stop_process  # noqa: E402
@@ -128,7 +129,7 @@ def seed_instance(instance: dg.DagsterInstance, store: Path) -> None:
     ):
         ledger.promote(
             LedgerEvent(
-                kind="promoted", model=MODEL, env=PRODUCTION_ENV, version=version,
+                kind="promoted", model=MODEL, env=PRODUCTION, version=version,
                 digest=digest, reason="bench",
             ),
             AliasTarget(version=version, digest=digest, revision=revision),
@@ -154,19 +155,19 @@ def main() -> int:
         home = root / "home"
         repo = models_repo(root / "repo")
         runtime = LocalRuntime(home)
-        info = stack_up(home, envs=[PRODUCTION_ENV], prometheus_port=0, gateway_base_port=0)
+        info = stack_up(home, envs=[PRODUCTION], prometheus_port=0, gateway_base_port=0)
         traffic: Traffic | None = None
         try:
-            env_cfg, models = load_checkout(repo, PRODUCTION_ENV)
-            done = install_rules(home, {PRODUCTION_ENV: rules_for(env_cfg, models)})
+            env_cfg, models = load_checkout(repo, PRODUCTION)
+            done = install_rules(home, {PRODUCTION: rules_for(env_cfg, models)})
             assert done.reloaded, done
             spec = RevisionSpec(
                 revision=REVISION, version="1.0.0", digest=digest, artifact_uri=art.as_uri(),
                 color="blue", weight=100, engine="builtin",
             )  # fmt: skip
-            runtime.apply(DeploymentSpec(env=PRODUCTION_ENV, model=MODEL, revisions=[spec]))
-            runtime.wait_ready(PRODUCTION_ENV, MODEL, timeout_s=120)
-            traffic = Traffic(f"{info.gateways[PRODUCTION_ENV]}/{MODEL}", args.rps)
+            runtime.apply(DeploymentSpec(env=PRODUCTION, model=MODEL, revisions=[spec]))
+            runtime.wait_ready(PRODUCTION, MODEL, timeout_s=120)
+            traffic = Traffic(f"{info.gateways[PRODUCTION]}/{MODEL}", args.rps)
             traffic.start()
             print(f"warm-up: {warmup:.0f} s of clean traffic at <= {args.rps:g} rps")
             time.sleep(warmup)
@@ -178,7 +179,7 @@ def main() -> int:
                 "models_repo": ModelsRepoResource(location=str(repo)),
                 "prometheus": PrometheusResource(home=str(home)),
             }
-            fault = runtime.fault_file(PRODUCTION_ENV, MODEL, REVISION)
+            fault = runtime.fault_file(PRODUCTION, MODEL, REVISION)
             fault.parent.mkdir(parents=True, exist_ok=True)
             with dg.instance_for_test() as instance:
                 seed_instance(instance, store)
@@ -193,7 +194,7 @@ def main() -> int:
                     while time.monotonic() - t0 < args.timeout and sensor_s is None:
                         now = time.monotonic()
                         if alert_s is None:
-                            q = {"query": rollback_alerts_query(PRODUCTION_ENV)}
+                            q = {"query": rollback_alerts_query(PRODUCTION)}
                             got = prom.get(f"{url}/api/v1/query", params=q).json()
                             if got["data"]["result"]:
                                 alert_s = now - t0
@@ -217,7 +218,7 @@ def main() -> int:
                     profile=DEFAULT_PROFILE, objectives=effective_slo(env_cfg, models[MODEL]),
                 )  # fmt: skip
                 with PrometheusClient(url) as client:
-                    hourly = evaluate_production_fleet(client, [target], env=PRODUCTION_ENV)
+                    hourly = evaluate_production_fleet(client, [target], env=PRODUCTION)
             sent = traffic.sent - before
         finally:
             if traffic is not None:

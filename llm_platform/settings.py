@@ -18,6 +18,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from llm_platform.common.errors import ConfigurationError
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
 from llm_platform.reporting.commit_status_settings import (
     DEFAULT_GITHUB_API_URL,
     GITHUB_API_URL_ENV,
@@ -39,6 +40,12 @@ DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024**3
 
 #: The embedded stack's state directory (default ``./.llm-platform``).
 HOME_ENV = "LLM_PLATFORM_HOME"
+#: The models repo (a path or a git URL) and the branch the pipeline follows.
+MODELS_REPO_ENV = "LLM_PLATFORM_MODELS_REPO"
+MODELS_BRANCH_ENV = "LLM_PLATFORM_MODELS_BRANCH"
+#: The Kubeflow Pipelines endpoint and its bearer token (a secret: only whether it is set).
+KFP_ENDPOINT_ENV = "KFP_ENDPOINT"
+KFP_TOKEN_ENV = "KFP_TOKEN"
 
 
 def home_from_env(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Path:
@@ -185,7 +192,7 @@ class Settings(BaseModel):
 
     home: Path
     models_repo: str
-    models_branch: str = "main"
+    models_branch: str = DEFAULT_BRANCH
     target: Literal["local", "kubernetes"] = "local"
     artifact_store_uri: str
     prometheus_url: str | None = None
@@ -214,13 +221,18 @@ class Settings(BaseModel):
     @classmethod
     def _branch_not_empty(cls, v: str) -> str:
         if not v.strip():
-            raise ValueError("LLM_PLATFORM_MODELS_BRANCH must not be empty")
+            raise ValueError(f"{MODELS_BRANCH_ENV} must not be empty")
         return v
 
     @property
     def demo_repo_path(self) -> Path:
         """Where the demo models repo lives when no repo is configured."""
         return self.home / DEMO_REPO_DIRNAME
+
+    @property
+    def git_cache_dir(self) -> Path:
+        """Where clones of a remote models repo are cached."""
+        return self.home / "git-cache"
 
     @classmethod
     def from_env(
@@ -243,7 +255,7 @@ class Settings(BaseModel):
             raise ConfigurationError(
                 f"{EXECUTOR_ENV}={executor!r}: expected one of {', '.join(get_args(Executor))}"
             )
-        repo = env.get("LLM_PLATFORM_MODELS_REPO") or str(home / DEMO_REPO_DIRNAME)
+        repo = env.get(MODELS_REPO_ENV) or str(home / DEMO_REPO_DIRNAME)
         store = env.get("ARTIFACT_STORE_URI") or str(home / "artifacts")
         allowed = allowed_source_paths_from_env(env)
         max_bytes = max_artifact_bytes_from_env(env)
@@ -252,12 +264,12 @@ class Settings(BaseModel):
             return cls(
                 home=home,
                 models_repo=repo,
-                models_branch=env.get("LLM_PLATFORM_MODELS_BRANCH") or "main",
+                models_branch=env.get(MODELS_BRANCH_ENV) or DEFAULT_BRANCH,
                 target=target,  # type: ignore[arg-type]
                 artifact_store_uri=store,
                 prometheus_url=env.get(PROMETHEUS_URL_ENV) or None,
-                kfp_endpoint=env.get("KFP_ENDPOINT") or None,
-                kfp_token_set=bool(env.get("KFP_TOKEN")),
+                kfp_endpoint=env.get(KFP_ENDPOINT_ENV) or None,
+                kfp_token_set=bool(env.get(KFP_TOKEN_ENV)),
                 prometheus_bearer_token_set=bool(env.get(PROMETHEUS_BEARER_TOKEN_ENV)),
                 prometheus_headers_set=bool(env.get(PROMETHEUS_HEADERS_ENV)),
                 slack_webhook_set=bool(env.get(GLOBAL_WEBHOOK_ENV)),

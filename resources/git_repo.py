@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
 from llm_platform.gitops import GitRepo
 
 
@@ -18,7 +19,7 @@ class ModelsRepoResource(dg.ConfigurableResource):
     """
 
     location: str
-    branch: str = "main"
+    branch: str = DEFAULT_BRANCH
     cache_dir: str | None = None
     trusted_signers: str | None = Field(
         default=None,

@@ -29,11 +29,11 @@ from assets.names import (
     MODEL_CONFIG,
     MODELS_PARTITIONS_NAME,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     SLO_CHECKS,
     STAGING_DEPLOYMENT,
 )
 from assets.slo_outcomes import recheck_evaluation
+from llm_platform.common.repo_layout import environment_config_path
 from llm_platform.config import (
     ConfigError,
     effective_slo,
@@ -41,6 +41,7 @@ from llm_platform.config import (
     parse_environment_config,
     parse_model_config,
 )
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.gitops.batch import read_files
 from llm_platform.slo import PrometheusError
@@ -92,7 +93,7 @@ def _targets(
             errors[model] = f"{model} has no valid {MODEL_CONFIG}; fix its model.yaml"
         else:
             shas[model] = str(meta["commit_sha"])
-    env_path = f"config/{PRODUCTION_ENV}.yaml"
+    env_path = environment_config_path(PRODUCTION)
     wanted = [(sha, env_path) for sha in set(shas.values())]
     wanted += [(sha, model_config_path(m)) for m, sha in shas.items()]
     try:
@@ -111,7 +112,7 @@ def _targets(
         try:
             if sha not in envs:
                 envs[sha] = parse_environment_config(
-                    files[(sha, env_path)], source=env_path, expected_environment=PRODUCTION_ENV
+                    files[(sha, env_path)], source=env_path, expected_environment=PRODUCTION
                 )
             rel = model_config_path(model)
             cfg = parse_model_config(files[(sha, rel)], source=rel, expected_name=model)
@@ -169,7 +170,7 @@ def run_fleet_recheck(
     result = FleetRecheck()
     targets, result.errors = _targets(repo, production, configs)
     try:
-        result.outcomes = evaluate_production_fleet(client, targets, env=PRODUCTION_ENV)
+        result.outcomes = evaluate_production_fleet(client, targets, env=PRODUCTION)
     except PrometheusError as exc:
         result.errors.update({t.model: f"Prometheus error: {exc}" for t in targets})
     for model, record in production.items():

@@ -14,13 +14,13 @@ from assets.jobs import production_job
 from assets.names import (
     MODELS_PARTITIONS_NAME,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     PROMOTION_AUTOMATION,
     ROLLBACK_SENSOR,
     TAG_TRIGGER,
 )
 from assets.production import production_deployment
 from assets.run_inputs import environment_config
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
 from llm_platform.slo import PrometheusError
@@ -82,10 +82,10 @@ def firing_alert_rollbacks(
     if not serving:
         return {}
     repo = models_repo.repo()
-    production = environment_config(repo, repo.head(), PRODUCTION_ENV)
+    production = environment_config(repo, repo.head(), PRODUCTION)
     namespace = production.monitoring.prometheus_namespace
     with prometheus.client(monitoring_namespace=namespace) as client:
-        samples = client.query(rollback_alerts_query(PRODUCTION_ENV), at=datetime.now(UTC))
+        samples = client.query(rollback_alerts_query(PRODUCTION), at=datetime.now(UTC))
     return rollbacks(parse_alerts(samples), serving)
 
 
@@ -131,7 +131,7 @@ def production_rollback_sensor(
         mat_id = production[model].storage_id
         failing = alerting.get(model) or _rollback_reason(context.instance, model, mat_id)
         # The rollback restores the ledger's previous alias; without one there is nothing to do.
-        if not failing or ledger.previous(model, PRODUCTION_ENV) is None:
+        if not failing or ledger.previous(model, PRODUCTION) is None:
             continue
         reason = "production SLO failed: " + failing
         context.log.warning(f"{model}: {reason}; requesting rollback")

@@ -3,9 +3,10 @@
 import dagster as dg
 
 from assets.jobs import slo_checks_job
-from assets.names import PRODUCTION_ENV, SLO_RECHECK_SCHEDULE, TAG_PARTITION, TAG_TRIGGER
+from assets.names import SLO_RECHECK_SCHEDULE, TAG_PARTITION, TAG_TRIGGER
 from assets.recheck_record import record_request
 from assets.run_inputs import environment_config
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.slo import PrometheusError
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
@@ -38,7 +39,7 @@ def build_slo_recheck_schedule(cron: str) -> dg.ScheduleDefinition:
         repo = models_repo.repo()
         try:
             # The production environment's Prometheus (found in its namespace on Kubernetes).
-            production = environment_config(repo, repo.head(), PRODUCTION_ENV)
+            production = environment_config(repo, repo.head(), PRODUCTION)
             client = prometheus.client(
                 monitoring_namespace=production.monitoring.prometheus_namespace
             )

@@ -2,16 +2,17 @@
 
 import dagster as dg
 
-from assets.names import PRODUCTION_ENV, SLO_RULES_SENSOR, STAGING_ENV
+from assets.names import SLO_RULES_SENSOR
 from llm_platform.config import ConfigError
+from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
+from llm_platform.config.slo_rules_source import rules_at
 from llm_platform.gitops import GitError
-from llm_platform.slo.rules_source import rules_at
 from llm_platform.targets.local.prometheus_rules import RulesRejected
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
 
 #: The environments whose rules the embedded Prometheus evaluates.
-RULE_ENVS = [STAGING_ENV, PRODUCTION_ENV]
+RULE_ENVS = list(PIPELINE_ENVIRONMENTS)
 
 
 @dg.sensor(

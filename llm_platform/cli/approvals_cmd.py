@@ -8,35 +8,36 @@ from __future__ import annotations
 
 import json
 import os
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from llm_platform.cli.home_defaults import cli_trust_root
-from llm_platform.cli.options import EnvOption, RepoOption, fail
+from llm_platform.cli.options import (
+    EnvOption,
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    fail,
+    models_repo_location,
+)
+from llm_platform.common.digest import SHA256_HEX_LENGTH
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, ConfigurationError
-from llm_platform.config import ConfigError, parse_environment_config
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
+from llm_platform.config import ConfigError
+from llm_platform.config.at_commit import environment_config_at
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
 from llm_platform.registry import (
-    DIGEST_HEX_LENGTH,
     ModelRegistry,
     RegistryError,
     StoreError,
     open_store,
 )
-from llm_platform.settings import Settings
+from llm_platform.settings import MODELS_BRANCH_ENV, Settings
 
 approvals_app = typer.Typer(help="Verified promotion approvals.", no_args_is_help=True)
-
-
-class OutputFormat(StrEnum):
-    """How ``approvals check`` prints its decision."""
-
-    text = "text"
-    json = "json"
 
 
 def decision_json(
@@ -68,7 +69,7 @@ def decision_json(
 
 def _full_digest(model: str, version: str, digest: str) -> str:
     """``digest`` itself when it is a full sha256, else the registered digest it prefixes."""
-    if len(digest.strip()) == DIGEST_HEX_LENGTH:
+    if len(digest.strip()) == SHA256_HEX_LENGTH:
         return digest.strip()
     registry = ModelRegistry(open_store(Settings.from_env().artifact_store_uri))
     return registry.resolve_digest(model, version, digest)
@@ -88,26 +89,21 @@ def check(
         ),
     ],
     repo: RepoOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
 ) -> None:
     """Check the approval of a digest; exit 0 approved, 1 refused (every reason), 2 config error.
 
     Approvals are verified against the trust root named by $LLM_PLATFORM_TRUSTED_SIGNERS
     (unset: this home's trust root, when it has one).
     """
-    location = str(repo) if repo else os.environ.get("LLM_PLATFORM_MODELS_REPO") or "."
-    rel = f"config/{env}.yaml"
+    location = models_repo_location(repo)
     try:
         trust_root = cli_trust_root()
         digest = _full_digest(model, version, digest)
-        git_repo = GitRepo(location, branch=os.environ.get("LLM_PLATFORM_MODELS_BRANCH") or "main")
+        git_repo = GitRepo(location, branch=os.environ.get(MODELS_BRANCH_ENV) or DEFAULT_BRANCH)
         git_repo.sync()
         commit = git_repo.head() if git_repo.is_remote else git_repo.resolve("HEAD")
-        env_cfg = parse_environment_config(
-            git_repo.read_file(commit, rel), source=rel, expected_environment=env
-        )
+        env_cfg = environment_config_at(git_repo, commit, env)
         decision = check_approval(
             git_repo,
             commit,

@@ -8,13 +8,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from llm_platform.cli.options import FormatOption, OutputFormat
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from llm_platform.serving.openai_paths import HEALTH_PATH
 
 
 def test_endpoint(
     url: Annotated[str, typer.Argument(help="Endpoint root, e.g. http://127.0.0.1:8080/<model>")],
     model: Annotated[str, typer.Option("--model", help="Model name sent in requests")],
-    health_path: Annotated[str, typer.Option(help="Health path below URL")] = "/health",
+    health_path: Annotated[str, typer.Option(help="Health path below URL")] = HEALTH_PATH,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 8,
     requests: Annotated[int, typer.Option(min=1, max=1_000_000)] = 50,
     min_success_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.8,
@@ -32,7 +34,7 @@ def test_endpoint(
         bool,
         typer.Option("--chat", help="Also test /v1/chat/completions (streamed too with --stream)"),
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    fmt: FormatOption = OutputFormat.text,
 ) -> None:
     """Health, one inference and a concurrent load test against URL; exit 1 if any fails.
 
@@ -42,9 +44,6 @@ def test_endpoint(
     from llm_platform.endpoint_tests import latency_lines, run_suite
 
     err = Console(stderr=True)
-    if fmt not in ("text", "json"):
-        err.print(f"--format must be 'text' or 'json', got {fmt!r}")
-        raise typer.Exit(EXIT_USAGE)
     try:
         report = run_suite(
             url,
@@ -60,7 +59,7 @@ def test_endpoint(
     except ValueError as exc:
         err.print(f"test-endpoint: {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from exc
-    if fmt == "json":
+    if fmt is OutputFormat.json:
         print(report.model_dump_json(indent=2))
     else:
         out = Console(highlight=False, soft_wrap=True)

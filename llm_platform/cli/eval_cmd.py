@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from llm_platform.cli.options import FormatOption, TextOrJson, fail
+from llm_platform.cli.options import FormatOption, OutputFormat, fail
 from llm_platform.common.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from llm_platform.evals import EvalSuite, QualityVerdict, SuiteRun
+    from llm_platform.config.eval_suite import EvalSuite
+    from llm_platform.evals import QualityVerdict, SuiteRun
     from llm_platform.evals.runner import Progress
 
 #: The exit code of each verdict.
@@ -110,15 +111,16 @@ def eval_suite(
         str | None,
         typer.Option("--baseline", help="Baseline endpoint (production): a paired comparison"),
     ] = None,
-    fmt: FormatOption = TextOrJson.text,
+    fmt: FormatOption = OutputFormat.text,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per request")] = 60,
 ) -> None:
     """Run an output-quality suite against URL; with --baseline, judge the candidate against it.
 
     Exit 0 pass, 1 fail, 3 inconclusive, 2 usage / suite / endpoint error.
     """
+    from llm_platform.config.eval_suite import load_suite
     from llm_platform.config.problems import ConfigError
-    from llm_platform.evals import judge_quality, load_suite
+    from llm_platform.evals import judge_quality
     from llm_platform.evals.report import verdict_payload
 
     try:
@@ -128,7 +130,7 @@ def eval_suite(
         for problem in exc.problems:
             err.print(escape(str(problem)))
         raise fail(f"invalid suite {escape(str(suite_file))}", EXIT_USAGE) from exc
-    show = fmt is TextOrJson.text
+    show = fmt is OutputFormat.text
     candidate = _run(url, model=model, suite=suite, timeout=timeout, label="candidate", show=show)
     base_run = None
     if baseline is not None:
@@ -136,7 +138,7 @@ def eval_suite(
             baseline, model=model, suite=suite, timeout=timeout, label="baseline", show=show
         )
     verdict = judge_quality(candidate, base_run, suite.gate)
-    if fmt is TextOrJson.json:
+    if fmt is OutputFormat.json:
         payload = verdict_payload(verdict, candidate, base_run, suite=str(suite_file))
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:

@@ -8,14 +8,13 @@ corrupt store.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from llm_platform.cli.options import fail, table_console
+from llm_platform.cli.options import FormatOption, OutputFormat, fail, table_console
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, PlatformError
 from llm_platform.promotion.ledger import AliasTarget, Ledger, LedgerEvent
 from llm_platform.registry.store import ObjectStore
@@ -31,13 +30,6 @@ _KIND_STYLE = {
     "check_failed": "red",
     "recovered": "green",
 }
-
-
-class OutputFormat(StrEnum):
-    """How ``history`` prints its result."""
-
-    text = "text"
-    json = "json"
 
 
 def _open(uri: str | None) -> ObjectStore:
@@ -133,9 +125,7 @@ def history(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Show at most N events.")
     ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
 ) -> None:
     """Show which version each environment serves and the promotion history of MODEL.
 

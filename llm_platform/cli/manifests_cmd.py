@@ -8,14 +8,19 @@ model settings of the checkout at ``--repo``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from llm_platform.cli.options import EnvOption, ModelOption, RepoOption, fail
+from llm_platform.cli.options import (
+    EnvOption,
+    ModelOption,
+    RepoOption,
+    fail,
+    models_repo_location,
+)
 from llm_platform.common.digest import digest_directory
 from llm_platform.common.errors import EXIT_FAIL, EXIT_USAGE
 from llm_platform.common.repo_layout import model_config_path
@@ -83,7 +88,7 @@ def manifests(
     """Print the manifests as a YAML stream; exit 2 on configuration errors, 1 when the
     artifact cannot be served as configured. A model not registered yet is previewed from its
     local source (like ``helm template``: what review would approve)."""
-    root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
+    root = Path(models_repo_location(repo))
     try:
         settings = Settings.from_env()
         env_cfg = load_environment(root, env)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Annotated
 
 import typer
 from rich import box
@@ -20,23 +18,15 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_platform.cli.history_cmd import _open
-from llm_platform.cli.options import fail, table_console
+from llm_platform.cli.options import FormatOption, OutputFormat, fail, table_console
 from llm_platform.common.errors import EXIT_OK, PlatformError
-from llm_platform.config.environments import PRODUCTION
 from llm_platform.dora.format import COLUMNS, table_rows, title
-from llm_platform.dora.metrics import DeliveryReport, delivery_report
-from llm_platform.dora.sources import delivery_inputs
+from llm_platform.dora.metrics import DeliveryReport
+from llm_platform.dora.sources import production_delivery_report
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import Ledger
 from llm_platform.registry import ModelRegistry
 from llm_platform.settings import Settings
-
-
-class OutputFormat(StrEnum):
-    """How ``metrics`` prints its result."""
-
-    text = "text"
-    json = "json"
 
 
 def report_table(report: DeliveryReport) -> Table:
@@ -52,9 +42,7 @@ def report_table(report: DeliveryReport) -> Table:
 
 
 def metrics(
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
 ) -> None:
     """Delivery metrics of the last 30 days: deployment frequency, lead time commit to
     production (p50/p90), change failure rate, time to restore; per model and fleet.
@@ -74,23 +62,18 @@ def metrics(
         repo = GitRepo(
             settings.models_repo,
             branch=settings.models_branch,
-            cache_dir=settings.home / "git-cache",
+            cache_dir=settings.git_cache_dir,
         )
     except GitError as exc:  # the other metrics do not need it: shown, lead times unknown
         stderr.print(f"warning: {exc}: no lead times", highlight=False, markup=False)
     try:
-        inputs = delivery_inputs(Ledger(store), ModelRegistry(store), repo, env=PRODUCTION)
+        report = production_delivery_report(
+            Ledger(store), ModelRegistry(store), repo, until=datetime.now(UTC)
+        )
     except PlatformError as exc:
         raise fail(str(exc)) from None
     except (BotoCoreError, ClientError, OSError) as exc:
         raise fail(f"artifact store {store.uri} unreachable: {exc}") from None
-    report = delivery_report(
-        inputs.history,
-        inputs.commit_times,
-        until=datetime.now(UTC),
-        env=PRODUCTION,
-        notes=inputs.notes,
-    )
     if output is OutputFormat.json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         raise typer.Exit(EXIT_OK)

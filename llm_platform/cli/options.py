@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from llm_platform.common.errors import EXIT_USAGE
+from llm_platform.settings import MODELS_REPO_ENV
 
 #: ``--env ENV``: the environment whose ``config/ENV.yaml`` is read.
 EnvOption = Annotated[str, typer.Option("--env", help="Environment: reads config/ENV.yaml.")]
@@ -24,7 +25,13 @@ RepoOption = Annotated[
 ]
 
 
-class TextOrJson(StrEnum):
+def models_repo_location(repo: Path | None) -> str:
+    """The models repo a command reads: ``--repo``, else ``$LLM_PLATFORM_MODELS_REPO``, else the
+    current directory (a path, or a git URL where the command accepts one)."""
+    return str(repo) if repo else os.environ.get(MODELS_REPO_ENV) or "."
+
+
+class OutputFormat(StrEnum):
     """``--format text|json``: a human report or one JSON document on stdout."""
 
     text = "text"
@@ -33,7 +40,7 @@ class TextOrJson(StrEnum):
 
 #: ``--format text|json`` (anything else is a usage error, exit 2).
 FormatOption = Annotated[
-    TextOrJson, typer.Option("--format", help="Output format.", case_sensitive=False)
+    OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
 ]
 
 

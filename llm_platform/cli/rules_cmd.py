@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
-from llm_platform.cli.options import EnvOption, RepoOption, fail
+from llm_platform.cli.options import EnvOption, RepoOption, fail, models_repo_location
 from llm_platform.config import ConfigError
+from llm_platform.config.slo_rules_source import load_checkout, rules_for
 from llm_platform.slo.rules import rules_yaml
-from llm_platform.slo.rules_source import load_checkout, rules_for
 
 
 def rules(env: EnvOption, repo: RepoOption = None) -> None:
     """Print the rule groups (recording rules and multiwindow burn-rate alerts) of ENV's SLOs
     and the models' overrides as YAML (a Prometheus rule file); exit 2 on configuration
     errors."""
-    root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
+    root = Path(models_repo_location(repo))
     try:
         env_cfg, models = load_checkout(root, env)
         groups = rules_for(env_cfg, models)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llm_platform.cli.options import table_console
+from llm_platform.cli.options import FormatOption, OutputFormat, table_console
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from llm_platform.gitops.runner import GitError
 from llm_platform.security import ScanReport, scan_path
@@ -20,13 +19,6 @@ from llm_platform.security.repo_scan import RepoScanReport, scan_commit, scan_di
 
 _STATUS_STYLE = {"clean": "green", "unsafe": "bold red", "error": "yellow"}
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "dim"}
-
-
-class OutputFormat(StrEnum):
-    """How ``scan`` prints its result."""
-
-    text = "text"
-    json = "json"
 
 
 def _print_text(report: ScanReport, console: Console) -> None:
@@ -124,9 +116,7 @@ def scan(
         str | None,
         typer.Option("--commit", help="With --repo: scan the files of this commit, not the tree."),
     ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
     sarif: Annotated[
         Path | None, typer.Option("--sarif", help="Also write a SARIF 2.1.0 log to this file.")
     ] = None,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llm_platform.cli.options import EnvOption, ModelOption, RepoOption, fail
+from llm_platform.cli.options import (
+    EnvOption,
+    FormatOption,
+    ModelOption,
+    OutputFormat,
+    RepoOption,
+    fail,
+    models_repo_location,
+)
 from llm_platform.common.errors import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -42,13 +48,6 @@ _STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
 slo_app = typer.Typer(
     help="Service-level objective checks against Prometheus.", no_args_is_help=True
 )
-
-
-class OutputFormat(StrEnum):
-    """How ``slo check`` prints its verdict."""
-
-    text = "text"
-    json = "json"
 
 
 def verdict_json(verdict: SLOVerdict, revision: str | None = None) -> dict[str, object]:
@@ -126,9 +125,7 @@ def check(
             "running embedded stack of $LLM_PLATFORM_HOME; none of them is an error).",
         ),
     ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
     profile: Annotated[
         str | None,
         typer.Option(
@@ -148,7 +145,7 @@ def check(
     ] = None,
 ) -> None:
     """Check a model's SLOs; exit 0 pass, 1 fail, 3 inconclusive, 2 config/Prometheus error."""
-    root = repo or Path(os.environ.get("LLM_PLATFORM_MODELS_REPO") or ".")
+    root = Path(models_repo_location(repo))
     if profile is not None and profile not in PROFILES:
         raise fail(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llm_platform.cli.options import table_console
+from llm_platform.cli.options import FormatOption, OutputFormat, table_console
 from llm_platform.common.errors import (
     EXIT_FAIL,
     EXIT_OK,
@@ -43,13 +42,6 @@ HomeOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-class OutputFormat(StrEnum):
-    """How ``stack status`` prints."""
-
-    text = "text"
-    json = "json"
 
 
 def _fail(err: Console, exc: PlatformError) -> typer.Exit:
@@ -154,9 +146,7 @@ def _print_status(console: Console, status: StackStatus) -> None:
 @stack_app.command("status")
 def status(
     home: HomeOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+    output: FormatOption = OutputFormat.text,
 ) -> None:
     """Show every component and deployment; exit 1 when something desired is down."""
     console, err = table_console(), Console(stderr=True)

@@ -18,7 +18,7 @@ from llm_platform.config.github_format import workflow_command
 from llm_platform.config.problems import Problem
 
 
-class OutputFormat(StrEnum):
+class ValidateFormat(StrEnum):
     """How ``validate`` prints its result."""
 
     text = "text"
@@ -35,12 +35,12 @@ def validate(
         ),
     ] = None,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
-    ] = OutputFormat.text,
+        ValidateFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
+    ] = ValidateFormat.text,
 ) -> None:
     """Validate model.yaml and config/<env>.yaml files; exit 1 when any is invalid."""
     report = validate_report(paths or [Path(".")], allowed_source_paths=cli_allowed_source_paths())
-    if output is OutputFormat.json:
+    if output is ValidateFormat.json:
         payload = {
             "valid": report.valid,
             "files": len(report.files),
@@ -51,7 +51,7 @@ def validate(
     else:
         # github: workflow commands, which GitHub turns into annotations on the pull request.
         render: Callable[[Problem], str] = (
-            workflow_command if output is OutputFormat.github else str
+            workflow_command if output is ValidateFormat.github else str
         )
         for problem in report.problems:
             typer.echo(render(problem))

@@ -10,12 +10,28 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from llm_platform.common.errors import PlatformError
 
 CHUNK_SIZE = 4 * 1024 * 1024
+#: Hex characters of a sha256 digest.
+SHA256_HEX_LENGTH = 64
+#: A full sha256 digest: 64 lowercase hex characters, no ``sha256:`` prefix.
+SHA256_HEX_PATTERN = r"^[0-9a-f]{64}$"
+#: The prefix OCI references and suite hashes put before a digest.
+SHA256_PREFIX = "sha256:"
+
+#: A pydantic field holding a full sha256 digest.
+Sha256Hex = Annotated[str, Field(pattern=SHA256_HEX_PATTERN)]
+
+
+def bare_digest(value: str) -> str:
+    """``value`` as given by a person or another tool (``sha256:<hex>`` or ``<hex>``, any case,
+    surrounding blanks) reduced to lowercase hex; not validated."""
+    return value.strip().lower().removeprefix(SHA256_PREFIX)
 
 
 class DigestError(PlatformError):

@@ -1,4 +1,5 @@
-"""Configuration contract: ``models/<name>/model.yaml`` and ``config/<env>.yaml``.
+"""The configuration contract: ``models/<name>/model.yaml``, ``config/<env>.yaml``, and the
+output-quality suites ``evals/<name>.yaml``.
 
 Everything here is safe on untrusted input: a bad file raises :class:`ConfigError` listing every
 problem (file, line, field, message), never any other exception.
@@ -30,7 +31,6 @@ from llm_platform.config.schema import (
     SLOObjectives,
     SLOOverrides,
     Source,
-    check_dns_label,
     duration_seconds,
 )
 from llm_platform.config.validate import ValidationReport, validate_paths, validate_report
@@ -49,7 +49,6 @@ __all__ = [
     "Serving",
     "Source",
     "ValidationReport",
-    "check_dns_label",
     "duration_seconds",
     "effective_slo",
     "load_environment",

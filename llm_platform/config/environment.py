@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from llm_platform.common.dns_label import check_dns_label
 from llm_platform.common.durations import check_duration, duration_seconds
 from llm_platform.common.strategy_names import Strategy
 from llm_platform.config.schema import (
@@ -18,7 +19,6 @@ from llm_platform.config.schema import (
     IntOrPercent,
     ModelConfig,
     SLOObjectives,
-    check_dns_label,
 )
 from llm_platform.reporting.routes import check_webhook_env_name
 

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from llm_platform.common.repo_layout import environment_config_path
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.files import read_config_bytes
 from llm_platform.config.problems import ConfigError
@@ -89,7 +90,7 @@ def load_environment(repo_root: Path, env: str) -> EnvironmentConfig:
     Raises:
         ConfigError: The environment file is missing or invalid.
     """
-    return load_environment_config(Path(repo_root) / "config" / f"{env}.yaml")
+    return load_environment_config(Path(repo_root) / environment_config_path(env))
 
 
 def _parse(data: bytes, model: type[ConfigT], *, source: str, context: dict[str, Any]) -> ConfigT:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from llm_platform.common.dns_label import check_dns_label
 from llm_platform.common.durations import check_duration, duration_seconds
 from llm_platform.config.source_paths import relative_source_problem
 from llm_platform.slo.budgets import MIN_BUDGET_PERIOD
@@ -31,36 +32,9 @@ from llm_platform.slo.objectives import OBJECTIVES, Objective
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
-_NAME_CHARS = re.compile(r"^[a-z0-9-]+$")
 _PERCENT = re.compile(r"^\d+%$")
 
-DNS_LABEL_MAX = 63
 GIB_PER_GPU = 8
-
-
-def check_dns_label(value: str) -> str:
-    """Validate a Kubernetes DNS-1123 label (``^[a-z0-9]([-a-z0-9]*[a-z0-9])?$``, <= 63 chars).
-
-    Args:
-        value: The candidate label.
-
-    Returns:
-        The value unchanged.
-
-    Raises:
-        ValueError: With a message saying which part of the rule is broken.
-    """
-    if not value:
-        raise ValueError("must not be empty")
-    if len(value) > DNS_LABEL_MAX:
-        raise ValueError(
-            f"must be at most {DNS_LABEL_MAX} characters (a DNS-1123 label), got {len(value)}"
-        )
-    if not _NAME_CHARS.match(value):
-        raise ValueError(f"{value!r} may contain only lowercase letters, digits and '-'")
-    if value[0] == "-" or value[-1] == "-":
-        raise ValueError(f"{value!r} must start and end with a lowercase letter or digit")
-    return value
 
 
 def _int_or_percent(value: Any) -> int | str:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from llm_platform.common.repo_layout import EVALS_DIR, MODEL_FILE, MODELS_DIR
+from llm_platform.common.repo_layout import CONFIG_DIR, EVALS_DIR, MODEL_FILE, MODELS_DIR
 from llm_platform.config.applicability import KeyApplicability, cluster_only_settings
+from llm_platform.config.eval_suite import parse_suite
 from llm_platform.config.files import MissingConfigFile, read_repo_file
 from llm_platform.config.loading import (
     load_environment_config,
@@ -74,9 +75,9 @@ def _validate_one(path: Path, report: ValidationReport) -> None:
         report.problems.append(Problem(path=str(path), message="path does not exist"))
     elif path.is_file():
         _validate_file(path, report)
-    elif (path / "models").is_dir():
+    elif (path / MODELS_DIR).is_dir():
         _validate_repo(path, report)
-    elif (path / MODEL_FILE).exists() or path.parent.name == "models":
+    elif (path / MODEL_FILE).exists() or path.parent.name == MODELS_DIR:
         _check_model(path / MODEL_FILE, _repo_root_of(path).resolve(), False, report)
     else:
         message = (
@@ -92,7 +93,7 @@ def _validate_file(path: Path, report: ValidationReport) -> None:
     elif path.parent.name == EVALS_DIR and path.suffix == ".yaml":
         root = path.parent.parent
         _check_suite(path, root.resolve(), False, _model_names(root), report)
-    elif path.parent.name == "config" and path.suffix == ".yaml":
+    elif path.parent.name == CONFIG_DIR and path.suffix == ".yaml":
         report.files.append(str(path))
         try:
             load_environment_config(path)
@@ -108,7 +109,7 @@ def _validate_file(path: Path, report: ValidationReport) -> None:
 
 def _validate_repo(root: Path, report: ValidationReport) -> None:
     resolved_root = root.resolve()
-    models_dir = root / "models"
+    models_dir = root / MODELS_DIR
     models_inside = models_dir.resolve().is_relative_to(resolved_root)
     with os.scandir(models_dir) as scan:
         entries = sorted(
@@ -118,7 +119,7 @@ def _validate_repo(root: Path, report: ValidationReport) -> None:
     for entry in entries:
         inside = models_inside and not entry.is_symlink()
         _check_model(models_dir / entry.name / MODEL_FILE, resolved_root, inside, report)
-    config_dir = root / "config"
+    config_dir = root / CONFIG_DIR
     if config_dir.is_dir():
         config_inside = config_dir.resolve().is_relative_to(resolved_root)
         for env_file in sorted(config_dir.glob("*.yaml")):
@@ -146,9 +147,6 @@ def _check_suite(
     model_names: set[str],
     report: ValidationReport,
 ) -> None:
-    # Imported here: llm_platform.evals imports this package's loader modules.
-    from llm_platform.evals.suite import parse_suite
-
     report.files.append(str(suite_file))
     if suite_file.stem not in model_names:
         message = (
@@ -167,7 +165,7 @@ def _check_suite(
 
 def _repo_root_of(model_dir: Path) -> Path:
     """The repo root for ``<root>/models/<name>``; otherwise the model directory itself."""
-    if model_dir.parent.name == "models":
+    if model_dir.parent.name == MODELS_DIR:
         return model_dir.parent.parent
     return model_dir
 

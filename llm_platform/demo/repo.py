@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from llm_platform.common.errors import ConfigurationError
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "models-repo"
 _GIT_ENV = {
@@ -40,7 +41,7 @@ def ensure_demo_repo(
     path: Path,
     *,
     examples: Path = EXAMPLES_DIR,
-    branch: str = "main",
+    branch: str = DEFAULT_BRANCH,
     signing_key: Path | None = None,
 ) -> bool:
     """Create the demo models repo at ``path`` unless it already exists.

@@ -2,7 +2,8 @@
 
 The commit of a promoted digest is the one its registry record names (the commit registration
 read the model from); its time is the committer time git records. The ``delivery_metrics`` asset
-and ``llm-platform metrics`` both call :func:`delivery_inputs`, so they print the same table.
+and ``llm-platform metrics`` both call :func:`production_delivery_report`, so they print the same
+table.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.config.environments import PRODUCTION
+from llm_platform.dora.metrics import DeliveryReport, delivery_report
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import Ledger, LedgerError, LedgerEvent
 from llm_platform.registry import ModelRegistry
@@ -71,6 +74,20 @@ def delivery_inputs(
                 times[event.digest] = committed
         commit_times[model] = times
     return DeliveryInputs(history=history, commit_times=commit_times, notes=notes)
+
+
+def production_delivery_report(
+    ledger: Ledger, registry: ModelRegistry, repo: GitRepo | None, *, until: datetime
+) -> DeliveryReport:
+    """Production's delivery metrics over the default window ending at ``until``.
+
+    Raises:
+        RegistryError: A registry record is corrupt.
+    """
+    inputs = delivery_inputs(ledger, registry, repo, env=PRODUCTION)
+    return delivery_report(
+        inputs.history, inputs.commit_times, until=until, env=PRODUCTION, notes=inputs.notes
+    )
 
 
 def _commit_time(repo: GitRepo | None, sha: str, notes: list[str]) -> datetime | None:

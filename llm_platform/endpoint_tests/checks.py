@@ -6,19 +6,18 @@ import json
 from enum import StrEnum
 from typing import Any
 
+from llm_platform.serving.openai_paths import CHAT_COMPLETIONS_PATH, COMPLETIONS_PATH
+from llm_platform.serving.openai_stream import DONE
 from llm_platform.serving.sse import SseEvent
 
 HEALTHY_STATUSES = frozenset({"ok", "healthy", "ready", "up", "pass", "serving"})
-
-#: The data of the event that ends an OpenAI stream.
-DONE = "[DONE]"
 
 
 class Api(StrEnum):
     """The two OpenAI generation APIs the suite tests; the value is the request path."""
 
-    COMPLETIONS = "/v1/completions"
-    CHAT = "/v1/chat/completions"
+    COMPLETIONS = COMPLETIONS_PATH
+    CHAT = CHAT_COMPLETIONS_PATH
 
     @property
     def stream_object(self) -> str:

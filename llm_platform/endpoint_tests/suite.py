@@ -12,6 +12,7 @@ from llm_platform.endpoint_tests.load import run_load
 from llm_platform.endpoint_tests.models import LoadResult, SuiteReport, TestResult
 from llm_platform.endpoint_tests.streaming import generation_body, stream_request
 from llm_platform.endpoint_tests.transport import RequestFailed, Transport
+from llm_platform.serving.openai_paths import HEALTH_PATH
 
 INFERENCE_PROMPT = "The quick brown fox"
 CHAT_PROMPT = "Say hello in a few words."
@@ -86,7 +87,7 @@ async def arun_suite(
     base_url: str,
     *,
     model: str,
-    health_path: str = "/health",
+    health_path: str = HEALTH_PATH,
     concurrency: int = 8,
     requests: int = 50,
     min_success_rate: float = 0.8,
@@ -165,7 +166,7 @@ def run_suite(
     base_url: str,
     *,
     model: str,
-    health_path: str = "/health",
+    health_path: str = HEALTH_PATH,
     concurrency: int = 8,
     requests: int = 50,
     min_success_rate: float = 0.8,

@@ -9,35 +9,17 @@ from llm_platform.evals.runner import (
     arun_suite,
     run_suite,
 )
-from llm_platform.evals.suite import (
-    EvalCase,
-    EvalSuite,
-    Expect,
-    QualityGate,
-    load_suite,
-    parse_suite,
-    suite_hash,
-    suite_path,
-)
 from llm_platform.evals.verdict import LostCase, QualityVerdict, judge_quality
 
 __all__ = [
     "CaseResult",
     "EndpointUnreachable",
-    "EvalCase",
-    "EvalSuite",
-    "Expect",
     "Guard",
     "LostCase",
-    "QualityGate",
     "QualityVerdict",
     "SuiteRun",
     "arun_suite",
     "guard_failures",
     "judge_quality",
-    "load_suite",
-    "parse_suite",
     "run_suite",
-    "suite_hash",
-    "suite_path",
 ]

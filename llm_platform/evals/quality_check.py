@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from llm_platform.config.eval_suite import EvalSuite, suite_hash
 from llm_platform.evals.baseline_cache import BaselineCache
 from llm_platform.evals.runner import DEFAULT_TIMEOUT_S, EndpointUnreachable, SuiteRun, run_suite
-from llm_platform.evals.suite import EvalSuite, suite_hash
 from llm_platform.evals.template_drift import TemplateDrift
 from llm_platform.evals.verdict import QualityVerdict, judge_quality
 

@@ -19,11 +19,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from llm_platform.common.errors import PlatformError
+from llm_platform.config.eval_suite import EvalCase, EvalSuite, suite_hash
 from llm_platform.endpoint_tests.checks import Api
 from llm_platform.endpoint_tests.transport import RequestFailed, Transport
 from llm_platform.evals.guards import guard_failures
 from llm_platform.evals.scoring import matches
-from llm_platform.evals.suite import EvalCase, EvalSuite, suite_hash
 
 #: The seed sent with every request (with temperature 0 it only matters to engines that
 #: sample anyway).

@@ -8,7 +8,7 @@ import re
 import jsonschema.validators
 from referencing.exceptions import Unresolvable
 
-from llm_platform.evals.suite import Expect
+from llm_platform.config.eval_suite import Expect
 
 
 def _fold(text: str) -> str:
@@ -28,7 +28,8 @@ def _json_matches(output: str, schema: dict[str, object]) -> bool:
 
 
 def matches(expect: Expect, output: str) -> bool:
-    """True when ``output`` satisfies ``expect`` (see :class:`~llm_platform.evals.suite.Expect`)."""
+    """True when ``output`` satisfies ``expect`` (see
+    :class:`~llm_platform.config.eval_suite.Expect`)."""
     if expect.contains_any is not None:
         folded = _fold(output)
         return any(_fold(item) in folded for item in expect.contains_any)

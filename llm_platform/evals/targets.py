@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from llm_platform.common.errors import PlatformError
 from llm_platform.common.repo_layout import eval_suite_path
-from llm_platform.config import parse_environment_config
+from llm_platform.config.at_commit import environment_config_at
+from llm_platform.config.eval_suite import EvalSuite, parse_suite
 from llm_platform.evals.quality_check import BaselineTarget
-from llm_platform.evals.suite import EvalSuite, parse_suite
 from llm_platform.gitops import GitPathNotFoundError, GitRepo
 from llm_platform.promotion import Ledger
 from llm_platform.targets.base import RevisionStatus, Runtime
@@ -46,12 +46,11 @@ def suite_required(repo: GitRepo, sha: str, envs: tuple[str, ...]) -> list[str]:
     """
     requiring = []
     for env in envs:
-        rel = f"config/{env}.yaml"
         try:
-            data = repo.read_file(sha, rel)
+            required = environment_config_at(repo, sha, env).quality.required
         except GitPathNotFoundError:
             continue
-        if parse_environment_config(data, source=rel, expected_environment=env).quality.required:
+        if required:
             requiring.append(env)
     return requiring
 

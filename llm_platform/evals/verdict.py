@@ -20,9 +20,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from llm_platform.config.eval_suite import QualityGate
 from llm_platform.evals.runner import CaseResult, SuiteRun
 from llm_platform.evals.stats import one_sided_z, paired_difference_bounds, wilson_bounds
-from llm_platform.evals.suite import QualityGate
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr, computed_field, model_validator
 
-from llm_platform.common.repo_layout import MODEL_FILE, MODELS_DIR
+from llm_platform.common.repo_layout import APPROVALS_DIR, CONFIG_DIR, MODEL_FILE, MODELS_DIR
 from llm_platform.gitops.runner import GitError
 
 #: Path prefixes the change detector looks at; everything else in the repo is ignored.
-WATCHED_PREFIXES = ("models/", "config/", "approvals/")
+WATCHED_PREFIXES = (f"{MODELS_DIR}/", f"{CONFIG_DIR}/", f"{APPROVALS_DIR}/")
 
 
 class CommitInfo(BaseModel):
@@ -211,12 +211,12 @@ def _yaml_stem(path: str, directory: str) -> str | None:
 
 def environment_of(path: str) -> str | None:
     """Environment name for ``config/<env>.yaml``, else None."""
-    return _yaml_stem(path, "config")
+    return _yaml_stem(path, CONFIG_DIR)
 
 
 def approval_of(path: str) -> str | None:
     """Model name for ``approvals/<model>.yaml``, else None."""
-    return _yaml_stem(path, "approvals")
+    return _yaml_stem(path, APPROVALS_DIR)
 
 
 def summarize(entries: Iterable[tuple[str, str, str | None]]) -> DiffSummary:

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from llm_platform.common.repo_layout import MODEL_FILE, model_config_path
+from llm_platform.common.repo_layout import DEFAULT_BRANCH, MODEL_FILE, model_config_path
 from llm_platform.gitops.changeset import ChangeSet, CommitInfo, parse_name_status
 from llm_platform.gitops.detect import detect_changes
 from llm_platform.gitops.export import export_tree
@@ -56,7 +56,9 @@ class GitRepo:
         GitError: the branch name is invalid or a local location is not a git repository.
     """
 
-    def __init__(self, location: str, *, branch: str = "main", cache_dir: Path | None = None):
+    def __init__(
+        self, location: str, *, branch: str = DEFAULT_BRANCH, cache_dir: Path | None = None
+    ):
         check_branch_name(branch)
         self.location = location
         self.branch = branch

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from llm_platform.config.schema import DNS_LABEL_MAX, check_dns_label
+from llm_platform.common.dns_label import DNS_LABEL_MAX, check_dns_label
 
 _DIGEST_PREFIX = re.compile(r"^[0-9a-f]{8}")
 _VARIANT = re.compile(r"^[a-z0-9]{1,16}$")

@@ -8,7 +8,6 @@ from llm_platform.registry.digest_cache import DigestCache
 from llm_platform.registry.local_store import LocalDirStore
 from llm_platform.registry.records import RegistryRecord
 from llm_platform.registry.registry import (
-    DIGEST_HEX_LENGTH,
     ModelRegistry,
     RegisterOutcome,
     RegistryError,
@@ -18,7 +17,6 @@ from llm_platform.registry.store import ObjectNotFoundError, ObjectStore, StoreE
 from llm_platform.registry.uri import open_store, parse_s3_uri
 
 __all__ = [
-    "DIGEST_HEX_LENGTH",
     "DigestCache",
     "LocalDirStore",
     "ModelRegistry",

@@ -23,12 +23,13 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, field_validator
 
-from llm_platform.common.digest import FileEntry
+from llm_platform.common.digest import SHA256_HEX_PATTERN, FileEntry
+from llm_platform.common.dns_label import DNS_LABEL_PATTERN
 from llm_platform.registry.store import StoreError
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_NAME = re.compile(DNS_LABEL_PATTERN)
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+\-]*$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(SHA256_HEX_PATTERN)
 _ATTACHMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 RECORD_FILE = "record.json"

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from llm_platform.common.digest import ArtifactManifest, digest_directory, manifest_digest
+from llm_platform.common.digest import (
+    SHA256_HEX_LENGTH,
+    ArtifactManifest,
+    bare_digest,
+    digest_directory,
+    manifest_digest,
+)
 from llm_platform.common.errors import PlatformError
 from llm_platform.registry.digest_cache import DigestCache
 from llm_platform.registry.records import (
@@ -30,8 +36,7 @@ from llm_platform.registry.records import (
 )
 from llm_platform.registry.store import ObjectNotFoundError, ObjectStore
 
-#: Hex characters of a sha256 digest, and the shortest prefix that may stand for one.
-DIGEST_HEX_LENGTH = 64
+#: The shortest digest prefix that may stand for a registered digest.
 MIN_DIGEST_PREFIX = 8
 
 
@@ -116,8 +121,8 @@ class ModelRegistry:
             RegistryError: the prefix is shorter than :data:`MIN_DIGEST_PREFIX` or not hex, no
                 registered digest of that version starts with it, or several do.
         """
-        digest = prefix.strip().lower().removeprefix("sha256:")
-        if len(digest) == DIGEST_HEX_LENGTH:
+        digest = bare_digest(prefix)
+        if len(digest) == SHA256_HEX_LENGTH:
             return digest
         if len(digest) < MIN_DIGEST_PREFIX or not all(c in "0123456789abcdef" for c in digest):
             raise RegistryError(

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 from llm_platform.common.repo_layout import MODELS_DIR
-from llm_platform.config.schema import Source
 from llm_platform.gitops.files import normalise_path
 from llm_platform.gitops.repo import GitRepo
 from llm_platform.gitops.runner import GitError, GitPathNotFoundError, run_git
@@ -290,8 +289,23 @@ def check_metadata(report: RepoScanReport) -> dict[str, int | str]:
     return {**report.summary, "findings_table": report.markdown()}
 
 
+class ModelSource(Protocol):
+    """What the scan reads of a model config's ``source`` block (``config.schema.Source``; a
+    protocol, so the security package does not import the config package)."""
+
+    @property
+    def type(self) -> str:
+        """``s3``, ``huggingface`` or ``local``."""
+        ...
+
+    @property
+    def uri(self) -> str:
+        """Where the weights come from."""
+        ...
+
+
 def scan_model_commit(
-    repo: GitRepo, commit: str, name: str, source: Source | None
+    repo: GitRepo, commit: str, name: str, source: ModelSource | None
 ) -> RepoScanReport:
     """Scan model ``name``'s own files at ``commit`` (the registration check's scan).
 

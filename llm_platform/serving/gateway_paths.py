@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from llm_platform.serving import openai_paths
 from llm_platform.serving.request_contract import KINDS, Kind
 
-MODELS_PATH = b"/v1/models"
-HEALTH_PATH = b"/health"
+MODELS_PATH = openai_paths.MODELS_PATH.encode()
+HEALTH_PATH = openai_paths.HEALTH_PATH.encode()
 #: Each endpoint below a model and the methods it answers.
 ENDPOINTS: dict[bytes, tuple[str, ...]] = {
     **{path: ("POST",) for path in KINDS},

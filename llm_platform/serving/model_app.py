@@ -30,6 +30,12 @@ from llm_platform.serving.completions import (
 )
 from llm_platform.serving.httpserver import JSON_CONTENT_TYPE, Request, Response, error_response
 from llm_platform.serving.metrics import ServerMetrics
+from llm_platform.serving.openai_paths import (
+    CHAT_COMPLETIONS_PATH,
+    COMPLETIONS_PATH,
+    HEALTH_PATH,
+    MODELS_PATH,
+)
 from llm_platform.serving.openai_stream import EVENT_STREAM_HEADERS, stream_events
 from llm_platform.serving.streams import StreamingResponse
 
@@ -112,11 +118,11 @@ class ModelServer:
         # One generation at a time: the event loop keeps answering health checks meanwhile.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._routes: dict[bytes, tuple[str, Route]] = {
-            b"/health": ("GET", self.health),
-            b"/v1/models": ("GET", self.models),
+            HEALTH_PATH.encode(): ("GET", self.health),
+            MODELS_PATH.encode(): ("GET", self.models),
             b"/metrics": ("GET", self.prometheus),
-            b"/v1/completions": ("POST", self.completions),
-            b"/v1/chat/completions": ("POST", self.chat_completions),
+            COMPLETIONS_PATH.encode(): ("POST", self.completions),
+            CHAT_COMPLETIONS_PATH.encode(): ("POST", self.chat_completions),
         }
 
     async def handle(self, req: Request) -> Response | StreamingResponse:

@@ -27,7 +27,7 @@ from pathlib import Path
 from prometheus_client import disable_created_metrics
 from pydantic import ValidationError
 
-from llm_platform.common.digest import DigestError, digest_directory
+from llm_platform.common.digest import DigestError, bare_digest, digest_directory
 from llm_platform.serving.httpserver import run, serve
 from llm_platform.serving.limits import add_limit_arguments, limits_from_arguments
 from llm_platform.serving.model_app import (
@@ -43,11 +43,6 @@ class StartupError(Exception):
     """The server must not start (digest mismatch, load failure)."""
 
 
-def normalize_digest(value: str) -> str:
-    """Accept ``sha256:<hex>`` or ``<hex>``; return lower-case hex."""
-    return value.removeprefix("sha256:").strip().lower()
-
-
 def verify_artifact(artifact: Path, expected_digest: str) -> str:
     """Recompute the manifest digest of ``artifact`` and compare it with the expected one.
 
@@ -61,7 +56,7 @@ def verify_artifact(artifact: Path, expected_digest: str) -> str:
         actual = digest_directory(artifact).digest
     except DigestError as exc:
         raise StartupError(f"cannot verify artifact: {exc}") from exc
-    expected = normalize_digest(expected_digest)
+    expected = bare_digest(expected_digest)
     if actual != expected:
         raise StartupError(
             f"artifact digest mismatch for {artifact}: expected {expected}, found {actual}; "

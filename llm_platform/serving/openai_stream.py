@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 #: Headers of an event-stream response.
 EVENT_STREAM_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
-DONE_EVENT = b"data: [DONE]\n\n"
+#: The data of the event that ends an OpenAI stream.
+DONE = "[DONE]"
+DONE_EVENT = f"data: {DONE}\n\n".encode()
 
 
 class StreamOptions(BaseModel):

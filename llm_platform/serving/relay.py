@@ -21,11 +21,9 @@ from typing import Any
 
 from llm_platform.serving.httpclient import UpstreamError
 from llm_platform.serving.metrics import Usage
+from llm_platform.serving.openai_stream import DONE
 from llm_platform.serving.sse import SseError, SseParser
 from llm_platform.serving.streams import StreamedResponse
-
-#: The data of the event that ends an OpenAI stream.
-DONE = "[DONE]"
 
 
 def error_event(message: str, code: str) -> bytes:

@@ -26,13 +26,17 @@ from llm_platform.serving import request_fields as f
 from llm_platform.serving.completions import ClientError
 from llm_platform.serving.engines.extensions import Extension
 from llm_platform.serving.engines.registry import ENGINES, EXTENSION_ENGINES, enabled_extensions
+from llm_platform.serving.openai_paths import CHAT_COMPLETIONS_PATH, COMPLETIONS_PATH
 from llm_platform.serving.request_fields import FieldError, Limits
 
 Kind = Literal["completions", "chat"]
 #: The context bound of a revision whose engine is not named (the engine checks its own).
 GENERIC_CONTEXT = 131_072
 #: The inference paths below ``/v1`` and the request kind each one takes.
-KINDS: dict[bytes, Kind] = {b"/v1/completions": "completions", b"/v1/chat/completions": "chat"}
+KINDS: dict[bytes, Kind] = {
+    COMPLETIONS_PATH.encode(): "completions",
+    CHAT_COMPLETIONS_PATH.encode(): "chat",
+}
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from llm_platform.config import SLOObjectives
 from llm_platform.slo.announce import Announcement, Announcer, announcement
-from llm_platform.slo.budgets import BudgetVerdict, evaluate_budgets
+from llm_platform.slo.budgets import BudgetThresholds, BudgetVerdict, evaluate_budgets
 from llm_platform.slo.evaluate import SLOVerdict, evaluate
 from llm_platform.slo.profiles import MetricProfile
 from llm_platform.slo.prom import InstantQueryClient, PrometheusError
@@ -31,6 +30,14 @@ from llm_platform.slo.recheck import RecheckOutcome, outcome, soaking
 SETTLE_AFTER_DEPLOY_S = 120.0
 SETTLE_TIMEOUT_S = 20.0
 SETTLE_POLL_S = 2.0
+
+
+class DeploymentThresholds(BudgetThresholds, Protocol):
+    """A deployment's resolved objectives (``llm_platform.config.SLOObjectives``): thresholds,
+    budget period and the soak a staging revision must serve before it is judged."""
+
+    @property
+    def soak(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ def check_deployed_revision(
     open_client: Callable[[], AbstractContextManager[InstantQueryClient]],
     deployed: DeployedRevision,
     *,
-    objectives: SLOObjectives,
+    objectives: DeploymentThresholds,
     profile: MetricProfile,
     production: bool,
     announcer: Announcer,
@@ -139,7 +146,7 @@ def _settled_verdict(
     client: InstantQueryClient,
     deployed: DeployedRevision,
     *,
-    objectives: SLOObjectives,
+    objectives: DeploymentThresholds,
     profile: MetricProfile,
     production: bool,
     settle_timeout_s: float,
@@ -168,7 +175,7 @@ def _settled_verdict(
 def _budget(
     client: InstantQueryClient,
     deployed: DeployedRevision,
-    objectives: SLOObjectives,
+    objectives: DeploymentThresholds,
     profile: MetricProfile,
     at: datetime,
 ) -> BudgetVerdict:

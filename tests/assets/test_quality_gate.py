@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from llm_platform.common.digest import digest_directory
-from llm_platform.evals import EvalSuite, SuiteRun
+from llm_platform.config.eval_suite import EvalSuite
+from llm_platform.evals import SuiteRun
 from llm_platform.evals.baseline_cache import BaselineCache
 from llm_platform.evals.quality_check import BaselineTarget, evaluate_quality
 from llm_platform.evals.quality_report import cases_markdown, lost_cases_markdown, numeric_metadata
@@ -193,7 +194,7 @@ def test_candidate_run_is_cached_for_when_it_reaches_production(
 
 
 def _hash(suite: EvalSuite) -> str:
-    from llm_platform.evals import suite_hash
+    from llm_platform.config.eval_suite import suite_hash
 
     return suite_hash(suite)
 

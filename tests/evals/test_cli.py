@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from llm_platform.cli import _register, app
+from llm_platform.config.eval_suite import load_suite
 from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL
-from llm_platform.evals import EndpointUnreachable, load_suite, run_suite
+from llm_platform.evals import EndpointUnreachable, run_suite
 from tests.helpers.engine_fixtures import EngineProcess
 from tests.helpers.serving_fixtures import (
     FakeUpstream,
@@ -202,7 +203,7 @@ def test_a_prompt_beyond_the_context_is_unscorable_on_real_llama(gemma_url: str)
         f'  - {{id: ok, prompt: "{FEW_SHOT.format("France")}", max_tokens: 6, '
         'stop: ["\\n"], expect: {contains_any: [paris]}}\n'
     )
-    from llm_platform.evals import parse_suite
+    from llm_platform.config.eval_suite import parse_suite
 
     suite = parse_suite(suite_text.encode(), source="inline")
     run = run_suite(gemma_url, model=GEMMA_MODEL, suite=suite)

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llm_platform.config.eval_suite import EvalCase, Expect
 from llm_platform.endpoint_tests.checks import Api
-from llm_platform.evals import Expect, Guard, guard_failures
+from llm_platform.evals import Guard, guard_failures
 from llm_platform.evals.guards import TEMPLATE_TOKENS, leaked_tokens, repetition_coverage
 from llm_platform.evals.runner import parse_answer, score_case
 from llm_platform.evals.scoring import matches
-from llm_platform.evals.suite import EvalCase
 
 
 @pytest.mark.parametrize("output", ["", "   ", "\n\t"])

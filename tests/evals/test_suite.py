@@ -8,11 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llm_platform.config.eval_suite import (
+    DEFAULT_MAX_TOKENS,
+    load_suite,
+    parse_suite,
+    suite_hash,
+    suite_path,
+)
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.yaml_loader import MAX_FILE_BYTES
 from llm_platform.demo.gemma import EXAMPLE_SUITE
-from llm_platform.evals import load_suite, parse_suite, suite_hash, suite_path
-from llm_platform.evals.suite import DEFAULT_MAX_TOKENS
 
 GOOD = """\
 cases:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_platform.evals import CaseResult, QualityGate, SuiteRun, judge_quality
+from llm_platform.config.eval_suite import QualityGate
+from llm_platform.evals import CaseResult, SuiteRun, judge_quality
 from llm_platform.evals.stats import one_sided_z, paired_difference_bounds, wilson_bounds
 
 Z95 = one_sided_z(0.95)

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from llm_platform.config.eval_suite import EvalSuite, load_suite
 from llm_platform.demo.gemma import EXAMPLE_SUITE
-from llm_platform.evals import EvalSuite, load_suite
 from llm_platform.evals.builds import damage_tensors, requantize, with_chat_template
 from tests.helpers.engine_fixtures import require_llama_cpp
 

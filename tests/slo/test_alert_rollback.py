@@ -11,13 +11,14 @@ import dagster as dg
 import httpx
 import pytest
 
-from assets.names import PRODUCTION_DEPLOYMENT, PRODUCTION_ENV
+from assets.names import PRODUCTION_DEPLOYMENT
+from llm_platform.config.environments import PRODUCTION
+from llm_platform.config.slo_rules_source import load_checkout, rules_for
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.registry import open_store
 from llm_platform.slo.alerts import FiringAlert, parse_alerts, rollback_alerts_query, rollbacks
 from llm_platform.slo.prom import PromSample
 from llm_platform.slo.rules import rules_yaml
-from llm_platform.slo.rules_source import load_checkout, rules_for
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
@@ -107,7 +108,7 @@ def repo(models_repo: ModelsRepo) -> ModelsRepo:
 def prom(repo: ModelsRepo, tmp_path: Path) -> Iterator[PrometheusProcess]:
     """A real Prometheus evaluating the generated rules every second over the history."""
     rules = tmp_path / "production.rules.yml"
-    rules.write_text(rules_yaml(rules_for(*load_checkout(repo.path, PRODUCTION_ENV))))
+    rules.write_text(rules_yaml(rules_for(*load_checkout(repo.path, PRODUCTION))))
     # The history ends a minute ago: Prometheus appends the rules' samples only after the
     # backfilled blocks, and the 5-minute window still sees the burn for minutes.
     end = aligned_now() // 60 * 60 - MIN
@@ -125,9 +126,7 @@ def prom(repo: ModelsRepo, tmp_path: Path) -> Iterator[PrometheusProcess]:
 def _wait_firing(url: str, timeout_s: float = 240.0) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        resp = httpx.get(
-            f"{url}/api/v1/query", params={"query": rollback_alerts_query(PRODUCTION_ENV)}
-        )
+        resp = httpx.get(f"{url}/api/v1/query", params={"query": rollback_alerts_query(PRODUCTION)})
         firing = resp.json()["data"]["result"]
         if firing:
             return firing
@@ -151,7 +150,7 @@ def test_a_firing_page_alert_for_the_serving_revision_requests_one_rollback(
                 LedgerEvent(
                     kind="promoted",
                     model=model,
-                    env=PRODUCTION_ENV,
+                    env=PRODUCTION,
                     version=version,
                     digest=digest,
                     reason="test",

@@ -15,13 +15,13 @@ from assets.jobs import slo_checks_job
 from assets.names import (
     MODEL_CONFIG,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     SLO_RECHECK_SCHEDULE,
     STAGING_DEPLOYMENT,
     TAG_PARTITION,
 )
 from assets.recheck_record import FLEET_RECHECK_KEY, fleet_recheck, record_request
 from llm_platform.config import effective_slo, parse_environment_config, parse_model_config
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.registry import open_store
@@ -242,14 +242,14 @@ def test_queries_are_constant_and_verdicts_match_per_model_checks(fleet, prom) -
                     objectives=objectives,
                     extra_labels={"revision": f"{model}-r{2 if model == 'healthy' else 1}"},
                     at=at,
-                    env=PRODUCTION_ENV,
+                    env=PRODUCTION,
                 ),
                 evaluate_budgets(
                     client,
                     namespace="production",
                     objectives_by_model={model: objectives},
                     at=at,
-                    env=PRODUCTION_ENV,
+                    env=PRODUCTION,
                     fleet=False,
                 )[model],
             )
@@ -280,7 +280,7 @@ def test_rollback_sensor_acts_on_the_ticks_record(fleet, prom, tmp_path: Path) -
                 LedgerEvent(
                     kind="promoted",
                     model=model,
-                    env=PRODUCTION_ENV,
+                    env=PRODUCTION,
                     version=version,
                     digest=digest,
                     reason="test",
@@ -310,7 +310,7 @@ def _promote_twice(ledger: Ledger, model: str, revision: str) -> None:
             LedgerEvent(
                 kind="promoted",
                 model=model,
-                env=PRODUCTION_ENV,
+                env=PRODUCTION,
                 version=version,
                 digest=digest,
                 reason="test",

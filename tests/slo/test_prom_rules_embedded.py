@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from llm_platform.slo.rules_source import load_checkout, rules_for
+from llm_platform.config.slo_rules_source import load_checkout, rules_for
 from llm_platform.targets.local.processes import stop_process
 from llm_platform.targets.local.prometheus import start_prometheus
 from llm_platform.targets.local.prometheus_rules import RulesRejected, install_rules, rule_file

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_platform.common.digest import Sha256Hex
 from llm_platform.common.errors import PlatformError
 from llm_platform.serving.engines.extensions import Extension, MessageRules
 
@@ -112,7 +113,7 @@ class LaunchSettings(BaseModel):
     version: str = Field(min_length=1)
     revision: str = Field(min_length=1)
     artifact: Path
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    digest: Sha256Hex
     port: int = Field(ge=1, le=65535)
     host: str = LOOPBACK
     context_size: int | None = Field(default=None, ge=1)
@@ -156,7 +157,7 @@ class ContainerSettings(BaseModel):
     model: str = Field(min_length=1)
     version: str = Field(min_length=1)
     revision: str = Field(min_length=1)
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    digest: Sha256Hex
     model_files: tuple[str, ...] = Field(min_length=1)
     context_size: int | None = Field(default=None, ge=1)
     max_batch_size: int | None = Field(default=None, ge=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from llm_platform.common.engine_names import BUILTIN_ENGINE
 from llm_platform.serving.engines.base import (
     ArtifactFormat,
     ContainerSettings,
@@ -18,7 +19,7 @@ MODEL_SERVER_MODULE = "llm_platform.serving.model_server"
 class BuiltinEngine(Engine):
     """The demo LM's own server; it verifies the artifact digest itself before loading."""
 
-    name = "builtin"
+    name = BUILTIN_ENGINE
     formats = frozenset({ArtifactFormat.BUILTIN_LM})
     readiness_path = "/health"
     metrics_path = "/metrics"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llm_platform.common.engine_names import BUILTIN_ENGINE
 from llm_platform.serving.engines.base import Engine, ServingSettings
 from llm_platform.serving.engines.registry import check_engine_name, choose_engine, get_engine
 
@@ -19,8 +20,6 @@ from llm_platform.serving.engines.registry import check_engine_name, choose_engi
 ENGINE_KEY = "engine"
 CONTEXT_SIZE_KEY = "context_size"
 MAX_BATCH_SIZE_KEY = "max_batch_size"
-#: The engine of deployments recorded before engines existed.
-LEGACY_ENGINE = "builtin"
 
 
 class ServingChoice(BaseModel):
@@ -83,7 +82,7 @@ def serving_from_metadata(meta: Mapping[str, object]) -> ServingChoice:
         return None if value is None else int(str(value))
 
     return ServingChoice(
-        engine=str(meta.get(ENGINE_KEY) or LEGACY_ENGINE),
+        engine=str(meta.get(ENGINE_KEY) or BUILTIN_ENGINE),
         context_size=optional_int(CONTEXT_SIZE_KEY),
         max_batch_size=optional_int(MAX_BATCH_SIZE_KEY),
     )

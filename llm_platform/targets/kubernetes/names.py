@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 
-from llm_platform.config.schema import DNS_LABEL_MAX
+from llm_platform.common.dns_label import DNS_LABEL_MAX
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec
 
 PREFIX = "llm-platform.io"

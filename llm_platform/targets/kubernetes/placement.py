@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.config.environment import EnvironmentConfig, Workload
 from llm_platform.config.schema import IntOrPercent, ModelConfig
-from llm_platform.slo.rules_source import rules_for
+from llm_platform.config.slo_rules_source import rules_for
 
 GIB = 1024**3
 

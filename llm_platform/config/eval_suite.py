@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from llm_platform.common.digest import SHA256_PREFIX
 from llm_platform.common.repo_layout import eval_suite_path
 from llm_platform.config.files import read_config_bytes
 from llm_platform.config.problems import ConfigError, Problem
@@ -207,7 +208,7 @@ def suite_hash(suite: EvalSuite) -> str:
     canonical = json.dumps(
         suite.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return SHA256_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _duplicate_ids(data: dict[str, Any], text: str, source: str) -> list[Problem]:

@@ -3,7 +3,9 @@
 Both read ``config/<env>.yaml`` and every ``models/<name>/model.yaml`` and hand the parsed
 configs to :func:`llm_platform.slo.rules.generate_rules`; an invalid file is a
 :class:`~llm_platform.config.ConfigError` naming it (rules from a half-read repo would silently
-drop a model's thresholds).
+drop a model's thresholds). It lives in the config package, beside :func:`effective_slo`,
+because the SLO package sits below the config package (the schema validates against its
+objective registry) and must not read config files.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from llm_platform.common.repo_layout import MODEL_FILE, MODELS_DIR, model_config_path
-from llm_platform.config import (
-    EnvironmentConfig,
-    ModelConfig,
-    effective_slo,
+from llm_platform.common.repo_layout import (
+    MODEL_FILE,
+    MODELS_DIR,
+    model_config_path,
+)
+from llm_platform.config.at_commit import environment_config_at
+from llm_platform.config.environment import EnvironmentConfig, effective_slo
+from llm_platform.config.loading import (
     load_environment,
     load_model_config,
-    parse_environment_config,
     parse_model_config,
 )
+from llm_platform.config.schema import ModelConfig
 from llm_platform.gitops import GitPathNotFoundError, GitRepo
 from llm_platform.gitops.batch import read_files
 from llm_platform.slo.profiles import profile_for_engine
@@ -80,11 +85,9 @@ def rules_at(repo: GitRepo, commit: str, envs: list[str]) -> dict[str, dict[str,
     }
     out = {}
     for env in envs:
-        source = f"config/{env}.yaml"
         try:
-            data = repo.read_file(commit, source)
+            cfg = environment_config_at(repo, commit, env)
         except GitPathNotFoundError:
             continue
-        cfg = parse_environment_config(data, source=source, expected_environment=env)
         out[env] = rules_for(cfg, models)
     return out
