@@ -26,6 +26,7 @@ from llm_platform.reporting.commit_status_settings import (
 )
 from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV, is_webhook_env_name
 from llm_platform.targets.kubernetes.image import PLATFORM_IMAGE, platform_image
+from llm_platform.targets.registry import DEFAULT_TARGET, TARGET_ENV, target_spec
 
 DEFAULT_HOME = ".llm-platform"
 DEMO_REPO_DIRNAME = "models-repo"
@@ -186,7 +187,8 @@ class Settings(BaseModel):
     home: Path
     models_repo: str
     models_branch: str = "main"
-    target: Literal["local", "kubernetes"] = "local"
+    #: A name in :data:`llm_platform.targets.registry.TARGETS`.
+    target: str = DEFAULT_TARGET
     artifact_store_uri: str
     prometheus_url: str | None = None
     kfp_endpoint: str | None = None
@@ -209,6 +211,11 @@ class Settings(BaseModel):
     github_repository: str | None = None
     #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` variables that are set, with their paths.
     kubeconfigs: dict[str, str] = {}
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, v: str) -> str:
+        return target_spec(v).name
 
     @field_validator("models_branch")
     @classmethod
@@ -233,11 +240,7 @@ class Settings(BaseModel):
         """
         env = os.environ if environ is None else environ
         home = home_from_env(env, cwd=cwd)
-        target = env.get("LLM_PLATFORM_TARGET", "local") or "local"
-        if target not in ("local", "kubernetes"):
-            raise ConfigurationError(
-                f"LLM_PLATFORM_TARGET={target!r}: expected 'local' or 'kubernetes'"
-            )
+        target = target_spec(env.get(TARGET_ENV) or DEFAULT_TARGET).name
         executor = env.get(EXECUTOR_ENV) or "default"
         if executor not in get_args(Executor):
             raise ConfigurationError(
@@ -253,7 +256,7 @@ class Settings(BaseModel):
                 home=home,
                 models_repo=repo,
                 models_branch=env.get("LLM_PLATFORM_MODELS_BRANCH") or "main",
-                target=target,  # type: ignore[arg-type]
+                target=target,
                 artifact_store_uri=store,
                 prometheus_url=env.get(PROMETHEUS_URL_ENV) or None,
                 kfp_endpoint=env.get("KFP_ENDPOINT") or None,
