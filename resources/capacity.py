@@ -19,7 +19,8 @@ from llm_platform.config.schema import ModelConfig
 from llm_platform.promotion.gate import GateItem
 from llm_platform.settings import Settings
 from llm_platform.targets.base import Runtime
-from llm_platform.targets.registry import KUBERNETES, LOCAL, TARGETS, TargetOptions, TargetSpec
+from llm_platform.targets.options import TargetOptions
+from llm_platform.targets.registry import KUBERNETES, LOCAL, TARGETS, TargetSpec
 
 
 class CapacityResource(dg.ConfigurableResource, ABC):

@@ -8,10 +8,12 @@ from typing import Any
 
 import dagster as dg
 
+from llm_platform.common.target_names import DEFAULT_TARGET
 from llm_platform.slo import PrometheusClient
 from llm_platform.slo.endpoint import auth_headers, resolve_prometheus_url
 from llm_platform.targets.local.prometheus_rules import RulesInstall, install_rules, rule_file
-from llm_platform.targets.registry import DEFAULT_TARGET, TargetOptions, TargetSpec, target_spec
+from llm_platform.targets.options import TargetOptions
+from llm_platform.targets.registry import TargetSpec, target_spec
 
 
 class PrometheusResource(dg.ConfigurableResource):

@@ -21,7 +21,8 @@ from llm_platform.targets.artifacts import ArtifactCache
 from llm_platform.targets.base import Runtime
 from llm_platform.targets.local import target as local_target
 from llm_platform.targets.local.local import LocalRuntime
-from llm_platform.targets.registry import KUBERNETES, LOCAL, TARGETS, TargetOptions, TargetSpec
+from llm_platform.targets.options import TargetOptions
+from llm_platform.targets.registry import KUBERNETES, LOCAL, TARGETS, TargetSpec
 
 
 class RuntimeResource(dg.ConfigurableResource, ABC):

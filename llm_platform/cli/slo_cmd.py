@@ -32,7 +32,8 @@ from llm_platform.registry.uri import open_store
 from llm_platform.settings import Settings
 from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate, profile_for_engine
 from llm_platform.slo.endpoint import connect, resolve_prometheus_url
-from llm_platform.targets.registry import TargetOptions, target_spec
+from llm_platform.targets.options import TargetOptions
+from llm_platform.targets.registry import target_spec
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 #: ``--revision`` value that judges every revision's series together.

@@ -3,8 +3,8 @@
 On every target each key of ``config/<env>.yaml`` either changes what runs (strategy,
 surge/unavailable, canary percentage, ``autoscaling.min_replicas``/``enabled``, SLOs,
 approvals) or is one its registry entry declares it cannot honour
-(:attr:`~llm_platform.targets.registry.TargetSpec.ignored_keys`), listed here with the targets
-it applies on. The rollout keys that
+(:data:`llm_platform.common.target_names.IGNORED_KEYS`), listed here with the targets it
+applies on. The rollout keys that
 ``config/staging.yaml`` sets apply to production only (staging replaces its revision in one
 step). ``llm-platform validate`` and the ``model_config`` asset report them with their values.
 """
@@ -15,15 +15,15 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
+from llm_platform.common.target_names import IGNORED_KEYS
 from llm_platform.config.environment import Autoscaling, EnvironmentConfig
 from llm_platform.config.environments import PRODUCTION, STAGING
-from llm_platform.targets.registry import TARGETS
 
 
 def _ignored_keys() -> dict[str, str]:
     keys: dict[str, str] = {}
-    for spec in TARGETS.values():
-        for key, reason in spec.ignored_keys.items():
+    for ignored in IGNORED_KEYS.values():
+        for key, reason in ignored.items():
             keys.setdefault(key, reason)
     return keys
 
@@ -34,7 +34,7 @@ CLUSTER_ONLY_KEYS: dict[str, str] = _ignored_keys()
 
 def honoured_on(key: str) -> str:
     """The targets that honour ``key``, e.g. ``kubernetes``."""
-    return " / ".join(name for name, spec in TARGETS.items() if key not in spec.ignored_keys)
+    return " / ".join(name for name, ignored in IGNORED_KEYS.items() if key not in ignored)
 
 
 #: Keys of ``config/staging.yaml`` that only a promotion uses: staging replaces its revision

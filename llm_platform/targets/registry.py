@@ -5,9 +5,10 @@ how its runtime is built, how the production gate checks capacity, where its Pro
 found, which ``config/<env>.yaml`` keys it cannot honour, what the UI tags its deployments
 with. Each target's factories live in its own package (``targets/local/target.py``,
 ``targets/kubernetes/target.py``); every other place reads the spec instead of comparing the
-target's name. Adding a target is a new package under ``targets/`` plus one entry here (and
-its Dagster resources in ``resources/runtime.py`` and ``resources/capacity.py``, whose tables
-are checked against this one at import).
+target's name. Adding a target is a new package under ``targets/`` plus one entry here, its
+name and ignored keys in :mod:`llm_platform.common.target_names` (which the settings and the
+config package read), and its Dagster resources in ``resources/runtime.py`` and
+``resources/capacity.py``; each of those tables is checked against this one at import.
 
 The factories import their target's heavy modules (the Kubernetes client, the local
 controller) only when called, so reading this table is cheap.
@@ -16,40 +17,25 @@ controller) only when called, so reading this table is cheap.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llm_platform.common.errors import ConfigurationError
+from llm_platform.common.target_names import (
+    IGNORED_KEYS,
+    TARGET_NAMES,
+    Target,
+    unknown_target_message,
+)
 from llm_platform.targets.kubernetes import target as kubernetes
 from llm_platform.targets.local import target as local
+from llm_platform.targets.options import TargetOptions
 
 if TYPE_CHECKING:
     from llm_platform.config.environment import EnvironmentConfig
     from llm_platform.config.schema import ModelConfig
     from llm_platform.promotion.gate import GateItem
     from llm_platform.targets.base import Runtime
-
-#: The variable naming the target.
-TARGET_ENV = "LLM_PLATFORM_TARGET"
-
-
-@dataclass(frozen=True)
-class TargetOptions:
-    """What the composition root knows about where the platform runs, for a target's
-    factories (each reads the fields it needs)."""
-
-    #: The platform home (``LLM_PLATFORM_HOME``): local state, verified artifact copies.
-    home: Path | None = None
-    models_repo: str | None = None
-    models_branch: str = "main"
-    git_cache_dir: Path | None = None
-    #: The default cluster's kubeconfig (None: the pod's service account, else ``KUBECONFIG``).
-    kubeconfig: str | None = None
-    #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` -> path: environments on clusters of their own.
-    kubeconfigs: Mapping[str, str] = field(default_factory=dict)
-    #: Server-side apply field manager (owner of the fields the platform sets).
-    field_manager: str = "llm-platform"
 
 
 #: ``(monitoring namespace, environment, options) -> discover``: a callable that finds the
@@ -66,7 +52,7 @@ CapacityCheck = Callable[
 class TargetSpec:
     """One deployment target: what the platform does differently there."""
 
-    name: str
+    name: Target
     #: One line for the CLI and the docs.
     summary: str
     #: The Dagster kind tag of what runs a deployment (``python``: local server processes).
@@ -76,7 +62,8 @@ class TargetSpec:
     #: None: SLO checks ask the embedded stack's Prometheus (its rule files installed under
     #: ``home``); set: the target's own Prometheus (its rules travel with the manifests).
     discover_prometheus: PrometheusDiscovery | None
-    #: ``config/<env>.yaml`` keys this target cannot honour, with why (listed, never dropped).
+    #: ``config/<env>.yaml`` keys this target cannot honour, with why (listed, never dropped;
+    #: declared in :data:`llm_platform.common.target_names.IGNORED_KEYS`).
     ignored_keys: Mapping[str, str]
 
     @property
@@ -92,7 +79,7 @@ LOCAL = TargetSpec(
     build_runtime=local.build_runtime,
     capacity_item=local.capacity_item,
     discover_prometheus=None,
-    ignored_keys=local.IGNORED_KEYS,
+    ignored_keys=IGNORED_KEYS["local"],
 )
 KUBERNETES = TargetSpec(
     name="kubernetes",
@@ -101,12 +88,14 @@ KUBERNETES = TargetSpec(
     build_runtime=kubernetes.build_runtime,
     capacity_item=kubernetes.capacity_item,
     discover_prometheus=kubernetes.discover_prometheus,
-    ignored_keys={},
+    ignored_keys=IGNORED_KEYS["kubernetes"],
 )
 #: The targets by name.
 TARGETS: dict[str, TargetSpec] = {spec.name: spec for spec in (LOCAL, KUBERNETES)}
-#: The target when ``LLM_PLATFORM_TARGET`` is unset.
-DEFAULT_TARGET = LOCAL.name
+if tuple(TARGETS) != TARGET_NAMES:
+    raise ImportError(
+        f"TARGETS implements {list(TARGETS)} but target_names declares {TARGET_NAMES}"
+    )
 
 
 class UnknownTarget(ConfigurationError):
@@ -122,5 +111,4 @@ def target_spec(name: str) -> TargetSpec:
     try:
         return TARGETS[name]
     except KeyError:
-        expected = " or ".join(repr(n) for n in TARGETS)
-        raise UnknownTarget(f"{TARGET_ENV}={name!r}: expected {expected}") from None
+        raise UnknownTarget(unknown_target_message(name)) from None

@@ -8,23 +8,20 @@ The Kubernetes client is imported when a factory is called, never when the table
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from llm_platform.common.errors import ConfigurationError
+from llm_platform.config.environment import EnvironmentConfig
+from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
+from llm_platform.config.schema import ModelConfig
+from llm_platform.gitops import GitRepo
+from llm_platform.promotion.gate import GateItem
+from llm_platform.targets.base import Runtime
+from llm_platform.targets.kubernetes.kubeconfigs import kubeconfig_for
+from llm_platform.targets.options import TargetOptions
 
-if TYPE_CHECKING:
-    from llm_platform.config.environment import EnvironmentConfig
-    from llm_platform.config.schema import ModelConfig
-    from llm_platform.promotion.gate import GateItem
-    from llm_platform.targets.base import Runtime
-    from llm_platform.targets.registry import TargetOptions
 
-
-def environment_kubeconfigs(options: TargetOptions) -> dict[str, str]:
+def own_kubeconfigs(options: TargetOptions) -> dict[str, str]:
     """Environment name -> kubeconfig, for the pipeline's environments that have one."""
-    from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
-    from llm_platform.settings import kubeconfig_for
-
     found = {env: kubeconfig_for(env, options.kubeconfigs) for env in PIPELINE_ENVIRONMENTS}
     return {env: path for env, path in found.items() if path}
 
@@ -40,8 +37,6 @@ def build_runtime(options: TargetOptions) -> Runtime:
         ConfigurationError: ``options`` names no models repo.
         KubernetesApiError: no default cluster is configured while some environment needs it.
     """
-    from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
-    from llm_platform.gitops import GitRepo
     from llm_platform.targets.kubernetes.api import KubernetesApiError, api_client
     from llm_platform.targets.kubernetes.apply import Cluster
     from llm_platform.targets.kubernetes.context import GitPlacements
@@ -54,7 +49,7 @@ def build_runtime(options: TargetOptions) -> Runtime:
     )
     env_clusters = {
         env: Cluster(api_client(path), field_manager=options.field_manager)
-        for env, path in environment_kubeconfigs(options).items()
+        for env, path in own_kubeconfigs(options).items()
     }
     try:
         cluster = Cluster(api_client(options.kubeconfig), field_manager=options.field_manager)
@@ -76,8 +71,6 @@ def capacity_item(
     """:func:`~llm_platform.targets.kubernetes.capacity_source.cluster_capacity_item` on a fresh
     snapshot of ``env``'s cluster (allocatable minus requested on its node pool, per-node GPU
     fit); an unreadable cluster fails the condition (the gate fails closed)."""
-    from llm_platform.promotion.gate import GateItem
-    from llm_platform.settings import kubeconfig_for
     from llm_platform.targets.kubernetes.api import KubernetesApiError, api_client
     from llm_platform.targets.kubernetes.capacity_source import (
         cluster_capacity_item,
@@ -98,7 +91,6 @@ def discover_prometheus(
 ) -> Callable[[], str]:
     """Finds the Prometheus Service in ``monitoring_namespace`` of ``env``'s cluster when
     called (:func:`llm_platform.targets.kubernetes.prometheus.cluster_discovery`)."""
-    from llm_platform.settings import kubeconfig_for
     from llm_platform.targets.kubernetes.prometheus import cluster_discovery
 
     kubeconfig = kubeconfig_for(env, options.kubeconfigs, options.kubeconfig)
