@@ -10,15 +10,14 @@ name and ignored keys in :mod:`llm_platform.common.target_names` (which the sett
 config package read), and its Dagster resources in ``resources/runtime.py`` and
 ``resources/capacity.py``; each of those tables is checked against this one at import.
 
-The factories import their target's heavy modules (the Kubernetes client, the local
-controller) only when called, so reading this table is cheap.
+The Kubernetes factories import the Kubernetes client only when called: reading this table
+never needs it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from llm_platform.common.errors import ConfigurationError
 from llm_platform.common.target_names import (
@@ -27,25 +26,20 @@ from llm_platform.common.target_names import (
     Target,
     unknown_target_message,
 )
+from llm_platform.config.environment import EnvironmentConfig
+from llm_platform.config.schema import ModelConfig
+from llm_platform.promotion.gate import GateItem
+from llm_platform.targets.base import Runtime
 from llm_platform.targets.kubernetes import target as kubernetes
 from llm_platform.targets.local import target as local
 from llm_platform.targets.options import TargetOptions
 
-if TYPE_CHECKING:
-    from llm_platform.config.environment import EnvironmentConfig
-    from llm_platform.config.schema import ModelConfig
-    from llm_platform.promotion.gate import GateItem
-    from llm_platform.targets.base import Runtime
-
-
 #: ``(monitoring namespace, environment, options) -> discover``: a callable that finds the
 #: target's own Prometheus when called (it raises ``PrometheusNotConfigured`` when it cannot).
-PrometheusDiscovery = Callable[[str, "str | None", TargetOptions], Callable[[], str]]
+PrometheusDiscovery = Callable[[str, str | None, TargetOptions], Callable[[], str]]
 #: ``(runtime, env, model, artifact bytes, options) -> GateItem``: whether a promotion's new
 #: replicas fit on the target right now (an unknown answer fails the condition).
-CapacityCheck = Callable[
-    ["Runtime", "EnvironmentConfig", "ModelConfig", int, TargetOptions], "GateItem"
-]
+CapacityCheck = Callable[[Runtime, EnvironmentConfig, ModelConfig, int, TargetOptions], GateItem]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client, config
@@ -58,11 +58,6 @@ class RbacDenied(KubernetesApiError):
         )
 
 
-def in_cluster(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether this process runs in a pod (the service account's config is then the default)."""
-    return bool((os.environ if environ is None else environ).get(_IN_CLUSTER_ENV))
-
-
 def api_client(kubeconfig: str | None = None, *, context: str | None = None) -> client.ApiClient:
     """A client for the cluster: in-cluster when running in a pod and no kubeconfig is given.
 
@@ -70,7 +65,7 @@ def api_client(kubeconfig: str | None = None, *, context: str | None = None) -> 
         KubernetesApiError: No usable in-cluster config or kubeconfig.
     """
     try:
-        if kubeconfig is None and context is None and in_cluster():
+        if kubeconfig is None and context is None and os.environ.get(_IN_CLUSTER_ENV):
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
         else:
