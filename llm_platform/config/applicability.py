@@ -2,11 +2,11 @@
 
 On every target each key of ``config/<env>.yaml`` either changes what runs (strategy,
 surge/unavailable, canary percentage, ``autoscaling.min_replicas``/``enabled``, SLOs,
-approvals) or is one its registry entry declares it cannot honour
-(:data:`llm_platform.common.target_names.IGNORED_KEYS`), listed here with the targets it
-applies on. The rollout keys that
-``config/staging.yaml`` sets apply to production only (staging replaces its revision in one
-step). ``llm-platform validate`` and the ``model_config`` asset report them with their values.
+approvals) or is one the target declares it cannot honour
+(:data:`llm_platform.common.target_names.IGNORED_KEYS`), listed here with the targets where it
+does apply. The rollout keys that ``config/staging.yaml`` sets apply to production only
+(staging replaces its revision in one step). ``llm-platform validate`` and the
+``model_config`` asset report them with their values.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _ignored_keys() -> dict[str, str]:
 CLUSTER_ONLY_KEYS: dict[str, str] = _ignored_keys()
 
 
-def honoured_on(key: str) -> str:
+def _honoured_on(key: str) -> str:
     """The targets that honour ``key``, e.g. ``kubernetes``."""
     return " / ".join(name for name, ignored in IGNORED_KEYS.items() if key not in ignored)
 
@@ -98,7 +98,7 @@ def _settings(
 def cluster_only_settings(config: EnvironmentConfig) -> list[KeyApplicability]:
     """Every cluster-only key of ``config`` with its (possibly default) value; for staging,
     also the production-only keys it sets (:data:`PRODUCTION_ONLY_KEYS`)."""
-    out = _settings(config, CLUSTER_ONLY_KEYS, honoured_on)
+    out = _settings(config, CLUSTER_ONLY_KEYS, _honoured_on)
     if config.environment == STAGING:
         out += _settings(config, PRODUCTION_ONLY_KEYS, lambda _: PRODUCTION, only_set=True)
     return out
