@@ -34,16 +34,13 @@ from llm_platform.settings import (
     PROMETHEUS_URL_ENV,
     Settings,
 )
+from llm_platform.targets.registry import target_spec
 from resources.artifact_store import (
     ArtifactStoreResource,
     LocalArtifactStore,
     S3ArtifactStore,
 )
-from resources.capacity import (
-    CapacityResource,
-    KubernetesCapacityResource,
-    LocalCapacityResource,
-)
+from resources.capacity import CAPACITY_RESOURCES, CapacityResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
@@ -53,7 +50,7 @@ from resources.registrar import (
     RegistrarResource,
     RemoteKfpRegistrarResource,
 )
-from resources.runtime import KubernetesRuntimeResource, LocalRuntimeResource, RuntimeResource
+from resources.runtime import RUNTIME_RESOURCES, RuntimeResource
 from sensors.delivery import delivery_metrics_automation
 from sensors.git_push import git_push_sensor
 from sensors.promotion import production_rollback_sensor, promotion_automation
@@ -90,14 +87,7 @@ def registrar_for(settings: Settings) -> RegistrarResource:
 def capacity_for(settings: Settings) -> CapacityResource:
     """The production gate's capacity check for the target (the cluster's nodes and pods on
     Kubernetes, through the pod's service account or ``KUBECONFIG``)."""
-    if settings.target == "kubernetes":
-        return KubernetesCapacityResource(kubeconfigs=settings.kubeconfigs)
-    return LocalCapacityResource()
-
-
-#: The kind (UI tag) of what runs a deployment on each target: local model-server processes are
-#: Python processes; only the Kubernetes target runs them on Kubernetes.
-TARGET_KINDS = {"local": "python", "kubernetes": "kubernetes"}
+    return CAPACITY_RESOURCES[settings.target].for_settings(settings)
 
 
 #: The metadata key under which Dagster keeps an asset's code references.
@@ -154,7 +144,7 @@ def _repoint(linked: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
 def assets_for(settings: Settings) -> list[dg.AssetsDefinition]:
     """The assets, tagged with the kinds of the configured target and artifact store, each
     linked to its source code."""
-    target = TARGET_KINDS[settings.target]
+    target = target_spec(settings.target).runs_as
     store = ["s3"] if settings.artifact_store_uri.startswith("s3://") else []
     return with_code_references(
         [
@@ -191,16 +181,8 @@ def notifier_for(settings: Settings, models_repo: ModelsRepoResource) -> Notifie
 
 
 def runtime_for(settings: Settings) -> RuntimeResource:
-    """Local processes, or the cluster when ``LLM_PLATFORM_TARGET=kubernetes``."""
-    if settings.target == "kubernetes":
-        return KubernetesRuntimeResource(
-            home=str(settings.home),
-            models_repo=settings.models_repo,
-            models_branch=settings.models_branch,
-            git_cache_dir=str(settings.home / "git-cache"),
-            kubeconfigs=settings.kubeconfigs,
-        )
-    return LocalRuntimeResource(home=str(settings.home))
+    """The runtime of ``LLM_PLATFORM_TARGET``: local processes, or the cluster."""
+    return RUNTIME_RESOURCES[settings.target].for_settings(settings)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -226,7 +208,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             headers_json=dg.EnvVar(PROMETHEUS_HEADERS_ENV)
             if settings.prometheus_headers_set
             else None,
-            in_cluster=settings.target == "kubernetes",
+            target=settings.target,
             kubeconfigs=settings.kubeconfigs,
         ),
         "notifier": notifier_for(settings, models_repo),

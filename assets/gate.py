@@ -7,11 +7,12 @@ import dagster as dg
 
 from assets.check_history import latest_check_status, latest_materialization_storage_id
 from assets.names import CHECK_INTEGRATION_TESTS, CHECK_OUTPUT_QUALITY, STAGING_DEPLOYMENT
+from llm_platform.common.gate_item import GateItem
 from llm_platform.config import ConfigError, EnvironmentConfig
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import TrustRootError, check_approval
 from llm_platform.promotion.approvals import Approval
-from llm_platform.promotion.gate import CheckEvidence, GateItem, checks_item
+from llm_platform.promotion.gate import CheckEvidence, checks_item
 from llm_platform.slo import Thresholds, configured
 
 

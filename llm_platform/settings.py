@@ -19,6 +19,13 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from llm_platform.common.errors import ConfigurationError
 from llm_platform.common.repo_layout import DEFAULT_BRANCH
+from llm_platform.common.target_names import (
+    DEFAULT_TARGET,
+    TARGET_ENV,
+    TARGET_NAMES,
+    Target,
+    unknown_target_message,
+)
 from llm_platform.reporting.commit_status_settings import (
     DEFAULT_GITHUB_API_URL,
     GITHUB_API_URL_ENV,
@@ -27,6 +34,7 @@ from llm_platform.reporting.commit_status_settings import (
 )
 from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV, is_webhook_env_name
 from llm_platform.targets.kubernetes.image import PLATFORM_IMAGE, platform_image
+from llm_platform.targets.kubernetes.kubeconfigs import environment_kubeconfigs
 
 DEFAULT_HOME = ".llm-platform"
 DEMO_REPO_DIRNAME = "models-repo"
@@ -126,42 +134,6 @@ def trusted_signers_from_env(environ: Mapping[str, str] | None = None) -> Path |
     return path
 
 
-#: ``LLM_PLATFORM_KUBECONFIG_<ENV>``: the kubeconfig of one environment's cluster (staging and
-#: production on separate clusters, as the seed has them); an environment without one uses the
-#: default (the pod's service account, else ``KUBECONFIG`` / ``~/.kube/config``).
-KUBECONFIG_ENV_PREFIX = "LLM_PLATFORM_KUBECONFIG_"
-
-
-def kubeconfig_env_var(env: str) -> str:
-    """The variable naming ``env``'s kubeconfig: ``staging`` ->
-    ``LLM_PLATFORM_KUBECONFIG_STAGING`` (``-`` becomes ``_``)."""
-    return KUBECONFIG_ENV_PREFIX + env.upper().replace("-", "_")
-
-
-def environment_kubeconfigs(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every ``LLM_PLATFORM_KUBECONFIG_<ENV>`` that is set: variable name -> path.
-
-    Raises:
-        ConfigurationError: a value is not an absolute path.
-    """
-    env = os.environ if environ is None else environ
-    found = {}
-    for name, value in sorted(env.items()):
-        if not name.startswith(KUBECONFIG_ENV_PREFIX) or not value.strip():
-            continue
-        if not Path(value.strip()).is_absolute():
-            raise ConfigurationError(f"{name}={value!r}: expected an absolute kubeconfig path")
-        found[name] = value.strip()
-    return found
-
-
-def kubeconfig_for(
-    env: str | None, kubeconfigs: Mapping[str, str], default: str | None = None
-) -> str | None:
-    """``env``'s own kubeconfig when one is configured, else ``default``."""
-    return kubeconfigs.get(kubeconfig_env_var(env), default) if env else default
-
-
 #: Prometheus for SLO checks (else the embedded stack of ``LLM_PLATFORM_HOME``).
 PROMETHEUS_URL_ENV = "PROMETHEUS_URL"
 #: Secret: sent as ``Authorization: Bearer <token>`` to a secured Prometheus.
@@ -193,7 +165,8 @@ class Settings(BaseModel):
     home: Path
     models_repo: str
     models_branch: str = DEFAULT_BRANCH
-    target: Literal["local", "kubernetes"] = "local"
+    #: A name in :data:`llm_platform.targets.registry.TARGETS`.
+    target: Target = DEFAULT_TARGET
     artifact_store_uri: str
     prometheus_url: str | None = None
     kfp_endpoint: str | None = None
@@ -245,11 +218,9 @@ class Settings(BaseModel):
         """
         env = os.environ if environ is None else environ
         home = home_from_env(env, cwd=cwd)
-        target = env.get("LLM_PLATFORM_TARGET", "local") or "local"
-        if target not in ("local", "kubernetes"):
-            raise ConfigurationError(
-                f"LLM_PLATFORM_TARGET={target!r}: expected 'local' or 'kubernetes'"
-            )
+        target = env.get(TARGET_ENV) or DEFAULT_TARGET
+        if target not in TARGET_NAMES:
+            raise ConfigurationError(unknown_target_message(target))
         executor = env.get(EXECUTOR_ENV) or "default"
         if executor not in get_args(Executor):
             raise ConfigurationError(

@@ -1,49 +1,64 @@
-"""The production gate's capacity condition as a Dagster resource, per target.
+"""The production gate's capacity condition as a Dagster resource, one per target.
 
 The local target checks this machine's memory for the servers it starts; the Kubernetes
 target reads nodes and pods through the API and places the new replicas on the environment's
-node pool. Both return a :class:`~llm_platform.promotion.gate.GateItem`; the decisions live in
-``llm_platform``.
+node pool. Both count the replicas at the peak of the environment's strategy. The decisions
+live in each target's ``capacity_item`` (:data:`llm_platform.targets.registry.TARGETS`); these
+resources only hold its configuration.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import dagster as dg
 
-from llm_platform.config.applicability import serving_replicas
+from llm_platform.common.gate_item import GateItem
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.schema import ModelConfig
-from llm_platform.promotion.gate import GateItem, local_capacity_item
-from llm_platform.settings import kubeconfig_for
+from llm_platform.settings import Settings
 from llm_platform.targets.base import Runtime
-from llm_platform.targets.kubernetes.api import ClusterAccessError, api_client
-from llm_platform.targets.kubernetes.capacity_source import cluster_capacity_item, read_cluster
+from llm_platform.targets.options import TargetOptions
+from llm_platform.targets.registry import KUBERNETES, LOCAL, TARGETS, TargetSpec
 
 
 class CapacityResource(dg.ConfigurableResource, ABC):
     """Whether a promotion's new replicas fit on the target right now."""
 
+    #: The target this resource checks.
+    target: ClassVar[TargetSpec]
+
+    @classmethod
     @abstractmethod
+    def for_settings(cls, settings: Settings) -> CapacityResource:
+        """The resource configured from the platform settings."""
+
+    @abstractmethod
+    def options(self) -> TargetOptions:
+        """The configuration the target's capacity check reads."""
+
     def gate_item(
         self, runtime: Runtime, *, env: EnvironmentConfig, model: ModelConfig, artifact_bytes: int
     ) -> GateItem:
         """The capacity condition for promoting ``model`` into ``env``."""
+        return self.target.capacity_item(runtime, env, model, artifact_bytes, self.options())
 
 
 class LocalCapacityResource(CapacityResource):
-    """This machine: old and new local servers side by side must fit in available memory."""
+    """This machine: the old and new local servers that run at once at the peak of the
+    environment's strategy must fit in available memory."""
 
-    def gate_item(
-        self, runtime: Runtime, *, env: EnvironmentConfig, model: ModelConfig, artifact_bytes: int
-    ) -> GateItem:
-        """:func:`~llm_platform.promotion.gate.local_capacity_item` on the runtime's report."""
-        return local_capacity_item(
-            runtime.capacity(),
-            artifact_bytes=artifact_bytes,
-            revisions=2 * serving_replicas(env.autoscaling),  # old + new replicas at once
-        )
+    target: ClassVar[TargetSpec] = LOCAL
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> LocalCapacityResource:
+        """Nothing to configure."""
+        return cls()
+
+    def options(self) -> TargetOptions:
+        """Nothing: the runtime reports this machine's memory."""
+        return TargetOptions()
 
 
 class KubernetesCapacityResource(CapacityResource):
@@ -53,20 +68,26 @@ class KubernetesCapacityResource(CapacityResource):
     cluster (else ``KUBECONFIG`` / ``~/.kube/config``). It needs ``list`` on nodes and pods.
     """
 
+    target: ClassVar[TargetSpec] = KUBERNETES
     kubeconfig: str | None = None
     #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` -> path: an environment's own cluster is the one read.
     kubeconfigs: dict[str, str] = {}
 
-    def gate_item(
-        self, runtime: Runtime, *, env: EnvironmentConfig, model: ModelConfig, artifact_bytes: int
-    ) -> GateItem:
-        """:func:`~llm_platform.targets.kubernetes.capacity_source.cluster_capacity_item` on a fresh
-        snapshot of ``env``'s cluster; an unreadable cluster fails the condition (the gate fails
-        closed)."""
-        kubeconfig = kubeconfig_for(env.environment, self.kubeconfigs, self.kubeconfig)
-        try:
-            with api_client(kubeconfig) as api:
-                snapshot = read_cluster(api)
-        except ClusterAccessError as exc:
-            return GateItem(name="capacity", ok=False, reason=f"cluster capacity unknown: {exc}")
-        return cluster_capacity_item(snapshot, env=env, resources=model.resources)
+    @classmethod
+    def for_settings(cls, settings: Settings) -> KubernetesCapacityResource:
+        """The per-environment kubeconfigs of the settings."""
+        return cls(kubeconfigs=settings.kubeconfigs)
+
+    def options(self) -> TargetOptions:
+        """The kubeconfigs to read each environment's cluster with."""
+        return TargetOptions(kubeconfig=self.kubeconfig, kubeconfigs=self.kubeconfigs)
+
+
+#: The capacity resource of each target, by target name.
+CAPACITY_RESOURCES: dict[str, type[CapacityResource]] = {
+    cls.target.name: cls for cls in (LocalCapacityResource, KubernetesCapacityResource)
+}
+if set(CAPACITY_RESOURCES) != set(TARGETS):
+    raise ImportError(
+        f"CAPACITY_RESOURCES covers {sorted(CAPACITY_RESOURCES)}, not {sorted(TARGETS)}"
+    )

@@ -1,27 +1,35 @@
-"""The serving runtime as a Dagster resource (local or Kubernetes target).
+"""The serving runtime as a Dagster resource, one per target.
 
 Assets and sensors depend on :class:`RuntimeResource` and the target-neutral
 :class:`llm_platform.targets.base.Runtime` it returns, so they never branch on the target; the
-composition root (``definitions.py``) picks the implementation.
+composition root (``definitions.py``) picks the resource of the configured target from
+:data:`RUNTIME_RESOURCES`. Each resource only holds its configuration: the runtime is built by
+its target's factory in :data:`llm_platform.targets.registry.TARGETS`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from llm_platform.gitops import GitRepo
+from llm_platform.settings import Settings
 from llm_platform.targets.artifacts import ArtifactCache
 from llm_platform.targets.base import Runtime
+from llm_platform.targets.local import target as local_target
 from llm_platform.targets.local.local import LocalRuntime
+from llm_platform.targets.options import TargetOptions
+from llm_platform.targets.registry import KUBERNETES, LOCAL, TARGETS, TargetSpec
 
 
 class RuntimeResource(dg.ConfigurableResource, ABC):
     """The serving target: its :class:`Runtime` (which also resolves artifacts by URI + digest)."""
 
+    #: The target this resource serves.
+    target: ClassVar[TargetSpec]
     #: The platform home (``LLM_PLATFORM_HOME``): local state such as verified artifact copies.
     home: str
 
@@ -42,6 +50,11 @@ class RuntimeResource(dg.ConfigurableResource, ABC):
         promotion locks live there)."""
         return Path(getattr(self, "home"))  # noqa: B009 - declared by each target's resource
 
+    @classmethod
+    @abstractmethod
+    def for_settings(cls, settings: Settings) -> RuntimeResource:
+        """The resource configured from the platform settings."""
+
 
 class LocalRuntimeResource(RuntimeResource):
     """Model-server processes behind per-environment gateways, state under ``home``.
@@ -52,9 +65,15 @@ class LocalRuntimeResource(RuntimeResource):
     ``home/artifact-cache/<model>/<digest>`` and serves it only when it hashes to the digest.
     """
 
+    target: ClassVar[TargetSpec] = LOCAL
     home: str
 
     _runtime: LocalRuntime | None = PrivateAttr(default=None)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> LocalRuntimeResource:
+        """State under the platform home."""
+        return cls(home=str(settings.home))
 
     def runtime(self) -> Runtime:
         """The runtime (created on first use, reused afterwards)."""
@@ -67,7 +86,7 @@ class LocalRuntimeResource(RuntimeResource):
     def local_runtime(self) -> LocalRuntime:
         """The concrete local runtime (for local-only helpers such as ``fault_file``)."""
         if self._runtime is None:
-            self._runtime = LocalRuntime(Path(self.home))
+            self._runtime = local_target.build_runtime(TargetOptions(home=Path(self.home)))
         return self._runtime
 
 
@@ -82,6 +101,7 @@ class KubernetesRuntimeResource(RuntimeResource):
     verified copy under ``home``.
     """
 
+    target: ClassVar[TargetSpec] = KUBERNETES
     home: str
     models_repo: str
     models_branch: str = "main"
@@ -93,43 +113,42 @@ class KubernetesRuntimeResource(RuntimeResource):
 
     _runtime: Runtime | None = PrivateAttr(default=None)
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> KubernetesRuntimeResource:
+        """The settings' models repo and per-environment kubeconfigs."""
+        return cls(
+            home=str(settings.home),
+            models_repo=settings.models_repo,
+            models_branch=settings.models_branch,
+            git_cache_dir=str(settings.home / "git-cache"),
+            kubeconfigs=settings.kubeconfigs,
+        )
+
     def runtime(self) -> Runtime:
-        """The runtime (its API client is configured on first use)."""
+        """The runtime (its API clients are configured on first use)."""
         if self._runtime is None:
-            from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
-            from llm_platform.targets.kubernetes.api import ClusterAccessError, api_client
-            from llm_platform.targets.kubernetes.apply import Cluster
-            from llm_platform.targets.kubernetes.context import GitPlacements
-            from llm_platform.targets.kubernetes.runtime import KubernetesRuntime
-
-            repo = GitRepo(
-                self.models_repo,
-                branch=self.models_branch,
-                cache_dir=Path(self.git_cache_dir) if self.git_cache_dir else None,
+            self._runtime = self.target.build_runtime(
+                TargetOptions(
+                    home=Path(self.home),
+                    models_repo=self.models_repo,
+                    models_branch=self.models_branch,
+                    git_cache_dir=Path(self.git_cache_dir) if self.git_cache_dir else None,
+                    kubeconfigs=self.kubeconfigs,
+                    field_manager=self.field_manager,
+                )
             )
-            env_clusters = {
-                env: Cluster(api_client(path), field_manager=self.field_manager)
-                for env, path in self._env_kubeconfigs().items()
-            }
-            try:
-                cluster = Cluster(api_client(), field_manager=self.field_manager)
-            except ClusterAccessError:
-                # Every environment has a cluster of its own: no default one is needed.
-                if set(env_clusters) != set(PIPELINE_ENVIRONMENTS):
-                    raise
-                cluster = env_clusters[PIPELINE_ENVIRONMENTS[-1]]
-            placements = GitPlacements(repo)
-            self._runtime = KubernetesRuntime(cluster, placements, env_clusters=env_clusters)
         return self._runtime
-
-    def _env_kubeconfigs(self) -> dict[str, str]:
-        """Environment name -> kubeconfig, for the pipeline's environments that have one."""
-        from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
-        from llm_platform.settings import kubeconfig_for
-
-        found = {env: kubeconfig_for(env, self.kubeconfigs) for env in PIPELINE_ENVIRONMENTS}
-        return {env: path for env, path in found.items() if path}
 
     def local_artifact(self, model: str, uri: str, digest: str) -> Path:
         """A verified copy under ``home/artifact-cache`` (the cluster fetches its own)."""
         return ArtifactCache(Path(self.home) / "artifact-cache").resolve(model, uri, digest)
+
+
+#: The runtime resource of each target, by target name.
+RUNTIME_RESOURCES: dict[str, type[RuntimeResource]] = {
+    cls.target.name: cls for cls in (LocalRuntimeResource, KubernetesRuntimeResource)
+}
+if set(RUNTIME_RESOURCES) != set(TARGETS):
+    raise ImportError(
+        f"RUNTIME_RESOURCES covers {sorted(RUNTIME_RESOURCES)}, not {sorted(TARGETS)}"
+    )

@@ -33,12 +33,13 @@ from llm_platform.config import (
     load_model_config,
     model_config_path,
 )
-from llm_platform.config.applicability import KUBERNETES
 from llm_platform.promotion.ledger import Ledger
 from llm_platform.registry.uri import open_store
 from llm_platform.settings import Settings
 from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate, profile_for_engine
 from llm_platform.slo.endpoint import connect, resolve_prometheus_url
+from llm_platform.targets.options import TargetOptions
+from llm_platform.targets.registry import target_spec
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 #: ``--revision`` value that judges every revision's series together.
@@ -172,15 +173,16 @@ def check(
         raise fail(f"promotion ledger: {exc}") from exc
     if revision == ALL_REVISIONS:
         revision = None
-    on_cluster = settings.target == KUBERNETES
-    discover = None
-    if on_cluster:
-        # Imported here: only the kubernetes target needs the Kubernetes client.
-        from llm_platform.settings import environment_kubeconfigs, kubeconfig_for
-        from llm_platform.slo.cluster_prometheus import cluster_discovery
-
-        kubeconfig = kubeconfig_for(env_cfg.environment, environment_kubeconfigs())
-        discover = cluster_discovery(env_cfg.monitoring.prometheus_namespace, kubeconfig=kubeconfig)
+    discovery = target_spec(settings.target).discover_prometheus
+    discover = (
+        None
+        if discovery is None
+        else discovery(
+            env_cfg.monitoring.prometheus_namespace,
+            env_cfg.environment,
+            TargetOptions(kubeconfigs=settings.kubeconfigs),
+        )
+    )
     try:
         url = resolve_prometheus_url(prometheus, discover=discover)
         with connect(url, timeout=30.0) as client:

@@ -1,30 +1,40 @@
 """Which environment keys take effect on which target: no key is silently dropped.
 
-On the local target every key of ``config/<env>.yaml`` either changes what runs (strategy,
+On every target each key of ``config/<env>.yaml`` either changes what runs (strategy,
 surge/unavailable, canary percentage, ``autoscaling.min_replicas``/``enabled``, SLOs,
-approvals) or is listed here as applying on the Kubernetes target only. The rollout keys that
-``config/staging.yaml`` sets apply to production only (staging replaces its revision in one
-step). ``llm-platform validate`` and the ``model_config`` asset report them with their values.
+approvals) or is one the target declares it cannot honour
+(:data:`llm_platform.common.target_names.IGNORED_KEYS`), listed here with the targets where it
+does apply. The rollout keys that ``config/staging.yaml`` sets apply to production only
+(staging replaces its revision in one step). ``llm-platform validate`` and the
+``model_config`` asset report them with their values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, Field
 
+from llm_platform.common.target_names import IGNORED_KEYS
 from llm_platform.config.environment import Autoscaling, EnvironmentConfig
 from llm_platform.config.environments import PRODUCTION, STAGING
 
-KUBERNETES = "kubernetes"
 
-#: Keys the local runtime cannot honour (no node selector, no cgroup limits, no Prometheus
-#: namespace, no autoscaler), with why.
-CLUSTER_ONLY_KEYS: dict[str, str] = {
-    "cluster.gpu_node_selector": "local processes are not scheduled onto nodes",
-    "resources.default_limits": "local processes run without resource limits",
-    "monitoring.prometheus_namespace": "the embedded Prometheus has no namespace",
-    "autoscaling.max_replicas": "the local runtime does not autoscale; it runs min_replicas",
-    "kubernetes.workload": "local models run as processes, not Kubernetes workloads",
-}
+def _ignored_keys() -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for ignored in IGNORED_KEYS.values():
+        for key, reason in ignored.items():
+            keys.setdefault(key, reason)
+    return keys
+
+
+#: Keys some target cannot honour (today: the local target, which has no cluster), with why.
+CLUSTER_ONLY_KEYS: dict[str, str] = _ignored_keys()
+
+
+def _honoured_on(key: str) -> str:
+    """The targets that honour ``key``, e.g. ``kubernetes``."""
+    return " / ".join(name for name, ignored in IGNORED_KEYS.items() if key not in ignored)
 
 
 #: Keys of ``config/staging.yaml`` that only a promotion uses: staging replaces its revision
@@ -46,7 +56,8 @@ class KeyApplicability(BaseModel):
     env: str
     key: str
     value: object
-    applies_on: str = KUBERNETES
+    #: The targets where the key takes effect, or ``production`` for a production-only key.
+    applies_on: str
     reason: str = Field(description="why it does not take effect")
 
     def __str__(self) -> str:
@@ -58,7 +69,11 @@ class KeyApplicability(BaseModel):
 
 
 def _settings(
-    config: EnvironmentConfig, keys: dict[str, str], applies_on: str, *, only_set: bool = False
+    config: EnvironmentConfig,
+    keys: dict[str, str],
+    applies_on: Callable[[str], str],
+    *,
+    only_set: bool = False,
 ) -> list[KeyApplicability]:
     data = config.model_dump(mode="json", exclude_unset=only_set)
     out = []
@@ -70,7 +85,11 @@ def _settings(
             continue
         out.append(
             KeyApplicability(
-                env=config.environment, key=key, value=value, applies_on=applies_on, reason=reason
+                env=config.environment,
+                key=key,
+                value=value,
+                applies_on=applies_on(key),
+                reason=reason,
             )
         )
     return out
@@ -79,9 +98,9 @@ def _settings(
 def cluster_only_settings(config: EnvironmentConfig) -> list[KeyApplicability]:
     """Every cluster-only key of ``config`` with its (possibly default) value; for staging,
     also the production-only keys it sets (:data:`PRODUCTION_ONLY_KEYS`)."""
-    out = _settings(config, CLUSTER_ONLY_KEYS, KUBERNETES)
+    out = _settings(config, CLUSTER_ONLY_KEYS, _honoured_on)
     if config.environment == STAGING:
-        out += _settings(config, PRODUCTION_ONLY_KEYS, PRODUCTION, only_set=True)
+        out += _settings(config, PRODUCTION_ONLY_KEYS, lambda _: PRODUCTION, only_set=True)
     return out
 
 

@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from llm_platform.common.dns_label import check_dns_label
 from llm_platform.common.durations import check_duration, duration_seconds
-from llm_platform.common.strategy_names import Strategy
+from llm_platform.common.strategy_names import STRATEGY_SPECS, Strategy
 from llm_platform.config.schema import (
     STRICT,
     IntOrPercent,
@@ -144,7 +144,9 @@ class CanaryAnalysisSettings(BaseModel):
 Workload = Literal["kserve", "deployment"]
 #: Strategies a plain Deployment + Service can carry: its Service selects one color at a time,
 #: so only whole switches (blue-green) are expressible; traffic splits need KServe.
-DEPLOYMENT_WORKLOAD_STRATEGIES: frozenset[str] = frozenset({"blue-green"})
+DEPLOYMENT_WORKLOAD_STRATEGIES: frozenset[str] = frozenset(
+    name for name, spec in STRATEGY_SPECS.items() if spec.traffic == "switch"
+)
 
 
 class KubernetesSettings(BaseModel):

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from llm_platform.targets.base import CapacityReport
-from llm_platform.targets.local.replicas import LOCAL_SERVER_OVERHEAD_BYTES, MIB
+from llm_platform.common.gate_item import GateItem
 
 
 class CheckEvidence(BaseModel):
@@ -20,14 +19,6 @@ class CheckEvidence(BaseModel):
     passed: bool
     current: bool  # judged the latest staging materialization (not a stale one)
     description: str | None = None
-
-
-class GateItem(BaseModel):
-    """One condition of the gate."""
-
-    name: str
-    ok: bool
-    reason: str
 
 
 class GateDecision(BaseModel):
@@ -65,21 +56,3 @@ def checks_item(evidence: list[CheckEvidence], *, digest: str) -> GateItem:
     return GateItem(
         name="staging checks", ok=True, reason=f"{names} passed for digest {digest[:12]}"
     )
-
-
-def local_capacity_item(
-    report: CapacityReport, *, artifact_bytes: int, revisions: int = 2
-) -> GateItem:
-    """Can this machine run ``revisions`` servers of the artifact side by side (blue-green)?
-
-    The configured GPU and memory requests describe a cluster node; the local runtime cannot
-    reserve them, so it checks what its own servers really need against available memory.
-    """
-    need = revisions * (LOCAL_SERVER_OVERHEAD_BYTES + 2 * artifact_bytes)
-    avail = report.memory_available_bytes
-    detail = (
-        f"need {need / MIB:.0f} MiB for {revisions} local servers, "
-        f"{avail / MIB:.0f} MiB available; GPUs "
-        + ("enforced" if report.gpus_enforced else "not enforced locally")
-    )
-    return GateItem(name="capacity", ok=avail >= need, reason=detail)

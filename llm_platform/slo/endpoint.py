@@ -58,7 +58,7 @@ def resolve_prometheus_url(
             else ``./.llm-platform``).
         environ: Environment variables (default: ``os.environ``).
         discover: On a cluster target, finds the in-cluster Prometheus (used instead of the
-            embedded stack, e.g. :func:`llm_platform.slo.cluster_prometheus
+            embedded stack, e.g. :func:`llm_platform.targets.kubernetes.prometheus
             .discover_prometheus_url`); it raises :class:`PrometheusNotConfigured` when it
             finds none.
 

@@ -2,6 +2,8 @@
 
 ``base`` defines :class:`Runtime` and its models; ``local`` runs deployments as processes on this
 machine; ``kubernetes`` renders and applies KServe manifests through the official client.
+``registry`` is the table of targets (:class:`~llm_platform.targets.registry.TargetSpec`): what
+each one does differently, read by every place that varies by target.
 """
 
 from llm_platform.targets.base import (

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from llm_platform.common.gate_item import GateItem
 from llm_platform.config import ConfigError, parse_model_config
 from llm_platform.endpoint_tests.models import SuiteReport, TestResult
-from llm_platform.promotion.gate import GateDecision, GateItem
+from llm_platform.promotion.gate import GateDecision
 from llm_platform.promotion.rollout import RolloutResult
 from llm_platform.reporting.commit_status import (
     MAX_DESCRIPTION,

@@ -102,7 +102,7 @@ def test_the_embedded_config_loads_the_rule_files_and_the_cluster_gets_none(
     assert config["rule_files"] == [str(paths.rules / "*.rules.yml")]
     assert rule_file(tmp_path, "production").match(config["rule_files"][0])
     repo = _write_repo(tmp_path / "repo", strict_error_rate=0.001)
-    in_cluster = PrometheusResource(in_cluster=True, home=str(tmp_path / "h"))
+    in_cluster = PrometheusResource(target="kubernetes", home=str(tmp_path / "h"))
     assert in_cluster.install_rules(_rules(repo)) is None  # PrometheusRule objects instead
     embedded = PrometheusResource(home=str(tmp_path / "h"))
     done = embedded.install_rules(_rules(repo))

@@ -1,4 +1,4 @@
-"""A connection to the Kubernetes API through the official client, and its read errors as data.
+"""A connection to the Kubernetes API through the official client, and its one error type.
 
 Inside a pod the service account's in-cluster config is used; elsewhere a kubeconfig (the
 given path, else ``KUBECONFIG`` / ``~/.kube/config`` as ``kubectl`` reads them).
@@ -16,26 +16,53 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
-from llm_platform.common.errors import PlatformError
+from llm_platform.targets.base import RuntimeErrorBase
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 #: Items per list request: large clusters are read in pages rather than one huge response.
 PAGE_SIZE = 500
 
 
-class ClusterAccessError(PlatformError):
-    """The cluster could not be read; ``status`` is the HTTP status (0: no answer at all)."""
+class KubernetesApiError(RuntimeErrorBase):
+    """The Kubernetes API could not be used: no usable configuration, no answer, or a request
+    refused or failed (after retries).
 
-    def __init__(self, message: str, *, status: int = 0) -> None:
-        self.status = status
+    ``status`` is the HTTP status (0: no answer at all); ``verb`` and ``what`` name the request
+    when there was one.
+    """
+
+    def __init__(self, message: str, *, status: int = 0, verb: str = "", what: str = "") -> None:
+        self.status, self.verb, self.what = status, verb, what
         super().__init__(message)
+
+    @classmethod
+    def refused(cls, verb: str, what: str, status: int | None, reason: str) -> KubernetesApiError:
+        """The API server answered ``verb what`` with an error ``status``."""
+        return cls(
+            f"{verb} {what}: HTTP {status}: {reason}", status=status or 0, verb=verb, what=what
+        )
+
+
+class RbacDenied(KubernetesApiError):
+    """403: the platform's service account lacks a permission; names the verb and resource."""
+
+    def __init__(self, verb: str, resource: str, namespace: str | None, reason: str) -> None:
+        self.resource, self.namespace = resource, namespace
+        where = f"in namespace {namespace}" if namespace else "cluster-wide"
+        super().__init__(
+            f"RBAC: the platform may not {verb} {resource} {where} (HTTP 403: {reason}); "
+            f"grant '{verb}' on '{resource}' to its service account's Role",
+            status=403,
+            verb=verb,
+            what=resource,
+        )
 
 
 def api_client(kubeconfig: str | None = None, *, context: str | None = None) -> client.ApiClient:
     """A client for the cluster: in-cluster when running in a pod and no kubeconfig is given.
 
     Raises:
-        ClusterAccessError: No usable in-cluster config or kubeconfig.
+        KubernetesApiError: No usable in-cluster config or kubeconfig.
     """
     try:
         if kubeconfig is None and context is None and os.environ.get(_IN_CLUSTER_ENV):
@@ -51,7 +78,7 @@ def api_client(kubeconfig: str | None = None, *, context: str | None = None) -> 
             )
     except (ConfigException, OSError) as exc:
         where = kubeconfig or "KUBECONFIG / ~/.kube/config"
-        raise ClusterAccessError(f"no Kubernetes configuration usable from {where}: {exc}") from exc
+        raise KubernetesApiError(f"no Kubernetes configuration usable from {where}: {exc}") from exc
     return client.ApiClient(configuration)
 
 
@@ -62,7 +89,7 @@ def list_all(call: Callable[..., Any], what: str, **kwargs: Any) -> list[dict[st
     the selectors read, with no client-side model conversion in between.
 
     Raises:
-        ClusterAccessError: The API refused or did not answer; the message names ``what``.
+        KubernetesApiError: The API refused or did not answer; the message names ``what``.
     """
     items: list[dict[str, Any]] = []
     token: str | None = None
@@ -75,11 +102,11 @@ def list_all(call: Callable[..., Any], what: str, **kwargs: Any) -> list[dict[st
             body = json.loads(response.data)
         except ApiException as exc:
             hint = " (RBAC: the service account lacks this permission)" if exc.status == 403 else ""
-            raise ClusterAccessError(
+            raise KubernetesApiError(
                 f"cannot list {what}: HTTP {exc.status} {exc.reason}{hint}", status=exc.status or 0
             ) from exc
         except (HTTPError, OSError, ValueError) as exc:  # refused, timed out, not JSON
-            raise ClusterAccessError(f"cannot list {what}: {exc}") from exc
+            raise KubernetesApiError(f"cannot list {what}: {exc}") from exc
         items.extend(body.get("items") or [])
         token = (body.get("metadata") or {}).get("continue") or None
         if not token:

@@ -17,7 +17,7 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from llm_platform.targets.base import RuntimeErrorBase
+from llm_platform.targets.kubernetes.api import KubernetesApiError, RbacDenied
 from llm_platform.targets.kubernetes.names import MANAGER
 
 log = logging.getLogger(__name__)
@@ -35,28 +35,6 @@ PLURALS: dict[str, str] = {
 }
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
-
-
-class KubernetesApiError(RuntimeErrorBase):
-    """The API server refused or failed a request (after retries); names verb and object."""
-
-    def __init__(self, verb: str, what: str, status: int | None, reason: str) -> None:
-        self.verb, self.what, self.status = verb, what, status
-        super().__init__(f"{verb} {what}: HTTP {status}: {reason}")
-
-
-class RbacDenied(KubernetesApiError):
-    """403: the platform's service account lacks a permission; names the verb and resource."""
-
-    def __init__(self, verb: str, resource: str, namespace: str | None, reason: str) -> None:
-        self.resource, self.namespace = resource, namespace
-        where = f"in namespace {namespace}" if namespace else "cluster-wide"
-        RuntimeErrorBase.__init__(
-            self,
-            f"RBAC: the platform may not {verb} {resource} {where} (HTTP 403: {reason}); "
-            f"grant '{verb}' on '{resource}' to its service account's Role",
-        )
-        self.verb, self.what, self.status = verb, resource, 403
 
 
 def api_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
@@ -143,7 +121,7 @@ class Cluster:
                         verb, resource_name(api_version, kind), namespace, _reason(exc)
                     ) from exc
                 if exc.status not in RETRY_STATUSES or attempt == self.attempts:
-                    raise KubernetesApiError(verb, what, exc.status, _reason(exc)) from exc
+                    raise KubernetesApiError.refused(verb, what, exc.status, _reason(exc)) from exc
                 log.warning(
                     "%s %s: HTTP %s, retry %d in %.2fs", verb, what, exc.status, attempt, delay
                 )
@@ -263,7 +241,7 @@ class Cluster:
                 raise RbacDenied(
                     "watch", resource_name(api_version, kind), namespace, _reason(exc)
                 ) from exc
-            raise KubernetesApiError("watch", kind, exc.status, _reason(exc)) from exc
+            raise KubernetesApiError.refused("watch", kind, exc.status, _reason(exc)) from exc
         buffer = b""
         try:
             for chunk in response.stream(4096, decode_content=True):

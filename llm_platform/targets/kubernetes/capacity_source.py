@@ -15,10 +15,11 @@ from typing import Any
 from kubernetes import client
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.common.gate_item import GateItem
+from llm_platform.common.strategy_names import STRATEGY_SPECS
 from llm_platform.config.applicability import serving_replicas
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.schema import Resources
-from llm_platform.promotion.gate import GateItem
 from llm_platform.targets.kubernetes.api import list_all
 from llm_platform.targets.kubernetes.capacity import GPU, CapacityVerdict, check_fit
 from llm_platform.targets.kubernetes.pod_resources import (
@@ -46,7 +47,7 @@ def read_cluster(api: client.ApiClient) -> ClusterSnapshot:
     """All nodes and all live pods of every namespace.
 
     Raises:
-        ClusterAccessError: The API refused (e.g. RBAC 403) or did not answer.
+        KubernetesApiError: The API refused (e.g. RBAC 403) or did not answer.
     """
     core = client.CoreV1Api(api)
     nodes = list_all(core.list_node, "nodes")
@@ -55,19 +56,10 @@ def read_cluster(api: client.ApiClient) -> ClusterSnapshot:
 
 
 def replicas_to_place(env: EnvironmentConfig) -> int:
-    """New replicas that run next to the old revision at the peak of a rollout.
-
-    Blue-green, canary and shadow start a whole new replica set before the old one goes; a rolling
-    update adds ``max_surge`` replicas at a time (a percentage of the replicas, rounded up),
-    at least one.
-    """
-    replicas = serving_replicas(env.autoscaling)
-    if env.deployment.strategy != "rolling-update":
-        return replicas
-    surge = env.deployment.max_surge
-    if isinstance(surge, str):  # "25%": the schema only admits digits followed by %
-        surge = math.ceil(replicas * int(surge.rstrip("%")) / 100)
-    return max(1, min(replicas, surge))
+    """New replicas that run next to the old revision at the peak of a rollout (the strategy's
+    :meth:`~llm_platform.common.strategy_names.StrategySpec.peak_new_replicas`)."""
+    strategy = STRATEGY_SPECS[env.deployment.strategy]
+    return strategy.peak_new_replicas(serving_replicas(env.autoscaling), env.deployment.max_surge)
 
 
 def _amount(resource: str, value: Decimal) -> str:

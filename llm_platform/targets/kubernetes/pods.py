@@ -6,9 +6,9 @@ from typing import Any
 
 from llm_platform.serving.engines import ContainerSettings, ContainerSpec, get_engine
 from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR
-from llm_platform.slo.cluster_prometheus import scrape_annotations
 from llm_platform.targets.base import RevisionSpec
 from llm_platform.targets.kubernetes.placement import Placement
+from llm_platform.targets.kubernetes.prometheus import scrape_annotations
 from llm_platform.targets.kubernetes.sidecar import (
     GATEWAY_METRICS_PATH,
     GATEWAY_PORT,

@@ -25,7 +25,8 @@ from llm_platform.targets.base import (
     Runtime,
 )
 from llm_platform.targets.kubernetes import names
-from llm_platform.targets.kubernetes.apply import Cluster, KubernetesApiError
+from llm_platform.targets.kubernetes.api import KubernetesApiError
+from llm_platform.targets.kubernetes.apply import Cluster
 from llm_platform.targets.kubernetes.context import PlacementSource, artifact_lineage
 from llm_platform.targets.kubernetes.kserve import ISVC_API_VERSION, kserve_runtime
 from llm_platform.targets.kubernetes.observe import (

@@ -2,5 +2,6 @@
 
 Desired state on disk (``state``), reconciled by ``controller``; replicas behind a gateway per
 environment (``routing``, ``replicas``, ``supervision``); the embedded stack (Prometheus, gateways,
-controller) behind ``llm-platform stack up|down|status`` (``stack``).
+controller) behind ``llm-platform stack up|down|status`` (``stack``); ``target`` holds the
+factories of the target's registry entry.
 """

@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.schema import ModelConfig, Resources
-from llm_platform.targets.kubernetes.api import ClusterAccessError, api_client, list_all
+from llm_platform.targets.kubernetes.api import KubernetesApiError, api_client, list_all
 from llm_platform.targets.kubernetes.capacity_source import (
     cluster_capacity_item,
     read_cluster,
@@ -221,7 +221,7 @@ def test_list_all_reads_every_page(monkeypatch):
 
 
 def test_forbidden_is_an_rbac_error_with_its_status():
-    with pytest.raises(ClusterAccessError, match="cannot list nodes: HTTP 403 .*RBAC") as err:
+    with pytest.raises(KubernetesApiError, match="cannot list nodes: HTTP 403 .*RBAC") as err:
         list_all(PagedList([], fail_with=403), "nodes")
     assert err.value.status == 403
 
@@ -250,7 +250,7 @@ def test_resource_reads_the_cluster_and_fails_closed_when_it_cannot(core, kubeco
 
 
 def test_missing_kubeconfig_is_a_clear_error(tmp_path):
-    with pytest.raises(ClusterAccessError, match="no Kubernetes configuration usable from"):
+    with pytest.raises(KubernetesApiError, match="no Kubernetes configuration usable from"):
         api_client(str(tmp_path / "absent"))
 
 

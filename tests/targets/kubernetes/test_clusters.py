@@ -12,8 +12,9 @@ from kubernetes import client
 from definitions import capacity_for, runtime_for
 from llm_platform.common.errors import ConfigurationError
 from llm_platform.config import parse_environment_config, parse_model_config
-from llm_platform.settings import Settings, kubeconfig_env_var
+from llm_platform.settings import Settings
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec
+from llm_platform.targets.kubernetes.kubeconfigs import kubeconfig_env_var
 from tests.helpers.k8s_fixtures import register_gguf
 from tests.helpers.kmock_fixtures import kube_server
 from tests.helpers.kube_emulator_fixtures import CORE_KINDS, node

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from llm_platform.slo.cluster_prometheus import (
+from llm_platform.slo.endpoint import PrometheusNotConfigured, resolve_prometheus_url
+from llm_platform.targets.kubernetes.api import api_client
+from llm_platform.targets.kubernetes.prometheus import (
     PrometheusDiscoveryError,
     discover_prometheus_url,
     scrape_annotations,
 )
-from llm_platform.slo.endpoint import PrometheusNotConfigured, resolve_prometheus_url
-from llm_platform.targets.kubernetes.api import api_client
 from resources.prometheus import PrometheusResource
 from tests.helpers.config_fixtures import env_dict, model_dict, to_yaml
 from tests.helpers.kube_emulator_fixtures import EmulatedCluster
@@ -105,7 +105,9 @@ def test_resolution_order_env_url_wins_then_the_cluster(core, kubeconfig, tmp_pa
             discover=lambda: discover_prometheus_url(api, "monitoring"),
         )
         assert explicit == "http://given:9090"
-    resource = PrometheusResource(in_cluster=True, kubeconfig=str(kubeconfig), home=str(tmp_path))
+    resource = PrometheusResource(
+        target="kubernetes", kubeconfig=str(kubeconfig), home=str(tmp_path)
+    )
     assert resource.resolved_url(monitoring_namespace="monitoring") == found
     with pytest.raises(PrometheusNotConfigured, match="namespace elsewhere"):
         resource.resolved_url(monitoring_namespace="elsewhere")
@@ -119,7 +121,7 @@ def test_an_unreachable_cluster_is_not_configured_not_a_guess(tmp_path):
     dead = EmulatedCluster()
     config = dead.write_kubeconfig(tmp_path / "dead")
     dead.stop()
-    resource = PrometheusResource(in_cluster=True, kubeconfig=str(config), home=str(tmp_path))
+    resource = PrometheusResource(target="kubernetes", kubeconfig=str(config), home=str(tmp_path))
     with pytest.raises(
         PrometheusDiscoveryError, match="cannot list services in namespace monitoring"
     ):

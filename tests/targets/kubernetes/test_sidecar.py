@@ -13,9 +13,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.serving.metrics import REQUESTS_FAILED_TOTAL
-from llm_platform.slo.cluster_prometheus import scrape_annotations
 from llm_platform.targets.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
 from llm_platform.targets.kubernetes.pods import CONTAINER_NAME
+from llm_platform.targets.kubernetes.prometheus import scrape_annotations
 from llm_platform.targets.kubernetes.render import render
 from llm_platform.targets.kubernetes.sidecar import (
     GATEWAY_PORT,

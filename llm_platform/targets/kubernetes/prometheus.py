@@ -16,7 +16,7 @@ from kubernetes import client
 
 from llm_platform.settings import PROMETHEUS_URL_ENV
 from llm_platform.slo.endpoint import PrometheusNotConfigured
-from llm_platform.targets.kubernetes.api import ClusterAccessError, api_client, list_all
+from llm_platform.targets.kubernetes.api import KubernetesApiError, api_client, list_all
 
 #: The label a Prometheus Service carries (the Prometheus community chart and the operator's
 #: ``prometheus-operated`` Service both set it).
@@ -84,7 +84,7 @@ def discover_prometheus_url(api: client.ApiClient, namespace: str) -> str:
             f"services in namespace {namespace}",
             namespace=namespace,
         )
-    except ClusterAccessError as exc:
+    except KubernetesApiError as exc:
         raise PrometheusDiscoveryError(
             f"{PROMETHEUS_URL_ENV} is not set and the in-cluster Prometheus cannot be looked "
             f"up: {exc}"
@@ -116,7 +116,7 @@ def cluster_discovery(namespace: str, *, kubeconfig: str | None = None) -> Calla
     def discover() -> str:
         try:
             api = api_client(kubeconfig)
-        except ClusterAccessError as exc:
+        except KubernetesApiError as exc:
             raise PrometheusDiscoveryError(
                 f"{PROMETHEUS_URL_ENV} is not set and the cluster cannot be reached: {exc}"
             ) from exc
