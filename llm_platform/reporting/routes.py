@@ -1,17 +1,18 @@
-"""Where a notification goes: its environment's Slack webhook, else the global one, else the log.
+"""Where a notification goes: its environment's webhook, else the global one, else the log.
 
-A Slack incoming-webhook URL is a secret: whoever holds it can post to the channel. The models
-repo is reviewed and read by many people, so ``monitoring.alert_manager_webhook`` in
+A webhook URL (Slack's incoming webhook, or any channel's in
+``llm_platform/reporting/channels/``) is a secret: whoever holds it can post to the channel. The
+models repo is reviewed and read by many people, so ``monitoring.alert_manager_webhook`` in
 ``config/<env>.yaml`` never carries the URL. It *names an environment variable* of the Dagster
 deployment (``SLACK_WEBHOOK_<NAME>``, e.g. ``SLACK_WEBHOOK_PRODUCTION``) that holds the URL. The
 operator sets that variable; the composition root hands each such variable to the notifier as a
 ``dg.EnvVar`` (the UI shows names, never values). A URL in that key is a validation error.
 
-The prefix also bounds what a models-repo change can reach: it can choose among the operator's
-Slack webhooks, never make the platform read an unrelated variable such as ``KFP_TOKEN``.
+The channels' prefixes also bound what a models-repo change can reach: it can choose among the
+operator's webhooks, never make the platform read an unrelated variable such as ``KFP_TOKEN``.
 
-This module is a leaf (no imports from the rest of the package) so that the config schema, the
-settings and the notifier can all share its names.
+This module depends only on the channel registry, so that the config schema, the settings and
+the notifier can all share its names.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-#: The global webhook (every environment without its own, and failures before any environment).
-GLOBAL_WEBHOOK_ENV = "SLACK_WEBHOOK_URL"
-#: Every variable an environment config may name starts with this.
-WEBHOOK_ENV_PREFIX = "SLACK_WEBHOOK_"
-_WEBHOOK_ENV_NAME = re.compile(rf"^{WEBHOOK_ENV_PREFIX}[A-Z0-9_]+$")
+from llm_platform.reporting.channels import LOG, channel_of, webhook_channels
+from llm_platform.reporting.channels.slack import CHANNEL as SLACK
+
+#: The global webhook of the first webhook channel (every environment without its own, and
+#: failures before any environment); the composition root wires it by name.
+GLOBAL_WEBHOOK_ENV = webhook_channels()[0][1].global_env
+_PREFIXES = [hooks.prefix for _, hooks in webhook_channels()]
+_WEBHOOK_ENV_NAME = re.compile(rf"^(?:{'|'.join(map(re.escape, _PREFIXES))})[A-Z0-9_]+$")
 
 #: The destination label when nothing is configured: messages are only logged.
-LOG_ONLY = "log"
+LOG_ONLY = LOG.name
 
 
 def check_webhook_env_name(value: str) -> str:
@@ -41,9 +45,10 @@ def check_webhook_env_name(value: str) -> str:
     if _WEBHOOK_ENV_NAME.match(value):
         return value
     what = "a URL" if "://" in value or value.startswith(("http", "hooks.")) else "not a name"
+    names = " or ".join(f"{prefix}<NAME>" for prefix in _PREFIXES)
     raise ValueError(
         f"must name an environment variable that holds the webhook URL, "
-        f"{WEBHOOK_ENV_PREFIX}<NAME> in uppercase (e.g. {WEBHOOK_ENV_PREFIX}PRODUCTION); got "
+        f"{names} in uppercase (e.g. {_PREFIXES[0]}PRODUCTION); got "
         f"{what} (value not shown: a webhook URL committed to git is a leaked secret)"
     )
 
@@ -59,7 +64,8 @@ class Route:
 
     Attributes:
         destination: The environment variable whose webhook receives it (``SLACK_WEBHOOK_…``),
-            or ``"log"`` when no webhook is configured. Safe to log: a name, never a URL.
+            or ``"log"`` when no webhook is configured. Safe to log: a name, never a URL. Its
+            prefix names the channel.
         problem: Why the environment's own webhook was not used although it names one (the
             variable is not set in the deployment), else ``None``.
     """
@@ -68,9 +74,15 @@ class Route:
     problem: str | None = None
 
     @property
+    def channel(self) -> str:
+        """The name of the channel that carries the message (``log``, ``slack``...)."""
+        spec = channel_of(self.destination)
+        return spec.name if spec is not None else LOG_ONLY
+
+    @property
     def is_slack(self) -> bool:
-        """Whether the message is posted to a webhook (else only logged)."""
-        return self.destination != LOG_ONLY
+        """Whether the message is posted to Slack."""
+        return self.channel == SLACK.name
 
 
 def choose_route(
@@ -79,7 +91,8 @@ def choose_route(
     available: Collection[str],
     environment: str | None = None,
 ) -> Route:
-    """The environment's webhook when it names one that is set, else the global one, else the log.
+    """The environment's webhook when it names one that is set, else a global one (the first
+    channel's that is set), else the log.
 
     Args:
         env_webhook: ``monitoring.alert_manager_webhook`` of the environment (a variable name),
@@ -91,7 +104,8 @@ def choose_route(
         The route. When ``env_webhook`` names a variable that is not set, the message falls back
         to the global webhook (or the log) and ``problem`` says so, so a typo never drops alerts.
     """
-    fallback = GLOBAL_WEBHOOK_ENV if GLOBAL_WEBHOOK_ENV in available else LOG_ONLY
+    globals_set = [h.global_env for _, h in webhook_channels() if h.global_env in available]
+    fallback = globals_set[0] if globals_set else LOG_ONLY
     if env_webhook is None:
         return Route(fallback)
     if env_webhook in available:
