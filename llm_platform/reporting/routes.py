@@ -23,12 +23,14 @@ from dataclasses import dataclass
 
 from llm_platform.reporting.channels import LOG, channel_of, webhook_channels
 from llm_platform.reporting.channels.slack import CHANNEL as SLACK
+from llm_platform.reporting.channels.slack import WEBHOOKS as SLACK_WEBHOOKS
 
-#: The global webhook of the first webhook channel (every environment without its own, and
-#: failures before any environment); the composition root wires it by name.
-GLOBAL_WEBHOOK_ENV = webhook_channels()[0][1].global_env
-_PREFIXES = [hooks.prefix for _, hooks in webhook_channels()]
-_WEBHOOK_ENV_NAME = re.compile(rf"^(?:{'|'.join(map(re.escape, _PREFIXES))})[A-Z0-9_]+$")
+#: Slack's global webhook (every environment without its own, and failures before any
+#: environment): the composition root wires it as the notifier's ``slack_webhook_url``. Another
+#: channel's global variable is wired like a per-environment one, and routing prefers the
+#: global webhooks in the order of the channel table.
+GLOBAL_WEBHOOK_ENV = SLACK_WEBHOOKS.global_env
+_NAME_TAIL = re.compile(r"[A-Z0-9_]+$")
 
 #: The destination label when nothing is configured: messages are only logged.
 LOG_ONLY = LOG.name
@@ -40,22 +42,32 @@ def check_webhook_env_name(value: str) -> str:
     The error message never repeats the value (it may be a pasted webhook URL).
 
     Raises:
-        ValueError: ``value`` is not ``SLACK_WEBHOOK_<NAME>`` (uppercase letters, digits, ``_``).
+        ValueError: ``value`` is not ``SLACK_WEBHOOK_<NAME>`` (or another channel's prefix, then
+            uppercase letters, digits, ``_``).
     """
-    if _WEBHOOK_ENV_NAME.match(value):
+    if is_webhook_env_name(value):
         return value
     what = "a URL" if "://" in value or value.startswith(("http", "hooks.")) else "not a name"
-    names = " or ".join(f"{prefix}<NAME>" for prefix in _PREFIXES)
+    prefixes = _prefixes()
+    names = " or ".join(f"{prefix}<NAME>" for prefix in prefixes)
     raise ValueError(
         f"must name an environment variable that holds the webhook URL, "
-        f"{names} in uppercase (e.g. {_PREFIXES[0]}PRODUCTION); got "
+        f"{names} in uppercase (e.g. {prefixes[0]}PRODUCTION); got "
         f"{what} (value not shown: a webhook URL committed to git is a leaked secret)"
     )
 
 
+def _prefixes() -> list[str]:
+    return [hooks.prefix for _, hooks in webhook_channels()]
+
+
 def is_webhook_env_name(name: str) -> bool:
-    """Whether ``name`` is a variable an environment config may name."""
-    return bool(_WEBHOOK_ENV_NAME.match(name))
+    """Whether ``name`` is a variable an environment config may name: a channel's prefix, then
+    uppercase letters, digits and ``_``."""
+    return any(
+        name.startswith(prefix) and _NAME_TAIL.match(name[len(prefix) :]) is not None
+        for prefix in _prefixes()
+    )
 
 
 @dataclass(frozen=True)

@@ -125,9 +125,5 @@ def _open(url: str | None, timeout: int) -> SlackNotifier:
     return SlackNotifier(url, timeout=timeout)
 
 
-CHANNEL = ChannelSpec(
-    name="slack",
-    label="Slack",
-    webhooks=Webhooks(prefix="SLACK_WEBHOOK_", global_env="SLACK_WEBHOOK_URL"),
-    open=_open,
-)
+WEBHOOKS = Webhooks(prefix="SLACK_WEBHOOK_", global_env="SLACK_WEBHOOK_URL")
+CHANNEL = ChannelSpec(name="slack", label="Slack", webhooks=WEBHOOKS, open=_open)
