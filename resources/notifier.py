@@ -34,11 +34,9 @@ class NotifierResource(dg.ConfigurableResource):
     """Announces staging results, promotions, refusals, rollbacks, failed checks and failed runs.
 
     Each message about an environment goes to the webhook its ``config/<env>.yaml`` names when
-    that variable is set here, else to ``slack_webhook_url`` (or another channel's global
-    webhook), else only to the log. A failed delivery is logged as an error (status, never the
-    URL) and, with ``raise_on_error``, raised, so a Slack outage does not fail a rollback by
-    default. Which channel carries a webhook comes from its variable's prefix
-    (``llm_platform/reporting/channels/``).
+    that variable is set here, else to ``slack_webhook_url``, else only to the log. A failed
+    Slack delivery is logged as an error (status, never the URL) and, with ``raise_on_error``,
+    raised, so a Slack outage does not fail a rollback by default.
     """
 
     slack_webhook_url: str | None = Field(

@@ -2,14 +2,13 @@
 event (staging results, promotions, refusals, holds, rollbacks, failed and recovered checks).
 
 The events come from the promotion ledger, which sits above reporting: this module reads them
-through :class:`AnnouncedEvent`, the fields it needs, and never imports the ledger.
+through :class:`~llm_platform.reporting.outcomes.AnnouncedEvent` and never imports the ledger.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from llm_platform.reporting.message import (
     Detail,
@@ -22,6 +21,7 @@ from llm_platform.reporting.message import (
     link,
     plain,
 )
+from llm_platform.reporting.outcomes import AnnouncedEvent
 
 #: kind -> (icon, verb, severity)
 _STYLE: dict[str, tuple[str, str, Severity]] = {
@@ -35,35 +35,6 @@ _STYLE: dict[str, tuple[str, str, Severity]] = {
 }
 _MAX_DETAILS = 8
 _MAX_DETAIL_VALUE = 200
-
-
-class AnnouncedEvent(Protocol):
-    """What a message needs of a ledger event (``llm_platform.promotion.ledger.LedgerEvent``)."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def model(self) -> str: ...
-    @property
-    def env(self) -> str: ...
-    @property
-    def version(self) -> str | None: ...
-    @property
-    def digest(self) -> str | None: ...
-    @property
-    def time(self) -> datetime: ...
-    @property
-    def actor(self) -> str | None: ...
-    @property
-    def approver(self) -> str | None: ...
-    @property
-    def run_id(self) -> str | None: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def commit_sha(self) -> str | None: ...
-    @property
-    def evidence(self) -> Mapping[str, Any]: ...
 
 
 def _short(digest: str | None) -> str:

@@ -8,17 +8,23 @@ could not judge: an outage, a crash). Descriptions are one line built from the o
 (verdicts, reports, gate decisions), never from message text.
 
 Those outcomes are defined above reporting (``endpoint_tests``, ``slo``, ``promotion``); this
-module reads them through small protocols of the fields it needs and never imports them.
+module reads them through the protocols of :mod:`llm_platform.reporting.outcomes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.config.problems import Problem
+from llm_platform.reporting.outcomes import (
+    EndpointSuiteOutcome,
+    GateOutcome,
+    RolloutOutcome,
+    SLOOutcome,
+)
 from llm_platform.reporting.stages import Stage
 
 #: GitHub's limit for a status description.
@@ -26,75 +32,6 @@ MAX_DESCRIPTION = 140
 CONTEXT_PREFIX = "llm-platform"
 
 State = Literal["pending", "success", "failure", "error"]
-
-
-class EndpointTestOutcome(Protocol):
-    """One endpoint test (``llm_platform.endpoint_tests.models.TestResult``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def passed(self) -> bool: ...
-    @property
-    def detail(self) -> str: ...
-
-
-class EndpointSuiteOutcome(Protocol):
-    """The endpoint test suite (``llm_platform.endpoint_tests.models.SuiteReport``)."""
-
-    @property
-    def tests(self) -> Sequence[EndpointTestOutcome]: ...
-
-
-class ObjectiveOutcome(Protocol):
-    """One SLO objective's result (``llm_platform.slo.evaluate.ObjectiveResult``)."""
-
-    @property
-    def verdict(self) -> str: ...
-    @property
-    def window(self) -> str: ...
-    @property
-    def summary(self) -> str:
-        """The result on one line under its check's name."""
-        ...
-
-
-class SLOOutcome(Protocol):
-    """An SLO verdict (``llm_platform.slo.evaluate.SLOVerdict``)."""
-
-    @property
-    def objectives(self) -> Sequence[ObjectiveOutcome]: ...
-
-
-class GateCondition(Protocol):
-    """One condition of the promotion gate (``llm_platform.promotion.gate.GateItem``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def reason(self) -> str: ...
-
-
-class GateOutcome(Protocol):
-    """The promotion gate's decision (``llm_platform.promotion.gate.GateDecision``)."""
-
-    @property
-    def items(self) -> Sequence[GateCondition]: ...
-
-
-class RolloutOutcome(Protocol):
-    """What a rollout did (``llm_platform.promotion.rollout.RolloutResult``)."""
-
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def strategy(self) -> str: ...
-    @property
-    def new_revision(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
 
 
 #: What a stage says while it works.
