@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from llm_platform.reporting.commit_status import CommitStatus, Stage, pending, stage_error
+from llm_platform.reporting.commit_status import CommitStatus, pending, stage_error
 from llm_platform.reporting.commit_status_settings import DEFAULT_GITHUB_API_URL
 from llm_platform.reporting.failure_alerts import run_url
 from llm_platform.reporting.github_client import (
@@ -24,6 +24,7 @@ from llm_platform.reporting.github_client import (
     repository_for_models_repo,
     valid_repository,
 )
+from llm_platform.reporting.stages import Stage
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from llm_platform.reporting.commit_status import Stage
+from llm_platform.reporting.stages import Stage
 from resources.github import CommitStatusResource
 
 #: The parameter name the decorated asset uses for the resource.

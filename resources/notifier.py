@@ -1,5 +1,5 @@
-"""Notifications as a Dagster resource: each environment's Slack webhook, else the global one,
-else the log.
+"""Notifications as a Dagster resource: each environment's webhook, else the global one, else
+the log.
 
 Wire every URL through ``dg.EnvVar`` — ``slack_webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL")`` and
 ``environment_webhooks={"SLACK_WEBHOOK_PRODUCTION": dg.EnvVar("SLACK_WEBHOOK_PRODUCTION")}`` —
@@ -20,17 +20,11 @@ from pydantic import Field, PrivateAttr
 from llm_platform.config import ConfigError, parse_environment_config
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import LedgerEvent
+from llm_platform.reporting.announcements import build_message
 from llm_platform.reporting.failure_alerts import RunFailure, failure_message, run_url
-from llm_platform.reporting.notify import (
-    LogNotifier,
-    Notification,
-    NotificationError,
-    Notifier,
-    SlackNotifier,
-    build_message,
-    redact,
-)
-from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV, LOG_ONLY, Route, choose_route
+from llm_platform.reporting.message import Message
+from llm_platform.reporting.notify import Dispatcher
+from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV, Route, choose_route
 from llm_platform.settings import DEFAULT_DAGSTER_URL
 
 logger = logging.getLogger(__name__)
@@ -75,7 +69,7 @@ class NotifierResource(dg.ConfigurableResource):
     )
     timeout_seconds: int = Field(default=10, ge=1, description="Slack request timeout.")
 
-    _notifiers: dict[str, Notifier] = PrivateAttr(default_factory=dict)
+    _dispatcher: Dispatcher | None = PrivateAttr(default=None)
     _repo: GitRepo | None = PrivateAttr(default=None)
 
     def __repr__(self) -> str:
@@ -90,7 +84,7 @@ class NotifierResource(dg.ConfigurableResource):
 
     @property
     def slack_enabled(self) -> bool:
-        """Whether any message can go to Slack (as opposed to the log only)."""
+        """Whether any message can go to a webhook (as opposed to the log only)."""
         return bool(self.slack_webhook_url) or any(self.environment_webhooks.values())
 
     def _urls(self) -> dict[str, str]:
@@ -125,32 +119,23 @@ class NotifierResource(dg.ConfigurableResource):
             logger.warning("%s", route.problem)
         return route
 
-    def _notifier(self, destination: str) -> Notifier:
-        if destination not in self._notifiers:
-            if destination == LOG_ONLY:
-                self._notifiers[destination] = LogNotifier()
-            else:
-                url = self._urls()[destination]
-                self._notifiers[destination] = SlackNotifier(url, timeout=self.timeout_seconds)
-        return self._notifiers[destination]
-
     def run_url(self, run_id: str) -> str:
         """The run's page in the Dagster UI."""
         return run_url(self.dagster_url, run_id)
 
-    def notify(self, event: LedgerEvent | Notification, *, environment: str | None = None) -> bool:
+    def notify(self, event: LedgerEvent | Message, *, environment: str | None = None) -> bool:
         """Send a notification for a ledger event (or a prebuilt message).
 
         The message is always logged; with a webhook for its environment (a ledger event's
         ``env``, else ``environment``) or a global one it is also posted.
 
         Returns:
-            True when delivered, False when the Slack delivery failed (and was logged).
+            True when delivered, False when the webhook delivery failed (and was logged).
 
         Raises:
             NotificationError: Delivery failed and ``raise_on_error`` is set.
         """
-        if isinstance(event, Notification):
+        if isinstance(event, Message):
             return self.deliver(event, environment=environment)
         run_link = self.run_url(event.run_id) if event.run_id else None
         return self.deliver(build_message(event, run_url=run_link), environment=event.env)
@@ -159,32 +144,17 @@ class NotifierResource(dg.ConfigurableResource):
         """Announce a failed run to the webhook of the environment its stage belongs to."""
         return self.deliver(failure_message(failure), environment=failure.environment)
 
-    def deliver(self, message: Notification, *, environment: str | None) -> bool:
+    def deliver(self, message: Message, *, environment: str | None) -> bool:
         """Log ``message`` and post it along the route of ``environment``.
 
         Returns:
-            True when delivered, False when the Slack delivery failed (and was logged).
+            True when delivered, False when the webhook delivery failed (and was logged).
 
         Raises:
             NotificationError: Delivery failed and ``raise_on_error`` is set.
         """
-        route = self.route(environment)
-        notifier = self._notifier(route.destination)
-        if isinstance(notifier, LogNotifier):
-            notifier.send(message)
-            return True
-        secrets = list(self._urls().values())
-        logger.info("notification to %s: %s", route.destination, redact(message.text, secrets))
-        try:
-            notifier.send(message)
-        except NotificationError as exc:
-            logger.error(
-                "Slack notification (%s) to %s not delivered: %s",
-                message.kind,
-                route.destination,
-                exc,
+        if self._dispatcher is None:
+            self._dispatcher = Dispatcher(
+                self._urls(), timeout=self.timeout_seconds, raise_on_error=self.raise_on_error
             )
-            if self.raise_on_error:
-                raise
-            return False
-        return True
+        return self._dispatcher.deliver(message, self.route(environment))

@@ -16,17 +16,18 @@ from assets.names import (
     TAG_PARTITION,
 )
 from assets.slo_checks import production_slo_checks, staging_slo_checks
-from llm_platform.reporting.failure_alerts import RunFailure, Stage, run_url, short_reason
+from llm_platform.reporting.failure_alerts import RunFailure, run_url, short_reason
+from llm_platform.reporting.stages import RUN, Stage
 from resources.notifier import NotifierResource
 
 #: Step key -> the stage of a model's journey it belongs to.
 STAGE_OF_STEP: dict[str, Stage] = {
-    MODEL_CONFIG: "config",
-    REGISTERED_MODEL: "registration",
-    STAGING_DEPLOYMENT: "staging",
-    staging_slo_checks.node_def.name: "staging",
-    PRODUCTION_DEPLOYMENT: "production",
-    production_slo_checks.node_def.name: "production",
+    MODEL_CONFIG: Stage.config,
+    REGISTERED_MODEL: Stage.registration,
+    STAGING_DEPLOYMENT: Stage.staging,
+    staging_slo_checks.node_def.name: Stage.staging,
+    PRODUCTION_DEPLOYMENT: Stage.production,
+    production_slo_checks.node_def.name: Stage.production,
 }
 
 
@@ -94,7 +95,7 @@ def describe_failure(context: dg.RunFailureSensorContext, dagster_url: str) -> R
         run_id=run.run_id,
         job=run.job_name,
         model=model,
-        stage=STAGE_OF_STEP.get(step or "", "run"),
+        stage=STAGE_OF_STEP.get(step or "", RUN),
         step=step,
         commit_sha=commit,
         author=author,

@@ -6,37 +6,32 @@ while it works, then ``success``, ``failure`` (the commit's change was judged an
 invalid config, unsafe artifact, failed tests, a held gate, a rollback) or ``error`` (the stage
 could not judge: an outage, a crash). Descriptions are one line built from the outcome's data
 (verdicts, reports, gate decisions), never from message text.
+
+Those outcomes are defined above reporting (``endpoint_tests``, ``slo``, ``promotion``); this
+module reads them through the protocols of :mod:`llm_platform.reporting.outcomes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.config.problems import Problem
-from llm_platform.endpoint_tests.models import SuiteReport
-from llm_platform.promotion.gate import GateDecision
-from llm_platform.promotion.rollout import RolloutResult
-from llm_platform.slo.evaluate import ObjectiveResult, SLOVerdict
-from llm_platform.slo.objectives import BY_NAME
+from llm_platform.reporting.outcomes import (
+    EndpointSuiteOutcome,
+    GateOutcome,
+    RolloutOutcome,
+    SLOOutcome,
+)
+from llm_platform.reporting.stages import Stage
 
 #: GitHub's limit for a status description.
 MAX_DESCRIPTION = 140
 CONTEXT_PREFIX = "llm-platform"
 
 State = Literal["pending", "success", "failure", "error"]
-
-
-class Stage(StrEnum):
-    """The stages that report to the commit, in pipeline order."""
-
-    config = "config"
-    registration = "registration"
-    staging = "staging"
-    production = "production"
 
 
 #: What a stage says while it works.
@@ -150,7 +145,7 @@ def artifact_unsafe(model: str, summary: Mapping[str, object]) -> CommitStatus:
 # --- staging --------------------------------------------------------------------------------------
 
 
-def integration_result(model: str, report: SuiteReport) -> CommitStatus:
+def integration_result(model: str, report: EndpointSuiteOutcome) -> CommitStatus:
     """After the integration suite: failed tests end the stage; passing ones wait for SLOs."""
     failed = [test for test in report.tests if not test.passed]
     if failed:
@@ -170,19 +165,7 @@ def integration_result(model: str, report: SuiteReport) -> CommitStatus:
     )
 
 
-def _objective_line(result: ObjectiveResult) -> str:
-    objective = BY_NAME[result.name]
-    if result.verdict == "inconclusive" or result.value is None:
-        return f"{objective.check_name} inconclusive: {result.reason}"
-    ok = result.verdict == "pass"
-    unit = objective.suffix
-    return (
-        f"{objective.check_name} {result.value:.6g}{unit} {objective.operator(ok)} "
-        f"{result.threshold:g}{unit}"
-    )
-
-
-def slo_result(model: str, verdict: SLOVerdict) -> CommitStatus:
+def slo_result(model: str, verdict: SLOOutcome) -> CommitStatus:
     """The staging SLO verdict: any objective failing or inconclusive holds promotion."""
     held = [r for r in verdict.objectives if r.verdict != "pass"]
     if not held:
@@ -193,11 +176,11 @@ def slo_result(model: str, verdict: SLOVerdict) -> CommitStatus:
             f"passed: {len(verdict.objectives)} SLO objective(s) met over {_window(verdict)}",
         )
     held.sort(key=lambda r: r.verdict != "fail")  # failures first, then inconclusive
-    lines = "; ".join(_objective_line(r) for r in held)
+    lines = "; ".join(r.summary for r in held)
     return _status(Stage.staging, model, "failure", f"held: {lines}")
 
 
-def _window(verdict: SLOVerdict) -> str:
+def _window(verdict: SLOOutcome) -> str:
     windows = sorted({r.window for r in verdict.objectives})
     return ", ".join(windows) or "the window"
 
@@ -210,13 +193,13 @@ def slo_unavailable(model: str, error: BaseException) -> CommitStatus:
 # --- production -----------------------------------------------------------------------------------
 
 
-def promotion_refused(model: str, decision: GateDecision) -> CommitStatus:
+def promotion_refused(model: str, decision: GateOutcome) -> CommitStatus:
     """The promotion gate refused (each failed condition by name)."""
     failed = "; ".join(f"{i.name}: {i.reason}" for i in decision.items if not i.ok)
     return _status(Stage.production, model, "failure", f"refused: {failed}")
 
 
-def rollout_result(model: str, result: RolloutResult) -> CommitStatus:
+def rollout_result(model: str, result: RolloutOutcome) -> CommitStatus:
     """The rollout's outcome: promoted (``success``), or not (``failure``): held as a canary
     (a human decides) or rolled back."""
     if result.outcome == "promoted":

@@ -1,31 +1,34 @@
 """Messages about failed runs: what failed, where in the pipeline, for which commit, and a link.
 
 The Dagster glue (``sensors/run_failure.py``) fills a :class:`RunFailure` from the failed run's
-tags and failure events; everything the message says is decided here.
+tags and failure events; everything the message says is decided here, as a channel-neutral
+:class:`~llm_platform.reporting.message.Message`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_platform.reporting.commit_status import Stage as PipelineStage
-from llm_platform.reporting.notify import Notification
+from llm_platform.reporting.message import Link, Message, MessageField, Span, code, link, plain
+from llm_platform.reporting.stages import RUN
+from llm_platform.reporting.stages import Stage as PipelineStage
 
-#: Where a run failed: one of the pipeline's stages (the words the UI and the commit statuses
-#: use), or ``run`` for a failure outside any stage.
-Stage = Literal["config", "registration", "staging", "production", "run"]
+if TYPE_CHECKING:
+    Stage: TypeAlias = PipelineStage | Literal["run"]
+else:
+    #: Where a run failed: one of the pipeline's stages, or ``run`` for a failure outside any
+    #: stage (built from the stages, so it never lists them a second time).
+    Stage = Literal[(*PipelineStage, RUN)]
+
 #: Which environment's webhook hears about a failure in each stage (None: the global one).
 STAGE_ENVIRONMENT: dict[str, str | None] = {
-    PipelineStage.config: None,
-    PipelineStage.registration: None,
-    PipelineStage.staging: "staging",
-    PipelineStage.production: "production",
-    "run": None,
+    **{stage: stage.environment for stage in PipelineStage},
+    RUN: None,
 }
 _MAX_REASON = 1500
-_MAX_BLOCK_TEXT = 2900
+_MAX_FIRST_LINE = 300
 
 
 def run_url(base_url: str, run_id: str) -> str:
@@ -53,7 +56,7 @@ class RunFailure(BaseModel):
     run_id: str
     job: str
     model: str | None = None
-    stage: Stage = "run"
+    stage: Stage = RUN
     step: str | None = None
     commit_sha: str | None = None
     author: str | None = None
@@ -72,27 +75,36 @@ def short_reason(text: str, limit: int = _MAX_REASON) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def failure_message(failure: RunFailure) -> Notification:
-    """The Slack message (and log line) for a failed run."""
+def failure_message(failure: RunFailure) -> Message:
+    """The message for a failed run."""
     what = failure.model or failure.job
-    where = f"at {failure.stage}" if failure.stage != "run" else f"({failure.job})"
+    where = f"at {failure.stage}" if failure.stage != RUN else f"({failure.job})"
     commit = f" on {failure.commit_sha[:12]}" if failure.commit_sha else ""
     author = f" by {failure.author}" if failure.author else ""
     first_line = failure.reason.strip().splitlines()[0] if failure.reason.strip() else ""
-    text = f":rotating_light: {what} failed {where}{commit}{author}: {first_line[:300]}"
-    fields = [
-        f"*Model*\n{failure.model or '-'}",
-        f"*Stage*\n{failure.stage}" + (f" (`{failure.step}`)" if failure.step else ""),
-        f"*Commit*\n`{failure.commit_sha[:12]}`" if failure.commit_sha else "*Commit*\n-",
-        f"*Author*\n{failure.author or '-'}",
-        f"*Run*\n<{failure.run_url}|{failure.run_id[:8]}> ({failure.job})",
-    ]
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:_MAX_BLOCK_TEXT]}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": f"```{failure.reason[: _MAX_BLOCK_TEXT - 6]}```"},
-        },
-    ]
-    return Notification(kind="run_failed", severity="error", text=text, blocks=blocks)
+    stage: tuple[Span, ...] = (plain(str(failure.stage)),)
+    if failure.step:
+        stage += (plain(" ("), code(failure.step), plain(")"))
+    fields = (
+        MessageField(label="Model", value=(plain(failure.model or "-"),)),
+        MessageField(label="Stage", value=stage),
+        MessageField(
+            label="Commit",
+            value=(code(failure.commit_sha[:12]) if failure.commit_sha else plain("-"),),
+        ),
+        MessageField(label="Author", value=(plain(failure.author or "-"),)),
+        MessageField(
+            label="Run",
+            value=(link(failure.run_url, failure.run_id[:8]), plain(f" ({failure.job})")),
+        ),
+    )
+    return Message(
+        kind="run_failed",
+        severity="error",
+        icon="rotating_light",
+        title=f"{what} failed {where}{commit}{author}: {first_line[:_MAX_FIRST_LINE]}",
+        fields=fields,
+        body=failure.reason,
+        commit_sha=failure.commit_sha,
+        links=(Link(label="Run", url=failure.run_url),),
+    )

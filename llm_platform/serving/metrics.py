@@ -1,7 +1,7 @@
 """Prometheus metrics of the gateway (the platform's metric contract) and of a model server.
 
 The gateway records the contract used by the SLO checks, labels
-``model, namespace, version, color, revision`` (names below, defined once): histogram
+``model, namespace, version, color, revision`` (names from ``metric_names``): histogram
 ``llm_request_duration_seconds``, counters ``llm_requests_total`` / ``llm_requests_failed_total``
 (only server-side failures; a stream cut mid-way or carrying an error event is one), histograms
 ``llm_time_to_first_token_seconds`` (the first content token of a stream; for a non-streaming
@@ -18,18 +18,18 @@ from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from llm_platform.slo.profiles import (
+from llm_platform.serving.metric_names import (
     LATENCY_BUCKETS,
     REQUESTS_FAILED_TOTAL,
     REQUESTS_TOTAL,
     TPOT_BUCKETS,
     TTFT_BUCKETS,
 )
-
-# The contract series' names are defined once, where the SLO queries read them.
-from llm_platform.slo.profiles import REQUEST_DURATION_SECONDS as REQUEST_DURATION
-from llm_platform.slo.profiles import TIME_PER_OUTPUT_TOKEN_SECONDS as TIME_PER_OUTPUT_TOKEN
-from llm_platform.slo.profiles import TIME_TO_FIRST_TOKEN_SECONDS as TIME_TO_FIRST_TOKEN
+from llm_platform.serving.metric_names import REQUEST_DURATION_SECONDS as REQUEST_DURATION
+from llm_platform.serving.metric_names import (
+    TIME_PER_OUTPUT_TOKEN_SECONDS as TIME_PER_OUTPUT_TOKEN,
+)
+from llm_platform.serving.metric_names import TIME_TO_FIRST_TOKEN_SECONDS as TIME_TO_FIRST_TOKEN
 
 GATEWAY_LABELS = ("model", "namespace", "version", "color", "revision")
 

@@ -17,7 +17,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_platform.slo.objectives import Objective, QuerySet, Thresholds, build_queries, configured
+from llm_platform.slo.objectives import (
+    BY_NAME,
+    Objective,
+    QuerySet,
+    Thresholds,
+    build_queries,
+    configured,
+)
 from llm_platform.slo.profiles import DEFAULT_PROFILE, MetricProfile
 from llm_platform.slo.prom import InstantQueryClient, PrometheusError, PromSample
 from llm_platform.slo.soak import soak_gate, soak_query, soaked_seconds
@@ -38,6 +45,16 @@ class ObjectiveResult(BaseModel):
     samples: float | None
     verdict: Verdict
     reason: str
+
+    @property
+    def summary(self) -> str:
+        """The result on one line under its check's name: ``slo_latency_p95 1975 ms > 1500 ms``,
+        or ``slo_availability inconclusive: <reason>`` (commit statuses say this)."""
+        objective = BY_NAME[self.name]
+        if self.verdict == "inconclusive" or self.value is None:
+            return f"{objective.check_name} inconclusive: {self.reason}"
+        unit, sign = objective.suffix, objective.operator(self.verdict == "pass")
+        return f"{objective.check_name} {self.value:.6g}{unit} {sign} {self.threshold:g}{unit}"
 
 
 class SLOVerdict(BaseModel):

@@ -12,12 +12,10 @@ import dagster as dg
 import pytest
 
 from llm_platform.promotion import LedgerEvent
-from llm_platform.reporting.notify import (
-    LogNotifier,
-    NotificationError,
-    SlackNotifier,
-    build_message,
-)
+from llm_platform.reporting.announcements import build_message
+from llm_platform.reporting.channels.base import NotificationError
+from llm_platform.reporting.channels.log import LogNotifier
+from llm_platform.reporting.channels.slack import SlackNotifier, render_blocks
 from resources.notifier import NotifierResource
 from tests.helpers.webhook_fixtures import SlackServer
 
@@ -75,8 +73,8 @@ def test_message_per_event_kind(ev: LedgerEvent, needle: str, severity: str) -> 
     if ev.reason:
         assert message.text.endswith(ev.reason)
     assert message.severity == severity
-    assert message.blocks[0]["text"]["text"] == message.text
-    fields = " ".join(f["text"] for f in message.blocks[1]["fields"])
+    assert render_blocks(message)[0]["text"]["text"] == message.text
+    fields = " ".join(f["text"] for f in render_blocks(message)[1]["fields"])
     assert "*Environment*" in fields and ev.env in fields
 
 
@@ -86,7 +84,7 @@ def test_deployment_messages_carry_the_commit() -> None:
     for kind in ("deployed", "promoted", "rolled_back", "refused"):
         message = build_message(event(kind, commit_sha=sha))
         assert f"(commit {sha[:12]})" in message.text
-        fields = [f["text"] for b in message.blocks for f in b.get("fields", [])]
+        fields = [f["text"] for b in render_blocks(message) for f in b.get("fields", [])]
         assert f"*Commit*\n`{sha[:12]}`" in fields
     assert "commit" not in build_message(event("promoted")).text  # none recorded: none shown
 

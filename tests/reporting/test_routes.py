@@ -11,8 +11,9 @@ import pytest
 
 from llm_platform.config import ConfigError, parse_environment_config
 from llm_platform.promotion import LedgerEvent
+from llm_platform.reporting.announcements import build_message
+from llm_platform.reporting.channels.slack import render_blocks
 from llm_platform.reporting.failure_alerts import RunFailure, failure_message, run_url
-from llm_platform.reporting.notify import build_message
 from llm_platform.reporting.routes import (
     GLOBAL_WEBHOOK_ENV,
     LOG_ONLY,
@@ -113,7 +114,7 @@ def test_failure_message_carries_everything() -> None:
         ":rotating_light: llama failed at registration on cccccccccccc by alice: "
         "security scan: weights/evil.pkl imports os.system"
     )
-    rendered = str(message.blocks)
+    rendered = str(render_blocks(message))
     assert "<http://ui.example/runs/0123456789abcdef|01234567>" in rendered
     assert "second line" in rendered and "`registered_model`" in rendered
     assert failure.environment is None  # registration belongs to no environment
