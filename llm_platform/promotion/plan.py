@@ -8,6 +8,7 @@ from llm_platform.common.strategy_names import Strategy
 from llm_platform.config.environment import OnInconclusive
 from llm_platform.config.schema import IntOrPercent
 from llm_platform.promotion.analysis import CanaryThresholds
+from llm_platform.serving.engines.selection import ServingChoice
 from llm_platform.slo import DEFAULT_PROFILE, PROFILES
 from llm_platform.targets.base import NAME_PATTERN
 
@@ -74,6 +75,13 @@ class RolloutPlan(BaseModel):
     extensions: list[str] = Field(
         default_factory=list, description="engine extensions the environment enables"
     )
+
+    @property
+    def serving(self) -> ServingChoice:
+        """The engine and launch settings of the new revision."""
+        return ServingChoice(
+            engine=self.engine, context_size=self.context_size, max_batch_size=self.max_batch_size
+        )
 
     @model_validator(mode="after")
     def _check(self) -> RolloutPlan:

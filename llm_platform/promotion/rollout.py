@@ -24,7 +24,7 @@ from llm_platform.endpoint_tests import run_suite
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, PrometheusSource
 from llm_platform.promotion.plan import RolloutPlan
-from llm_platform.promotion.revisions import revision_name
+from llm_platform.promotion.revisions import revision_name, revision_spec
 from llm_platform.promotion.sequential import SampleSource
 from llm_platform.promotion.strategies import (
     Outcome,
@@ -193,19 +193,17 @@ def execute_rollout(
     current = runtime.desired_spec(plan.env, plan.model)
     serving = _serving(current)
     taken = {r.revision for r in current.revisions} if current else set()
-    new = RevisionSpec(
+    new = revision_spec(
         revision=revision_name(plan.version, plan.digest, taken=taken),
         version=plan.version,
         digest=plan.digest,
         artifact_uri=plan.artifact_uri,
+        serving=plan.serving,
         replicas=plan.replicas,
         color=_new_color(plan.strategy, serving),
         weight=0,
         latency_ms=plan.latency_ms,
         error_rate=plan.error_rate,
-        engine=plan.engine,
-        context_size=plan.context_size,
-        max_batch_size=plan.max_batch_size,
         extensions=plan.extensions,
     )
     source_for = (lambda _: analyzer) if analyzer is not None else _default_source(plan)
