@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from llm_platform.common.ui_numbers import round_seconds
-from llm_platform.config import ConfigError, EnvironmentConfig, ModelConfig, effective_slo
+from llm_platform.config import EnvironmentConfig, ModelConfig, effective_slo
 from llm_platform.config.environment import SLOObjectives
 from llm_platform.config.environments import PRODUCTION, STAGING
-from llm_platform.gitops import GitError, GitRepo
-from llm_platform.promotion.approval_check import check_approval
+from llm_platform.gitops import GitRepo
 from llm_platform.promotion.approvals import Approval
 from llm_platform.promotion.deployment_record import DeploymentRecord
 from llm_platform.promotion.exclusive import PromotionInProgress, roll_out_and_record
 from llm_platform.promotion.gate import CheckEvidence, GateDecision, GateItem, checks_item
+from llm_platform.promotion.gate_items import approval_item, rollback_hold
 from llm_platform.promotion.ledger import LedgerEvent
 from llm_platform.promotion.ports import (
     Collaborators,
@@ -31,10 +31,9 @@ from llm_platform.promotion.ports import (
     RepoReaders,
     failed,
 )
-from llm_platform.promotion.rollback_hold import latest_model_commit, rollback_hold_item
-from llm_platform.promotion.rollout import plan_from_environment
+from llm_platform.promotion.rollout import RolloutPlan, plan_from_environment
 from llm_platform.promotion.tables import gate_table, steps_table
-from llm_platform.promotion.trust_root import TrustRootError
+from llm_platform.registry.records import RegistryRecord
 from llm_platform.reporting.commit_status import promotion_refused, rollout_result
 from llm_platform.slo import PrometheusError
 from llm_platform.targets.base import Runtime
@@ -67,40 +66,6 @@ class Capacity(Protocol):
 
 #: The latest result of every blocking staging check for the model's effective objectives.
 StagingEvidence = Callable[[SLOObjectives], list[CheckEvidence]]
-
-
-def approval_item(
-    *,
-    repo: GitRepo,
-    head: str,
-    env: EnvironmentConfig,
-    model: str,
-    version: str,
-    digest: str,
-    trust_root: Path | None,
-    approver: str | None,
-    comment: str,
-) -> tuple[GateItem, Approval | None]:
-    """A verified approval from ``approvals/<model>.yaml`` at head (``check_approval``: signed
-    by the approver's key in the trust root, four eyes). A UI launch's ``approver`` is judged
-    too and never counts; a missing or unusable trust root is a configuration error."""
-    try:
-        decision = check_approval(
-            repo,
-            head,
-            env=env,
-            model=model,
-            version=version,
-            digest=digest,
-            trust_root=trust_root,
-            ui_approver=approver,
-            ui_comment=comment,
-        )
-    except (TrustRootError, ConfigError, GitError) as exc:
-        return GateItem(name="approval", ok=False, reason=f"configuration error: {exc}"), None
-    return GateItem(name="approval", ok=decision.approved, reason=decision.reason), (
-        decision.approval
-    )
 
 
 def promote(
@@ -148,23 +113,13 @@ def promote(
         approver=options.approver,
         comment=options.comment,
     )
-    renewed = latest_model_commit(repo, head, model)
-    held = rollback_hold_item(
-        c.ledger.history(
-            model,
-            env=PRODUCTION,
-            since=datetime.fromtimestamp(renewed.timestamp, UTC) if renewed else None,
-        ),
-        env=PRODUCTION,
-        version=version,
-        digest=digest,
-        renewed_by=renewed,
-    )
     decision = GateDecision(
         items=[
             checks_item(staging_evidence(staging_slo), digest=digest),
             approval_gate,
-            held,
+            rollback_hold(
+                model, version=version, digest=digest, repo=repo, head=head, ledger=c.ledger
+            ),
             capacity.gate_item(
                 c.runtime,
                 env=env,
@@ -173,48 +128,92 @@ def promote(
             ),
         ]
     )
-    gate = gate_table(decision.items)
-    event_base: dict[str, Any] = {
-        "model": model,
-        "env": env.environment,
-        "version": version,
-        "digest": digest,
-        "run_id": c.run_id,
-        "actor": options.approver or "automation",
-        "approver": approval.approver if approval else None,
-        "commit_sha": record.commit_sha,
-    }
+    candidate = _Candidate(
+        model=model,
+        staged=staged,
+        env=env,
+        record=record,
+        decision=decision,
+        approval=approval,
+        actor=options.approver or "automation",
+    )
     if not decision.allowed:
-        refused = c.ledger.record(
-            LedgerEvent(
-                kind="refused",
-                reason=decision.reason,
-                **event_base,
-                evidence={"gate": [i.model_dump() for i in decision.items]},
-            )
+        return _refuse(candidate, c)
+    plan = _plan(candidate, options, prometheus, readers.analysis_prompts(repo, head, model))
+    return _roll_out(candidate, plan, c)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A digest the gate judged: where it goes, its registration, the gate's decision."""
+
+    model: str
+    staged: DeploymentRecord
+    env: EnvironmentConfig
+    record: RegistryRecord
+    decision: GateDecision
+    approval: Approval | None
+    actor: str
+
+    def event_fields(self, run_id: str) -> dict[str, Any]:
+        """The fields every ledger event of this promotion carries."""
+        return {
+            "model": self.model,
+            "env": self.env.environment,
+            "version": self.staged.version,
+            "digest": self.staged.digest,
+            "run_id": run_id,
+            "actor": self.actor,
+            "approver": self.approval.approver if self.approval else None,
+            "commit_sha": self.record.commit_sha,
+        }
+
+    def gate_evidence(self) -> list[dict[str, Any]]:
+        """The gate's items as ledger evidence."""
+        return [i.model_dump() for i in self.decision.items]
+
+
+def _refuse(candidate: _Candidate, c: Collaborators) -> DeploymentOutcome:
+    decision, staged = candidate.decision, candidate.staged
+    refused = c.ledger.record(
+        LedgerEvent(
+            kind="refused",
+            reason=decision.reason,
+            **candidate.event_fields(c.run_id),
+            evidence={"gate": candidate.gate_evidence()},
         )
-        c.notifier.notify(refused)
-        c.statuses.report(promotion_refused(model, decision))
-        return DeploymentOutcome(
-            "refused",
-            description=f"promotion of {model} {version} ({digest[:12]}) refused: "
-            + decision.reason,
-            tables={"gate": gate},
-            announced=True,
-        )
+    )
+    c.notifier.notify(refused)
+    c.statuses.report(promotion_refused(candidate.model, decision))
+    return DeploymentOutcome(
+        "refused",
+        description=f"promotion of {candidate.model} {staged.version} ({staged.digest[:12]}) "
+        f"refused: {decision.reason}",
+        tables={"gate": gate_table(decision.items)},
+        announced=True,
+    )
+
+
+def _plan(
+    candidate: _Candidate,
+    options: PromotionOptions,
+    prometheus: PrometheusAccess,
+    analysis_prompts: list[str],
+) -> RolloutPlan:
+    env, staged = candidate.env, candidate.staged
     try:
         prom_url: str | None = prometheus.resolved_url(
             monitoring_namespace=env.monitoring.prometheus_namespace, env=env.environment
         )
     except PrometheusError:
         prom_url = None  # canary analysis then reads the gateway's own counters
-    plan = plan_from_environment(
+    return plan_from_environment(
         env,
         env=env.environment,
-        model=model,
-        version=version,
-        digest=digest,
-        artifact_uri=record.artifact_uri,
+        model=candidate.model,
+        version=staged.version,
+        digest=staged.digest,
+        artifact_uri=candidate.record.artifact_uri,
         serving=staged.serving,
         smoke_requests=options.smoke_requests,
         **(
@@ -222,12 +221,16 @@ def promote(
             if options.analysis_window_s is None
             else {"analysis_window_s": options.analysis_window_s}
         ),
-        analysis_prompts=readers.analysis_prompts(repo, head, model),
+        analysis_prompts=analysis_prompts,
         rollback_window_s=options.rollback_window_s,
         prometheus_url=prom_url,
         metrics_namespace=env.namespace,
         metric_profile=staged.metric_profile,
     )
+
+
+def _roll_out(candidate: _Candidate, plan: RolloutPlan, c: Collaborators) -> DeploymentOutcome:
+    model, staged, approval = candidate.model, candidate.staged, candidate.approval
     try:
         result, event = roll_out_and_record(
             c.runtime,
@@ -235,9 +238,9 @@ def promote(
             c.ledger,
             home=c.home,
             run_id=c.run_id,
-            event_fields=event_base,
+            event_fields=candidate.event_fields(c.run_id),
             evidence={
-                "gate": [i.model_dump() for i in decision.items],
+                "gate": candidate.gate_evidence(),
                 "approval": approval.model_dump(mode="json") if approval else None,
             },
         )
@@ -249,25 +252,25 @@ def promote(
     if result.outcome == "held":
         return DeploymentOutcome(
             "held",
-            description=f"canary of {model} {version} held at its share: {result.reason}",
+            description=f"canary of {model} {staged.version} held at its share: {result.reason}",
             tables={"steps": steps},
             announced=True,
         )
     if result.outcome != "promoted":
         return DeploymentOutcome(
             "rolled_back" if result.outcome == "rolled_back" else "failed",
-            description=f"{result.strategy} rollout of {model} {version} was rolled back: "
+            description=f"{result.strategy} rollout of {model} {staged.version} was rolled back: "
             f"{result.reason}",
             tables={"steps": steps},
             announced=True,
         )
-    status = c.runtime.status(env.environment, model)
+    status = c.runtime.status(plan.env, model)
     return DeploymentOutcome(
         "promoted",
         record=DeploymentRecord(
             action="promote",
-            version=version,
-            digest=digest,
+            version=staged.version,
+            digest=staged.digest,
             revision=result.new_revision,
             previous_revision=result.previous_revision or "",
             strategy=result.strategy,
@@ -276,10 +279,10 @@ def promote(
             endpoint=status.endpoint or "" if status else "",
             approver=approval.approver if approval else "(not required)",
             approval_source=approval.source if approval else "",
-            gate=gate,
+            gate=gate_table(candidate.decision.items),
             rollout_steps=steps,
             rollout_seconds=round_seconds(result.duration_s),
-            commit_url=c.statuses.commit_url(record.commit_sha),
+            commit_url=c.statuses.commit_url(candidate.record.commit_sha),
             deployed_at=time.time(),
             ledger_event=event.event_id or "",
             replicas=result.new_spec.replicas,

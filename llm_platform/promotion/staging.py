@@ -30,11 +30,20 @@ from llm_platform.promotion.revisions import revision_name, revision_spec
 from llm_platform.promotion.tables import log_block
 from llm_platform.reporting.commit_status import integration_result
 from llm_platform.serving.engines import EngineError
-from llm_platform.serving.engines.selection import resolve_serving, streams_through_gateway
+from llm_platform.serving.engines.selection import (
+    ServingChoice,
+    resolve_serving,
+    streams_through_gateway,
+)
 from llm_platform.slo import DEFAULT_PROFILE, PrometheusError, profile_for_engine
 from llm_platform.slo.profiles import selector
 from llm_platform.targets.artifacts import ArtifactUnavailable
-from llm_platform.targets.base import DeploymentNotReady, DeploymentSpec, EngineRefused
+from llm_platform.targets.base import (
+    DeploymentNotReady,
+    DeploymentSpec,
+    DeploymentStatus,
+    EngineRefused,
+)
 
 #: The label of the gateway's series that names the serving revision.
 REVISION_LABEL = "revision"
@@ -128,6 +137,46 @@ def suite_failures(report: SuiteReport) -> str | None:
     return "; ".join(f"{t.name}: {t.detail}" for t in report.tests if not t.passed)[:2000]
 
 
+def _deploy(
+    spec: DeploymentSpec, what: str, ready_timeout_s: float, c: Collaborators
+) -> DeploymentStatus | DeploymentOutcome:
+    """Apply ``spec`` and wait until it serves; a failure when it is refused or never ready, in
+    which case the previous revision is re-applied (or the new one removed)."""
+    rt, env = c.runtime, spec.env
+    previous = rt.desired_spec(env, spec.model)
+    kept = "the previous revision keeps serving" if previous else "nothing was serving"
+    try:
+        rt.apply(spec)
+    except EngineRefused as exc:  # refused before anything changed
+        return failed(f"{what} not deployed to {env}: {exc}; {kept}")
+    try:
+        return rt.wait_ready(env, spec.model, timeout_s=ready_timeout_s)
+    except DeploymentNotReady as exc:
+        if previous is not None and previous.revisions != spec.revisions:
+            rt.apply(previous)  # the previous revision keeps (and stays) serving
+        else:
+            rt.delete(env, spec.model)
+        return failed(
+            f"{what} did not become ready in {env}; {kept}", server_log_tail=log_block(str(exc))
+        )
+
+
+def _run_suite(
+    suite: SuiteRunner, endpoint: str, model: str, choice: ServingChoice, options: StagingOptions
+) -> SuiteReport:
+    engine = choice.spec
+    return suite(
+        endpoint,
+        model=model,
+        requests=options.load_requests,
+        concurrency=options.load_concurrency,
+        min_success_rate=options.min_success_rate,
+        health_path=engine.readiness_path,
+        stream=streams_through_gateway(engine),
+        chat=engine.supports_chat,
+    )
+
+
 def deploy_to_staging(
     model: str,
     registered: Registered,
@@ -160,9 +209,6 @@ def deploy_to_staging(
         )
     except (EngineError, ArtifactUnavailable) as exc:
         return failed(f"{model} {version} ({digest[:12]}): {exc}")
-    rt = c.runtime
-    previous = rt.desired_spec(env.environment, model)
-    kept = "the previous revision keeps serving" if previous else "nothing was serving"
     revision = revision_name(version, digest, variant=fault_variant(options))
     spec = DeploymentSpec(
         env=env.environment,
@@ -183,46 +229,21 @@ def deploy_to_staging(
             )
         ],
     )
-    try:
-        rt.apply(spec)
-    except EngineRefused as exc:  # refused before anything changed
-        return failed(
-            f"{model} {version} ({digest[:12]}) not deployed to {env.environment}: {exc}; {kept}"
-        )
-    try:
-        status = rt.wait_ready(env.environment, model, timeout_s=options.ready_timeout_s)
-    except DeploymentNotReady as exc:
-        if previous is not None and previous.revisions != spec.revisions:
-            rt.apply(previous)  # the previous revision keeps (and stays) serving
-        else:
-            rt.delete(env.environment, model)
-        return failed(
-            f"{model} {version} ({digest[:12]}) did not become ready in {env.environment}; " + kept,
-            server_log_tail=log_block(str(exc)),
-        )
+    status = _deploy(spec, f"{model} {version} ({digest[:12]})", options.ready_timeout_s, c)
+    if isinstance(status, DeploymentOutcome):
+        return status
     endpoint = status.endpoint or ""
-    seen = wait_for_series(
+    if not wait_for_series(
         prometheus,
         revision_requests_selector(namespace=env.namespace, model=model, revision=revision),
         timeout_s=options.settle_before_load_s,
         monitoring_namespace=env.monitoring.prometheus_namespace,
-    )
-    if not seen:
+    ):
         c.log.warning(
             "Prometheus has not scraped the new revision yet: the SLO checks may not count "
             "all of the integration suite's requests"
         )
-    engine = choice.spec
-    report = suite(
-        endpoint,
-        model=model,
-        requests=options.load_requests,
-        concurrency=options.load_concurrency,
-        min_success_rate=options.min_success_rate,
-        health_path=engine.readiness_path,
-        stream=streams_through_gateway(engine),
-        chat=engine.supports_chat,
-    )
+    report = _run_suite(suite, endpoint, model, choice, options)
     c.log.info(f"integration suite against {endpoint}: passed={report.passed}")
     c.statuses.report(integration_result(model, report))
     event = LedgerEvent(
