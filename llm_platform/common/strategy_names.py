@@ -16,6 +16,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+#: The color of a revision: blue / green for strategies that switch colors, ``canary`` for a
+#: canary's candidate, ``stable`` otherwise.
+Color = Literal["blue", "green", "stable", "canary"]
+
 Strategy = Literal["rolling-update", "blue-green", "canary", "shadow"]
 STRATEGY_NAMES: tuple[str, ...] = get_args(Strategy)
 
@@ -32,7 +36,7 @@ class StrategySpec:
     #: The new revision takes the color the serving one does not have (blue / green).
     switches_color: bool
     #: The new revision's color when it does not switch colors (``canary`` or ``stable``).
-    candidate_color: str
+    candidate_color: Literal["canary", "stable"]
     traffic: Traffic
     #: New replicas start ``max_surge`` at a time; otherwise a whole new replica set starts next
     #: to the old one before the old one goes.
@@ -42,7 +46,7 @@ class StrategySpec:
     #: ``smoke_requests: 0`` may skip the smoke test (the analysis is the gate instead).
     smoke_test_optional: bool
 
-    def new_color(self, serving_color: str | None) -> str:
+    def new_color(self, serving_color: str | None) -> Color:
         """The new revision's color next to a revision of ``serving_color`` (None: nothing
         serves yet)."""
         if serving_color is None:
@@ -113,9 +117,3 @@ STRATEGY_SPECS: dict[str, StrategySpec] = {
 }
 if tuple(STRATEGY_SPECS) != STRATEGY_NAMES:
     raise ImportError(f"STRATEGY_SPECS declares {list(STRATEGY_SPECS)}, not {STRATEGY_NAMES}")
-
-#: Strategies whose new revision takes the other color and all traffic at once (shadow ends with
-#: a blue-green switch once its copies of production traffic have been judged).
-COLOR_SWITCHING: frozenset[str] = frozenset(
-    n for n, s in STRATEGY_SPECS.items() if s.switches_color
-)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
-from llm_platform.common.strategy_names import Strategy
+from llm_platform.common.strategy_names import STRATEGY_SPECS, Strategy
 from llm_platform.config.environment import OnInconclusive
 from llm_platform.config.schema import IntOrPercent
 from llm_platform.promotion.analysis import CanaryThresholds
+from llm_platform.serving.engines.selection import ServingChoice
 from llm_platform.slo import DEFAULT_PROFILE, PROFILES
 from llm_platform.targets.base import NAME_PATTERN
 
@@ -75,17 +76,25 @@ class RolloutPlan(BaseModel):
         default_factory=list, description="engine extensions the environment enables"
     )
 
+    @property
+    def serving(self) -> ServingChoice:
+        """The engine and launch settings of the new revision."""
+        return ServingChoice(
+            engine=self.engine, context_size=self.context_size, max_batch_size=self.max_batch_size
+        )
+
     @model_validator(mode="after")
     def _check(self) -> RolloutPlan:
         if self.metric_profile not in PROFILES:
             raise ValueError(
                 f"metric_profile: {self.metric_profile!r} is not one of {sorted(PROFILES)}"
             )
-        if self.smoke_requests == 0 and self.strategy != "canary":
+        if self.smoke_requests == 0 and not STRATEGY_SPECS[self.strategy].smoke_test_optional:
             raise ValueError(
                 f"smoke_requests: 0 skips the only gate of strategy {self.strategy}; "
                 "only canary may skip the smoke test"
             )
-        if self.strategy == "canary" and self.canary_percentage >= 100:
+        spec = STRATEGY_SPECS[self.strategy]
+        if spec.analysis and spec.traffic == "split" and self.canary_percentage >= 100:
             raise ValueError("canary_percentage: must be below 100 (stable is the baseline)")
         return self

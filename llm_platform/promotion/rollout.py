@@ -17,14 +17,14 @@ from pydantic import BaseModel, Field
 
 from llm_platform.common.durations import duration_seconds
 from llm_platform.common.errors import PlatformError
-from llm_platform.common.strategy_names import COLOR_SWITCHING, Strategy
+from llm_platform.common.strategy_names import STRATEGY_SPECS, Strategy
 from llm_platform.config import EnvironmentConfig
 from llm_platform.config.applicability import serving_replicas
 from llm_platform.endpoint_tests import run_suite
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, PrometheusSource
 from llm_platform.promotion.plan import RolloutPlan
-from llm_platform.promotion.revisions import revision_name
+from llm_platform.promotion.revisions import revision_name, revision_spec
 from llm_platform.promotion.sequential import SampleSource
 from llm_platform.promotion.strategies import (
     Outcome,
@@ -38,7 +38,6 @@ from llm_platform.serving.engines.selection import ServingChoice
 from llm_platform.slo import PROFILES
 from llm_platform.slo.endpoint import connect
 from llm_platform.targets.base import (
-    Color,
     DeploymentNotFound,
     DeploymentSpec,
     InvalidDeploymentSpec,
@@ -144,14 +143,6 @@ def _serving(spec: DeploymentSpec | None) -> RevisionSpec | None:
     return live[0]
 
 
-def _new_color(strategy: str, serving: RevisionSpec | None) -> Color:
-    if serving is None:
-        return "blue" if strategy in COLOR_SWITCHING else "stable"
-    if strategy in COLOR_SWITCHING:
-        return "blue" if serving.color == "green" else "green"
-    return "canary" if strategy == "canary" else "stable"
-
-
 def _default_source(plan: RolloutPlan) -> Callable[[str | None], SampleSource]:
     def make(endpoint: str | None) -> SampleSource:
         if plan.prometheus_url:
@@ -193,19 +184,17 @@ def execute_rollout(
     current = runtime.desired_spec(plan.env, plan.model)
     serving = _serving(current)
     taken = {r.revision for r in current.revisions} if current else set()
-    new = RevisionSpec(
+    new = revision_spec(
         revision=revision_name(plan.version, plan.digest, taken=taken),
         version=plan.version,
         digest=plan.digest,
         artifact_uri=plan.artifact_uri,
+        serving=plan.serving,
         replicas=plan.replicas,
-        color=_new_color(plan.strategy, serving),
+        color=STRATEGY_SPECS[plan.strategy].new_color(serving.color if serving else None),
         weight=0,
         latency_ms=plan.latency_ms,
         error_rate=plan.error_rate,
-        engine=plan.engine,
-        context_size=plan.context_size,
-        max_batch_size=plan.max_batch_size,
         extensions=plan.extensions,
     )
     source_for = (lambda _: analyzer) if analyzer is not None else _default_source(plan)

@@ -7,14 +7,13 @@ The local runtime (processes on this machine) and the Kubernetes runtime impleme
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from llm_platform.common.errors import PlatformError
+from llm_platform.common.strategy_names import Color
 from llm_platform.serving.faults import FaultSettings
 
-Color = Literal["blue", "green", "stable", "canary"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
 

@@ -442,7 +442,7 @@ def test_cli_uses_the_homes_trust_root_and_digest_prefixes(world: World) -> None
 
 
 def test_gate_item_refuses_without_trust_root_and_for_ui_approvers(world: World) -> None:
-    from assets.gate import approval_item
+    from llm_platform.promotion.gate_items import approval_item
 
     world.approve(approval_entry(digest=DIGEST), by="alice", signed_by="alice")
     repo = GitRepo(str(world.path))

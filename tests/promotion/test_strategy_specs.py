@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_platform.common.strategy_names import COLOR_SWITCHING, STRATEGY_NAMES, STRATEGY_SPECS
+from llm_platform.common.strategy_names import STRATEGY_NAMES, STRATEGY_SPECS
 from llm_platform.config.environment import DEPLOYMENT_WORKLOAD_STRATEGIES
 from llm_platform.promotion.strategy_table import STRATEGIES
 
@@ -29,7 +29,7 @@ def test_traits() -> None:
 
 
 def test_derived_sets_follow_the_traits() -> None:
-    assert COLOR_SWITCHING == {"blue-green", "shadow"}
+    assert {n for n, s in STRATEGY_SPECS.items() if s.switches_color} == {"blue-green", "shadow"}
     # A Deployment + Service selects one color at a time: only whole switches.
     assert DEPLOYMENT_WORKLOAD_STRATEGIES == {"blue-green"}
 
