@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from llm_platform.settings import Settings
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.invalid",
@@ -100,3 +102,10 @@ class ModelsRepo:
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
+
+
+def repo_settings(repo: ModelsRepo, home: Path, **env: str) -> Settings:
+    """The platform's settings for ``repo`` with its home at ``home`` (plus ``env``)."""
+    return Settings.from_env(
+        {"LLM_PLATFORM_MODELS_REPO": str(repo.path), "LLM_PLATFORM_HOME": str(home), **env}
+    )

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,6 +293,19 @@ def start_with_history(
     backfill(om_file, data_dir)
     os.remove(om_file)
     return PrometheusProcess(data_dir, web_config=web_config, probe_headers=probe_headers)
+
+
+@contextmanager
+def history_prometheus(
+    tmp: Path, scenarios: list[Scenario], *, steps: int
+) -> Iterator[tuple[PrometheusProcess, int]]:
+    """Prometheus serving ``steps`` samples of ``scenarios`` that end now: (server, end time)."""
+    end = aligned_now()
+    server = start_with_history(tmp, scenarios, end=end, steps=steps)
+    try:
+        yield server, end
+    finally:
+        server.stop()
 
 
 def aligned_now() -> int:
