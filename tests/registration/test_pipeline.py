@@ -22,20 +22,15 @@ from llm_platform.registry import LocalDirStore, ModelRegistry
 from resources.artifact_store import LocalArtifactStore
 from resources.registrar import LocalKfpRegistrarResource
 from tests.helpers.paths import REPO_ROOT
-from tests.helpers.registry_fixtures import model_config
+from tests.helpers.registry_fixtures import MALICIOUS_PICKLE, model_config, store_mtimes
 
 REPO = REPO_ROOT
 MODELS_REPO = REPO / "examples" / "models-repo"
 DEMO_WEIGHTS = MODELS_REPO / "weights" / "tiny-shakespeare"
+
+
 # A pickle that would run os.system on load (GLOBAL posix.system + REDUCE); built as bytes,
 # never unpickled.
-MALICIOUS_PICKLE = b"cposix\nsystem\n(S'echo pwned'\ntR."
-
-
-def store_mtimes(root: Path) -> dict[str, int]:
-    return {p.as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-
-
 def test_kfp_local_registers_demo_model_then_reuses_it(tmp_path: Path) -> None:
     assert DEMO_WEIGHTS.is_dir(), "demo weights missing from examples/models-repo"
     store = LocalArtifactStore(root=str(tmp_path / "store"))

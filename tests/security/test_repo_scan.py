@@ -27,7 +27,7 @@ from llm_platform.security.repo_scan import (
 from llm_platform.security.secret_rules import BASELINE_INVALID, SECRETS_BASELINE, secret_rules
 from tests.helpers.gitops_fixtures import WorkRepo
 from tests.helpers.repo_scan_fixtures import Planted, plant_secrets
-from tests.security.test_report import SARIF_SUBSET
+from tests.helpers.security_fixtures import SARIF_SUBSET
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.serving_fixtures import (
     FakeUpstream,
     completion_body,
     free_port,
+    metric_samples,
     start_gateway,
     write_routes,
 )
@@ -121,19 +121,6 @@ def test_unknown_model_zero_weights_and_dead_upstream(
     assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_unreachable"
     failed = metric_samples(url, "llm_requests_failed_total")
     assert failed[("d", "staging", "1.0.9", "", "r9")] == 1.0
-
-
-def metric_samples(url: str, name: str, model: str | None = None) -> dict[tuple[str, ...], float]:
-    text = httpx.get(url + "/metrics").text
-    out = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if s.name == name and model in (None, s.labels["model"]):
-                assert set(s.labels) == {"model", "namespace", "version", "color", "revision"}
-                key = tuple(s.labels[k] for k in ("model", "namespace", "version", "color",
-                                                   "revision"))  # fmt: skip
-                out[key] = s.value
-    return out
 
 
 def test_contract_metrics(gateway: tuple[str, Path], upstreams: dict) -> None:
