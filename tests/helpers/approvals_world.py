@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from llm_platform.config import EnvironmentConfig, parse_environment_config
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
@@ -83,3 +85,9 @@ class World:
             ui_approver=ui_approver,
             ui_comment=ui_comment,
         )
+
+
+@pytest.fixture
+def world(tmp_path: Path, signers: Signers) -> World:
+    """A fresh models repo under ``tmp_path`` (see :class:`World`)."""
+    return World(tmp_path / "models", signers)

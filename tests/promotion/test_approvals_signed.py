@@ -13,17 +13,7 @@ import pytest
 from llm_platform.promotion import TrustRootError, check_approval
 from llm_platform.settings import TRUSTED_SIGNERS_ENV
 from tests.helpers.approvals_world import DIGEST, MODEL, OTHER, World
-from tests.helpers.signing_fixtures import Signers, approval_entry, commit_as, git_as, make_signers
-
-
-@pytest.fixture(scope="module")
-def signers(tmp_path_factory: pytest.TempPathFactory) -> Signers:
-    return make_signers(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def world(tmp_path: Path, signers: Signers) -> World:
-    return World(tmp_path / "models", signers)
+from tests.helpers.signing_fixtures import approval_entry, commit_as, git_as
 
 
 def test_signed_by_the_approver_counts(world: World) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from llm_platform.cli import _register, app
@@ -14,17 +13,7 @@ from llm_platform.registry import LocalDirStore, ModelRegistry
 from llm_platform.settings import HOME_ENV, TRUSTED_SIGNERS_ENV
 from tests.helpers.approvals_world import DIGEST, OTHER, World
 from tests.helpers.registry_fixtures import record_meta
-from tests.helpers.signing_fixtures import Signers, approval_entry, commit_as, make_signers
-
-
-@pytest.fixture(scope="module")
-def signers(tmp_path_factory: pytest.TempPathFactory) -> Signers:
-    return make_signers(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def world(tmp_path: Path, signers: Signers) -> World:
-    return World(tmp_path / "models", signers)
+from tests.helpers.signing_fixtures import approval_entry, commit_as
 
 
 def cli(  # type: ignore[no-untyped-def]
