@@ -11,10 +11,8 @@ import dagster as dg
 from definitions import build_defs
 from llm_platform.settings import TRUSTED_SIGNERS_ENV, Settings
 from tests.helpers.models_repo import ENV_YAML, ModelsRepo
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.paths import DEMO_WEIGHTS
 from tests.helpers.signing_fixtures import Signers, approval_entry, commit_as
-
-DEMO_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
 
 PRODUCTION_YAML = """\
 environment: production

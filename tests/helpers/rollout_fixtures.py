@@ -17,10 +17,10 @@ from llm_platform.promotion.rollout import RolloutPlan, RolloutResult, execute_r
 from llm_platform.targets.base import DeploymentStatus
 from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.stack import StackInfo, stack_up
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.paths import DEMO_WEIGHTS
 from tests.helpers.runtime_fixtures import teardown_home
 
-EXAMPLE = REPO_ROOT / "examples/models-repo/weights/tiny-shakespeare"
+EXAMPLE = DEMO_WEIGHTS / "tiny-shakespeare"
 ENV = "production"
 
 
