@@ -3,7 +3,6 @@ malicious pickle, the store's modification times."""
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
 from llm_platform.config import ModelConfig
+from llm_platform.targets.local.processes import free_port
 
 #: A pickle whose loading would run ``echo pwned`` (never loaded: the scanner must refuse it).
 MALICIOUS_PICKLE = b"cposix\nsystem\n(S'echo pwned'\ntR."
@@ -35,13 +35,6 @@ def model_config(name: str, version: str, source_type: str, uri: str) -> ModelCo
             "source": {"type": source_type, "uri": uri},
         }
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

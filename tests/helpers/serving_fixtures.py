@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,15 +16,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.common.digest import digest_directory
+from llm_platform.targets.local.processes import free_port
 
 Reply = tuple[int, bytes]
-
-
-def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_artifact(out: Path) -> str:

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from llm_platform.targets.local.processes import free_port
 from tests.helpers.contract_bodies import ABUSIVE_BODIES
-from tests.helpers.serving_fixtures import build_artifact, free_port, start_model_server
+from tests.helpers.serving_fixtures import build_artifact, start_model_server
 
 
 @pytest.fixture(scope="module")
