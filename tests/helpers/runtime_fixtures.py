@@ -21,16 +21,9 @@ import httpx
 from llm_platform.common.digest import digest_directory
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec
 from llm_platform.targets.local.stack import stack_down
+from tests.helpers.serving_fixtures import build_artifact
 
 WRONG_DIGEST = "0" * 64
-
-
-def build_artifact(out: Path) -> str:
-    """Build the demo model into ``out``; return its manifest digest."""
-    from llm_platform.demo_model import build
-
-    build(out)
-    return digest_directory(out).digest
 
 
 def build_broken_artifact(out: Path) -> str:

@@ -14,7 +14,6 @@ import pytest
 from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.stack import load_stack
 from tests.helpers.runtime_fixtures import (
-    build_artifact,
     complete,
     pid_alive,
     pids_mentioning,
@@ -24,6 +23,7 @@ from tests.helpers.runtime_fixtures import (
     teardown_home,
     wait_until,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

@@ -13,7 +13,6 @@ from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.processes import read_cmdline
 from llm_platform.targets.local.stack import load_stack
 from tests.helpers.runtime_fixtures import (
-    build_artifact,
     complete,
     pid_alive,
     pids_mentioning,
@@ -22,6 +21,7 @@ from tests.helpers.runtime_fixtures import (
     stack_cli,
     teardown_home,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
