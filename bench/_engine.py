@@ -1,4 +1,4 @@
-"""Helpers for benchmarks that start a real engine: a free loopback port, readiness, a prompt."""
+"""Helpers for benchmarks that start a real engine: readiness, a prompt."""
 
 from __future__ import annotations
 

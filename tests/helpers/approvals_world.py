@@ -1,4 +1,5 @@
-"""A models repo whose approvals are signed (or not) by real SSH keys, and the checks on it.
+"""A models repo whose approvals are signed (or not) by real SSH keys, and the checks on it;
+the ``world`` fixture (a plugin of ``tests/conftest.py``) gives each test a fresh one.
 
 Shared by the verified-approval tests of ``check_approval``, the ``approvals check`` CLI and the
 production gate's approval item.
