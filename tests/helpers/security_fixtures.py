@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import typer
+
+from llm_platform.cli import scan_cmd
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -201,3 +204,15 @@ SARIF_SUBSET: dict[str, Any] = {
         },
     },
 }
+
+
+def scan_app() -> typer.Typer:
+    """A Typer app with only the ``scan`` commands, registered as in the real CLI."""
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Group, so that ``scan`` is a subcommand as in the real app."""
+
+    scan_cmd.register(app)
+    return app
