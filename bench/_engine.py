@@ -1,8 +1,7 @@
-"""Helpers for benchmarks that start a real engine: a free loopback port, readiness, a prompt."""
+"""Helpers for benchmarks that start a real engine: readiness, a prompt."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 
@@ -10,13 +9,6 @@ import httpx
 
 #: The prompt every engine benchmark sends (same text, comparable token counts).
 PROMPT = "The history of the city of Paris begins"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> None:

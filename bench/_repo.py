@@ -1,18 +1,16 @@
-"""Helpers for benchmarks: build large models repos quickly with ``git fast-import``."""
+"""Helpers for benchmarks: build large models repos quickly with ``git fast-import``.
+
+Importers put the repository root on ``sys.path`` first (for ``tests.helpers``).
+"""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
+from tests.helpers.gitops_fixtures import git_env
+
+GIT_ENV = git_env("bench", "bench@example.invalid")
 
 MODEL = """name: {name}
 version: {version}

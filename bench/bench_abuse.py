@@ -30,11 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llm_platform.targets.local.processes import free_port
+
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_gateway import PAYLOAD, wait_port  # noqa: E402
-from bench_loadgen import free_port  # noqa: E402
 
 from llm_platform.endpoint_tests.checks import completion_problem, percentile  # noqa: E402
 from llm_platform.endpoint_tests.transport import Transport  # noqa: E402

@@ -15,37 +15,25 @@ Usage: .venv/bin/python bench/bench_approvals.py [--quick] [--repeat R]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from llm_platform.config import parse_environment_config
-from llm_platform.demo.signing import demo_email, ensure_demo_signers, signing_options
+from llm_platform.demo.signing import DEMO_MODEL_OWNER, ensure_demo_signers
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import check_approval, load_approvals
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.helpers.signing_fixtures import git_as  # noqa: E402
 
 PRODUCTION = (
     "environment: production\nnamespace: production\ndeployment:\n  strategy: blue-green\n"
     "  approval_required: true\napprovers: [alice, bob]\n"
 )
-
-
-def _git(repo: Path, name: str, *args: str, key: Path | None = None) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": demo_email(name),
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": demo_email(name),
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    options = signing_options(key) if key else []
-    subprocess.run(["git", "-C", str(repo), *options, *args], check=True, env=env, timeout=60)
 
 
 def digest_of(i: int) -> str:
@@ -58,11 +46,13 @@ def build(root: Path, n: int) -> tuple[Path, Path]:
     (repo / "models/llama").mkdir(parents=True)
     (repo / "config").mkdir()
     (repo / "approvals").mkdir()
-    _git(repo, "dave", "init", "-q", "-b", "main")
+    git_as(repo, DEMO_MODEL_OWNER, "init", "-q", "-b", "main")
     (repo / "models/llama/model.yaml").write_text("name: llama\nversion: 1.0.0\n")
     (repo / "config/production.yaml").write_text(PRODUCTION)
-    _git(repo, "dave", "add", "-A")
-    _git(repo, "dave", "commit", "-q", "-m", "llama")
+    git_as(repo, DEMO_MODEL_OWNER, "add", "-A")
+    # The model change is signed by its owner (trusted, not alice): four eyes holds.
+    owner_key = keys[DEMO_MODEL_OWNER]
+    git_as(repo, DEMO_MODEL_OWNER, "commit", "-q", "-S", "-m", "llama", key=owner_key)
     text = "approvals:\n"
     for i in range(n):
         text += (
@@ -70,8 +60,8 @@ def build(root: Path, n: int) -> tuple[Path, Path]:
             "    approver: alice\n    approved_at: '2026-11-28T10:00:00Z'\n"
         )
         (repo / "approvals/llama.yaml").write_text(text)
-        _git(repo, "alice", "add", "-A")
-        _git(repo, "alice", "commit", "-q", "-S", "-m", f"approve {i}", key=keys["alice"])
+        git_as(repo, "alice", "add", "-A")
+        git_as(repo, "alice", "commit", "-q", "-S", "-m", f"approve {i}", key=keys["alice"])
     return repo, trust_root
 
 

@@ -27,10 +27,12 @@ from pathlib import Path
 
 import httpx
 
+from llm_platform.targets.local.processes import free_port
+
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent)]
 
-from _engine import PROMPT, free_port, wait_ready  # noqa: E402
+from _engine import PROMPT, wait_ready  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from llm_platform.serving.metrics import REQUESTS_FAILED_TOTAL  # noqa: E402

@@ -26,12 +26,13 @@ import time
 from pathlib import Path
 
 import httpx
-from _engine import PROMPT, free_port, wait_ready
+from _engine import PROMPT, wait_ready
 
 from llm_platform.common.digest import digest_directory
 from llm_platform.demo.gemma import GEMMA_MODEL, ensure_gemma_artifact
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.settings import Settings
+from llm_platform.targets.local.processes import free_port
 
 
 def streamed(base: str, max_tokens: int) -> tuple[float, float, int]:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _engine import free_port, wait_ready
+from _engine import wait_ready
 
 from llm_platform.common.digest import digest_directory
 from llm_platform.config.eval_suite import EvalSuite, load_suite
@@ -37,6 +37,7 @@ from llm_platform.evals import judge_quality, run_suite
 from llm_platform.evals.runner import DEFAULT_CONCURRENCY, api_of, request_body, score_case
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.settings import Settings
+from llm_platform.targets.local.processes import free_port
 
 
 async def _bare(url: str, suite: EvalSuite) -> None:

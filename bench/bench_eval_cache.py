@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _engine import free_port, wait_ready
+from _engine import wait_ready
 
 from llm_platform.common.digest import digest_directory
 from llm_platform.config.eval_suite import EvalSuite, load_suite
@@ -33,6 +33,7 @@ from llm_platform.evals.baseline_cache import BaselineCache
 from llm_platform.evals.quality_check import BaselineTarget, evaluate_quality
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.settings import Settings
+from llm_platform.targets.local.processes import free_port
 
 
 def check(url: str, suite: EvalSuite, target: BaselineTarget, cache: BaselineCache) -> float:

@@ -24,10 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from llm_platform.targets.local.processes import free_port
+
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from bench_loadgen import free_port, start_trivial  # noqa: E402
+from bench_loadgen import start_trivial  # noqa: E402
 
 from llm_platform.endpoint_tests.checks import completion_problem, percentile  # noqa: E402
 from llm_platform.endpoint_tests.load import run_load  # noqa: E402

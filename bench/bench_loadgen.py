@@ -21,6 +21,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from llm_platform.targets.local.processes import free_port
+
 BODY = json.dumps(
     {
         "object": "text_completion",
@@ -47,12 +49,6 @@ def serve_trivial(port: int) -> None:
 
     uvicorn.run(trivial_app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
                 access_log=False, log_level="warning")  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_trivial() -> tuple[subprocess.Popen[bytes], str]:

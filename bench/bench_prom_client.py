@@ -21,11 +21,10 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from prom_fixtures import Scenario, aligned_now, start_with_history  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from llm_platform.slo import DEFAULT_PROFILE, PrometheusClient, build_queries  # noqa: E402
+from tests.helpers.prom_fixtures import Scenario, aligned_now, start_with_history  # noqa: E402
 
 
 def main() -> None:

@@ -17,12 +17,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from prom_fixtures import Scenario, start_with_history  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from llm_platform.config import SLOObjectives  # noqa: E402
 from llm_platform.slo import PrometheusClient, evaluate_fleet  # noqa: E402
+from tests.helpers.prom_fixtures import Scenario, start_with_history  # noqa: E402
 
 NS = "bench"
 STEP, STEPS = 60, 70  # 70 minutes of history at one sample per minute; the window is 1 h

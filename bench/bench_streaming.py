@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _engine import PROMPT, free_port, wait_ready
+from _engine import PROMPT, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.common.digest import digest_directory
@@ -40,6 +40,7 @@ from llm_platform.demo.gemma import GEMMA_MODEL, ensure_gemma_artifact
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
 from llm_platform.serving.metrics import TIME_TO_FIRST_TOKEN
 from llm_platform.settings import Settings
+from llm_platform.targets.local.processes import free_port
 
 
 def streamed(client: httpx.Client, url: str, max_tokens: int) -> tuple[float, float]:

@@ -12,9 +12,12 @@ from tests.helpers.models_repo import ENV_YAML, ModelsRepo
 
 #: Fixtures shared by many test modules without importing them by name.
 pytest_plugins = [
+    "tests.helpers.engine_dirs",  # one artifact directory per engine format
     "tests.helpers.engine_fixtures",  # session-wide: one Gemma assembly, one llama.cpp server
     "tests.helpers.eval_build_fixtures",  # session-wide: Gemma builds the quality gate must catch
     "tests.helpers.kube_emulator_fixtures",
+    "tests.helpers.signing_fixtures",  # session-wide: one set of SSH keys and its trust root
+    "tests.helpers.approvals_world",  # a fresh signed models repo per test (``world``)
     "tests.helpers.webhook_fixtures",
 ]
 

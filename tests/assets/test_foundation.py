@@ -1,31 +1,19 @@
-"""The Dagster layer of the foundation: model_config asset, git-push sensor, Definitions."""
+"""The Dagster layer of the foundation: the model_config asset and the git-push sensor.
+
+How the Definitions load and what they wire: ``test_definitions_wiring.py``.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import dagster as dg
-import pytest
 
 from assets.model_config import model_config
 from assets.names import CHECK_CONFIG_VALID, MODEL_CONFIG, TAG_AUTHOR, TAG_COMMIT, TAG_SUBJECT
 from definitions import build_defs
-from llm_platform.settings import Settings
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from sensors.git_push import git_push_sensor
-from tests.helpers.models_repo import ModelsRepo
-from tests.helpers.paths import REPO_ROOT
-
-ROOT = REPO_ROOT
-
-
-def _settings(repo: ModelsRepo, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {"LLM_PLATFORM_MODELS_REPO": str(repo.path), "LLM_PLATFORM_HOME": str(tmp_path / "h")}
-    )
+from tests.helpers.models_repo import ModelsRepo, repo_settings
 
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
@@ -53,7 +41,7 @@ def _apply_partition_requests(instance: dg.DagsterInstance, result) -> None:
 
 
 def test_first_tick_processes_all_models_and_adds_partitions(models_repo, tmp_path):
-    defs = build_defs(_settings(models_repo, tmp_path))
+    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
     with dg.instance_for_test() as instance:
         result = _tick(defs, instance, None)
         head = models_repo.head()
@@ -75,7 +63,7 @@ def test_first_tick_processes_all_models_and_adds_partitions(models_repo, tmp_pa
 
 
 def test_push_touching_one_model_requests_exactly_that_model(models_repo, tmp_path):
-    defs = build_defs(_settings(models_repo, tmp_path))
+    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
     with dg.instance_for_test() as instance:
         first = _tick(defs, instance, None)
         _apply_partition_requests(instance, first)
@@ -93,7 +81,7 @@ def test_push_touching_one_model_requests_exactly_that_model(models_repo, tmp_pa
 
 
 def test_deleted_model_partition_removed_new_model_added_same_tick(models_repo, tmp_path):
-    defs = build_defs(_settings(models_repo, tmp_path))
+    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
     with dg.instance_for_test() as instance:
         first = _tick(defs, instance, None)
         _apply_partition_requests(instance, first)
@@ -121,7 +109,7 @@ def test_deleted_model_partition_removed_new_model_added_same_tick(models_repo, 
 
 
 def test_force_push_triggers_full_rescan_instead_of_failing(models_repo, tmp_path):
-    defs = build_defs(_settings(models_repo, tmp_path))
+    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
     with dg.instance_for_test() as instance:
         first = _tick(defs, instance, None)
         _apply_partition_requests(instance, first)
@@ -140,7 +128,7 @@ def test_force_push_triggers_full_rescan_instead_of_failing(models_repo, tmp_pat
 
 
 def test_environment_config_change_runs_every_model(models_repo, tmp_path):
-    defs = build_defs(_settings(models_repo, tmp_path))
+    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
     with dg.instance_for_test() as instance:
         first = _tick(defs, instance, None)
         _apply_partition_requests(instance, first)
@@ -258,100 +246,6 @@ def test_missing_model_file_fails_with_path(models_repo):
         assert "models/ghost/model.yaml" in str(failure.event_specific_data.error)
 
 
-def test_definitions_load_without_reading_the_models_repo(tmp_path):
-    settings = Settings.from_env(
-        {
-            "LLM_PLATFORM_MODELS_REPO": str(tmp_path / "does-not-exist"),
-            "LLM_PLATFORM_HOME": str(tmp_path / "h"),
-        }
-    )
-    defs = build_defs(settings)
-    dg.Definitions.validate_loadable(defs)
-    assert defs.resolve_sensor_def("git_push_sensor").default_status == (
-        dg.DefaultSensorStatus.RUNNING
-    )
-    assert defs.resolve_assets_def(MODEL_CONFIG).partitions_def.name == "models"
-
-
-def test_dagster_cli_loads_the_same_code_with_and_without_workspace(tmp_path):
-    env = {
-        "LLM_PLATFORM_HOME": str(tmp_path / "h"),
-        "DAGSTER_HOME": str(tmp_path),
-        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-    }
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    for extra in ([], ["-w", "workspace.yaml"]):
-        out = subprocess.run(
-            [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", *extra],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "llm_platform" in out.stdout + out.stderr
-
-
-def test_settings_reject_unknown_target():
-    from llm_platform.common.errors import ConfigurationError
-
-    with pytest.raises(ConfigurationError, match="LLM_PLATFORM_TARGET"):
-        Settings.from_env({"LLM_PLATFORM_TARGET": "mars"})
-
-
-def test_instance_config_serializes_runs_per_model(tmp_path):
-    import shutil
-
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
-    instance = dg.DagsterInstance.from_config(str(tmp_path))
-    try:
-        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-        assert limits == [
-            {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
-        ]
-    finally:
-        instance.dispose()
-
-
-def test_kubernetes_target_selects_the_kubernetes_runtime(tmp_path):
-    from resources.runtime import KubernetesRuntimeResource
-
-    settings = Settings.from_env(
-        {"LLM_PLATFORM_TARGET": "kubernetes", "LLM_PLATFORM_HOME": str(tmp_path)}
-    )
-    defs = build_defs(settings)  # loading never contacts a cluster
-    runtime = defs.resources["runtime"]
-    assert isinstance(runtime, KubernetesRuntimeResource)
-    assert runtime.models_repo == settings.models_repo
-    assert "kubernetes" in _kinds(defs)["production_deployment"]
-
-
-def _kinds(defs: dg.Definitions) -> dict[str, set[str]]:
-    graph = defs.resolve_asset_graph()
-    return {
-        key.to_user_string(): {t.removeprefix("dagster/kind/") for t in graph.get(key).tags}
-        & {"python", "kubernetes", "prometheus", "kubeflow", "s3", "git", "yaml"}
-        for key in graph.get_all_asset_keys()
-    }
-
-
-def test_kinds_say_what_runs_on_the_local_target(models_repo, tmp_path):
-    kinds = _kinds(build_defs(_settings(models_repo, tmp_path)))
-    assert kinds["staging_deployment"] == {"python", "prometheus"}
-    assert kinds["production_deployment"] == {"python"}
-    assert kinds["registered_model"] == {"kubeflow"}  # a local artifact directory, not S3
-    assert not any("kubernetes" in k for k in kinds.values())
-    s3 = Settings.from_env(
-        {
-            "LLM_PLATFORM_MODELS_REPO": str(models_repo.path),
-            "LLM_PLATFORM_HOME": str(tmp_path / "h"),
-            "ARTIFACT_STORE_URI": "s3://bucket/prefix",
-        }
-    )
-    assert _kinds(build_defs(s3))["registered_model"] == {"kubeflow", "s3"}
-
-
 def _run_requests_as_the_demo(defs: dg.Definitions, instance: dg.DagsterInstance, result) -> None:
     """Launch a tick's requests in process, as ``make demo`` does (model_config step only)."""
     job = defs.resolve_job_def("model_job").get_subset(asset_selection={dg.AssetKey(MODEL_CONFIG)})
@@ -367,7 +261,7 @@ def test_a_tick_without_cursor_resumes_where_the_runs_in_the_instance_stopped(
 ):
     """`make dev` after `make demo`: the daemon's sensor state starts empty, the instance holds
     the demo's runs; the first tick must not re-run every model."""
-    defs = build_defs(_settings(models_repo, tmp_path))
+    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
     home = tmp_path / "dagster-home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -389,16 +283,3 @@ def test_a_tick_without_cursor_resumes_where_the_runs_in_the_instance_stopped(
         assert [r.partition_key for r in _tick(defs, instance, daemon.cursor).run_requests] == [
             "beta"
         ]
-
-
-def test_promotion_automation_promotes_without_running_production_checks(models_repo, tmp_path):
-    """Production SLO checks right after a switch would only be inconclusive: the automation's
-    runs materialize production_deployment alone (the re-check schedule judges it later)."""
-    from sensors.promotion import promotion_automation
-
-    defs = build_defs(_settings(models_repo, tmp_path))
-    graph = defs.resolve_asset_graph()
-    selection = promotion_automation.asset_selection
-    assert selection is not None
-    assert selection.resolve(graph) == {dg.AssetKey("production_deployment")}
-    assert selection.resolve_checks(graph) == set()

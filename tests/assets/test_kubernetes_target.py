@@ -27,9 +27,7 @@ from resources.registrar import LocalKfpRegistrarResource
 from resources.runtime import KubernetesRuntimeResource
 from tests.helpers.fake_kserve import FakeKServe
 from tests.helpers.kmock_fixtures import kube_server
-from tests.helpers.paths import REPO_ROOT
-
-DEMO_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
+from tests.helpers.paths import DEMO_WEIGHTS
 
 
 @pytest.fixture

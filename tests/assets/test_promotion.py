@@ -25,7 +25,6 @@ from tests.helpers.promotion_fixtures import (
     set_model_latency_objective,
     set_production,
 )
-from tests.helpers.signing_fixtures import Signers, make_signers
 
 pytestmark = pytest.mark.long
 
@@ -37,11 +36,6 @@ def promote(approver: str | None = None, **extra) -> dict:
     if approver:
         cfg["approver"] = approver
     return {"ops": {PRODUCTION_DEPLOYMENT: {"config": cfg}}}
-
-
-@pytest.fixture(scope="module")
-def signers(tmp_path_factory) -> Signers:
-    return make_signers(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture

@@ -37,12 +37,11 @@ from resources.registrar import LocalKfpRegistrarResource
 from resources.runtime import LocalRuntimeResource
 from tests.helpers.eval_build_fixtures import CHATML_TEMPLATE
 from tests.helpers.models_repo import ModelsRepo
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.paths import DEMO_WEIGHTS
 
 pytestmark = pytest.mark.long(300)
 
 ASSETS = [model_config, registered_model, staging_deployment, output_quality]
-DEMO_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
 GEMMA_STAGING = {
     "ops": {
         STAGING_DEPLOYMENT: {

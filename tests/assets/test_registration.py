@@ -21,11 +21,9 @@ from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.registrar import LocalKfpRegistrarResource
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.paths import DEMO_WEIGHTS
 from tests.helpers.repo_scan_fixtures import plant_secrets
 from tests.helpers.security_fixtures import malicious_pickle
-
-DEMO_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
 
 
 @pytest.fixture

@@ -24,13 +24,12 @@ from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.registrar import LocalKfpRegistrarResource
 from resources.runtime import LocalRuntimeResource
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.paths import DEMO_WEIGHTS
 
 pytestmark = pytest.mark.long
 
 #: The SLO checks every model gets (objectives with a default in the registry).
 DEFAULT_SLO_CHECKS = [o.check_name for o in OBJECTIVES if o.default is not None]
-DEMO_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
 ASSETS = [model_config, registered_model, staging_deployment, staging_slo_checks]
 
 

@@ -129,22 +129,28 @@ def test_merge_keys_may_be_overridden_but_explicit_duplicates_may_not() -> None:
     assert any("duplicate key" in p for p in problems_of(dup))
 
 
+# Even the barest walk over the bomb's 9**9 leaves takes ~20 s of CPU; refusing it takes
+# milliseconds. The bound
+# is CPU time (other processes on a busy machine do not count), far from both.
+BOMB_CPU_SECONDS = 5.0
+
+
 def test_billion_laughs_fails_fast() -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     (problem,) = problems_of(BILLION_LAUGHS)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert "alias bomb" in problem
-    assert elapsed < 0.5
+    assert elapsed < BOMB_CPU_SECONDS
 
 
 def test_billion_laughs_fails_fast_as_environment_too() -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ConfigError):
         parse_environment_config(
             b"slo:\n" + b"".join(b"  " + line + b"\n" for line in BILLION_LAUGHS.splitlines()),
             source="e",
         )
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < BOMB_CPU_SECONDS
 
 
 def test_modest_aliases_are_allowed() -> None:

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from llm_platform.endpoint_tests import run_suite
-from tests.helpers.serving_fixtures import free_port
+from llm_platform.targets.local.processes import free_port
 
 STALL = threading.Event()  # set: the next streams stop after their first token
 

@@ -63,3 +63,34 @@ MALFORMED: list[tuple[str, str, bytes, str | None]] = [
         "stream_options",
     ),
 ]
+
+#: Hostile bodies for the builtin model server's /v1/completions (model ``tiny``): (case, body,
+#: the ``param`` its 400 names). Each is a client error, never a server error.
+ABUSIVE_BODIES: list[tuple[str, bytes, str | None]] = [
+    ("negative seed", b'{"model":"tiny","prompt":"x","seed":-1}', "seed"),
+    ("huge seed", b'{"model":"tiny","prompt":"x","seed":' + b"9" * 40 + b"}", "seed"),
+    (
+        "deep nesting",
+        b'{"model":"tiny","prompt":"x","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        None,
+    ),  # fmt: skip
+    ("deep array", b"[" * 50_000 + b"]" * 50_000, None),
+    (
+        "5000-digit integer",
+        b'{"model":"tiny","prompt":"x","max_tokens":' + b"1" * 5000 + b"}",
+        None,
+    ),  # fmt: skip
+    ("empty stop", b'{"model":"tiny","prompt":"x","stop":""}', "stop"),
+    ("empty stop in list", b'{"model":"tiny","prompt":"x","stop":["a",""]}', "stop"),
+    ("NaN temperature", b'{"model":"tiny","prompt":"x","temperature":NaN}', "temperature"),
+    (
+        "infinite temperature",
+        b'{"model":"tiny","prompt":"x","temperature":Infinity}',
+        "temperature",
+    ),  # fmt: skip
+    ("non-UTF-8", b'{"model":"tiny","prompt":"\xff\xfe"}', None),
+    ("JSON string", b'"hello"', None),
+    ("prompt object", b'{"model":"tiny","prompt":{"a":1}}', "prompt"),
+    ("max_tokens zero", b'{"model":"tiny","prompt":"x","max_tokens":0}', "max_tokens"),
+    ("max_tokens float", b'{"model":"tiny","prompt":"x","max_tokens":1.5}', "max_tokens"),
+]

@@ -21,6 +21,7 @@ import pytest
 from llm_platform.common.digest import digest_directory
 from llm_platform.demo.gemma import ensure_gemma_artifact
 from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
+from llm_platform.targets.local.processes import free_port
 
 GEMMA = "gemma-3-270m"
 CONTEXT = 512
@@ -57,14 +58,6 @@ def gemma_artifact(gemma_home: Path) -> Path:
 def gemma_digest(gemma_artifact: Path) -> str:
     """The manifest digest of the Gemma artifact (what registration would record)."""
     return digest_directory(gemma_artifact).digest
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class EngineProcess:

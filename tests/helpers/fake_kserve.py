@@ -32,7 +32,7 @@ from llm_platform.serving.engines.base import LOOPBACK
 from llm_platform.targets.kubernetes import names
 from llm_platform.targets.kubernetes.apply import PLURALS
 from llm_platform.targets.kubernetes.kserve import ISVC_API_VERSION, ISVC_PLURAL
-from llm_platform.targets.local.processes import stop_process
+from llm_platform.targets.local.processes import free_port, stop_process
 from llm_platform.targets.local.prometheus import (
     PrometheusPaths,
     start_prometheus,
@@ -40,7 +40,6 @@ from llm_platform.targets.local.prometheus import (
 )
 from tests.helpers.fake_pods import POD_READY_TIMEOUT_S, Pod, PodFailed, start_pod
 from tests.helpers.kmock_fixtures import KubeServer
-from tests.helpers.registry_fixtures import free_port
 from tests.helpers.traffic_splitter import Route, TrafficSplitter
 
 

@@ -23,8 +23,8 @@ import httpx
 from llm_platform.serving.engines.base import CONTAINER_MODEL_DIR, LOOPBACK
 from llm_platform.targets.kubernetes import names
 from llm_platform.targets.kubernetes.sidecar import SIDECAR_NAME
+from llm_platform.targets.local.processes import free_port
 from llm_platform.targets.local.prometheus import TargetGroup
-from tests.helpers.registry_fixtures import free_port
 
 POD_READY_TIMEOUT_S = 60.0
 SCRAPE_PORT = "prometheus.kserve.io/port"

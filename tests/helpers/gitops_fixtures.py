@@ -6,21 +6,29 @@ import os
 import subprocess
 from pathlib import Path
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Ada Lovelace",
-    "GIT_AUTHOR_EMAIL": "ada@example.com",
-    "GIT_COMMITTER_NAME": "Ada Lovelace",
-    "GIT_COMMITTER_EMAIL": "ada@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
+
+def git_env(name: str, email: str) -> dict[str, str]:
+    """The environment to run git in a test repo as ``name <email>``: this process's environment
+    without a repository location it may carry (``GIT_DIR``, ...), without system or user
+    config, never prompting."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(var, None)
+    return env
 
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` with a fixed identity; return stdout (stripped)."""
-    env = {**os.environ, **GIT_ENV}
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(var, None)
+    env = git_env("Ada Lovelace", "ada@example.com")
     proc = subprocess.run(
         ["git", "-C", str(cwd), *args], capture_output=True, text=True, env=env, timeout=60
     )

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.invalid",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.invalid",
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+from llm_platform.demo.signing import signing_options
+from llm_platform.settings import Settings
+from tests.helpers.gitops_fixtures import git_env
 
 MODEL_YAML = """\
 name: {name}
@@ -76,7 +70,7 @@ class ModelsRepo:
             check=True,
             capture_output=True,
             text=True,
-            env={**os.environ, **GIT_ENV},
+            env=git_env("Test Author", "author@example.invalid"),
         )
         return out.stdout.strip()
 
@@ -94,9 +88,16 @@ class ModelsRepo:
     def commit(self, message: str) -> str:
         self.git("add", "-A")
         key = self.signing_key
-        sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"] if key else []
+        sign = signing_options(key) if key else []
         self.git(*sign, "commit", "-q", "--allow-empty", *(["-S"] if key else []), "-m", message)
         return self.head()
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
+
+
+def repo_settings(repo: ModelsRepo, home: Path, **env: str) -> Settings:
+    """The platform's settings for ``repo`` with its home at ``home`` (plus ``env``)."""
+    return Settings.from_env(
+        {"LLM_PLATFORM_MODELS_REPO": str(repo.path), "LLM_PLATFORM_HOME": str(home), **env}
+    )

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from llm_platform.targets.local.processes import free_port
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -206,13 +208,6 @@ def backfill(om_file: Path, data_dir: Path) -> None:
     )
 
 
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class PrometheusProcess:
     """A real Prometheus serving ``data_dir`` on 127.0.0.1; stop it with :meth:`stop`.
 
@@ -292,6 +287,19 @@ def start_with_history(
     backfill(om_file, data_dir)
     os.remove(om_file)
     return PrometheusProcess(data_dir, web_config=web_config, probe_headers=probe_headers)
+
+
+@contextmanager
+def history_prometheus(
+    tmp: Path, scenarios: list[Scenario], *, steps: int
+) -> Iterator[tuple[PrometheusProcess, int]]:
+    """Prometheus serving ``steps`` samples of ``scenarios`` that end now: (server, end time)."""
+    end = aligned_now()
+    server = start_with_history(tmp, scenarios, end=end, steps=steps)
+    try:
+        yield server, end
+    finally:
+        server.stop()
 
 
 def aligned_now() -> int:

@@ -9,12 +9,12 @@ from pathlib import Path
 import dagster as dg
 
 from definitions import build_defs
+from llm_platform.config.environments import PRODUCTION
+from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.settings import TRUSTED_SIGNERS_ENV, Settings
 from tests.helpers.models_repo import ENV_YAML, ModelsRepo
-from tests.helpers.paths import REPO_ROOT
+from tests.helpers.paths import DEMO_WEIGHTS
 from tests.helpers.signing_fixtures import Signers, approval_entry, commit_as
-
-DEMO_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
 
 PRODUCTION_YAML = """\
 environment: production
@@ -122,3 +122,20 @@ def make_platform(
         }
     )
     return Platform(repo=repo, home=home, defs=build_defs(settings), instance=instance)
+
+
+def promote_twice(ledger: Ledger, *, model: str, revision: str, digest: str) -> None:
+    """Record two promotions of ``model`` into production, 0.9.0 then 1.0.0 (``digest``) served
+    by ``revision``: production has a previous digest to roll back to."""
+    for version, version_digest in (("0.9.0", "0" * 64), ("1.0.0", digest)):
+        ledger.promote(
+            LedgerEvent(
+                kind="promoted",
+                model=model,
+                env=PRODUCTION,
+                version=version,
+                digest=version_digest,
+                reason="test",
+            ),
+            AliasTarget(version=version, digest=version_digest, revision=revision),
+        )

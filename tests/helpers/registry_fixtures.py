@@ -1,17 +1,27 @@
-"""Shared helpers for the registry/registration tests: a real moto S3 server on 127.0.0.1."""
+"""Shared helpers for the registry/registration tests: a real moto S3 server on 127.0.0.1, a
+malicious pickle, the store's modification times."""
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
 from llm_platform.config import ModelConfig
+from llm_platform.targets.local.processes import free_port
+
+#: A pickle whose loading would run ``echo pwned`` (never loaded: the scanner must refuse it).
+MALICIOUS_PICKLE = b"cposix\nsystem\n(S'echo pwned'\ntR."
+
+
+def store_mtimes(root: Path) -> dict[str, int]:
+    """Modification time (ns) of every file under ``root``: unchanged means nothing rewritten."""
+    return {p.as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
 def model_config(name: str, version: str, source_type: str, uri: str) -> ModelConfig:
@@ -25,13 +35,6 @@ def model_config(name: str, version: str, source_type: str, uri: str) -> ModelCo
             "source": {"type": source_type, "uri": uri},
         }
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -19,16 +21,9 @@ import httpx
 from llm_platform.common.digest import digest_directory
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec
 from llm_platform.targets.local.stack import stack_down
+from tests.helpers.serving_fixtures import build_artifact
 
 WRONG_DIGEST = "0" * 64
-
-
-def build_artifact(out: Path) -> str:
-    """Build the demo model into ``out``; return its manifest digest."""
-    from llm_platform.demo_model import build
-
-    build(out)
-    return digest_directory(out).digest
 
 
 def build_broken_artifact(out: Path) -> str:
@@ -167,3 +162,19 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         time.sleep(interval_s)
+
+
+def stack_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``llm-platform stack ...`` in a subprocess (as a user would).
+
+    Only the stack commands are registered on the real app, so that a command module of another
+    area failing to import cannot make these tests fail.
+    """
+    code = "from llm_platform.cli import app, stack_cmd; stack_cmd.register(app); app()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )

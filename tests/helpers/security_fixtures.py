@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import typer
+
+from llm_platform.cli import scan_cmd
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -130,3 +133,86 @@ def write_clean_model(directory: Path) -> None:
     (directory / "tokenizer.json").write_text(json.dumps(tokenizer))
     (directory / "config.json").write_text(json.dumps({"architectures": ["Llama"]}))
     (directory / "README.md").write_text("# demo model\n\nWeights in safetensors.\n")
+
+
+# The parts of the SARIF 2.1.0 schema that consumers rely on (the full schema is not
+# available offline).
+SARIF_SUBSET: dict[str, Any] = {
+    "type": "object",
+    "required": ["$schema", "version", "runs"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "runs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["tool", "results"],
+                "properties": {
+                    "tool": {
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {
+                            "driver": {
+                                "type": "object",
+                                "required": ["name", "version", "rules"],
+                                "properties": {
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id", "shortDescription"],
+                                        },
+                                    }
+                                },
+                            }
+                        },
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["ruleId", "level", "message", "locations"],
+                            "properties": {
+                                "level": {"enum": ["error", "warning", "note", "none"]},
+                                "message": {"type": "object", "required": ["text"]},
+                                "locations": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["physicalLocation"],
+                                        "properties": {
+                                            "physicalLocation": {
+                                                "type": "object",
+                                                "required": ["artifactLocation"],
+                                                "properties": {
+                                                    "artifactLocation": {
+                                                        "type": "object",
+                                                        "required": ["uri"],
+                                                    }
+                                                },
+                                            }
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def scan_app() -> typer.Typer:
+    """A Typer app with only the ``scan`` commands, registered as in the real CLI."""
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Group, so that ``scan`` is a subcommand as in the real app."""
+
+    scan_cmd.register(app)
+    return app

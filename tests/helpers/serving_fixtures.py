@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,17 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.common.digest import digest_directory
+from llm_platform.targets.local.processes import free_port
 
 Reply = tuple[int, bytes]
-
-
-def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_artifact(out: Path) -> str:
@@ -197,5 +191,52 @@ class FakeUpstream:
         self._thread.start()
 
     def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def metric_samples(url: str, name: str, model: str | None = None) -> dict[tuple[str, ...], float]:
+    """Samples of metric ``name`` (of ``model``, or all) on ``url``/metrics, keyed by the label
+    values (model, namespace, version, color, revision); every sample carries exactly those."""
+    text = httpx.get(url + "/metrics").text
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name == name and model in (None, s.labels["model"]):
+                assert set(s.labels) == {"model", "namespace", "version", "color", "revision"}
+                key = tuple(s.labels[k] for k in ("model", "namespace", "version", "color",
+                                                   "revision"))  # fmt: skip
+                out[key] = s.value
+    return out
+
+
+class MetricsServer:
+    """A real HTTP server on 127.0.0.1 serving whatever ``text`` holds."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                body = outer.text.encode()
+                self.send_response(200 if self.path == "/metrics" else 404)
+                self.send_header("content-type", "text/plain; version=0.0.4")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> MetricsServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import pytest
 
 from llm_platform.demo.signing import create_ssh_key, demo_email, signing_options
 from llm_platform.demo.signing import write_allowed_signers as write_trust_root
+from tests.helpers.gitops_fixtures import git_env
 
 #: In the trust root: alice and bob (approvers), carol and dave (trusted, not approvers; dave
 #: makes the model changes others approve).
@@ -47,20 +47,15 @@ def make_signers(directory: Path) -> Signers:
     return Signers(keys=keys, trust_root=trust_root)
 
 
+@pytest.fixture(scope="session")
+def signers(tmp_path_factory: pytest.TempPathFactory) -> Signers:
+    """Keys for :data:`TRUSTED` and :data:`UNTRUSTED`, and the trust root (never modified)."""
+    return make_signers(tmp_path_factory.mktemp("keys"))
+
+
 def git_as(repo: Path, name: str, *args: str, key: Path | None = None) -> str:
     """Run git in ``repo`` as ``name <name@example.com>``, signing commits with ``key``."""
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": demo_email(name),
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": demo_email(name),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-    }
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(var, None)
+    env = git_env(name, demo_email(name))
     options = signing_options(key) if key else []
     proc = subprocess.run(
         ["git", "-C", str(repo), *options, *args],

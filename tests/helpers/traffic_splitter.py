@@ -17,7 +17,7 @@ import aiohttp
 import aiohttp.web
 
 from llm_platform.serving.engines.base import LOOPBACK
-from tests.helpers.registry_fixtures import free_port
+from llm_platform.targets.local.processes import free_port
 
 #: Per-connection headers a proxy must not forward (RFC 9110 section 7.6.1), plus the ones
 #: aiohttp recomputes for the re-encoded body.

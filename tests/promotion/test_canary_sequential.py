@@ -29,7 +29,7 @@ from llm_platform.promotion.metric_sources import GatewayMetricsSource
 from llm_platform.promotion.rollout import plan_from_environment
 from llm_platform.promotion.sequential import PairedSamples, expand_buckets, sequential_analysis
 from llm_platform.serving.metrics import LATENCY_BUCKETS
-from tests.promotion.test_rollout_analysis import MetricsServer
+from tests.helpers.serving_fixtures import MetricsServer
 
 TARGET = AnalysisTarget(
     env="production", namespace="production", model="m", canary="c1", stable="s1"
@@ -93,11 +93,8 @@ class Load:
 
 @pytest.fixture()
 def server() -> Iterator[MetricsServer]:
-    srv = MetricsServer()
-    srv.thread.start()
-    yield srv
-    srv.server.shutdown()
-    srv.server.server_close()
+    with MetricsServer() as srv:
+        yield srv
 
 
 def _run(server: MetricsServer, canary_median: float, canary_fail: float, *, deadline: float):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,21 +20,16 @@ from typer.testing import CliRunner
 from llm_platform.cli import history_cmd
 from llm_platform.promotion import AliasTarget, Ledger, LedgerError, LedgerEvent
 from llm_platform.registry import LocalDirStore, ObjectStore, S3Store
+from llm_platform.targets.local.processes import free_port
 
 BUCKET = "ledger-test"
 D1, D2, D3 = "a1" * 32, "b2" * 32, "c3" * 32
 T0 = datetime(2026, 11, 28, 10, tzinfo=UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -267,7 +261,7 @@ def test_cli_s3_store_and_unreachable(moto_endpoint: str, tmp_path: Path) -> Non
     proc = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["aliases"]["production"]["version"] == "1.0.0"
-    env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{_free_port()}"
+    env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
     env["AWS_RETRY_MODE"] = "standard"
     proc = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr

@@ -7,44 +7,33 @@ every switch, and every process is stopped by pid in teardown.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from llm_platform.common.digest import digest_directory
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.promotion.rollout import (
-    RolloutPlan,
-    RolloutResult,
     execute_rollout,
     retire_previous,
     rollback,
 )
-from llm_platform.targets.base import DeploymentStatus, InvalidDeploymentSpec
+from llm_platform.targets.base import InvalidDeploymentSpec
 from llm_platform.targets.local.local import LocalRuntime
-from llm_platform.targets.local.stack import StackInfo, stack_up
-from tests.helpers.paths import REPO_ROOT
-from tests.helpers.runtime_fixtures import Traffic, pid_alive, teardown_home, wait_until
+from llm_platform.targets.local.stack import StackInfo
+from tests.helpers.rollout_fixtures import (
+    ENV,
+    Artifacts,
+    current,
+    first,
+    plan,
+    production_stack,
+    served_digest,
+    weights,
+)
+from tests.helpers.runtime_fixtures import Traffic, pid_alive, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-EXAMPLE = REPO_ROOT / "examples/models-repo/weights/tiny-shakespeare"
-ENV = "production"
-
-
-class Artifacts:
-    """Two versions of the demo model with different digests."""
-
-    def __init__(self, root: Path) -> None:
-        self.v1, self.v2 = root / "v1", root / "v2"
-        shutil.copytree(EXAMPLE, self.v1)
-        shutil.copytree(EXAMPLE, self.v2)
-        (self.v2 / "NOTES.txt").write_text("v2: same weights, different artifact digest\n")
-        self.d1 = digest_directory(self.v1).digest
-        self.d2 = digest_directory(self.v2).digest
 
 
 @pytest.fixture(scope="module")
@@ -55,59 +44,13 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, StackInfo]]:
     home = tmp_path_factory.mktemp("rollout-home")
-    try:
-        info = stack_up(home, envs=(ENV,), prometheus_port=0, gateway_base_port=0)
+    with production_stack(home) as info:
         yield home, info
-    finally:
-        assert teardown_home(home) == [], "stack down left processes behind"
 
 
 @pytest.fixture()
 def runtime(stack: tuple[Path, StackInfo]) -> LocalRuntime:
     return LocalRuntime(stack[0])
-
-
-def plan(model: str, art: Artifacts, version: str, strategy: str, **kw: object) -> RolloutPlan:
-    """A plan for v1 (version 1.x) or v2 of the demo model."""
-    v2 = version.startswith("2")
-    return RolloutPlan.model_validate(
-        {
-            "env": ENV,
-            "model": model,
-            "version": version,
-            "digest": art.d2 if v2 else art.d1,
-            "artifact_uri": (art.v2 if v2 else art.v1).as_uri(),
-            "strategy": strategy,
-            "ready_timeout_s": 30,
-            # Traffic here is bounded by count; Prometheus' scrape settle is tested elsewhere.
-            "metrics_settle_s": 0,
-            **kw,
-        }
-    )
-
-
-def current(runtime: LocalRuntime, model: str) -> DeploymentStatus:
-    status = runtime.status(ENV, model)
-    assert status is not None
-    return status
-
-
-def weights(runtime: LocalRuntime, model: str) -> dict[str, int]:
-    return {r.revision: r.weight for r in current(runtime, model).revisions}
-
-
-def first(runtime: LocalRuntime, model: str, art: Artifacts, strategy: str) -> RolloutResult:
-    result = execute_rollout(runtime, plan(model, art, "1.0.0", strategy))
-    assert result.outcome == "promoted", result.reason
-    assert result.strategy == "first-deployment" and result.previous_revision is None
-    return result
-
-
-def served_digest(status: DeploymentStatus) -> str:
-    """The digest that the revision at 100% reports on its own /health."""
-    (rev,) = [r for r in status.revisions if r.weight == 100]
-    health = httpx.get(f"{rev.url}/health", timeout=5, trust_env=False).json()
-    return str(health["digest"])
 
 
 def test_blue_green_switches_under_traffic_without_failed_requests(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pydantic import ValidationError
@@ -20,6 +18,7 @@ from llm_platform.promotion.analysis import (
 from llm_platform.promotion.metric_sources import GatewayMetricsSource, histogram_quantile
 from llm_platform.promotion.rollout import RolloutPlan, plan_from_environment
 from llm_platform.slo import OBJECTIVES, PrometheusError
+from tests.helpers.serving_fixtures import MetricsServer
 
 DIGEST = "a" * 64
 
@@ -168,37 +167,10 @@ def metrics_text(canary: tuple[int, int], stable: tuple[int, int], *, other: int
     return "\n".join(lines) + "\n"
 
 
-class MetricsServer:
-    """A real HTTP server on 127.0.0.1 serving whatever ``text`` holds."""
-
-    def __init__(self) -> None:
-        self.text = ""
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                body = outer.text.encode()
-                self.send_response(200 if self.path == "/metrics" else 404)
-                self.send_header("content-type", "text/plain; version=0.0.4")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-
 @pytest.fixture()
 def metrics_server() -> Iterator[MetricsServer]:
-    srv = MetricsServer()
-    srv.thread.start()
-    yield srv
-    srv.server.shutdown()
-    srv.server.server_close()
+    with MetricsServer() as srv:
+        yield srv
 
 
 def test_gateway_source_diffs_counters_over_the_window(metrics_server: MetricsServer) -> None:

@@ -21,24 +21,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from llm_platform.promotion.rollout import RolloutResult, execute_rollout
 from llm_platform.slo.profiles import REQUESTS_TOTAL
 from llm_platform.targets.local.local import LocalRuntime
-from llm_platform.targets.local.stack import StackInfo, stack_up
-from tests.helpers.runtime_fixtures import complete, teardown_home
-from tests.promotion.test_rollout import Artifacts, first, plan, weights
+from llm_platform.targets.local.stack import StackInfo
+from tests.helpers.rollout_fixtures import ENV, Artifacts, first, plan, production_stack, weights
+from tests.helpers.runtime_fixtures import complete
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-ENV = "production"
 FAULT_MS = 2000
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, StackInfo]]:
     home = tmp_path_factory.mktemp("shadow-home")
-    try:
-        info = stack_up(home, envs=(ENV,), prometheus_port=0, gateway_base_port=0)
+    with production_stack(home) as info:
         yield home, info
-    finally:
-        assert teardown_home(home) == [], "stack down left processes behind"
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,7 @@ from llm_platform.registry import LocalDirStore, ModelRegistry
 from llm_platform.registry.artifact_io import ArtifactTooLargeError
 from llm_platform.security import scan_path
 from tests.helpers.hf_hub_fixtures import GATED_TOKEN, FakeHub, FakeRepo, fake_hub
-from tests.helpers.registry_fixtures import model_config
-from tests.registration.test_pipeline import MALICIOUS_PICKLE, store_mtimes
+from tests.helpers.registry_fixtures import MALICIOUS_PICKLE, model_config, store_mtimes
 
 
 @pytest.fixture

@@ -21,23 +21,17 @@ from llm_platform.registration.sources import materialize_source
 from llm_platform.registry import LocalDirStore, ModelRegistry
 from resources.artifact_store import LocalArtifactStore
 from resources.registrar import LocalKfpRegistrarResource
-from tests.helpers.paths import REPO_ROOT
-from tests.helpers.registry_fixtures import model_config
+from tests.helpers.paths import DEMO_WEIGHTS, REPO_ROOT
+from tests.helpers.registry_fixtures import MALICIOUS_PICKLE, model_config, store_mtimes
 
-REPO = REPO_ROOT
-MODELS_REPO = REPO / "examples" / "models-repo"
-DEMO_WEIGHTS = MODELS_REPO / "weights" / "tiny-shakespeare"
+MODELS_REPO = REPO_ROOT / "examples" / "models-repo"
+DEMO_MODEL = DEMO_WEIGHTS / "tiny-shakespeare"
+
+
 # A pickle that would run os.system on load (GLOBAL posix.system + REDUCE); built as bytes,
 # never unpickled.
-MALICIOUS_PICKLE = b"cposix\nsystem\n(S'echo pwned'\ntR."
-
-
-def store_mtimes(root: Path) -> dict[str, int]:
-    return {p.as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-
-
 def test_kfp_local_registers_demo_model_then_reuses_it(tmp_path: Path) -> None:
-    assert DEMO_WEIGHTS.is_dir(), "demo weights missing from examples/models-repo"
+    assert DEMO_MODEL.is_dir(), "demo weights missing from examples/models-repo"
     store = LocalArtifactStore(root=str(tmp_path / "store"))
     registrar = LocalKfpRegistrarResource(pipeline_root=str(tmp_path / "kfp"))
     config = model_config("tiny-shakespeare", "1.0.0", "local", "weights/tiny-shakespeare")
@@ -50,12 +44,12 @@ def test_kfp_local_registers_demo_model_then_reuses_it(tmp_path: Path) -> None:
         run_id="dagster-run-1",
     )
     record = result.record
-    assert record.digest == digest_directory(DEMO_WEIGHTS).digest
+    assert record.digest == digest_directory(DEMO_MODEL).digest
     assert record.commit_sha == "a" * 40
     assert record.config_hash == config.config_hash()
     assert record.kfp_run_id == result.kfp_run_id and result.kfp_run_id
     assert record.scan_safe and record.scan_summary["unsafe"] == 0
-    assert record.source_uri == str(DEMO_WEIGHTS)
+    assert record.source_uri == str(DEMO_MODEL)
     assert json.loads(result.scan_report_json)["safe"] is True
     assert not result.reused and result.duration_s > 0
 
@@ -63,7 +57,7 @@ def test_kfp_local_registers_demo_model_then_reuses_it(tmp_path: Path) -> None:
     assert registry.get_record("tiny-shakespeare", "1.0.0") == record
     assert registry.verify(record)
     fetched = registry.fetch(record, tmp_path / "serve")
-    for src in DEMO_WEIGHTS.iterdir():
+    for src in DEMO_MODEL.iterdir():
         assert (fetched / src.name).read_bytes() == src.read_bytes()
     assert registry.get_attachment(record, "scan-report.sarif") is not None
 

@@ -11,20 +11,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from llm_platform.cli import scan_cmd
-from tests.helpers.security_fixtures import malicious_pickle, write_clean_model
+from tests.helpers.security_fixtures import malicious_pickle, scan_app, write_clean_model
 
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Group, so that ``scan`` is a subcommand as in the real app."""
-
-    scan_cmd.register(app)
-    return app
+    return scan_app()
 
 
 @pytest.fixture

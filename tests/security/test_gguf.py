@@ -73,9 +73,10 @@ def test_truncated_file_fails(tmp_path: Path, cut: int) -> None:
 def test_absurd_counts_fail_fast_without_reading_the_file(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
     path.write_bytes(gguf_bytes(tensor_count=2**62) + bytes(1024))
-    started = time.perf_counter()
+    # CPU time, so a busy machine cannot fail it; walking 2**62 tensor entries never ends.
+    started = time.process_time()
     report, result = _only(path)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 5.0
     assert not report.safe and result.findings[0].rule == "gguf-invalid"
     assert "absurd" in result.findings[0].message
     # Within the hard limit but more than the file can hold.

@@ -13,7 +13,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from llm_platform.cli import scan_cmd
 from llm_platform.gitops.repo import GitRepo
 from llm_platform.reporting.commit_status import secrets_found
 from llm_platform.security.repo_scan import (
@@ -27,19 +26,12 @@ from llm_platform.security.repo_scan import (
 from llm_platform.security.secret_rules import BASELINE_INVALID, SECRETS_BASELINE, secret_rules
 from tests.helpers.gitops_fixtures import WorkRepo
 from tests.helpers.repo_scan_fixtures import Planted, plant_secrets
-from tests.security.test_report import SARIF_SUBSET
+from tests.helpers.security_fixtures import SARIF_SUBSET, scan_app
 
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Group, so that ``scan`` is a subcommand as in the real app."""
-
-    scan_cmd.register(app)
-    return app
+    return scan_app()
 
 
 def _repo(tmp_path: Path) -> WorkRepo:

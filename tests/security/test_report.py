@@ -8,14 +8,18 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 
 from llm_platform.security import ScanReport, scan_path
 from llm_platform.security.rules import RULES
-from tests.helpers.security_fixtures import benign_pickle, malicious_pickle, write_clean_model
+from tests.helpers.security_fixtures import (
+    SARIF_SUBSET,
+    benign_pickle,
+    malicious_pickle,
+    write_clean_model,
+)
 
 
 def test_clean_model_directory_is_safe(tmp_path: Path) -> None:
@@ -139,77 +143,6 @@ def test_other_files_are_clean_with_info(tmp_path: Path) -> None:
         ("empty", "other", "file-info"),
         ("notes", "text", "file-info"),
     }
-
-
-# The parts of the SARIF 2.1.0 schema that consumers rely on (the full schema is not
-# available offline).
-SARIF_SUBSET: dict[str, Any] = {
-    "type": "object",
-    "required": ["$schema", "version", "runs"],
-    "properties": {
-        "version": {"const": "2.1.0"},
-        "runs": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["tool", "results"],
-                "properties": {
-                    "tool": {
-                        "type": "object",
-                        "required": ["driver"],
-                        "properties": {
-                            "driver": {
-                                "type": "object",
-                                "required": ["name", "version", "rules"],
-                                "properties": {
-                                    "rules": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["id", "shortDescription"],
-                                        },
-                                    }
-                                },
-                            }
-                        },
-                    },
-                    "results": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["ruleId", "level", "message", "locations"],
-                            "properties": {
-                                "level": {"enum": ["error", "warning", "note", "none"]},
-                                "message": {"type": "object", "required": ["text"]},
-                                "locations": {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["physicalLocation"],
-                                        "properties": {
-                                            "physicalLocation": {
-                                                "type": "object",
-                                                "required": ["artifactLocation"],
-                                                "properties": {
-                                                    "artifactLocation": {
-                                                        "type": "object",
-                                                        "required": ["uri"],
-                                                    }
-                                                },
-                                            }
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
 
 
 def _mixed_report(tmp_path: Path) -> ScanReport:

@@ -209,12 +209,17 @@ def test_info_reports_architecture_vocab_and_parameters(model: DemoLM, built: tu
 
 
 def test_generation_speed_is_enough_for_a_server(model: DemoLM):
-    start = time.perf_counter()
+    """CPU time, not wall time: other processes on a busy machine do not count against it.
+
+    The floor is ~200x under what ``bench/bench_demo_model.py`` measures, so it only catches a
+    generation that went pathologically slow; the number itself is that benchmark's.
+    """
+    start = time.process_time()
     tokens = sum(
         model.generate("the ", max_tokens=32, temperature=0.8, seed=s).completion_tokens
         for s in range(20)
     )
-    assert tokens / (time.perf_counter() - start) > 500
+    assert tokens / max(time.process_time() - start, 1e-3) > 500
 
 
 # --- loading errors ---------------------------------------------------------------------

@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
-from safetensors.numpy import save_file
 
 from llm_platform.common.digest import digest_directory
 from llm_platform.config.schema import Serving
@@ -32,31 +28,8 @@ from llm_platform.slo import profile_for_engine
 from llm_platform.targets.base import DeploymentSpec, EngineRefused, RevisionSpec
 from llm_platform.targets.local.layout import Commands, Layout
 from llm_platform.targets.local.local import LocalRuntime
-from tests.helpers.gguf_fixtures import write_gguf
-from tests.helpers.paths import REPO_ROOT
 
-EXAMPLE_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
 DIGEST = "b" * 64
-
-
-@pytest.fixture
-def builtin_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(EXAMPLE_WEIGHTS / "tiny-shakespeare", tmp_path / "builtin"))
-
-
-@pytest.fixture
-def gguf_dir(tmp_path: Path) -> Path:
-    write_gguf(tmp_path / "gguf" / "model-q4.gguf")
-    return tmp_path / "gguf"
-
-
-@pytest.fixture
-def hf_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "hf"
-    root.mkdir()
-    (root / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
-    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(root / "model.safetensors"))
-    return root
 
 
 def test_engine_comes_from_the_format_when_not_configured(

@@ -7,9 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
 from llm_platform.config.schema import ModelConfig
 from llm_platform.serving.engines import (
@@ -30,31 +28,9 @@ from llm_platform.serving.engines import (
 from llm_platform.serving.engines.vllm import VllmEngine
 from tests.helpers.config_fixtures import model_dict
 from tests.helpers.gguf_fixtures import write_gguf
-from tests.helpers.paths import REPO_ROOT
 
-EXAMPLE_WEIGHTS = REPO_ROOT / "examples/models-repo/weights"
 DIGEST = "a" * 64
 PY = "/venv/bin/python"
-
-
-@pytest.fixture
-def builtin_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(EXAMPLE_WEIGHTS / "tiny-shakespeare", tmp_path / "builtin"))
-
-
-@pytest.fixture
-def gguf_dir(tmp_path: Path) -> Path:
-    write_gguf(tmp_path / "gguf" / "model-q4.gguf")
-    return tmp_path / "gguf"
-
-
-@pytest.fixture
-def hf_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "hf"
-    root.mkdir()
-    (root / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
-    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(root / "model.safetensors"))
-    return root
 
 
 def _settings(artifact: Path, **extra: object) -> LaunchSettings:

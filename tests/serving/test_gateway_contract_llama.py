@@ -264,7 +264,8 @@ def test_the_sidecar_serves_its_engines_routes_only(
     llama_server: EngineProcess, tmp_path: Path
 ) -> None:
     """A pod's sidecar (``--upstream``): the same contract without the ``/<model>`` prefix."""
-    from tests.helpers.serving_fixtures import Proc, free_port
+    from llm_platform.targets.local.processes import free_port
+    from tests.helpers.serving_fixtures import Proc
 
     port = free_port()
     args = ["-m", "llm_platform.serving.gateway", "--upstream", llama_server.base_url,

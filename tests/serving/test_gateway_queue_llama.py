@@ -21,7 +21,8 @@ import pytest
 from llm_platform.serving.admission import QUEUE_WAIT_SECONDS
 from llm_platform.slo.profiles import REQUESTS_FAILED_TOTAL, REQUESTS_TOTAL
 from llm_platform.targets.local.local import LocalRuntime
-from tests.helpers.engine_fixtures import GEMMA, free_port, require_llama_cpp
+from llm_platform.targets.local.processes import free_port
+from tests.helpers.engine_fixtures import GEMMA, require_llama_cpp
 from tests.helpers.liveness_fixtures import (
     deploy_gemma,
     metric_value,

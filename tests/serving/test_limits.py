@@ -18,11 +18,11 @@ import pytest
 from tests.helpers.serving_fixtures import (
     FakeUpstream,
     build_artifact,
+    metric_samples,
     start_gateway,
     start_model_server,
     write_routes,
 )
-from tests.serving.test_gateway import metric_samples
 
 LIMITS = [
     "--max-body-bytes", "4096", "--max-header-bytes", "2048", "--header-timeout", "0.5",

@@ -12,7 +12,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers.serving_fixtures import build_artifact, free_port, start_model_server
+from llm_platform.targets.local.processes import free_port
+from tests.helpers.contract_bodies import ABUSIVE_BODIES
+from tests.helpers.serving_fixtures import build_artifact, start_model_server
 
 
 @pytest.fixture(scope="module")
@@ -157,36 +159,6 @@ def test_metrics_count_requests_and_errors(server: tuple[str, Path]) -> None:
 
 # Bodies a client can send that must come back 4xx: a 5xx here would count against the
 # deployment's error-rate objective and could roll production back (issue 9).
-ABUSIVE_BODIES: list[tuple[str, bytes, str | None]] = [
-    ("negative seed", b'{"model":"tiny","prompt":"x","seed":-1}', "seed"),
-    ("huge seed", b'{"model":"tiny","prompt":"x","seed":' + b"9" * 40 + b"}", "seed"),
-    (
-        "deep nesting",
-        b'{"model":"tiny","prompt":"x","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-        None,
-    ),  # fmt: skip
-    ("deep array", b"[" * 50_000 + b"]" * 50_000, None),
-    (
-        "5000-digit integer",
-        b'{"model":"tiny","prompt":"x","max_tokens":' + b"1" * 5000 + b"}",
-        None,
-    ),  # fmt: skip
-    ("empty stop", b'{"model":"tiny","prompt":"x","stop":""}', "stop"),
-    ("empty stop in list", b'{"model":"tiny","prompt":"x","stop":["a",""]}', "stop"),
-    ("NaN temperature", b'{"model":"tiny","prompt":"x","temperature":NaN}', "temperature"),
-    (
-        "infinite temperature",
-        b'{"model":"tiny","prompt":"x","temperature":Infinity}',
-        "temperature",
-    ),  # fmt: skip
-    ("non-UTF-8", b'{"model":"tiny","prompt":"\xff\xfe"}', None),
-    ("JSON string", b'"hello"', None),
-    ("prompt object", b'{"model":"tiny","prompt":{"a":1}}', "prompt"),
-    ("max_tokens zero", b'{"model":"tiny","prompt":"x","max_tokens":0}', "max_tokens"),
-    ("max_tokens float", b'{"model":"tiny","prompt":"x","max_tokens":1.5}', "max_tokens"),
-]
-
-
 @pytest.mark.parametrize(
     ("body", "param"), [b[1:] for b in ABUSIVE_BODIES], ids=[b[0] for b in ABUSIVE_BODIES]
 )

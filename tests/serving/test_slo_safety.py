@@ -23,6 +23,7 @@ import pytest
 from llm_platform.config import SLOObjectives
 from llm_platform.slo.evaluate import evaluate
 from llm_platform.slo.prom import PrometheusClient
+from tests.helpers.contract_bodies import ABUSIVE_BODIES
 from tests.helpers.prom_fixtures import PrometheusProcess
 from tests.helpers.serving_fixtures import (
     build_artifact,
@@ -30,7 +31,6 @@ from tests.helpers.serving_fixtures import (
     start_model_server,
     write_routes,
 )
-from tests.serving.test_model_server import ABUSIVE_BODIES
 
 NAMESPACE = "production"
 MODEL = "m"

@@ -14,7 +14,7 @@ import pytest
 from assets.names import PRODUCTION_DEPLOYMENT
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.config.slo_rules_source import load_checkout, rules_for
-from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
+from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.slo.alerts import FiringAlert, parse_alerts, rollback_alerts_query, rollbacks
 from llm_platform.slo.prom import PromSample
@@ -23,9 +23,10 @@ from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
 from sensors.promotion import production_rollback_sensor
-from tests.conftest import ModelsRepo
 from tests.helpers.budget_fixtures import Timeline, constant, during, write
+from tests.helpers.models_repo import ModelsRepo
 from tests.helpers.prom_fixtures import PrometheusProcess, aligned_now, backfill
+from tests.helpers.promotion_fixtures import promote_twice
 
 pytestmark = pytest.mark.integration
 
@@ -145,18 +146,7 @@ def test_a_firing_page_alert_for_the_serving_revision_requests_one_rollback(
     store = LocalArtifactStore(root=str(tmp_path / "store"))
     ledger = Ledger(open_store(str(tmp_path / "store")))
     for model, revision in SERVING.items():
-        for version, digest in (("0.9.0", "0" * 64), ("1.0.0", "1" * 64)):
-            ledger.promote(
-                LedgerEvent(
-                    kind="promoted",
-                    model=model,
-                    env=PRODUCTION,
-                    version=version,
-                    digest=digest,
-                    reason="test",
-                ),
-                AliasTarget(version=version, digest=digest, revision=revision),
-            )
+        promote_twice(ledger, model=model, revision=revision, digest="1" * 64)
     resources = {
         "artifact_store": store,
         "models_repo": ModelsRepoResource(location=str(repo.path)),

@@ -23,7 +23,7 @@ from assets.recheck_record import FLEET_RECHECK_KEY, fleet_recheck, record_reque
 from llm_platform.config import effective_slo, parse_environment_config, parse_model_config
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitRepo
-from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
+from llm_platform.promotion import Ledger
 from llm_platform.registry import open_store
 from llm_platform.slo import PrometheusClient, evaluate
 from llm_platform.slo.budgets import evaluate_budgets
@@ -34,9 +34,10 @@ from resources.prometheus import PrometheusResource
 from sensors.fleet_recheck import FleetRecheck, run_fleet_recheck
 from sensors.promotion import production_rollback_sensor
 from sensors.schedules import build_slo_recheck_schedule
-from tests.conftest import ModelsRepo
 from tests.helpers.budget_fixtures import Timeline, during, start
+from tests.helpers.models_repo import ModelsRepo
 from tests.helpers.prom_fixtures import PrometheusProcess, aligned_now
+from tests.helpers.promotion_fixtures import promote_twice
 
 pytestmark = pytest.mark.integration
 
@@ -275,18 +276,7 @@ def test_rollback_sensor_acts_on_the_ticks_record(fleet, prom, tmp_path: Path) -
     store = LocalArtifactStore(root=str(tmp_path / "store"))
     ledger = Ledger(open_store(str(tmp_path / "store")))
     for model in ("fast", "slow-latency"):
-        for version, digest in (("0.9.0", "0" * 64), ("1.0.0", _digest(model))):
-            ledger.promote(
-                LedgerEvent(
-                    kind="promoted",
-                    model=model,
-                    env=PRODUCTION,
-                    version=version,
-                    digest=digest,
-                    reason="test",
-                ),
-                AliasTarget(version=version, digest=digest, revision=f"{model}-r1"),
-            )
+        promote_twice(ledger, model=model, revision=f"{model}-r1", digest=_digest(model))
     with _client(prom) as client:
         result = run_fleet_recheck(
             instance, GitRepo(str(repo.path)), client, trigger=SLO_RECHECK_SCHEDULE
@@ -302,21 +292,6 @@ def test_rollback_sensor_acts_on_the_ticks_record(fleet, prom, tmp_path: Path) -
     assert isinstance(tick, dg.SensorResult)
     rollbacks = {r.partition_key for r in tick.run_requests or []}
     assert rollbacks == {"fast", "slow-latency"}  # "slow" only warns; healthy and spike pass
-
-
-def _promote_twice(ledger: Ledger, model: str, revision: str) -> None:
-    for version, digest in (("0.9.0", "0" * 64), ("1.0.0", _digest(model))):
-        ledger.promote(
-            LedgerEvent(
-                kind="promoted",
-                model=model,
-                env=PRODUCTION,
-                version=version,
-                digest=digest,
-                reason="test",
-            ),
-            AliasTarget(version=version, digest=digest, revision=revision),
-        )
 
 
 def test_three_ticks_on_one_persistent_instance(
@@ -340,7 +315,12 @@ def test_three_ticks_on_one_persistent_instance(
             if n == 0:
                 _materialize(instance, sha)
             if n == 2:  # "fast" 1.0.0 was promoted over 0.9.0: now there is one to restore
-                _promote_twice(Ledger(open_store(str(tmp_path / "store"))), "fast", "fast-r1")
+                promote_twice(
+                    Ledger(open_store(str(tmp_path / "store"))),
+                    model="fast",
+                    revision="fast-r1",
+                    digest=_digest("fast"),
+                )
                 instance.report_runless_asset_event(
                     dg.AssetMaterialization(
                         PRODUCTION_DEPLOYMENT,

@@ -11,12 +11,11 @@ import pytest
 import yaml
 
 from llm_platform.config.slo_rules_source import load_checkout, rules_for
-from llm_platform.targets.local.processes import stop_process
+from llm_platform.targets.local.processes import free_port, stop_process
 from llm_platform.targets.local.prometheus import start_prometheus
 from llm_platform.targets.local.prometheus_rules import RulesRejected, install_rules, rule_file
-from tests.conftest import ENV_YAML, ModelsRepo
 from tests.helpers.config_fixtures import env_dict, model_dict, to_yaml
-from tests.helpers.prom_fixtures import free_port
+from tests.helpers.models_repo import ENV_YAML, ModelsRepo
 
 
 def _write_repo(root: Path, strict_error_rate: float) -> Path:

@@ -194,20 +194,8 @@ def test_taint_matching() -> None:
     assert not tolerates(taint, [])
 
 
-def _seed_capacity(nodes: list[dict[str, Any]], gpus: int, memory_gb: int) -> bool:
-    """The reference script's algorithm, on dicts: skip tainted nodes, sum 'Gi' numbers."""
-    available_gpu = available_memory = 0
-    for n in nodes:
-        if n["spec"].get("taints"):
-            continue
-        available_gpu += int(n["status"]["allocatable"].get(GPU, "0"))
-        available_memory += int(n["status"]["allocatable"].get("memory", "0Gi").replace("Gi", ""))
-    return available_gpu >= gpus and available_memory >= memory_gb
-
-
-def test_seed_defect_tainted_gpu_nodes_are_usable_with_a_toleration() -> None:
+def test_tainted_gpu_nodes_are_usable_with_a_toleration() -> None:
     nodes = [node("gpu-a", taints=[GPU_TAINT]), node("gpu-b", taints=[GPU_TAINT])]
-    assert _seed_capacity(nodes, gpus=1, memory_gb=16) is False  # every tainted node skipped
     verdict = check_fit(
         nodes,
         [],
@@ -222,15 +210,14 @@ def test_seed_defect_tainted_gpu_nodes_are_usable_with_a_toleration() -> None:
         nodes, [], replicas=1, memory_bytes="16Gi", gpus=1, node_selector=SELECTOR, tolerations=[]
     )
     assert not without.fits and "not tolerated" in without.per_node[0]["reason"]
+    assert without.closest_node is None  # no node is eligible: the whole request is missing
+    assert without.shortfall == {"memory": 16 * Gi, GPU: 1}
 
 
-def test_seed_defect_memory_units_and_usage_are_respected() -> None:
-    with pytest.raises(ValueError):  # the seed cannot even read a Mi quantity
-        _seed_capacity([node("gpu-a", memory="15923Mi")], gpus=1, memory_gb=8)
-    # All-Gi nodes: the seed sums allocatable and ignores what is already running.
+def test_memory_already_requested_on_a_node_is_not_free() -> None:
+    # 128Gi allocatable in all, but the running pods leave 4Gi per node: 16Gi fits nowhere.
     nodes = [node("gpu-a", memory="64Gi"), node("gpu-b", memory="64Gi")]
     pods = [pod("gpu-a", memory="60Gi"), pod("gpu-b", memory="60Gi")]
-    assert _seed_capacity(nodes, gpus=1, memory_gb=16) is True
     verdict = check_fit(
         nodes,
         pods,
@@ -241,30 +228,62 @@ def test_seed_defect_memory_units_and_usage_are_respected() -> None:
         tolerations=[],
     )
     assert not verdict.fits and "does not fit" in verdict.reason
-    ok = check_fit(
-        [node("gpu-a", memory="15923Mi")],
-        [pod("gpu-a", memory="1536Mi")],
-        replicas=1,
-        memory_bytes="14Gi",
-        gpus=1,
-        node_selector=SELECTOR,
-        tolerations=[],
-    )
-    assert ok.fits  # 15923Mi - 1536Mi = 14387Mi >= 14336Mi
+    assert verdict.closest_node == "gpu-a" and verdict.shortfall == {"memory": 12 * Gi}
+
+
+def test_memory_in_mebibytes_is_compared_exactly() -> None:
+    nodes = [node("gpu-a", memory="15923Mi")]
+    pods = [pod("gpu-a", memory="1536Mi")]
+    args: dict[str, Any] = dict(replicas=1, gpus=1, node_selector=SELECTOR, tolerations=[])
+    assert check_fit(nodes, pods, memory_bytes="14Gi", **args).fits  # 14387Mi >= 14336Mi
+    over = check_fit(nodes, pods, memory_bytes="14388Mi", **args)
+    assert not over.fits and over.shortfall == {"memory": 1 * Mi}
 
 
 def test_gpus_of_one_replica_are_never_split_across_nodes() -> None:
+    # 4 GPUs free in the cluster, 2 per node: a 4-GPU replica fits nowhere.
     nodes = [node("gpu-a", gpus=4), node("gpu-b", gpus=4)]
     pods = [pod("gpu-a", gpus=2), pod("gpu-b", gpus=2)]
-    assert _seed_capacity(nodes, gpus=4, memory_gb=16) is True  # 8 GPUs summed
     verdict = check_fit(
         nodes, pods, replicas=1, memory_bytes="16Gi", gpus=4, node_selector=SELECTOR, tolerations=[]
     )
     assert not verdict.fits and verdict.placements == []
     assert [row["free"][GPU] for row in verdict.per_node] == ["2", "2"]
+    assert verdict.closest_node == "gpu-a" and verdict.shortfall == {GPU: 2}
     assert check_fit(
         nodes, pods, replicas=2, memory_bytes="16Gi", gpus=2, node_selector=SELECTOR, tolerations=[]
     ).fits
+
+
+def test_closest_node_misses_the_fewest_resources_then_the_fewest_gpus() -> None:
+    nodes = [
+        node("a-short-of-both", gpus=1, memory="8Gi"),
+        node("b-short-of-two-gpus", gpus=1, memory="64Gi"),
+        node("c-short-of-memory", gpus=4, memory="8Gi"),
+        node("d-short-of-one-gpu", gpus=2, memory="64Gi"),
+    ]
+    args: dict[str, Any] = dict(
+        replicas=1, memory_bytes="16Gi", gpus=3, node_selector=SELECTOR, tolerations=[]
+    )
+    verdict = check_fit(nodes, [], **args)
+    assert not verdict.fits
+    assert verdict.closest_node == "c-short-of-memory" and verdict.shortfall == {"memory": 8 * Gi}
+    verdict = check_fit(
+        [n for n in nodes if n["metadata"]["name"] != "c-short-of-memory"], [], **args
+    )
+    assert verdict.closest_node == "d-short-of-one-gpu" and verdict.shortfall == {GPU: 1}
+    # A later replica that does not fit names the node that came closest after the earlier ones.
+    two = check_fit(
+        [node("gpu-a", gpus=1, memory="20Gi")],
+        [],
+        replicas=2,
+        memory_bytes="16Gi",
+        gpus=1,
+        node_selector=SELECTOR,
+        tolerations=[],
+    )
+    assert not two.fits and two.placements == ["gpu-a"]
+    assert two.closest_node == "gpu-a" and two.shortfall == {"memory": 12 * Gi, GPU: 1}
 
 
 def test_cordoned_not_ready_unselected_and_prefer_no_schedule() -> None:

@@ -37,7 +37,8 @@ from tests.helpers.fake_kserve import FakeKServe, cluster_prometheus
 from tests.helpers.kmock_fixtures import kube_server
 from tests.helpers.kube_emulator_fixtures import CORE_KINDS, node
 from tests.helpers.models_repo import ENV_YAML, ModelsRepo
-from tests.helpers.promotion_fixtures import DEMO_WEIGHTS, Platform, approve
+from tests.helpers.paths import DEMO_WEIGHTS
+from tests.helpers.promotion_fixtures import Platform, approve
 from tests.helpers.signing_fixtures import make_signers
 
 pytestmark = [pytest.mark.long, pytest.mark.integration, pytest.mark.timeout(300)]

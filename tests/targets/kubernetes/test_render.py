@@ -16,16 +16,22 @@ from typer.testing import CliRunner
 from llm_platform.cli import _register, app
 from llm_platform.common.digest import digest_directory
 from llm_platform.config import EnvironmentConfig
-from llm_platform.targets.base import DeploymentSpec, InvalidDeploymentSpec, RevisionSpec
+from llm_platform.targets.base import DeploymentSpec, InvalidDeploymentSpec
 from llm_platform.targets.kubernetes import names
-from llm_platform.targets.kubernetes.placement import Placement
 from llm_platform.targets.kubernetes.render import choose_latest, render
 from tests.helpers.config_fixtures import env_dict
-from tests.helpers.k8s_fixtures import COMMIT, MODEL, register_gguf, write_checkout
+from tests.helpers.k8s_fixtures import (
+    COMMIT,
+    DIGEST_A,
+    DIGEST_B,
+    MODEL,
+    by_kind,
+    placement,
+    register_gguf,
+    revision,
+    write_checkout,
+)
 from tests.helpers.k8s_schemas import validate_manifest
-
-DIGEST_A, DIGEST_B = "a" * 64, "b" * 64
-STORE = "s3://bucket/registry"
 
 
 @pytest.fixture
@@ -41,10 +47,6 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 def run_manifests(*args: str) -> Any:
     _register()
     return CliRunner().invoke(app, ["manifests", *args])
-
-
-def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [d for d in docs if d["kind"] == kind]
 
 
 def test_manifests_kserve_environment(checkout: dict[str, Any]) -> None:
@@ -178,27 +180,6 @@ def test_manifests_preview_an_unregistered_model_from_its_source(
     assert refused.exit_code == 2
     assert "cannot be previewed from config alone" in refused.output
     assert "pass --digest" not in refused.output
-
-
-def revision(
-    name: str, digest: str, weight: int, color: str, engine: str = "llama-cpp"
-) -> RevisionSpec:
-    return RevisionSpec(
-        revision=name,
-        version="1.0.0",
-        digest=digest,
-        artifact_uri=f"{STORE}/m/1.0.0/{digest}/files/",
-        color=color,  # type: ignore[arg-type]
-        weight=weight,
-        engine=engine,
-        context_size=4096,
-        max_batch_size=8,
-    )
-
-
-def placement(workload: str, **changes: Any) -> Placement:
-    data = {"namespace": "team-a", "workload": workload, "memory_gb": 16, "gpu_count": 1}
-    return Placement.model_validate(data | changes)
 
 
 FILES = {"r-blue": ("model.gguf",), "r-green": ("model.gguf",), "r-three": ("model.gguf",)}

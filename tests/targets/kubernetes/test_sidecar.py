@@ -23,9 +23,10 @@ from llm_platform.targets.kubernetes.sidecar import (
     gateway_container,
     needs_gateway,
 )
+from llm_platform.targets.local.processes import free_port
+from tests.helpers.k8s_fixtures import DIGEST_A, by_kind, placement, revision
 from tests.helpers.k8s_schemas import validate_manifest
-from tests.helpers.serving_fixtures import Proc, build_artifact, free_port, start_model_server
-from tests.targets.kubernetes.test_render import DIGEST_A, by_kind, placement, revision
+from tests.helpers.serving_fixtures import Proc, build_artifact, start_model_server
 
 FILES = {
     "llama-cpp": ("model.gguf",),

@@ -29,10 +29,9 @@ from llm_platform.targets.kubernetes.storage_initializer import (
     uri_pattern,
 )
 from tests.helpers.gguf_fixtures import write_gguf
-from tests.helpers.k8s_fixtures import MODEL, register_gguf
+from tests.helpers.k8s_fixtures import DIGEST_A, MODEL, STORE, placement, register_gguf, revision
 from tests.helpers.k8s_schemas import validate_manifest
 from tests.helpers.registry_fixtures import moto_server, record_meta
-from tests.targets.kubernetes.test_render import DIGEST_A, STORE, placement, revision
 
 BUCKET = "llm-artifacts"
 

@@ -18,7 +18,6 @@ from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.supervision import HEALTH_FAILURE_THRESHOLD
 from tests.helpers.runtime_fixtures import (
     Traffic,
-    build_artifact,
     build_broken_artifact,
     complete,
     pid_alive,
@@ -26,6 +25,7 @@ from tests.helpers.runtime_fixtures import (
     spec,
     teardown_home,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -14,13 +14,13 @@ import pytest
 from llm_platform.targets.local.local import LocalRuntime
 from tests.helpers.runtime_fixtures import (
     Traffic,
-    build_artifact,
     complete,
     pid_alive,
     revision,
     spec,
     teardown_home,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -21,12 +21,12 @@ from llm_platform.targets.local.local import LocalRuntime
 from tests.helpers.engine_fixtures import GEMMA, require_llama_cpp
 from tests.helpers.liveness_fixtures import deploy_gemma, stream_completion, supervised
 from tests.helpers.runtime_fixtures import (
-    build_artifact,
     pid_alive,
     revision,
     spec,
     teardown_home,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -18,7 +18,6 @@ from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.processes import read_cmdline
 from tests.helpers.runtime_fixtures import (
     Traffic,
-    build_artifact,
     pid_alive,
     pids_mentioning,
     revision,
@@ -26,6 +25,7 @@ from tests.helpers.runtime_fixtures import (
     teardown_home,
     wait_until,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

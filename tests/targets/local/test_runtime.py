@@ -17,7 +17,6 @@ from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.processes import read_cmdline
 from tests.helpers.runtime_fixtures import (
     Traffic,
-    build_artifact,
     build_broken_artifact,
     complete,
     pid_alive,
@@ -27,6 +26,7 @@ from tests.helpers.runtime_fixtures import (
     teardown_home,
     wait_until,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,33 +14,18 @@ import pytest
 from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.stack import load_stack
 from tests.helpers.runtime_fixtures import (
-    build_artifact,
     complete,
     pid_alive,
     pids_mentioning,
     revision,
     spec,
+    stack_cli,
     teardown_home,
     wait_until,
 )
+from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
-
-
-def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``llm-platform stack ...`` in a subprocess (as a user would).
-
-    Only the stack commands are registered on the real app, so that a command module of another
-    area failing to import cannot make these tests fail.
-    """
-    code = "from llm_platform.cli import app, stack_cmd; stack_cmd.register(app); app()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 @pytest.fixture()
@@ -62,7 +45,7 @@ def prom_up(prometheus_url: str, model: str, env: str) -> list[str]:
 def test_stack_lifecycle_with_controller_and_prometheus(home: Path, tmp_path: Path) -> None:
     art = tmp_path / "artifact"
     digest = build_artifact(art)
-    up = cli("stack", "up", "--prometheus-port", "0", "--gateway-port", "0", home=home)
+    up = stack_cli("stack", "up", "--prometheus-port", "0", "--gateway-port", "0", home=home)
     assert up.returncode == 0, up.stdout + up.stderr
     assert "prometheus ready at http://127.0.0.1:" in up.stdout
     info = load_stack(home)
@@ -73,7 +56,7 @@ def test_stack_lifecycle_with_controller_and_prometheus(home: Path, tmp_path: Pa
     assert all(pid_alive(p) for p in first_pids.values())
 
     # Idempotent: a second `up` keeps every process.
-    again = cli("stack", "up", home=home)
+    again = stack_cli("stack", "up", home=home)
     assert again.returncode == 0, again.stderr
     assert "prometheus already running" in again.stdout
     assert "controller already running" in again.stdout
@@ -110,7 +93,7 @@ def test_stack_lifecycle_with_controller_and_prometheus(home: Path, tmp_path: Pa
             "the restarted server to serve through the gateway",
         )
 
-    shown = cli("stack", "status", "--format", "json", home=home)
+    shown = stack_cli("stack", "status", "--format", "json", home=home)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     payload = json.loads(shown.stdout)
     assert payload["ok"] is True
@@ -124,28 +107,28 @@ def test_stack_lifecycle_with_controller_and_prometheus(home: Path, tmp_path: Pa
     assert deployment["env"] == "staging" and deployment["model"] == "x"
     assert deployment["revisions"][0]["digest"] == digest
     assert deployment["revisions"][0]["restarts"] == 1
-    text = cli("stack", "status", home=home)
+    text = stack_cli("stack", "status", home=home)
     assert text.returncode == 0 and digest[:12] in text.stdout and "r1" in text.stdout
 
     running = list(first_pids.values()) + [runtime.status("staging", "x").revisions[0].pid]  # type: ignore[union-attr]
-    down = cli("stack", "down", home=home)
+    down = stack_cli("stack", "down", home=home)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not [p for p in running if p and pid_alive(p)]
     assert pids_mentioning(str(home)) == []
     assert "controller stopped" in (home / "logs" / "controller.log").read_text()  # clean exit
-    stopped = cli("stack", "status", "--format", "json", home=home)
+    stopped = stack_cli("stack", "status", "--format", "json", home=home)
     assert stopped.returncode == 1
     assert json.loads(stopped.stdout)["ok"] is False
 
     # Desired state survived `down`: the next `up` brings the deployment back.
-    up2 = cli("stack", "up", "--prometheus-port", "0", "--gateway-port", "0", home=home)
+    up2 = stack_cli("stack", "up", "--prometheus-port", "0", "--gateway-port", "0", home=home)
     assert up2.returncode == 0, up2.stdout + up2.stderr
     assert "1 deployment(s) desired: staging/x" in up2.stdout
     assert load_stack(home).gateways["staging"] == info.gateways["staging"]
     back = runtime.wait_ready("staging", "x", timeout_s=30)
     with httpx.Client(trust_env=False) as client:
         assert complete(client, back.endpoint or "", "x").status_code == 200
-    down2 = cli("stack", "down", home=home)
+    down2 = stack_cli("stack", "down", home=home)
     assert down2.returncode == 0
     assert pids_mentioning(str(home)) == []
 
@@ -153,8 +136,8 @@ def test_stack_lifecycle_with_controller_and_prometheus(home: Path, tmp_path: Pa
 def test_stack_status_exit_codes_for_config_errors(home: Path) -> None:
     (home / "runtime").mkdir(parents=True)
     (home / "runtime" / "desired.json").write_text("{broken")
-    result = cli("stack", "status", home=home)
+    result = stack_cli("stack", "status", home=home)
     assert result.returncode == 2
     assert "desired.json" in result.stderr and "corrupt runtime state" in result.stderr
-    never_started = cli("stack", "down", home=home.parent / "empty")
+    never_started = stack_cli("stack", "down", home=home.parent / "empty")
     assert never_started.returncode == 0 and "nothing was running" in never_started.stdout

@@ -18,8 +18,13 @@ from llm_platform.targets.local.processes import HOME_MARKER, spawn_detached
 from llm_platform.targets.local.sweep import marked_pids
 from tests.helpers.engine_fixtures import require_llama_cpp
 from tests.helpers.liveness_fixtures import deploy_gemma
-from tests.helpers.runtime_fixtures import pid_alive, pids_mentioning, teardown_home, wait_until
-from tests.targets.local.test_stack import cli
+from tests.helpers.runtime_fixtures import (
+    pid_alive,
+    pids_mentioning,
+    stack_cli,
+    teardown_home,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -35,7 +40,7 @@ def test_down_stops_a_llama_replica_whose_every_record_is_damaged(
     home: Path, tmp_path: Path, gemma_artifact: Path, gemma_digest: str
 ) -> None:
     require_llama_cpp()
-    up = cli("stack", "up", "--prometheus-port", "0", "--gateway-port", "0", home=home)
+    up = stack_cli("stack", "up", "--prometheus-port", "0", "--gateway-port", "0", home=home)
     assert up.returncode == 0, up.stdout + up.stderr
     runtime = LocalRuntime(home)
     _, _, gemma_pid = deploy_gemma(runtime, gemma_artifact, gemma_digest)
@@ -51,7 +56,7 @@ def test_down_stops_a_llama_replica_whose_every_record_is_damaged(
         (home / "runtime" / "pids" / f"{gemma_pid}.json").write_text("{not a pid file")
         (home / "runtime" / "observed.json").write_text("damaged")
     (home / "stack.json").write_text("[]")
-    down = cli("stack", "down", home=home)
+    down = stack_cli("stack", "down", home=home)
     assert down.returncode == 0, down.stdout + down.stderr
     wait_until(lambda: not pid_alive(gemma_pid), 10, "the llama.cpp replica to stop")
     assert [p for p in marked if pid_alive(p)] == []
