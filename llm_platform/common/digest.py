@@ -1,8 +1,9 @@
 """Content addressing: streaming sha256 of files and the manifest digest of an artifact directory.
 
-The manifest digest identifies an artifact as a whole: sha256 over the sorted lines
-``"<file sha256>  <relative posix path>\\n"`` of every regular file. Two directories with the same
-files (names and bytes) have the same digest wherever they live.
+The manifest digest identifies an artifact as a whole: sha256 over one line
+``"<file sha256>  <relative posix path>\\n"`` per regular file, in the order of the paths (sorted
+as strings). Two directories with the same files (names and bytes) have the same digest wherever
+they live.
 """
 
 from __future__ import annotations
