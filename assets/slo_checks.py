@@ -27,6 +27,7 @@ from assets.slo_outcomes import check_results, failed_all, not_configured
 from llm_platform.config import effective_slo
 from llm_platform.dora.incidents import IncidentAnnouncer
 from llm_platform.promotion import Ledger
+from llm_platform.promotion.deployment_record import DIGEST_KEY, REVISION_KEY, DeploymentRecord
 from llm_platform.reporting.commit_status import slo_result, slo_unavailable
 from llm_platform.slo import OBJECTIVES, configured
 from llm_platform.slo.deployment_check import (
@@ -35,7 +36,8 @@ from llm_platform.slo.deployment_check import (
     SLOsUnavailable,
     check_deployed_revision,
 )
-from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
+from llm_platform.slo.profiles import PROFILES
 from llm_platform.slo.recheck import RECHECK_CHECK
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -105,7 +107,7 @@ def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
 
 def _announcer(
     context: dg.AssetCheckExecutionContext,
-    deployed: dict[str, Any],
+    deployed: DeploymentRecord,
     *,
     env_name: str,
     notifier: NotifierResource,
@@ -115,9 +117,9 @@ def _announcer(
     return IncidentAnnouncer(
         model=context.partition_key,
         env=env_name,
-        version=str(deployed.get("version", "")) or None,
-        digest=str(deployed.get("digest", "")) or None,
-        revision=str(deployed.get("revision", "")) or None,
+        version=deployed.version,
+        digest=deployed.digest,
+        revision=deployed.revision,
         run_id=context.run.run_id,
         notifier=notifier,
         ledger=ledger,
@@ -128,11 +130,11 @@ def _report_commit_status(
     context: dg.AssetCheckExecutionContext,
     github: CommitStatusResource | None,
     found: DeploymentCheck | SLOsUnavailable,
-    deployed: dict[str, Any],
+    deployed: DeploymentRecord,
 ) -> None:
     """The verdict (or Prometheus failing) as the status of the deployed commit."""
-    commit = str(deployed.get("commit_sha") or "")
-    if github is None or not commit:
+    commit = deployed.commit_sha
+    if github is None or commit is None:
         return
     name = context.partition_key
     status = (
@@ -158,18 +160,21 @@ def run_slo_checks(
 
     Staging verdicts are reported to the deployed commit's ``llm-platform/staging/<model>``."""
     name = context.partition_key
-    deployed = latest_materialization_metadata(context.instance, asset, name)
-    if deployed is None:
+    meta = latest_materialization_metadata(context.instance, asset, name)
+    if meta is None:
         yield from failed_all(asset, f"{name} has no {asset} to check", {})
         return
-    revision = str(deployed.get("revision", ""))
-    extra: dict[str, Any] = {"revision": revision, "digest": str(deployed.get("digest", ""))}
     try:
-        profile = metric_profile_for(deployed)
+        deployed = DeploymentRecord.from_metadata(meta)
     except ValueError as exc:
-        yield from failed_all(asset, f"{asset} of {name}: {exc}", extra)
+        yield from failed_all(asset, f"{asset} of {name}: {exc}", {})
         return
-    extra[METRIC_PROFILE_KEY] = profile.name
+    profile = PROFILES[deployed.metric_profile]
+    extra: dict[str, Any] = {
+        REVISION_KEY: deployed.revision,
+        DIGEST_KEY: deployed.digest,
+        METRIC_PROFILE_KEY: profile.name,
+    }
     sha = str(validated_config_metadata(context, name)["commit_sha"])
     repo = models_repo.repo()
     env = environment_config(repo, sha, env_name)
@@ -182,9 +187,7 @@ def run_slo_checks(
         lambda: prometheus.client(
             monitoring_namespace=env.monitoring.prometheus_namespace, env=env.environment
         ),
-        DeployedRevision(
-            name, env_name, env.namespace, revision, float(deployed.get("deployed_at_unix") or 0)
-        ),
+        DeployedRevision(name, env_name, env.namespace, deployed.revision, deployed.deployed_at),
         objectives=objectives,
         profile=profile,
         production=production,

@@ -18,7 +18,13 @@ from llm_platform.common.ui_numbers import round_sig
 from llm_platform.slo import OBJECTIVES, SLOVerdict
 from llm_platform.slo.deployment_check import DeploymentCheck, SLOsUnavailable
 from llm_platform.slo.objectives import BY_NAME
-from llm_platform.slo.recheck import RECHECK_CHECK, RecheckOutcome, outcome_metadata
+from llm_platform.slo.recheck import (
+    RECHECK_ACTION_KEY,
+    RECHECK_CHECK,
+    RECHECK_VERDICT_KEY,
+    RecheckOutcome,
+    outcome_metadata,
+)
 
 #: The ``verdict`` metadata of an objective the model's ``slo:`` does not set.
 NOT_CONFIGURED = "not_configured"
@@ -168,7 +174,7 @@ def recheck_evaluation(
     """The ``slo_recheck`` evaluation the fleet tick records (``error``: Prometheus failed)."""
     if result is None:
         passed, severity = False, dg.AssetCheckSeverity.ERROR
-        meta: dict[str, Any] = {"action": "none", "slo_verdict": "error", **extra}
+        meta: dict[str, Any] = {RECHECK_ACTION_KEY: "none", RECHECK_VERDICT_KEY: "error", **extra}
         description = error or "not evaluated"
     else:
         passed, severity, meta = _recheck_fields(result, extra)
