@@ -19,6 +19,7 @@ from assets.names import (
 from assets.partitions import models_partitions
 from assets.run_inputs import validated_config_metadata
 from llm_platform.common.repo_layout import eval_suite_path
+from llm_platform.common.ui_numbers import MAX_CHECK_DESCRIPTION
 from llm_platform.config import ConfigError
 from llm_platform.config.environments import PIPELINE_ENVIRONMENTS, PRODUCTION, STAGING
 from llm_platform.evals.baseline_cache import BaselineCache, baseline_cache_root
@@ -49,7 +50,7 @@ from llm_platform.evals.template_drift import (
 )
 from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
-from llm_platform.promotion.deployment_record import DeploymentRecord
+from llm_platform.promotion.deployment_record import COMMIT_SHA_KEY, DeploymentRecord
 from llm_platform.targets.artifacts import ArtifactUnavailable
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -100,7 +101,7 @@ def _outcome(
         staged = DeploymentRecord.from_metadata(meta)
     except ValueError as exc:
         return error(f"{STAGING_DEPLOYMENT} of {name}: {exc}")
-    sha = str(validated_config_metadata(context, name)["commit_sha"])
+    sha = str(validated_config_metadata(context, name)[COMMIT_SHA_KEY])
     repo = models_repo.repo()
     rel = eval_suite_path(name)
     try:
@@ -167,6 +168,6 @@ def output_quality(
     return dg.AssetCheckResult(
         check_name=CHECK_OUTPUT_QUALITY,
         passed=outcome.passed,
-        description=outcome.reason[:2000],
+        description=outcome.reason[:MAX_CHECK_DESCRIPTION],
         metadata=meta,
     )

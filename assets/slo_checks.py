@@ -16,18 +16,22 @@ from assets.check_history import latest_materialization_metadata
 from assets.names import (
     LAYER_SLO,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     STAGING_DEPLOYMENT,
-    STAGING_ENV,
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import environment_config, model_config_at, validated_config_metadata
 from assets.slo_outcomes import check_results, failed_all, not_configured
 from llm_platform.config import effective_slo
+from llm_platform.config.environments import PRODUCTION, STAGING
 from llm_platform.dora.incidents import IncidentAnnouncer
 from llm_platform.promotion import Ledger
-from llm_platform.promotion.deployment_record import DIGEST_KEY, REVISION_KEY, DeploymentRecord
+from llm_platform.promotion.deployment_record import (
+    COMMIT_SHA_KEY,
+    DIGEST_KEY,
+    REVISION_KEY,
+    DeploymentRecord,
+)
 from llm_platform.reporting.commit_status import slo_result, slo_unavailable
 from llm_platform.slo import OBJECTIVES, configured
 from llm_platform.slo.deployment_check import (
@@ -175,11 +179,11 @@ def run_slo_checks(
         DIGEST_KEY: deployed.digest,
         METRIC_PROFILE_KEY: profile.name,
     }
-    sha = str(validated_config_metadata(context, name)["commit_sha"])
+    sha = str(validated_config_metadata(context, name)[COMMIT_SHA_KEY])
     repo = models_repo.repo()
     env = environment_config(repo, sha, env_name)
     objectives = effective_slo(env, model_config_at(repo, sha, name))
-    production = env_name == PRODUCTION_ENV
+    production = env_name == PRODUCTION
     checks = [o.check_name for o, _ in configured(objectives)]
     # Objectives the model does not set pass as "not configured": never shown as failed.
     yield from not_configured(context, asset, name, env_name, set(checks), extra)
@@ -212,7 +216,7 @@ def build_slo_checks(
 
     @dg.multi_asset_check(
         specs=slo_specs(asset, blocking=blocking)
-        + ([recheck_spec(asset)] if env_name == PRODUCTION_ENV else []),
+        + ([recheck_spec(asset)] if env_name == PRODUCTION else []),
         name=f"{env_name}_slo_checks",
         description=description,
         can_subset=True,  # an objective the model does not configure yields no result
@@ -233,7 +237,7 @@ def build_slo_checks(
             prometheus=prometheus,
             notifier=notifier,
             artifact_store=artifact_store,
-            github=github if env_name == STAGING_ENV else None,
+            github=github if env_name == STAGING else None,
         )
 
     return _slo_checks
@@ -242,14 +246,14 @@ def build_slo_checks(
 #: Blocking: they gate promotion to production.
 staging_slo_checks = build_slo_checks(
     STAGING_DEPLOYMENT,
-    STAGING_ENV,
+    STAGING,
     blocking=True,
     description="SLOs of the staging revision from Prometheus; they gate promotion.",
 )
 #: Not blocking (nothing downstream); a failing ``slo_recheck`` makes the rollback sensor act.
 production_slo_checks = build_slo_checks(
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
+    PRODUCTION,
     blocking=False,
     description="SLOs of the production revision and its error-budget burn rates; a fast burn "
     "or a failing latency objective triggers an automatic rollback, a slow burn a notification.",

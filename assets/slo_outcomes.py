@@ -14,7 +14,7 @@ import dagster as dg
 from assets.check_history import evaluation_target
 from assets.names import SLO_CHECKS
 from llm_platform.common.durations import duration_seconds
-from llm_platform.common.ui_numbers import round_sig
+from llm_platform.common.ui_numbers import MAX_CHECK_DESCRIPTION, round_sig
 from llm_platform.slo import OBJECTIVES, SLOVerdict
 from llm_platform.slo.deployment_check import DeploymentCheck, SLOsUnavailable
 from llm_platform.slo.objectives import BY_NAME
@@ -157,7 +157,7 @@ def recheck_result(
         check_name=RECHECK_CHECK,
         passed=passed,
         severity=severity,
-        description=result.reason[:2000],
+        description=result.reason[:MAX_CHECK_DESCRIPTION],
         metadata=meta,
     )
 
@@ -178,7 +178,7 @@ def recheck_evaluation(
         description = error or "not evaluated"
     else:
         passed, severity, meta = _recheck_fields(result, extra)
-        description = result.reason[:2000]
+        description = result.reason[:MAX_CHECK_DESCRIPTION]
     return dg.AssetCheckEvaluation(
         asset_key=dg.AssetKey(asset),
         check_name=RECHECK_CHECK,

@@ -21,7 +21,8 @@ from llm_platform.promotion import Ledger
 from llm_platform.promotion.deployment_record import DeploymentRecord, Link, Timestamp
 from llm_platform.promotion.ports import Collaborators, DeploymentOutcome, RepoReaders
 from llm_platform.promotion.tables import Markdown
-from llm_platform.reporting.commit_status import CommitStatus, Stage
+from llm_platform.reporting.commit_status import CommitStatus
+from llm_platform.reporting.stages import Stage
 from resources.artifact_store import ArtifactStoreResource
 from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource

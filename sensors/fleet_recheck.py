@@ -26,6 +26,7 @@ import dagster as dg
 
 from assets.check_history import latest_materializations_by_partition, record_metadata
 from assets.names import (
+    CONFIG_VALID_KEY,
     MODEL_CONFIG,
     MODELS_PARTITIONS_NAME,
     PRODUCTION_DEPLOYMENT,
@@ -45,7 +46,12 @@ from llm_platform.config import (
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.gitops.batch import read_files
-from llm_platform.promotion.deployment_record import DIGEST_KEY, REVISION_KEY, DeploymentRecord
+from llm_platform.promotion.deployment_record import (
+    COMMIT_SHA_KEY,
+    DIGEST_KEY,
+    REVISION_KEY,
+    DeploymentRecord,
+)
 from llm_platform.slo import PrometheusError
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from llm_platform.slo.profiles import PROFILES
@@ -92,10 +98,10 @@ def _targets(
     shas: dict[str, str] = {}
     for model in production:
         meta = configs.get(model) or {}
-        if not meta.get("valid") or not meta.get("commit_sha"):
+        if not meta.get(CONFIG_VALID_KEY) or not meta.get(COMMIT_SHA_KEY):
             errors[model] = f"{model} has no valid {MODEL_CONFIG}; fix its model.yaml"
         else:
-            shas[model] = str(meta["commit_sha"])
+            shas[model] = str(meta[COMMIT_SHA_KEY])
     env_path = environment_config_path(PRODUCTION)
     wanted = [(sha, env_path) for sha in set(shas.values())]
     wanted += [(sha, model_config_path(m)) for m, sha in shas.items()]
