@@ -29,6 +29,8 @@ from assets.staging import staging_deployment
 from llm_platform.reporting.commit_status_settings import GITHUB_TOKEN_ENV
 from llm_platform.reporting.routes import GLOBAL_WEBHOOK_ENV
 from llm_platform.settings import (
+    KFP_ENDPOINT_ENV,
+    KFP_TOKEN_ENV,
     PROMETHEUS_BEARER_TOKEN_ENV,
     PROMETHEUS_HEADERS_ENV,
     PROMETHEUS_URL_ENV,
@@ -72,8 +74,8 @@ def registrar_for(settings: Settings) -> RegistrarResource:
     """kfp.local unless a Kubeflow endpoint is configured (secrets via dg.EnvVar only)."""
     if settings.kfp_endpoint:
         return RemoteKfpRegistrarResource(
-            endpoint=dg.EnvVar("KFP_ENDPOINT"),
-            token=dg.EnvVar("KFP_TOKEN") if settings.kfp_token_set else None,
+            endpoint=dg.EnvVar(KFP_ENDPOINT_ENV),
+            token=dg.EnvVar(KFP_TOKEN_ENV) if settings.kfp_token_set else None,
             image=settings.platform_image,
             max_artifact_bytes=settings.max_artifact_bytes,
         )
@@ -190,7 +192,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     models_repo = ModelsRepoResource(
         location=settings.models_repo,
         branch=settings.models_branch,
-        cache_dir=str(settings.home / "git-cache"),
+        cache_dir=str(settings.git_cache_dir),
         trusted_signers=str(settings.trusted_signers) if settings.trusted_signers else None,
     )
     return {

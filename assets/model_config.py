@@ -6,11 +6,12 @@ import dagster as dg
 
 from assets.names import (
     CHECK_CONFIG_VALID,
+    COMMIT_AUTHOR_KEY,
+    CONFIG_PROBLEMS_KEY,
+    CONFIG_VALID_KEY,
     LAYER_CONFIG,
     MODEL_CONFIG,
     OWNERS,
-    PRODUCTION_ENV,
-    STAGING_ENV,
     TAG_COMMIT,
     asset_tags,
     check_ui_metadata,
@@ -19,13 +20,16 @@ from assets.partitions import models_partitions
 from assets.run_inputs import environment_config, run_commit
 from llm_platform.config import model_config_path
 from llm_platform.config.applicability import cluster_only_settings
+from llm_platform.config.environments import PIPELINE_ENVIRONMENTS
 from llm_platform.config.model_check import (
     InvalidModelConfig,
     ValidModelConfig,
     check_model_config,
 )
 from llm_platform.gitops import GitError, GitRepo
-from llm_platform.reporting.commit_status import Stage, config_invalid, config_valid
+from llm_platform.promotion.deployment_record import COMMIT_SHA_KEY
+from llm_platform.reporting.commit_status import config_invalid, config_valid
+from llm_platform.reporting.stages import Stage
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from resources.github_stage import reports_commit_status
@@ -34,7 +38,7 @@ from resources.github_stage import reports_commit_status
 def _cluster_only_markdown(repo: GitRepo, sha: str) -> str:
     """The environments' keys that take effect on the kubernetes target only (never dropped)."""
     lines = []
-    for env in (STAGING_ENV, PRODUCTION_ENV):
+    for env in PIPELINE_ENVIRONMENTS:
         try:
             lines += [
                 f"- `{key}`" for key in cluster_only_settings(environment_config(repo, sha, env))
@@ -51,16 +55,16 @@ def _invalid_result(
     return dg.MaterializeResult(
         metadata={
             **base_meta,
-            "valid": False,
+            CONFIG_VALID_KEY: False,
             "problem_count": len(checked.problems),
-            "problems": dg.MetadataValue.md(checked.markdown),
+            CONFIG_PROBLEMS_KEY: dg.MetadataValue.md(checked.markdown),
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name=CHECK_CONFIG_VALID,
                 passed=False,
                 description=f"{len(checked.problems)} problem(s) in {rel}",
-                metadata={"problems": dg.MetadataValue.md(checked.markdown)},
+                metadata={CONFIG_PROBLEMS_KEY: dg.MetadataValue.md(checked.markdown)},
             )
         ],
     )
@@ -74,7 +78,7 @@ def _valid_result(
     return dg.MaterializeResult(
         metadata={
             **base_meta,
-            "valid": True,
+            CONFIG_VALID_KEY: True,
             **summary,
             "cluster_only_settings": dg.MetadataValue.md(cluster_only),
         },
@@ -132,9 +136,9 @@ def model_config(
         raise dg.Failure(description=f"{rel} at {sha[:12]}: {exc}") from exc
     info = repo.commit_info(sha)
     base_meta: dict[str, Any] = {
-        "commit_sha": sha,
+        COMMIT_SHA_KEY: sha,
         **github.commit_link_metadata(sha),
-        "commit_author": info.author,
+        COMMIT_AUTHOR_KEY: info.author,
         "commit_subject": info.subject,
         "path": rel,
         "size_bytes": len(raw),

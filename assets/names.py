@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from llm_platform.config.environments import PRODUCTION, STAGING
 from llm_platform.slo.objectives import OBJECTIVES
 
 MODELS_PARTITIONS_NAME = "models"
@@ -32,8 +31,11 @@ MODEL_JOB = "model_job"
 FAILURE_ANNOUNCED = "announced"
 GIT_PUSH_SENSOR = "git_push_sensor"
 
-STAGING_ENV = STAGING
-PRODUCTION_ENV = PRODUCTION
+#: Metadata of a ``model_config`` materialization that later steps and sensors read: whether
+#: the config is valid, who committed it, and (also on its failed check) the problems found.
+CONFIG_VALID_KEY = "valid"
+COMMIT_AUTHOR_KEY = "commit_author"
+CONFIG_PROBLEMS_KEY = "problems"
 
 #: objective name in an SLO verdict -> asset check name, for every objective of the registry
 #: (llm_platform.slo.objectives); a model gets results only for the objectives it configures.

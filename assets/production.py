@@ -7,7 +7,6 @@ from assets.names import (
     LAYER_DEPLOYMENT,
     OWNERS,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     STAGING_DEPLOYMENT,
     TAG_TRIGGER,
     asset_tags,
@@ -15,9 +14,10 @@ from assets.names import (
 from assets.partitions import models_partitions
 from assets.slo_checks import staging_checks_passed
 from assets.wiring import REPO_READERS, collaborators, deployment_record, materialization
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.promotion.promote import promote
 from llm_platform.promotion.rollback import rollback_production
-from llm_platform.reporting.commit_status import Stage
+from llm_platform.reporting.stages import Stage
 from resources.artifact_store import ArtifactStoreResource
 from resources.capacity import CapacityResource
 from resources.git_repo import ModelsRepoResource
@@ -49,7 +49,7 @@ class PromotionConfig(dg.Config):
     deps=[STAGING_DEPLOYMENT],
     group_name="deployments",
     owners=OWNERS,
-    tags=asset_tags(LAYER_DEPLOYMENT, PRODUCTION_ENV),
+    tags=asset_tags(LAYER_DEPLOYMENT, PRODUCTION),
     automation_condition=dg.AutomationCondition.eager() & staging_checks_passed(),
 )
 @reports_commit_status(Stage.production)

@@ -18,8 +18,8 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import validated_config_metadata
-from llm_platform.common.engine_names import BUILTIN_ENGINE
 from llm_platform.common.repo_layout import eval_suite_path
+from llm_platform.common.ui_numbers import MAX_CHECK_DESCRIPTION
 from llm_platform.config import ConfigError
 from llm_platform.config.environments import PIPELINE_ENVIRONMENTS, PRODUCTION, STAGING
 from llm_platform.evals.baseline_cache import BaselineCache, baseline_cache_root
@@ -50,7 +50,7 @@ from llm_platform.evals.template_drift import (
 )
 from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
-from llm_platform.serving.engines.selection import ENGINE_KEY
+from llm_platform.promotion.deployment_record import COMMIT_SHA_KEY, DeploymentRecord
 from llm_platform.targets.artifacts import ArtifactUnavailable
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -64,19 +64,22 @@ def _drift(
     context: dg.AssetCheckExecutionContext,
     runtime: RuntimeResource,
     artifact_store: ArtifactStoreResource,
-    staged: dict[str, Any],
+    staged: DeploymentRecord,
     baseline: BaselineTarget,
 ) -> TemplateDrift | None:
     """Candidate's and production's chat templates (None when either cannot be read)."""
     name = context.partition_key
-    if staged.get(ENGINE_KEY) not in _GGUF_ENGINES or baseline.engine not in _GGUF_ENGINES:
+    if staged.serving.engine not in _GGUF_ENGINES or baseline.engine not in _GGUF_ENGINES:
+        return None
+    if staged.artifact_uri is None:
+        context.log.warning(f"{STAGING_DEPLOYMENT} of {name} records no artifact_uri")
         return None
     record = artifact_store.registry().get_record(name, baseline.version, baseline.digest)
     if record is None:
         context.log.warning(f"no registry record for production {baseline.digest[:12]}")
         return None
     try:
-        cand = runtime.local_artifact(name, str(staged["artifact_uri"]), str(staged["digest"]))
+        cand = runtime.local_artifact(name, staged.artifact_uri, staged.digest)
         prod = runtime.local_artifact(name, record.artifact_uri, baseline.digest)
         return template_drift(artifact_chat_template(cand), artifact_chat_template(prod))
     except (ArtifactUnavailable, ValueError) as exc:
@@ -91,10 +94,14 @@ def _outcome(
     runtime: RuntimeResource,
 ) -> QualityOutcome:
     name = context.partition_key
-    staged = latest_materialization_metadata(context.instance, STAGING_DEPLOYMENT, name)
-    if staged is None:
+    meta = latest_materialization_metadata(context.instance, STAGING_DEPLOYMENT, name)
+    if meta is None:
         return error(f"{name} has no {STAGING_DEPLOYMENT} to check")
-    sha = str(validated_config_metadata(context, name)["commit_sha"])
+    try:
+        staged = DeploymentRecord.from_metadata(meta)
+    except ValueError as exc:
+        return error(f"{STAGING_DEPLOYMENT} of {name}: {exc}")
+    sha = str(validated_config_metadata(context, name)[COMMIT_SHA_KEY])
     repo = models_repo.repo()
     rel = eval_suite_path(name)
     try:
@@ -106,7 +113,7 @@ def _outcome(
         return error(f"{rel} at {sha[:12]}: {exc}")
     rt = runtime.runtime()
     try:
-        candidate_url = revision_url(rt, STAGING, name, str(staged["revision"]))
+        candidate_url = revision_url(rt, STAGING, name, staged.revision)
         baseline = production_baseline(rt, Ledger(artifact_store.store()), name, PRODUCTION)
     except QualityInputError as exc:
         return error(str(exc))
@@ -121,7 +128,7 @@ def _outcome(
         candidate_url=candidate_url,
         baseline=baseline,
         cache=BaselineCache(baseline_cache_root(Path(runtime.home))),
-        candidate_build=(str(staged["digest"]), str(staged.get(ENGINE_KEY) or BUILTIN_ENGINE)),
+        candidate_build=(staged.digest, staged.serving.engine),
         drift=drift,
     )
 
@@ -161,6 +168,6 @@ def output_quality(
     return dg.AssetCheckResult(
         check_name=CHECK_OUTPUT_QUALITY,
         passed=outcome.passed,
-        description=outcome.reason[:2000],
+        description=outcome.reason[:MAX_CHECK_DESCRIPTION],
         metadata=meta,
     )

@@ -20,7 +20,7 @@ from assets.names import (
     TAG_TRIGGER,
     check_ui_metadata,
 )
-from llm_platform.slo.recheck import RECHECK_CHECK
+from llm_platform.slo.recheck import RECHECK_ACTION_KEY, RECHECK_CHECK, RECHECK_VERDICT_KEY
 
 #: The recording check's key (checks-only runs of ``slo_checks_job`` select it alone).
 FLEET_RECHECK_KEY = dg.AssetCheckKey(dg.AssetKey(PRODUCTION_DEPLOYMENT), FLEET_RECHECK_CHECK)
@@ -49,7 +49,7 @@ def _decode(text: str) -> dg.AssetCheckEvaluation:
 
 
 def _action(evaluation: dg.AssetCheckEvaluation) -> str:
-    value = evaluation.metadata.get("action")
+    value = evaluation.metadata.get(RECHECK_ACTION_KEY)
     return str(value.value) if value is not None else ""
 
 
@@ -76,7 +76,7 @@ def fleet_recheck(
     errors = sorted(
         str(e.partition)
         for e in evaluations
-        if "slo_verdict" in e.metadata and e.metadata["slo_verdict"].value == "error"
+        if RECHECK_VERDICT_KEY in e.metadata and e.metadata[RECHECK_VERDICT_KEY].value == "error"
     )
     rollbacks = sorted(m for m, a in actions.items() if a == "rollback")
     return dg.AssetCheckResult(

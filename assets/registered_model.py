@@ -17,6 +17,7 @@ from assets.names import (
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import model_config_at, validated_config_metadata
+from llm_platform.promotion.deployment_record import COMMIT_SHA_KEY
 from llm_platform.registration.register import (
     ArtifactRefused,
     LeakedSecrets,
@@ -26,7 +27,8 @@ from llm_platform.registration.register import (
     register_model,
     scan_model_files,
 )
-from llm_platform.reporting.commit_status import Stage, artifact_unsafe, registered, secrets_found
+from llm_platform.reporting.commit_status import artifact_unsafe, registered, secrets_found
+from llm_platform.reporting.stages import Stage
 from llm_platform.security.repo_scan import RepoScanReport, check_metadata
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -155,7 +157,7 @@ def registered_model(
     leaked in the model's files fails ``repository_scan`` before anything is fetched.
     """
     name = context.partition_key
-    sha = str(validated_config_metadata(context, name)["commit_sha"])
+    sha = str(validated_config_metadata(context, name)[COMMIT_SHA_KEY])
     github.start(context, Stage.registration, name, sha)
     repo = models_repo.repo()
     config = model_config_at(repo, sha, name)

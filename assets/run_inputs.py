@@ -5,7 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
-from assets.names import MODEL_CONFIG, TAG_COMMIT
+from assets.names import (
+    CONFIG_VALID_KEY,
+    MODEL_CONFIG,
+    TAG_COMMIT,
+)
 from llm_platform.common.repo_layout import environment_config_path, eval_suite_path
 from llm_platform.config import (
     ConfigError,
@@ -16,6 +20,7 @@ from llm_platform.config import (
 )
 from llm_platform.gitops import GitError, GitPathNotFoundError, GitRepo
 from llm_platform.promotion.analysis_traffic import suite_prompts
+from llm_platform.promotion.deployment_record import COMMIT_SHA_KEY
 
 
 def run_commit(context: dg.AssetExecutionContext, repo: GitRepo) -> str:
@@ -46,10 +51,10 @@ def validated_config_metadata(
             description=f"model {partition!r}: {MODEL_CONFIG} was never materialized; "
             "materialize it first (the git-push sensor does this on every push)."
         )
-    if not meta.get("valid"):
+    if not meta.get(CONFIG_VALID_KEY):
         raise dg.Failure(
             description=f"model {partition!r}: the latest {MODEL_CONFIG} "
-            f"(commit {meta.get('commit_sha')}) is invalid; fix {model_config_path(partition)}",
+            f"(commit {meta.get(COMMIT_SHA_KEY)}) is invalid; fix {model_config_path(partition)}",
         )
     return meta
 

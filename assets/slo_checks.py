@@ -16,17 +16,22 @@ from assets.check_history import latest_materialization_metadata
 from assets.names import (
     LAYER_SLO,
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
     STAGING_DEPLOYMENT,
-    STAGING_ENV,
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import environment_config, model_config_at, validated_config_metadata
 from assets.slo_outcomes import check_results, failed_all, not_configured
 from llm_platform.config import effective_slo
+from llm_platform.config.environments import PRODUCTION, STAGING
 from llm_platform.dora.incidents import IncidentAnnouncer
 from llm_platform.promotion import Ledger
+from llm_platform.promotion.deployment_record import (
+    COMMIT_SHA_KEY,
+    DIGEST_KEY,
+    REVISION_KEY,
+    DeploymentRecord,
+)
 from llm_platform.reporting.commit_status import slo_result, slo_unavailable
 from llm_platform.slo import OBJECTIVES, configured
 from llm_platform.slo.deployment_check import (
@@ -35,7 +40,8 @@ from llm_platform.slo.deployment_check import (
     SLOsUnavailable,
     check_deployed_revision,
 )
-from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
+from llm_platform.slo.profiles import PROFILES
 from llm_platform.slo.recheck import RECHECK_CHECK
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
@@ -105,7 +111,7 @@ def slo_specs(asset: str, *, blocking: bool) -> list[dg.AssetCheckSpec]:
 
 def _announcer(
     context: dg.AssetCheckExecutionContext,
-    deployed: dict[str, Any],
+    deployed: DeploymentRecord,
     *,
     env_name: str,
     notifier: NotifierResource,
@@ -115,9 +121,9 @@ def _announcer(
     return IncidentAnnouncer(
         model=context.partition_key,
         env=env_name,
-        version=str(deployed.get("version", "")) or None,
-        digest=str(deployed.get("digest", "")) or None,
-        revision=str(deployed.get("revision", "")) or None,
+        version=deployed.version,
+        digest=deployed.digest,
+        revision=deployed.revision,
         run_id=context.run.run_id,
         notifier=notifier,
         ledger=ledger,
@@ -128,11 +134,11 @@ def _report_commit_status(
     context: dg.AssetCheckExecutionContext,
     github: CommitStatusResource | None,
     found: DeploymentCheck | SLOsUnavailable,
-    deployed: dict[str, Any],
+    deployed: DeploymentRecord,
 ) -> None:
     """The verdict (or Prometheus failing) as the status of the deployed commit."""
-    commit = str(deployed.get("commit_sha") or "")
-    if github is None or not commit:
+    commit = deployed.commit_sha
+    if github is None or commit is None:
         return
     name = context.partition_key
     status = (
@@ -158,23 +164,26 @@ def run_slo_checks(
 
     Staging verdicts are reported to the deployed commit's ``llm-platform/staging/<model>``."""
     name = context.partition_key
-    deployed = latest_materialization_metadata(context.instance, asset, name)
-    if deployed is None:
+    meta = latest_materialization_metadata(context.instance, asset, name)
+    if meta is None:
         yield from failed_all(asset, f"{name} has no {asset} to check", {})
         return
-    revision = str(deployed.get("revision", ""))
-    extra: dict[str, Any] = {"revision": revision, "digest": str(deployed.get("digest", ""))}
     try:
-        profile = metric_profile_for(deployed)
+        deployed = DeploymentRecord.from_metadata(meta)
     except ValueError as exc:
-        yield from failed_all(asset, f"{asset} of {name}: {exc}", extra)
+        yield from failed_all(asset, f"{asset} of {name}: {exc}", {})
         return
-    extra[METRIC_PROFILE_KEY] = profile.name
-    sha = str(validated_config_metadata(context, name)["commit_sha"])
+    profile = PROFILES[deployed.metric_profile]
+    extra: dict[str, Any] = {
+        REVISION_KEY: deployed.revision,
+        DIGEST_KEY: deployed.digest,
+        METRIC_PROFILE_KEY: profile.name,
+    }
+    sha = str(validated_config_metadata(context, name)[COMMIT_SHA_KEY])
     repo = models_repo.repo()
     env = environment_config(repo, sha, env_name)
     objectives = effective_slo(env, model_config_at(repo, sha, name))
-    production = env_name == PRODUCTION_ENV
+    production = env_name == PRODUCTION
     checks = [o.check_name for o, _ in configured(objectives)]
     # Objectives the model does not set pass as "not configured": never shown as failed.
     yield from not_configured(context, asset, name, env_name, set(checks), extra)
@@ -182,9 +191,7 @@ def run_slo_checks(
         lambda: prometheus.client(
             monitoring_namespace=env.monitoring.prometheus_namespace, env=env.environment
         ),
-        DeployedRevision(
-            name, env_name, env.namespace, revision, float(deployed.get("deployed_at_unix") or 0)
-        ),
+        DeployedRevision(name, env_name, env.namespace, deployed.revision, deployed.deployed_at),
         objectives=objectives,
         profile=profile,
         production=production,
@@ -209,7 +216,7 @@ def build_slo_checks(
 
     @dg.multi_asset_check(
         specs=slo_specs(asset, blocking=blocking)
-        + ([recheck_spec(asset)] if env_name == PRODUCTION_ENV else []),
+        + ([recheck_spec(asset)] if env_name == PRODUCTION else []),
         name=f"{env_name}_slo_checks",
         description=description,
         can_subset=True,  # an objective the model does not configure yields no result
@@ -230,7 +237,7 @@ def build_slo_checks(
             prometheus=prometheus,
             notifier=notifier,
             artifact_store=artifact_store,
-            github=github if env_name == STAGING_ENV else None,
+            github=github if env_name == STAGING else None,
         )
 
     return _slo_checks
@@ -239,14 +246,14 @@ def build_slo_checks(
 #: Blocking: they gate promotion to production.
 staging_slo_checks = build_slo_checks(
     STAGING_DEPLOYMENT,
-    STAGING_ENV,
+    STAGING,
     blocking=True,
     description="SLOs of the staging revision from Prometheus; they gate promotion.",
 )
 #: Not blocking (nothing downstream); a failing ``slo_recheck`` makes the rollback sensor act.
 production_slo_checks = build_slo_checks(
     PRODUCTION_DEPLOYMENT,
-    PRODUCTION_ENV,
+    PRODUCTION,
     blocking=False,
     description="SLOs of the production revision and its error-budget burn rates; a fast burn "
     "or a failing latency objective triggers an automatic rollback, a slow burn a notification.",

@@ -14,11 +14,17 @@ import dagster as dg
 from assets.check_history import evaluation_target
 from assets.names import SLO_CHECKS
 from llm_platform.common.durations import duration_seconds
-from llm_platform.common.ui_numbers import round_sig
+from llm_platform.common.ui_numbers import MAX_CHECK_DESCRIPTION, round_sig
 from llm_platform.slo import OBJECTIVES, SLOVerdict
 from llm_platform.slo.deployment_check import DeploymentCheck, SLOsUnavailable
 from llm_platform.slo.objectives import BY_NAME
-from llm_platform.slo.recheck import RECHECK_CHECK, RecheckOutcome, outcome_metadata
+from llm_platform.slo.recheck import (
+    RECHECK_ACTION_KEY,
+    RECHECK_CHECK,
+    RECHECK_VERDICT_KEY,
+    RecheckOutcome,
+    outcome_metadata,
+)
 
 #: The ``verdict`` metadata of an objective the model's ``slo:`` does not set.
 NOT_CONFIGURED = "not_configured"
@@ -151,7 +157,7 @@ def recheck_result(
         check_name=RECHECK_CHECK,
         passed=passed,
         severity=severity,
-        description=result.reason[:2000],
+        description=result.reason[:MAX_CHECK_DESCRIPTION],
         metadata=meta,
     )
 
@@ -168,11 +174,11 @@ def recheck_evaluation(
     """The ``slo_recheck`` evaluation the fleet tick records (``error``: Prometheus failed)."""
     if result is None:
         passed, severity = False, dg.AssetCheckSeverity.ERROR
-        meta: dict[str, Any] = {"action": "none", "slo_verdict": "error", **extra}
+        meta: dict[str, Any] = {RECHECK_ACTION_KEY: "none", RECHECK_VERDICT_KEY: "error", **extra}
         description = error or "not evaluated"
     else:
         passed, severity, meta = _recheck_fields(result, extra)
-        description = result.reason[:2000]
+        description = result.reason[:MAX_CHECK_DESCRIPTION]
     return dg.AssetCheckEvaluation(
         asset_key=dg.AssetKey(asset),
         check_name=RECHECK_CHECK,

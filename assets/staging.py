@@ -9,16 +9,16 @@ from assets.names import (
     OWNERS,
     REGISTERED_MODEL,
     STAGING_DEPLOYMENT,
-    STAGING_ENV,
     asset_tags,
     check_ui_metadata,
 )
 from assets.partitions import models_partitions
 from assets.run_inputs import validated_config_metadata
 from assets.wiring import REPO_READERS, collaborators, materialization
-from llm_platform.promotion.deployment_record import suite_numbers
+from llm_platform.config.environments import STAGING
+from llm_platform.promotion.deployment_record import COMMIT_SHA_KEY, suite_numbers
 from llm_platform.promotion.staging import Registered, deploy_to_staging, suite_failures
-from llm_platform.reporting.commit_status import Stage
+from llm_platform.reporting.stages import Stage
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
@@ -48,7 +48,7 @@ class StagingConfig(dg.Config):
     deps=[REGISTERED_MODEL],
     group_name="deployments",
     owners=OWNERS,
-    tags=asset_tags(LAYER_DEPLOYMENT, STAGING_ENV),
+    tags=asset_tags(LAYER_DEPLOYMENT, STAGING),
     kinds={"prometheus"},  # plus the target's kind, added by the composition root
     check_specs=[
         dg.AssetCheckSpec(
@@ -87,7 +87,7 @@ def staging_deployment(
     if reg is None:
         raise dg.Failure(description=f"model {name!r}: {REGISTERED_MODEL} was never materialized")
     registered = Registered(
-        version=str(reg["version"]), digest=str(reg["digest"]), commit_sha=str(reg["commit_sha"])
+        version=str(reg["version"]), digest=str(reg["digest"]), commit_sha=str(reg[COMMIT_SHA_KEY])
     )
     github.start(context, Stage.staging, name, registered.commit_sha)
     cfg_meta = validated_config_metadata(context, name)
@@ -96,7 +96,7 @@ def staging_deployment(
         registered,
         config,
         repo=models_repo.repo(),
-        config_sha=str(cfg_meta["commit_sha"]),
+        config_sha=str(cfg_meta[COMMIT_SHA_KEY]),
         readers=REPO_READERS,
         prometheus=prometheus,
         c=collaborators(

@@ -14,14 +14,15 @@ from typing import Any
 
 import dagster as dg
 
-from assets.check_history import latest_materialization_metadata
+from assets.check_history import latest_materialization_metadata, record_metadata
 from assets.names import FAILURE_ANNOUNCED
 from assets.run_inputs import analysis_prompts, environment_config, model_config_at
 from llm_platform.promotion import Ledger
 from llm_platform.promotion.deployment_record import DeploymentRecord, Link, Timestamp
 from llm_platform.promotion.ports import Collaborators, DeploymentOutcome, RepoReaders
 from llm_platform.promotion.tables import Markdown
-from llm_platform.reporting.commit_status import CommitStatus, Stage
+from llm_platform.reporting.commit_status import CommitStatus
+from llm_platform.reporting.stages import Stage
 from resources.artifact_store import ArtifactStoreResource
 from resources.github import CommitStatusResource
 from resources.notifier import NotifierResource
@@ -90,6 +91,14 @@ def deployment_record(
         return DeploymentRecord.from_metadata(meta)
     except ValueError as exc:
         raise dg.Failure(description=f"{asset} of {partition}: {exc}") from exc
+
+
+def recorded_deployment(record: dg.EventLogRecord) -> DeploymentRecord | None:
+    """The deployment a materialization record carries (None: its metadata cannot be read)."""
+    try:
+        return DeploymentRecord.from_metadata(record_metadata(record))
+    except ValueError:
+        return None
 
 
 def dagster_metadata(meta: Mapping[str, object]) -> dict[str, Any]:

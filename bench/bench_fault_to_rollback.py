@@ -27,7 +27,6 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from llm_platform.common.digest import digest_directory  # noqa: E402
 from llm_platform.config import effective_slo  # noqa: E402
 from llm_platform.config.environments import PRODUCTION  # noqa: E402
 from llm_platform.config.slo_rules_source import load_checkout, rules_for  # noqa: E402
+from llm_platform.demo.traffic import Traffic  # noqa: E402
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent  # noqa: E402
 from llm_platform.registry import open_store  # noqa: E402
 from llm_platform.slo import DEFAULT_PROFILE, PrometheusClient  # noqa: E402
@@ -90,28 +90,6 @@ def models_repo(root: Path) -> Path:
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "bench"], check=True)
     return root
-
-
-class Traffic(threading.Thread):
-    """Sequential completions to the gateway at up to ``rps`` until stopped (loopback)."""
-
-    def __init__(self, url: str, rps: float) -> None:
-        super().__init__(daemon=True)
-        self.url, self.period, self.stop = url, 1.0 / rps, threading.Event()
-        self.sent = self.failed = 0
-
-    def run(self) -> None:
-        body = {"model": MODEL, "prompt": "Shall I", "max_tokens": 2}
-        with httpx.Client(timeout=10, trust_env=False) as client:
-            while not self.stop.is_set():
-                t0 = time.monotonic()
-                try:
-                    ok = client.post(f"{self.url}/v1/completions", json=body).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.sent += 1
-                self.failed += not ok
-                self.stop.wait(max(0.0, self.period - (time.monotonic() - t0)))
 
 
 def seed_instance(instance: dg.DagsterInstance, store: Path) -> None:
@@ -167,7 +145,9 @@ def main() -> int:
             )  # fmt: skip
             runtime.apply(DeploymentSpec(env=PRODUCTION, model=MODEL, revisions=[spec]))
             runtime.wait_ready(PRODUCTION, MODEL, timeout_s=120)
-            traffic = Traffic(f"{info.gateways[PRODUCTION]}/{MODEL}", args.rps)
+            traffic = Traffic(
+                f"{info.gateways[PRODUCTION]}/{MODEL}", MODEL, rps=args.rps, max_tokens=2
+            )
             traffic.start()
             print(f"warm-up: {warmup:.0f} s of clean traffic at <= {args.rps:g} rps")
             time.sleep(warmup)

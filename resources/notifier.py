@@ -17,7 +17,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from llm_platform.config import ConfigError, parse_environment_config
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
+from llm_platform.config import ConfigError
+from llm_platform.config.at_commit import environment_config_at
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import LedgerEvent
 from llm_platform.reporting.announcements import build_message
@@ -59,7 +61,7 @@ class NotifierResource(dg.ConfigurableResource):
         description="Models repo (path or git URL) whose config/<env>.yaml names each "
         "environment's webhook (None: the global webhook only).",
     )
-    models_branch: str = Field(default="main", description="Branch whose head is read.")
+    models_branch: str = Field(default=DEFAULT_BRANCH, description="Branch whose head is read.")
     git_cache_dir: str | None = Field(default=None, description="Cache of a remote repo.")
     dagster_url: str = Field(
         default=DEFAULT_DAGSTER_URL, description="Dagster UI base URL, for run links."
@@ -98,14 +100,12 @@ class NotifierResource(dg.ConfigurableResource):
         head; ``None`` (global webhook, with a warning) when the file cannot be read."""
         if self.models_repo is None:
             return None
-        rel = f"config/{environment}.yaml"
         try:
             if self._repo is None:
                 cache = Path(self.git_cache_dir) if self.git_cache_dir else None
                 self._repo = GitRepo(self.models_repo, branch=self.models_branch, cache_dir=cache)
             repo = self._repo
-            raw = repo.read_file(repo.head(), rel)
-            config = parse_environment_config(raw, source=rel, expected_environment=environment)
+            config = environment_config_at(repo, repo.head(), environment)
         except (GitError, ConfigError) as exc:
             logger.warning("alerts for %s go to the global webhook: %s", environment, exc)
             return None

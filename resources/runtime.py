@@ -16,6 +16,7 @@ from typing import ClassVar
 import dagster as dg
 from pydantic import PrivateAttr
 
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
 from llm_platform.settings import Settings
 from llm_platform.targets.artifacts import ArtifactCache
 from llm_platform.targets.base import Runtime
@@ -104,7 +105,7 @@ class KubernetesRuntimeResource(RuntimeResource):
     target: ClassVar[TargetSpec] = KUBERNETES
     home: str
     models_repo: str
-    models_branch: str = "main"
+    models_branch: str = DEFAULT_BRANCH
     git_cache_dir: str | None = None
     field_manager: str = "llm-platform"
     #: ``LLM_PLATFORM_KUBECONFIG_<ENV>`` -> kubeconfig path: environments on clusters of their
@@ -120,7 +121,7 @@ class KubernetesRuntimeResource(RuntimeResource):
             home=str(settings.home),
             models_repo=settings.models_repo,
             models_branch=settings.models_branch,
-            git_cache_dir=str(settings.home / "git-cache"),
+            git_cache_dir=str(settings.git_cache_dir),
             kubeconfigs=settings.kubeconfigs,
         )
 

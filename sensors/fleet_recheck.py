@@ -26,6 +26,7 @@ import dagster as dg
 
 from assets.check_history import latest_materializations_by_partition, record_metadata
 from assets.names import (
+    CONFIG_VALID_KEY,
     MODEL_CONFIG,
     MODELS_PARTITIONS_NAME,
     PRODUCTION_DEPLOYMENT,
@@ -33,6 +34,7 @@ from assets.names import (
     STAGING_DEPLOYMENT,
 )
 from assets.slo_outcomes import recheck_evaluation
+from assets.wiring import recorded_deployment
 from llm_platform.common.repo_layout import environment_config_path
 from llm_platform.config import (
     ConfigError,
@@ -44,8 +46,15 @@ from llm_platform.config import (
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.gitops.batch import read_files
+from llm_platform.promotion.deployment_record import (
+    COMMIT_SHA_KEY,
+    DIGEST_KEY,
+    REVISION_KEY,
+    DeploymentRecord,
+)
 from llm_platform.slo import PrometheusError
-from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY, metric_profile_for
+from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
+from llm_platform.slo.profiles import PROFILES
 from llm_platform.slo.prom import InstantQueryClient, PromSample
 from llm_platform.slo.recheck import (
     RECHECK_CHECK,
@@ -89,10 +98,10 @@ def _targets(
     shas: dict[str, str] = {}
     for model in production:
         meta = configs.get(model) or {}
-        if not meta.get("valid") or not meta.get("commit_sha"):
+        if not meta.get(CONFIG_VALID_KEY) or not meta.get(COMMIT_SHA_KEY):
             errors[model] = f"{model} has no valid {MODEL_CONFIG}; fix its model.yaml"
         else:
-            shas[model] = str(meta["commit_sha"])
+            shas[model] = str(meta[COMMIT_SHA_KEY])
     env_path = environment_config_path(PRODUCTION)
     wanted = [(sha, env_path) for sha in set(shas.values())]
     wanted += [(sha, model_config_path(m)) for m, sha in shas.items()]
@@ -116,13 +125,13 @@ def _targets(
                 )
             rel = model_config_path(model)
             cfg = parse_model_config(files[(sha, rel)], source=rel, expected_name=model)
-            meta = record_metadata(production[model])
+            deployed = DeploymentRecord.from_metadata(record_metadata(production[model]))
             targets.append(
                 RecheckTarget(
                     model=model,
                     namespace=envs[sha].namespace,
-                    revision=str(meta.get("revision", "")),
-                    profile=metric_profile_for(meta),
+                    revision=deployed.revision,
+                    profile=PROFILES[deployed.metric_profile],
                     objectives=effective_slo(envs[sha], cfg),
                 )
             )
@@ -139,9 +148,9 @@ def _awaiting_promotion(
     """Models whose staged digest is not the one production serves."""
     out = []
     for model, record in staging.items():
-        digest = record_metadata(record).get("digest")
-        served = record_metadata(production[model]).get("digest") if model in production else None
-        if digest != served:
+        staged = recorded_deployment(record)
+        serving = recorded_deployment(production[model]) if model in production else None
+        if (staged and staged.digest) != (serving and serving.digest):
             out.append(model)
     return out
 
@@ -174,11 +183,17 @@ def run_fleet_recheck(
     except PrometheusError as exc:
         result.errors.update({t.model: f"Prometheus error: {exc}" for t in targets})
     for model, record in production.items():
-        meta = record_metadata(record)
+        deployed = recorded_deployment(record)
         extra = {
-            "revision": str(meta.get("revision", "")),
-            "digest": str(meta.get("digest", "")),
-            METRIC_PROFILE_KEY: str(meta.get(METRIC_PROFILE_KEY) or "default"),
+            **(
+                {
+                    REVISION_KEY: deployed.revision,
+                    DIGEST_KEY: deployed.digest,
+                    METRIC_PROFILE_KEY: deployed.metric_profile,
+                }
+                if deployed
+                else {}
+            ),
             "recorded_by": trigger,
         }
         decided = result.outcomes.get(model)

@@ -8,7 +8,6 @@ from assets.check_history import (
     latest_check_status,
     latest_materializations_by_partition,
     partitions_with_new_check_events,
-    record_metadata,
 )
 from assets.jobs import production_job
 from assets.names import (
@@ -20,12 +19,13 @@ from assets.names import (
 )
 from assets.production import production_deployment
 from assets.run_inputs import environment_config
+from assets.wiring import recorded_deployment
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitError
 from llm_platform.promotion import Ledger
 from llm_platform.slo import PrometheusError
 from llm_platform.slo.alerts import parse_alerts, rollback_alerts_query, rollbacks
-from llm_platform.slo.recheck import RECHECK_CHECK
+from llm_platform.slo.recheck import RECHECK_ACTION_KEY, RECHECK_CHECK
 from resources.artifact_store import ArtifactStoreResource
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
@@ -49,7 +49,7 @@ def _rollback_reason(instance: dg.DagsterInstance, model: str, mat_id: int) -> s
     """Why the latest re-check of the serving revision (a checks-only run's, or the scheduled
     fleet tick's) asks for a rollback; None when it does not."""
     st = latest_check_status(instance, PRODUCTION_DEPLOYMENT, RECHECK_CHECK, model)
-    if st.target_storage_id != mat_id or st.metadata.get("action") != "rollback":
+    if st.target_storage_id != mat_id or st.metadata.get(RECHECK_ACTION_KEY) != "rollback":
         return None
     return st.description or "production re-check asks for a rollback"
 
@@ -120,7 +120,8 @@ def production_rollback_sensor(
         ).items()
         if m in partitions
     }
-    serving = {m: str(record_metadata(r).get("revision") or "") for m, r in production.items()}
+    deployed = {m: recorded_deployment(r) for m, r in production.items()}
+    serving = {m: d.revision if d else "" for m, d in deployed.items()}
     try:
         alerting = firing_alert_rollbacks(models_repo, prometheus, serving)
     except (PrometheusError, GitError, dg.Failure) as exc:  # the scheduled re-check still acts

@@ -5,6 +5,8 @@ import dagster as dg
 
 from assets.check_history import latest_materialization_metadata
 from assets.names import (
+    COMMIT_AUTHOR_KEY,
+    CONFIG_PROBLEMS_KEY,
     FAILURE_ANNOUNCED,
     MODEL_CONFIG,
     PRODUCTION_DEPLOYMENT,
@@ -16,6 +18,7 @@ from assets.names import (
     TAG_PARTITION,
 )
 from assets.slo_checks import production_slo_checks, staging_slo_checks
+from llm_platform.promotion.deployment_record import COMMIT_SHA_KEY
 from llm_platform.reporting.failure_alerts import RunFailure, run_url, short_reason
 from llm_platform.reporting.stages import RUN, Stage
 from resources.notifier import NotifierResource
@@ -47,7 +50,7 @@ def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
         if evaluation is None or evaluation.passed:
             continue
         lines.append(f"check {evaluation.check_name} failed: {evaluation.description or ''}")
-        problems = evaluation.metadata.get("problems")
+        problems = evaluation.metadata.get(CONFIG_PROBLEMS_KEY)
         if problems is not None:
             lines.append(str(problems.value))
     return lines
@@ -73,8 +76,8 @@ def describe_failure(context: dg.RunFailureSensorContext, dagster_url: str) -> R
     commit, author = tags.get(TAG_COMMIT), tags.get(TAG_AUTHOR)
     if model and not commit:  # launched by automation or the UI: the model's latest config
         meta = latest_materialization_metadata(context.instance, MODEL_CONFIG, model) or {}
-        commit = str(meta.get("commit_sha") or "") or None
-        author = str(meta.get("commit_author") or "") or None
+        commit = str(meta.get(COMMIT_SHA_KEY) or "") or None
+        author = str(meta.get(COMMIT_AUTHOR_KEY) or "") or None
     steps = context.get_step_failure_events()
     step = steps[0].step_key if steps else None
     reasons = _failed_checks(context.instance, run.run_id)  # what a blocked step waited on

@@ -28,6 +28,11 @@ def environment_config_path(env: str) -> str:
     return f"{CONFIG_DIR}/{env}.yaml"
 
 
+def approvals_path(name: str) -> str:
+    """Where model ``name``'s approvals live in a models repo: ``approvals/<name>.yaml``."""
+    return f"{APPROVALS_DIR}/{name}.yaml"
+
+
 def eval_suite_path(name: str) -> str:
     """Where model ``name``'s output-quality suite lives in a models repo: ``evals/<name>.yaml``."""
     return f"{EVALS_DIR}/{name}.yaml"

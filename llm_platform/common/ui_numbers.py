@@ -1,12 +1,16 @@
 """Numbers rounded for people at the source: what the Dagster UI shows and plots.
 
 A leaf module (no dagster): the assets round their metadata with it, so a latency reads
-``412.3`` rather than ``412.28571428571``, and the values stay numbers the UI can plot.
+``412.3`` rather than ``412.28571428571``, and the values stay numbers the UI can plot. It also
+holds how long a check description the UI is given.
 """
 
 from __future__ import annotations
 
 import math
+
+#: Asset check descriptions are cut to this many characters.
+MAX_CHECK_DESCRIPTION = 2000
 
 
 def round_sig(value: float, digits: int = 4) -> float:

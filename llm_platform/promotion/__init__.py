@@ -11,7 +11,6 @@ from llm_platform.promotion.approvals import (
     Approval,
     ApprovalDecision,
     CommitSignature,
-    approvals_path,
     load_approvals,
     parse_approvals,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "LedgerEvent",
     "TrustRootError",
     "approval_from_run_config",
-    "approvals_path",
     "check_approval",
     "find_approval",
     "load_approvals",

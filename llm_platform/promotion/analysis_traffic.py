@@ -20,6 +20,8 @@ from types import TracebackType
 import httpx
 import yaml
 
+from llm_platform.serving.openai_paths import COMPLETIONS_PATH
+
 #: Header (and its value) on every synthetic analysis request.
 TRAFFIC_HEADER = "X-LLM-Platform-Traffic"
 TRAFFIC_LABEL = "canary-analysis"
@@ -79,7 +81,7 @@ class AnalysisTraffic:
     ) -> None:
         if rps <= 0:
             raise ValueError(f"rps must be > 0, got {rps}")
-        self.url = endpoint.rstrip("/") + "/v1/completions"
+        self.url = endpoint.rstrip("/") + COMPLETIONS_PATH
         self.model, self.rps, self.max_tokens = model, rps, max_tokens
         self.max_duration_s = max_duration_s
         self.prompts = list(prompts or BUILTIN_PROMPTS)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from llm_platform.common.repo_layout import MODELS_DIR, model_config_path
+from llm_platform.common.digest import bare_digest
+from llm_platform.common.repo_layout import MODELS_DIR
+from llm_platform.config.at_commit import model_config_at
 from llm_platform.config.environment import EnvironmentConfig
-from llm_platform.config.loading import parse_model_config
 from llm_platform.config.problems import ConfigError
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.approval_history import latest_change, with_provenance
@@ -21,9 +22,8 @@ def change_paths(repo: GitRepo, commit: str, model: str) -> list[str]:
     the in-repo weights its ``source.uri`` names at ``commit`` (a reviewer who swaps the weights
     changed the model as much as one who edits ``model.yaml``)."""
     paths = [f"{MODELS_DIR}/{model}/"]
-    rel = model_config_path(model)
     try:
-        config = parse_model_config(repo.read_file(commit, rel), source=rel, expected_name=model)
+        config = model_config_at(repo, commit, model)
     except (ConfigError, GitError):
         return paths  # no readable config at the commit: the directory is all there is
     source = config.source
@@ -82,7 +82,7 @@ def check_approval(
         return ApprovalDecision(approved=True, reason="approval not required")
     root = load_trust_root(trust_root, repo_dir=None if repo.is_remote else repo.git_dir)
     head = repo.resolve(commit)
-    wanted = digest.lower().removeprefix("sha256:")
+    wanted = bare_digest(digest)
     # Only entries naming the candidate can approve it: trace and verify just those.
     loaded = load_approvals(repo, head, model)
     named = [

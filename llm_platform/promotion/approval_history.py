@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from llm_platform.common.repo_layout import approvals_path
 from llm_platform.config.problems import ConfigError
 from llm_platform.gitops import GitRepo
 from llm_platform.gitops.runner import run_git
@@ -24,7 +25,6 @@ from llm_platform.promotion.approvals import (
     Approval,
     ApprovalEntry,
     CommitSignature,
-    approvals_path,
     entry_of,
     parse_entries,
 )

@@ -27,7 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llm_platform.common.repo_layout import MODELS_DIR
+from llm_platform.common.digest import SHA256_HEX_PATTERN, bare_digest
+from llm_platform.common.repo_layout import MODELS_DIR, approvals_path
 from llm_platform.config.environment import EnvironmentConfig
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.pydantic_problems import sort_problems, validation_problems
@@ -35,11 +36,10 @@ from llm_platform.promotion.approvals import (
     Approval,
     ApprovalDecision,
     CommitSignature,
-    approvals_path,
 )
 from llm_platform.promotion.trust_root import principal_matches
 
-_FULL_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_FULL_DIGEST = re.compile(SHA256_HEX_PATTERN)
 
 
 class RunConfigApproval(BaseModel):
@@ -212,7 +212,7 @@ def find_approval(
     Raises:
         ValueError: ``digest`` is not a full sha256 hex digest.
     """
-    digest = digest.lower().removeprefix("sha256:")
+    digest = bare_digest(digest)
     if not _FULL_DIGEST.match(digest):
         raise ValueError(f"candidate digest {digest!r} is not a full sha256 hex digest")
     name = env.environment

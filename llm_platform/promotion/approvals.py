@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llm_platform.common.digest import bare_digest
+from llm_platform.common.repo_layout import approvals_path
 from llm_platform.config.problems import ConfigError
 from llm_platform.config.pydantic_problems import sort_problems, validation_problems
 from llm_platform.config.yaml_loader import key_lines, load_mapping
@@ -49,14 +51,9 @@ SIGNATURE_STATES = {
 }
 
 
-def approvals_path(model: str) -> str:
-    """Path of a model's approvals file inside the models repository."""
-    return f"approvals/{model}.yaml"
-
-
 def normalise_digest(value: str) -> str:
     """Lower-case hex, optional ``sha256:`` prefix stripped, 12..64 characters."""
-    digest = value.strip().lower().removeprefix("sha256:")
+    digest = bare_digest(value)
     if not _HEX.match(digest):
         raise ValueError("digest must be sha256 hex (optionally prefixed with 'sha256:')")
     if len(digest) < MIN_DIGEST_PREFIX:
@@ -256,7 +253,6 @@ __all__ = [
     "ApprovalSource",
     "ApprovalsFile",
     "CommitSignature",
-    "approvals_path",
     "entry_of",
     "load_approvals",
     "normalise_digest",

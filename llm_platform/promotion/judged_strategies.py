@@ -8,6 +8,7 @@ requests, :mod:`llm_platform.promotion.shadow_analysis`). Both decide with the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from llm_platform.promotion.analysis import AnalysisTarget, CanaryAnalysis, CanaryThresholds
 from llm_platform.promotion.analysis_traffic import TRAFFIC_LABEL, AnalysisTraffic
@@ -55,6 +56,29 @@ def _observe(
     return analysis
 
 
+def _analyse(
+    ctx: RolloutContext, endpoint: str | None, source: str, look: Callable[..., CanaryAnalysis]
+) -> CanaryAnalysis:
+    """Judge the new revision with ``look`` (an analysis bound to its sample source, named
+    ``source``) under the plan's thresholds and timing: steps ``observe`` and ``analysis``."""
+    plan = ctx.plan
+    thresholds = plan.thresholds or CanaryThresholds()
+    analysis = _observe(
+        ctx,
+        endpoint,
+        lambda: look(
+            _analysis_target(ctx),
+            thresholds,
+            look_every_s=plan.analysis_window_s,
+            deadline_s=plan.analysis_deadline_s,
+        ),
+    )
+    with ctx.step("analysis") as d:
+        d.ok = analysis.verdict == "pass"
+        d.text = f"{analysis.verdict} ({source}): {analysis.reason}"
+    return analysis
+
+
 def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
     """Canary at ``canary_percentage`` -> sequential analysis -> promote, roll back or hold.
 
@@ -74,21 +98,7 @@ def canary(ctx: RolloutContext) -> tuple[Outcome, str]:
     source.begin(_analysis_target(ctx))
     pct = plan.canary_percentage
     ctx.switch({ctx.new.revision: pct, ctx.serving.revision: 100 - pct}, "canary_traffic")
-    thresholds = plan.thresholds or CanaryThresholds()
-    ctx.analysis = _observe(
-        ctx,
-        endpoint,
-        lambda: sequential_analysis(
-            source,
-            _analysis_target(ctx),
-            thresholds,
-            look_every_s=plan.analysis_window_s,
-            deadline_s=plan.analysis_deadline_s,
-        ),
-    )
-    with ctx.step("analysis") as d:
-        d.ok = ctx.analysis.verdict == "pass"
-        d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
+    ctx.analysis = _analyse(ctx, endpoint, source.name, partial(sequential_analysis, source))
     if ctx.analysis.verdict == "inconclusive" and plan.on_inconclusive == "hold":
         return "held", (
             f"canary analysis inconclusive; held at {pct}% (analysis.on_inconclusive: hold): "
@@ -125,21 +135,7 @@ def shadow(ctx: RolloutContext) -> tuple[Outcome, str]:
     source.begin()
     copied = ctx.new.model_copy(update={"weight": 0, "shadow_percent": plan.shadow_percentage})
     ctx.apply([ctx.serving, copied], "shadow_traffic")
-    thresholds = plan.thresholds or CanaryThresholds()
-    ctx.analysis = _observe(
-        ctx,
-        status.endpoint,
-        lambda: shadow_analysis(
-            source,
-            _analysis_target(ctx),
-            thresholds,
-            look_every_s=plan.analysis_window_s,
-            deadline_s=plan.analysis_deadline_s,
-        ),
-    )
-    with ctx.step("analysis") as d:
-        d.ok = ctx.analysis.verdict == "pass"
-        d.text = f"{ctx.analysis.verdict} ({source.name}): {ctx.analysis.reason}"
+    ctx.analysis = _analyse(ctx, status.endpoint, source.name, partial(shadow_analysis, source))
     if ctx.analysis.verdict == "inconclusive" and plan.on_inconclusive == "hold":
         return "held", f"shadow analysis inconclusive; shadow kept running: {ctx.analysis.reason}"
     if ctx.analysis.verdict != "pass":

@@ -25,13 +25,13 @@ acceptable here.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llm_platform.common.dns_label import is_dns_label
 from llm_platform.common.errors import PlatformError
 from llm_platform.registry.store import ObjectStore
 
@@ -51,7 +51,6 @@ EVENT_KINDS: tuple[str, ...] = (
     "held",
 )
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 
 
@@ -64,7 +63,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def _check_name(kind: str, value: str) -> str:
-    if not _NAME.match(value) or len(value) > 63:
+    if not is_dns_label(value):
         raise LedgerError(f"invalid {kind} {value!r}: expected a lowercase DNS-1123 label")
     return value
 
@@ -333,7 +332,7 @@ class Ledger:
         """Every model the ledger holds anything for, sorted (one listing of the prefix)."""
         keys = self.store.list_keys(f"{self.prefix}/")
         names = {key[len(self.prefix) + 1 :].split("/", 1)[0] for key in keys}
-        return sorted(name for name in names if _NAME.match(name))
+        return sorted(name for name in names if is_dns_label(name))
 
     def has_model(self, model: str) -> bool:
         """Whether the ledger holds anything (aliases or events) for ``model``."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from llm_platform.common.digest import Sha256Hex
+from llm_platform.common.dns_label import DnsLabel
+from llm_platform.common.engine_names import BUILTIN_ENGINE
 from llm_platform.common.strategy_names import STRATEGY_SPECS, Strategy
 from llm_platform.config.environment import OnInconclusive
 from llm_platform.config.schema import IntOrPercent
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.serving.engines.selection import ServingChoice
 from llm_platform.slo import DEFAULT_PROFILE, PROFILES
-from llm_platform.targets.base import NAME_PATTERN
 
 
 class RolloutPlan(BaseModel):
@@ -21,10 +23,10 @@ class RolloutPlan(BaseModel):
     (demos and tests).
     """
 
-    env: str = Field(pattern=NAME_PATTERN, max_length=63)
-    model: str = Field(pattern=NAME_PATTERN, max_length=63)
+    env: DnsLabel
+    model: DnsLabel
     version: str = Field(min_length=1)
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    digest: Sha256Hex
     artifact_uri: str = Field(min_length=1)
     strategy: Strategy
     canary_percentage: int = Field(default=10, ge=1, le=100)
@@ -69,7 +71,7 @@ class RolloutPlan(BaseModel):
     replicas: int = Field(default=1, ge=1, description="server processes of the new revision")
     max_surge: IntOrPercent = 1
     max_unavailable: IntOrPercent = 0
-    engine: str = Field(default="builtin", description="the engine serving the new revision")
+    engine: str = Field(default=BUILTIN_ENGINE, description="the engine serving the new revision")
     context_size: int | None = Field(default=None, ge=1)
     max_batch_size: int | None = Field(default=None, ge=1)
     extensions: list[str] = Field(

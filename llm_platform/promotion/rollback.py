@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from llm_platform.config import ConfigError, model_config_path, parse_model_config
+from llm_platform.config import ConfigError, model_config_path
+from llm_platform.config.at_commit import model_config_at
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.deployment_record import DeploymentRecord
@@ -33,7 +34,7 @@ def registered_serving(repo: GitRepo, sha: str, model: str, log: Log) -> Serving
     from the artifact's format with default settings)."""
     rel = model_config_path(model)
     try:
-        return parse_model_config(repo.read_file(sha, rel), source=rel, expected_name=model).serving
+        return model_config_at(repo, sha, model).serving
     except (GitError, ConfigError) as exc:
         log.warning(f"{rel} at {sha[:12]}: {exc}; restoring with the engine's default settings")
         return None

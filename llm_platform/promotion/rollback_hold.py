@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llm_platform.common.gate_item import GateItem
-from llm_platform.common.repo_layout import MODELS_DIR
+from llm_platform.common.repo_layout import MODELS_DIR, approvals_path
 from llm_platform.gitops import GitRepo
 from llm_platform.gitops.changeset import CommitInfo
 from llm_platform.gitops.runner import run_git
-from llm_platform.promotion.approvals import approvals_path
 from llm_platform.promotion.ledger import LedgerEvent
 
 #: The gate item's name (the production asset's gate table, the ledger's refusal evidence).

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 import httpx
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
 from llm_platform.common.errors import PlatformError
 from llm_platform.promotion.analysis import (
@@ -30,6 +30,7 @@ from llm_platform.promotion.analysis import (
 )
 from llm_platform.promotion.judge import Judgement, judge, judge_proportions
 from llm_platform.promotion.sequential import judgement_check
+from llm_platform.serving.shadow import ShadowPair
 
 LATENCY_CHECK = "latency_vs_production"
 ERRORS_CHECK = "error_rate_vs_production"
@@ -39,17 +40,8 @@ class ShadowUnavailable(PlatformError):
     """The gateway's shadow pairs cannot be read (the rollout rolls back)."""
 
 
-class ShadowPairRecord(BaseModel):
-    """One pair as the gateway reports it."""
-
-    seq: int
-    production_revision: str
-    shadow_revision: str
-    production_latency_s: float
-    shadow_latency_s: float
-    production_error: bool
-    shadow_error: bool
-    outputs_match: bool | None
+#: Validates the pairs the gateway reports (each a :class:`ShadowPair` as JSON).
+_PAIRS = TypeAdapter(list[ShadowPair])
 
 
 class ShadowSource:
@@ -84,18 +76,18 @@ class ShadowSource:
         except (httpx.HTTPError, ValueError) as exc:
             raise ShadowUnavailable(f"cannot read shadow pairs at {self.url}: {exc}") from exc
 
-    def fetch(self) -> list[ShadowPairRecord]:
+    def fetch(self) -> list[ShadowPair]:
         """The pairs recorded since the previous call."""
         data = self._get(self.last)
         raw = data.get("pairs")
-        pairs = [ShadowPairRecord.model_validate(p) for p in raw] if isinstance(raw, list) else []
+        pairs = _PAIRS.validate_python(raw) if isinstance(raw, list) else []
         if pairs:
             self.last = max(p.seq for p in pairs)
         return pairs
 
 
 def judge_pairs(
-    pairs: list[ShadowPairRecord], t: CanaryThresholds
+    pairs: list[ShadowPair], t: CanaryThresholds
 ) -> tuple[Verdict, str, list[CanaryCheck], dict[str, Judgement]]:
     """The judges on every pair so far: (verdict, reason, checks, judgements)."""
     n = len(pairs)
@@ -131,9 +123,7 @@ def judge_pairs(
     )
 
 
-def _observation(
-    revision: str, pairs: list[ShadowPairRecord], *, shadow: bool
-) -> RevisionObservation:
+def _observation(revision: str, pairs: list[ShadowPair], *, shadow: bool) -> RevisionObservation:
     errors = sum(p.shadow_error if shadow else p.production_error for p in pairs)
     compared = [p.outputs_match for p in pairs if p.outputs_match is not None]
     values: dict[str, float | None] = {
@@ -157,7 +147,7 @@ def shadow_analysis(
 
     Only pairs of ``target.stable`` (production) and ``target.canary`` (the shadow) count.
     """
-    pairs: list[ShadowPairRecord] = []
+    pairs: list[ShadowPair] = []
     start, n = clock(), 0
     while True:
         sleep(max(0.0, min(look_every_s, deadline_s - (clock() - start))))

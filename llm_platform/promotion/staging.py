@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from llm_platform.common.ui_numbers import MAX_CHECK_DESCRIPTION
 from llm_platform.config.applicability import serving_replicas
 from llm_platform.config.environments import STAGING
 from llm_platform.endpoint_tests import SuiteReport, run_suite
@@ -134,7 +135,9 @@ def suite_failures(report: SuiteReport) -> str | None:
     """What failed in the suite, for the integration check's description (None: passed)."""
     if report.passed:
         return None
-    return "; ".join(f"{t.name}: {t.detail}" for t in report.tests if not t.passed)[:2000]
+    return "; ".join(f"{t.name}: {t.detail}" for t in report.tests if not t.passed)[
+        :MAX_CHECK_DESCRIPTION
+    ]
 
 
 def _deploy(

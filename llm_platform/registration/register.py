@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_platform.common.errors import PlatformError
-from llm_platform.common.ui_numbers import round_seconds
+from llm_platform.common.ui_numbers import MAX_CHECK_DESCRIPTION, round_seconds
 from llm_platform.config import ModelConfig, model_config_path
 from llm_platform.gitops import GitRepo
 from llm_platform.registration.outcome import (
@@ -36,8 +36,6 @@ from llm_platform.security.repo_scan import RepoScanReport, scan_model_commit
 NO_RUN_URL = "(kfp.local: no UI)"
 #: At most this many unsafe files are listed in a refused artifact's check.
 MAX_LISTED_FILES = 50
-#: Asset check descriptions are cut to this many characters (as the other checks cut theirs).
-MAX_CHECK_DESCRIPTION = 2000
 
 
 class NothingToRegisterError(RegistrationError):

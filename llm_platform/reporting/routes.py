@@ -21,6 +21,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from llm_platform.common.repo_layout import environment_config_path
 from llm_platform.reporting.channels import LOG, channel_of, webhook_channels
 from llm_platform.reporting.channels.slack import CHANNEL as SLACK
 from llm_platform.reporting.channels.slack import WEBHOOKS as SLACK_WEBHOOKS
@@ -122,7 +123,7 @@ def choose_route(
         return Route(fallback)
     if env_webhook in available:
         return Route(env_webhook)
-    where = f"config/{environment}.yaml" if environment else "the environment config"
+    where = environment_config_path(environment) if environment else "the environment config"
     return Route(
         fallback,
         problem=f"{where} names {env_webhook} for alerts, but it is not set in this deployment; "

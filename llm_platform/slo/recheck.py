@@ -40,6 +40,8 @@ from llm_platform.slo.prom import InstantQueryClient
 
 #: The asset check on production that records each re-check's decision and its numbers.
 RECHECK_CHECK = "slo_recheck"
+#: Metadata keys of an ``slo_recheck`` result: what it asks for, and the SLOs' verdict.
+RECHECK_ACTION_KEY, RECHECK_VERDICT_KEY = "action", "slo_verdict"
 
 
 class RecheckOutcome(BaseModel):
@@ -133,8 +135,8 @@ def evaluate_production_fleet(
 def outcome_metadata(result: RecheckOutcome) -> dict[str, float | str]:
     """Flat, numeric-where-possible metadata (the UI plots numbers per partition over time)."""
     meta: dict[str, float | str] = {
-        "action": result.action,
-        "slo_verdict": result.slo.verdict,
+        RECHECK_ACTION_KEY: result.action,
+        RECHECK_VERDICT_KEY: result.slo.verdict,
         "budget_status": result.budget.status,
         "budget_period": result.budget.budget_period,
     }

@@ -10,11 +10,12 @@ from abc import ABC, abstractmethod
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from llm_platform.common.digest import Sha256Hex
+from llm_platform.common.dns_label import DnsLabel
+from llm_platform.common.engine_names import BUILTIN_ENGINE
 from llm_platform.common.errors import PlatformError
 from llm_platform.common.strategy_names import Color
 from llm_platform.serving.faults import FaultSettings
-
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
 
 class RuntimeErrorBase(PlatformError):
@@ -53,9 +54,9 @@ class RevisionSpec(BaseModel):
     ``digest``; a cluster runtime hands the URI to its storage initializer.
     """
 
-    revision: str = Field(pattern=NAME_PATTERN, max_length=63)
+    revision: DnsLabel
     version: str = Field(min_length=1)
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    digest: Sha256Hex
     artifact_uri: str = Field(
         min_length=1,
         description="the artifact's files in the store: file://..., s3://... or a directory",
@@ -77,7 +78,7 @@ class RevisionSpec(BaseModel):
         description="share of the model's requests the gateway also copies to this revision, "
         "whose answers are discarded (the shadow strategy); only at weight 0",
     )
-    engine: str = Field(default="builtin", description="the inference engine serving it")
+    engine: str = Field(default=BUILTIN_ENGINE, description="the inference engine serving it")
     context_size: int | None = Field(
         default=None, ge=1, description="serving.max_sequence_length (engine default if None)"
     )
@@ -106,8 +107,8 @@ class RevisionSpec(BaseModel):
 class DeploymentSpec(BaseModel):
     """The desired revisions of one model in one environment; weights sum to 100."""
 
-    env: str = Field(pattern=NAME_PATTERN, max_length=63)
-    model: str = Field(pattern=NAME_PATTERN, max_length=63)
+    env: DnsLabel
+    model: DnsLabel
     revisions: list[RevisionSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llm_platform.common.repo_layout import DEFAULT_BRANCH
+
 
 @dataclass(frozen=True)
 class TargetOptions:
@@ -16,7 +18,7 @@ class TargetOptions:
     #: The platform home (``LLM_PLATFORM_HOME``): local state, verified artifact copies.
     home: Path | None = None
     models_repo: str | None = None
-    models_branch: str = "main"
+    models_branch: str = DEFAULT_BRANCH
     git_cache_dir: Path | None = None
     #: The default cluster's kubeconfig (None: the pod's service account, else ``KUBECONFIG``).
     kubeconfig: str | None = None

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from llm_platform.config import EnvironmentConfig
 from llm_platform.promotion.analysis import CanaryThresholds
 from llm_platform.promotion.rollout import plan_from_environment
-from llm_platform.promotion.shadow_analysis import ShadowPairRecord, judge_pairs
+from llm_platform.promotion.shadow_analysis import judge_pairs
 from llm_platform.serving.routes import ModelRouter, ModelRoutes, RevisionRoute
-from llm_platform.serving.shadow import ShadowRecorder, _output
+from llm_platform.serving.shadow import ShadowPair, ShadowRecorder, _output
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec
 
 DIGEST = "b" * 64
@@ -76,9 +76,9 @@ def test_shadow_recorder_reports_pairs_after_a_sequence_number():
     assert _output(b"not json") is None
 
 
-def pairs(n: int, slow: float, *, errors: int = 0) -> list[ShadowPairRecord]:
+def pairs(n: int, slow: float, *, errors: int = 0) -> list[ShadowPair]:
     return [
-        ShadowPairRecord(
+        ShadowPair(
             seq=i,
             production_revision="a",
             shadow_revision="b",

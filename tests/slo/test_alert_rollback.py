@@ -157,7 +157,9 @@ def test_a_firing_page_alert_for_the_serving_revision_requests_one_rollback(
         for model, revision in SERVING.items():
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
-                    PRODUCTION_DEPLOYMENT, partition=model, metadata={"revision": revision}
+                    PRODUCTION_DEPLOYMENT,
+                    partition=model,
+                    metadata={"version": "1.0.0", "digest": "1" * 64, "revision": revision},
                 )
             )
         keys = []
@@ -186,7 +188,9 @@ def test_prometheus_unreachable_requests_no_rollback_and_does_not_fail_the_tick(
         instance.add_dynamic_partitions("models", ["burning"])
         instance.report_runless_asset_event(
             dg.AssetMaterialization(
-                PRODUCTION_DEPLOYMENT, partition="burning", metadata={"revision": "burning-r2"}
+                PRODUCTION_DEPLOYMENT,
+                partition="burning",
+                metadata={"version": "1.0.0", "digest": "1" * 64, "revision": "burning-r2"},
             )
         )
         with dg.build_sensor_context(instance=instance, resources=resources) as ctx:

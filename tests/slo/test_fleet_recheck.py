@@ -140,7 +140,9 @@ def _materialize(instance: dg.DagsterInstance, sha: str) -> None:
     # Staged with a new digest, not promoted yet: its staging checks are re-run.
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
-            STAGING_DEPLOYMENT, partition="staged", metadata={"digest": _digest("staged")}
+            STAGING_DEPLOYMENT,
+            partition="staged",
+            metadata={"version": "1.0.0", "digest": _digest("staged"), "revision": "staged-r1"},
         )
     )
 
@@ -325,7 +327,11 @@ def test_three_ticks_on_one_persistent_instance(
                     dg.AssetMaterialization(
                         PRODUCTION_DEPLOYMENT,
                         partition="fast",
-                        metadata={"revision": "fast-r1", "digest": _digest("fast")},
+                        metadata={
+                            "version": "1.0.0",
+                            "revision": "fast-r1",
+                            "digest": _digest("fast"),
+                        },
                     )
                 )
             tick(instance, models_repo, prom)

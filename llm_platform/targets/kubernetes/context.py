@@ -13,15 +13,15 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.common.repo_layout import environment_config_path
 from llm_platform.config import (
     ConfigError,
     EnvironmentConfig,
     load_environment,
     load_model_config,
     model_config_path,
-    parse_environment_config,
-    parse_model_config,
 )
+from llm_platform.config.at_commit import environment_config_at, model_config_at
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.registry import RegistryRecord, StoreError, open_store
 from llm_platform.registry.records import RECORD_FILE
@@ -84,10 +84,9 @@ class GitPlacements:
         self.repo = repo
 
     def _environment(self, env: str) -> EnvironmentConfig:
-        sha, rel = self.repo.head(), f"config/{env}.yaml"
+        sha, rel = self.repo.head(), environment_config_path(env)
         try:
-            data = self.repo.read_file(sha, rel)
-            return parse_environment_config(data, source=rel, expected_environment=env)
+            return environment_config_at(self.repo, sha, env)
         except (GitError, ConfigError) as exc:
             raise InvalidDeploymentSpec(f"{rel} at {sha[:12]}: {exc}") from exc
 
@@ -101,9 +100,7 @@ class GitPlacements:
         sha = commit or self.repo.head()
         rel = model_config_path(model)
         try:
-            model_cfg = parse_model_config(
-                self.repo.read_file(sha, rel), source=rel, expected_name=model
-            )
+            model_cfg = model_config_at(self.repo, sha, model)
         except (GitError, ConfigError) as exc:
             raise InvalidDeploymentSpec(f"{rel} at {sha[:12]}: {exc}") from exc
         return Placement.from_configs(env_cfg, model_cfg, commit=sha)

@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llm_platform.common.engine_names import BUILTIN_ENGINE
 from llm_platform.serving.engines import LaunchSettings, launch_argv
 from llm_platform.targets.base import RevisionSpec
 
@@ -76,7 +77,7 @@ class Commands:
         Raises:
             EngineError: the engine cannot run here or does not load the artifact's format.
         """
-        if rev.engine != "builtin":
+        if rev.engine != BUILTIN_ENGINE:
             settings = LaunchSettings(
                 model=model,
                 version=rev.version,

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import BaseModel, ValidationError
 
-from llm_platform.targets.local.processes import http_get_json
+from llm_platform.targets.local.processes import http_get_json, loopback_url
 from llm_platform.targets.local.state import ProcessRecord
 
 
@@ -40,7 +40,7 @@ def read_loads(gateways: Iterable[ProcessRecord], *, timeout_s: float = 1.0) -> 
         gateways: the gateways' process records (port, pid).
         timeout_s: per gateway.
     """
-    urls = [f"http://127.0.0.1:{g.port}/-/load" for g in gateways if g.pid and g.port]
+    urls = [f"{loopback_url(g.port)}/-/load" for g in gateways if g.pid and g.port]
     merged = GatewayLoad()
     if not urls:
         return merged
@@ -74,7 +74,7 @@ def making_progress(load: GatewayLoad, port: int | None, now: float, window_s: f
         now: unix time.
         window_s: how recent the last progress must be (the liveness timeout).
     """
-    rep = load.replicas.get(f"http://127.0.0.1:{port}")
+    rep = load.replicas.get(loopback_url(port))
     if rep is None or rep.in_flight <= 0 or rep.last_progress is None:
         return False
     return now - rep.last_progress < window_s

@@ -27,7 +27,7 @@ from llm_platform.targets.base import (
 )
 from llm_platform.targets.local.layout import Commands, Layout
 from llm_platform.targets.local.pidfiles import PidFiles
-from llm_platform.targets.local.processes import stop_process, tail_lines
+from llm_platform.targets.local.processes import loopback_url, stop_process, tail_lines
 from llm_platform.targets.local.reconciler import Reconciler, wait_gateway_synced
 from llm_platform.targets.local.replicas import cap_spec, directory_bytes
 from llm_platform.targets.local.state import (
@@ -321,7 +321,7 @@ class LocalRuntime(Runtime):
     def gateway_url(self, env: str) -> str | None:
         """URL of an environment's gateway (None when it has never been started)."""
         rec = self.store.load_observed().gateways.get(env)
-        return f"http://127.0.0.1:{rec.port}" if rec and rec.port else None
+        return loopback_url(rec.port) if rec and rec.port else None
 
     def fault_file(self, env: str, model: str, revision: str) -> Path:
         """Where to write ``{"latency_ms", "error_rate"}`` to inject faults into a revision."""

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from llm_platform.common.errors import PlatformError
+from llm_platform.serving.engines.base import LOOPBACK
 
 # Local health checks must never go through an HTTP proxy configured in the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -24,6 +25,14 @@ EXEC_SETTLE_S = 1.0
 #: Set in the environment of every process a platform home starts, to that home's resolved
 #: path: ``stack down`` finds them in /proc even when every record of them is lost.
 HOME_MARKER = "LLM_PLATFORM_PROCESS_OF"
+
+
+def loopback_url(port: int | None) -> str:
+    """The base URL of a process of this target on ``port`` (they all bind 127.0.0.1 only).
+
+    A process record without a port yet (None) gives a URL nothing answers on.
+    """
+    return f"http://{LOOPBACK}:{port}"
 
 
 class ProcessStartError(PlatformError):
@@ -42,13 +51,13 @@ def free_port(preferred: int | None = None) -> int:
             # TIME_WAIT is free for them; listen() proves no live listener holds it.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                s.bind(("127.0.0.1", preferred))
+                s.bind((LOOPBACK, preferred))
                 s.listen(1)
                 return preferred
             except OSError:
                 pass
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
 
 

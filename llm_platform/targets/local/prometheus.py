@@ -22,6 +22,7 @@ from llm_platform.serving.engines import get_engine
 from llm_platform.targets.local.processes import (
     http_ok,
     is_our_process,
+    loopback_url,
     spawn_detached,
     stop_process,
     tail_lines,
@@ -205,7 +206,7 @@ def start_prometheus(
     paths = write_config(home, scrape_interval=scrape_interval)
     argv = prometheus_argv(binary, paths, port)
     pid = spawn_detached(argv, paths.log, cwd=paths.root, home=home)
-    url = f"http://127.0.0.1:{port}"
+    url = loopback_url(port)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if http_ok(f"{url}/-/ready", timeout_s=0.5):

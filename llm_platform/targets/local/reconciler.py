@@ -19,7 +19,12 @@ from llm_platform.serving.engines import EngineError, get_engine
 from llm_platform.targets.artifacts import ArtifactCache, ArtifactUnavailable
 from llm_platform.targets.base import RevisionSpec
 from llm_platform.targets.local.layout import Commands, Layout
-from llm_platform.targets.local.processes import free_port, http_get_json, stop_process
+from llm_platform.targets.local.processes import (
+    free_port,
+    http_get_json,
+    loopback_url,
+    stop_process,
+)
 from llm_platform.targets.local.prometheus import (
     PrometheusPaths,
     target_groups,
@@ -129,7 +134,7 @@ class Reconciler:
         def urls_in(env: str, model: str) -> Callable[[RevisionSpec], list[str]]:
             def urls(rev: RevisionSpec) -> list[str]:
                 return [
-                    f"http://127.0.0.1:{rec.port}"
+                    loopback_url(rec.port)
                     for rec in replica_records(observed, env, model, rev)
                     if rec.healthy and rec.pid is not None
                 ]
@@ -166,7 +171,7 @@ class Reconciler:
         to_stop = [k for k in observed.revisions if k not in keep]
         if any(
             observed.revisions[k].pid
-            and f"http://127.0.0.1:{observed.revisions[k].port}" in previously_routed
+            and loopback_url(observed.revisions[k].port) in previously_routed
             for k in to_stop
         ):
             self._wait_gateways_loaded(envs, observed)
@@ -329,5 +334,5 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _gateway_models(port: int | None) -> object:
     """The ``models`` section a gateway currently serves (None when it does not answer)."""
-    data = http_get_json(f"http://127.0.0.1:{port}/-/routes", timeout_s=0.5)
+    data = http_get_json(f"{loopback_url(port)}/-/routes", timeout_s=0.5)
     return data.get("models") if isinstance(data, dict) else None

@@ -27,6 +27,7 @@ from llm_platform.targets.local.processes import (
     free_port,
     http_ok,
     is_our_process,
+    loopback_url,
     spawn_detached,
     stop_process,
 )
@@ -116,7 +117,7 @@ def stack_from_pid_files(home: Path) -> StackInfo:
     for entry in PidFiles(home).live(PROMETHEUS, CONTROLLER):
         info.pids[entry.role], info.commands[entry.role] = entry.pid, entry.argv
         if entry.role == PROMETHEUS and entry.port:
-            info.prometheus_url = f"http://127.0.0.1:{entry.port}"
+            info.prometheus_url = loopback_url(entry.port)
     return info
 
 
@@ -207,7 +208,7 @@ def _stack_up(
         progress(f"starting prometheus on 127.0.0.1:{port} ...")
         pid, argv = start_prometheus(home, port, scrape_interval=scrape_interval)
         _record(home, PROMETHEUS, pid, argv, port)
-        info.prometheus_url = f"http://127.0.0.1:{port}"
+        info.prometheus_url = loopback_url(port)
         info.pids[PROMETHEUS], info.commands[PROMETHEUS] = pid, argv
         progress(f"prometheus ready at {info.prometheus_url} (pid {pid})")
     _save_stack(home, info)
@@ -226,7 +227,7 @@ def _stack_up(
             continue
         while True:
             rec = runtime.store.load_observed().gateways.get(env)
-            if rec is not None and rec.pid and http_ok(f"http://127.0.0.1:{rec.port}/-/health"):
+            if rec is not None and rec.pid and http_ok(f"{loopback_url(rec.port)}/-/health"):
                 break
             if rec is not None and rec.pid is None and rec.port_conflict:
                 raise PortInUse(rec.last_error or f"gateway {env}: port {rec.port} is taken")
@@ -241,7 +242,7 @@ def _stack_up(
         progress(f"{len(deployments)} deployment(s) desired: {', '.join(sorted(deployments))}")
     observed = runtime.store.load_observed()
     for env, rec in observed.gateways.items():
-        info.gateways[env] = f"http://127.0.0.1:{rec.port}"
+        info.gateways[env] = loopback_url(rec.port)
         if rec.pid is not None:
             info.pids[f"gateway:{env}"] = rec.pid
             info.commands[f"gateway:{env}"] = rec.argv
@@ -325,7 +326,7 @@ def stack_status(home: Path) -> StackStatus:
     ]
     runtime = LocalRuntime(home)
     for env, rec in sorted(runtime.store.load_observed().gateways.items()):
-        url = f"http://127.0.0.1:{rec.port}" if rec.port else None
+        url = loopback_url(rec.port) if rec.port else None
         alive = is_our_process(rec.pid, rec.argv) and http_ok(f"{url}/-/health", timeout_s=1.0)
         components.append(ComponentStatus(name=f"gateway:{env}", pid=rec.pid, url=url, alive=alive))
     for env in sorted(set(info.gateways) - set(runtime.store.load_observed().gateways)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llm_platform.targets.base import DeploymentStatus, RevisionStatus
-from llm_platform.targets.local.processes import is_our_process
+from llm_platform.targets.local.processes import is_our_process, loopback_url
 from llm_platform.targets.local.state import DesiredState, ObservedState, replica_records
 
 
@@ -24,7 +24,7 @@ def deployment_status(
     gateway_ok = (
         gateway is not None and gateway.healthy and is_our_process(gateway.pid, gateway.argv)
     )
-    endpoint = f"http://127.0.0.1:{gateway.port}/{model}" if gateway and gateway.port else None
+    endpoint = f"{loopback_url(gateway.port)}/{model}" if gateway and gateway.port else None
     revisions: list[RevisionStatus] = []
     tagged = [(r, False) for r in dep.spec.revisions] + [(r, True) for r in dep.retiring]
     for rev, retiring in tagged:
@@ -40,7 +40,7 @@ def deployment_status(
                 digest=rev.digest,
                 color=rev.color,
                 weight=rev.weight,
-                url=f"http://127.0.0.1:{first.port}" if first else None,
+                url=loopback_url(first.port) if first else None,
                 pid=first.pid if first else None,
                 healthy=len(up) >= rev.replicas,
                 restarts=sum(r.restarts for r in records),
@@ -48,7 +48,7 @@ def deployment_status(
                 retiring=retiring,
                 replicas=rev.replicas,
                 ready_replicas=len(up),
-                urls=[f"http://127.0.0.1:{r.port}" for r in up],
+                urls=[loopback_url(r.port) for r in up],
                 retire_at=rev.retire_at,
                 gateway_url=f"{endpoint}@{rev.revision}" if endpoint else None,
             )

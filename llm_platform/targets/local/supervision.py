@@ -19,6 +19,7 @@ from llm_platform.targets.local.processes import (
     http_ok,
     is_our_process,
     kill_process,
+    loopback_url,
     spawn_detached,
     tail_lines,
 )
@@ -141,11 +142,11 @@ class Supervisor:
         killed per pass.
         """
         checks: list[tuple[str, ProcessRecord, str]] = [
-            (key, rec, f"http://127.0.0.1:{rec.port}{rec.health_path}")
+            (key, rec, f"{loopback_url(rec.port)}{rec.health_path}")
             for key, rec in observed.revisions.items()
             if rec.pid is not None
         ] + [
-            (f"gateway {env}", rec, f"http://127.0.0.1:{rec.port}/-/health")
+            (f"gateway {env}", rec, f"{loopback_url(rec.port)}/-/health")
             for env, rec in observed.gateways.items()
             if rec.pid is not None
         ]
