@@ -62,6 +62,7 @@ from assets.names import (
 from definitions import build_defs
 from llm_platform.cli.metrics_cmd import report_table
 from llm_platform.cli.options import PIPE_WIDTH
+from llm_platform.config.environments import PRODUCTION
 from llm_platform.demo.changes import RepoChanges
 from llm_platform.demo.quality import BROKEN_FTYPE, BROKEN_VERSION, ensure_gemma_q2k
 from llm_platform.demo.report import (
@@ -85,6 +86,7 @@ from llm_platform.demo.story import (
 from llm_platform.demo.traffic import Traffic
 from llm_platform.dora.metrics import DeliveryReport
 from llm_platform.promotion import Ledger
+from llm_platform.promotion.deployment_record import DeploymentRecord
 from llm_platform.registry import open_store
 from llm_platform.settings import Settings
 from llm_platform.targets.local.local import LocalRuntime
@@ -236,6 +238,13 @@ class Demo:
         """The latest materialization metadata of ``asset`` for ``model`` (empty: none)."""
         return latest_materialization_metadata(self.instance, asset, model) or {}
 
+    def deployment(self, asset: str, model: str) -> DeploymentRecord | None:
+        """The latest deployment ``asset`` recorded for ``model`` (None: none, or unreadable)."""
+        try:
+            return DeploymentRecord.from_metadata(self.latest(asset, model))
+        except ValueError:
+            return None
+
     def approve(self, model: str, *, approver: str = "alice") -> None:
         """``approver`` approves the version of ``model`` last registered (signed commit)."""
         reg = self.latest(REGISTERED_MODEL, model)
@@ -282,13 +291,16 @@ def fault_and_rollback(demo: Demo, info: StackInfo) -> None:
     """Step 5: a fault under steady traffic; the page alert (or the re-check) rolls back."""
     console.print("[bold]5.[/bold] a fault in production: the SLO page alert, automatic rollback")
     demo.tick_rules_sensor()
-    prod = demo.latest(PRODUCTION_DEPLOYMENT, LLAMA)
-    fault = LocalRuntime(demo.settings.home).fault_file("production", LLAMA, str(prod["revision"]))
+    prod = demo.deployment(PRODUCTION_DEPLOYMENT, LLAMA)
+    if prod is None:
+        console.print(f"  [red]{LLAMA} has no production deployment: no fault to inject[/red]")
+        return
+    fault = LocalRuntime(demo.settings.home).fault_file(PRODUCTION, LLAMA, prod.revision)
     fault.parent.mkdir(parents=True, exist_ok=True)
-    url = f"{info.gateways['production']}/{LLAMA}"
+    url = f"{info.gateways[PRODUCTION]}/{LLAMA}"
     with Traffic(url, LLAMA) as traffic:
         fault.write_text('{"latency_ms": 0, "error_rate": 0.3}')
-        console.print(f"  30% errors injected into {LLAMA} {prod['revision']}; steady traffic")
+        console.print(f"  30% errors injected into {LLAMA} {prod.revision}; steady traffic")
         tick, waited = demo.wait_for_alert_rollback(timeout_s=300.0)
         # The production checks record the incident (ledger, notification) as the hourly
         # re-check would; enough traffic for their min_requests first.
@@ -338,7 +350,7 @@ def main() -> int:
 
 def summary(demo: Demo, models: Iterable[str]) -> None:
     """Print where every model stands (staging, production, last ledger events)."""
-    staged = {m: demo.latest(STAGING_DEPLOYMENT, m) for m in models}
+    staged = {m: demo.deployment(STAGING_DEPLOYMENT, m) for m in models}
     console.print(standing_table(demo.ledger, staged))
 
 
@@ -384,8 +396,8 @@ def story_happened(demo: Demo) -> bool:
     """Exit status of the demo: did each step end the way the story says?"""
     expected = expectations(
         demo.ledger,
-        gemma_production=demo.latest(PRODUCTION_DEPLOYMENT, GEMMA),
-        gemma_staging=demo.latest(STAGING_DEPLOYMENT, GEMMA),
+        gemma_production=demo.deployment(PRODUCTION_DEPLOYMENT, GEMMA),
+        gemma_staging=demo.deployment(STAGING_DEPLOYMENT, GEMMA),
         quality=_quality_check(demo),
         quality_check=CHECK_OUTPUT_QUALITY,
     )

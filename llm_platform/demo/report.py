@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from rich.table import Table
 
 from llm_platform.promotion import Ledger
+from llm_platform.promotion.deployment_record import DeploymentRecord
 
 
 def failure_text(message: str, cls_name: str | None, limit: int = 300) -> str:
@@ -41,9 +42,10 @@ def lost_cases(meta: Mapping[str, object], limit: int = 4) -> list[str]:
     return lines
 
 
-def standing_table(ledger: Ledger, staged: Mapping[str, Mapping[str, object]]) -> Table:
-    """Where every model stands: what staging deployed (``staged``: its latest metadata per
-    model), what production serves, and the model's last ledger events."""
+def standing_table(ledger: Ledger, staged: Mapping[str, DeploymentRecord | None]) -> Table:
+    """Where every model stands: what staging deployed (``staged``: its latest deployment per
+    model, None when there is none), what production serves, and the model's last ledger
+    events."""
     table = Table(title="where every model stands")
     for col in ("model", "staging", "production", "last ledger events"):
         table.add_column(col)
@@ -52,7 +54,7 @@ def standing_table(ledger: Ledger, staged: Mapping[str, Mapping[str, object]]) -
         events = ", ".join(e.kind for e in ledger.history(m, limit=4))
         table.add_row(
             m,
-            f"{st.get('version', '-')} {str(st.get('digest', ''))[:12]}",
+            f"{st.version} {st.digest[:12]}" if st is not None else "- ",
             f"{aliases['production'].version} {aliases['production'].digest[:12]}"
             if "production" in aliases
             else "-",

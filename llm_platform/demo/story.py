@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from llm_platform.demo.gemma import GEMMA_MODEL
 from llm_platform.demo.quality import BROKEN_FTYPE, BROKEN_VERSION
 from llm_platform.promotion import Ledger
+from llm_platform.promotion.deployment_record import DeploymentRecord
+from llm_platform.serving.engines.llama_cpp import LlamaCppEngine
 
 LLAMA, MISTRAL, GEMMA = "llama-3-1-8b", "mistral-7b", GEMMA_MODEL
 #: Staging options per model: mistral gets injected latency; llama.cpp answers one request at
@@ -31,8 +33,8 @@ class CheckSeen:
 def expectations(
     ledger: Ledger,
     *,
-    gemma_production: Mapping[str, object],
-    gemma_staging: Mapping[str, object],
+    gemma_production: DeploymentRecord | None,
+    gemma_staging: DeploymentRecord | None,
     quality: CheckSeen | None,
     quality_check: str,
 ) -> dict[str, bool]:
@@ -40,8 +42,8 @@ def expectations(
 
     Args:
         ledger: The promotion ledger after the story.
-        gemma_production: Gemma's latest production deployment metadata.
-        gemma_staging: Gemma's latest staging deployment metadata.
+        gemma_production: Gemma's latest production deployment (None: none readable).
+        gemma_staging: Gemma's latest staging deployment (None: none readable).
         quality: The output-quality check of Gemma's last run, if it ran.
         quality_check: That check's name.
     """
@@ -56,13 +58,15 @@ def expectations(
         "production serves llama-3-1-8b 1.0.0 again": llama is not None
         and llama.version == "1.0.0",
         "gemma-3-270m promoted to production, served by llama.cpp": gemma_prod is not None
-        and gemma_production.get("engine") == "llama-cpp",
+        and gemma_production is not None
+        and gemma_production.serving.engine == LlamaCppEngine.name,
         f"gemma-3-270m {BROKEN_VERSION} ({BROKEN_FTYPE}) held in staging by "
         f"{quality_check} (lost cases), production keeps 1.0.0": quality is not None
         and not quality.passed
         and quality_meta.get("status") == "fail"
         and str(quality_meta.get("lost", "0")) != "0"
-        and gemma_staging.get("version") == BROKEN_VERSION
+        and gemma_staging is not None
+        and gemma_staging.version == BROKEN_VERSION
         and gemma_prod is not None
         and gemma_prod.version == "1.0.0",
     }

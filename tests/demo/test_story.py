@@ -9,6 +9,7 @@ from llm_platform.demo.quality import BROKEN_VERSION
 from llm_platform.demo.report import failure_text, lost_cases, quality_summary
 from llm_platform.demo.story import GEMMA, LLAMA, MISTRAL, CheckSeen, expectations
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
+from llm_platform.promotion.deployment_record import DeploymentRecord
 from llm_platform.registry.local_store import LocalDirStore
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -48,11 +49,17 @@ def _ledger(tmp_path: Path) -> Ledger:
     return ledger
 
 
+def _deployment(version: str, *, engine: str = "builtin") -> DeploymentRecord:
+    return DeploymentRecord.from_metadata(
+        {"version": version, "digest": "d" * 64, "revision": "gemma-r1", "engine": engine}
+    )
+
+
 def test_the_whole_story_happened(tmp_path: Path) -> None:
     expected = expectations(
         _ledger(tmp_path),
-        gemma_production={"engine": "llama-cpp"},
-        gemma_staging={"version": BROKEN_VERSION},
+        gemma_production=_deployment("1.0.0", engine="llama-cpp"),
+        gemma_staging=_deployment(BROKEN_VERSION),
         quality=QUALITY,
         quality_check="output_quality",
     )
@@ -62,8 +69,8 @@ def test_the_whole_story_happened(tmp_path: Path) -> None:
 def test_a_quality_check_that_passed_is_not_the_story(tmp_path: Path) -> None:
     expected = expectations(
         _ledger(tmp_path),
-        gemma_production={"engine": "llama-cpp"},
-        gemma_staging={"version": BROKEN_VERSION},
+        gemma_production=_deployment("1.0.0", engine="llama-cpp"),
+        gemma_staging=_deployment(BROKEN_VERSION),
         quality=CheckSeen(True, {**QUALITY.meta, "status": "pass"}),
         quality_check="output_quality",
     )
