@@ -19,6 +19,16 @@ from tests.helpers.prom_fixtures import PrometheusProcess, backfill
 STEP = 60
 
 
+def production_yaml(slo_line: str) -> str:
+    """``config/production.yaml`` for these histories: blue-green, judged over a 1 h window,
+    plus the one ``slo`` setting ``slo_line`` (e.g. ``"min_requests: 100"``)."""
+    return (
+        "environment: production\nnamespace: production\n"
+        "deployment:\n  strategy: blue-green\n"
+        f"slo:\n  window: 1h\n  {slo_line}\n"
+    )
+
+
 def constant(value: float) -> Callable[[int], float]:
     """The same value at every age."""
     return lambda age: value

@@ -34,7 +34,7 @@ from resources.prometheus import PrometheusResource
 from sensors.fleet_recheck import FleetRecheck, run_fleet_recheck
 from sensors.promotion import production_rollback_sensor
 from sensors.schedules import build_slo_recheck_schedule
-from tests.helpers.budget_fixtures import Timeline, during, start
+from tests.helpers.budget_fixtures import Timeline, during, production_yaml, start
 from tests.helpers.models_repo import ModelsRepo
 from tests.helpers.prom_fixtures import PrometheusProcess, aligned_now
 from tests.helpers.promotion_fixtures import promote_twice
@@ -43,15 +43,6 @@ pytestmark = pytest.mark.integration
 
 HOUR, MIN = 3600, 60
 FUTURE_S = 20 * MIN
-PRODUCTION_YAML = """\
-environment: production
-namespace: production
-deployment:
-  strategy: blue-green
-slo:
-  window: 1h
-  min_requests: 100
-"""
 EXPECTED = {  # model -> the re-check's action
     "healthy": "none",
     "fast": "rollback",
@@ -109,7 +100,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusP
 
 
 def _repo(models_repo: ModelsRepo) -> str:
-    models_repo.write("config/production.yaml", PRODUCTION_YAML)
+    models_repo.write("config/production.yaml", production_yaml("min_requests: 100"))
     for name in [*EXPECTED, "staged"]:
         models_repo.write_model(name)
     text = (models_repo.path / "models/slow-latency/model.yaml").read_text()
