@@ -14,17 +14,11 @@ from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from sensors.git_push import git_push_sensor
 from tests.helpers.models_repo import ModelsRepo, repo_settings
+from tests.helpers.sensor_fixtures import sensor_tick
 
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
-    with dg.build_sensor_context(
-        instance=instance,
-        instance_ref=instance.get_ref(),
-        definitions=defs,
-        cursor=cursor,
-        resources=dict(defs.resources or {}),
-    ) as ctx:  # exits the instance it enters for the resources
-        return git_push_sensor.evaluate_tick(ctx)
+    return sensor_tick(git_push_sensor, defs, instance, cursor)
 
 
 def _partitions(instance: dg.DagsterInstance) -> set[str]:
