@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ class GemmaServer:
     process: EngineProcess
     digest: str
     startup_s: float
+    workdir: Path
 
     @property
     def url(self) -> str:
@@ -54,29 +56,30 @@ class GemmaServer:
 
 
 @contextmanager
-def gemma_server(
-    workdir: Path, *, context_size: int, max_batch_size: int | None = None
-) -> Iterator[GemmaServer]:
-    """Gemma 3 270M Q4_K_M on llama.cpp with the registry's argv (revision ``bench``), ready.
+def gemma_server(*, context_size: int, max_batch_size: int | None = None) -> Iterator[GemmaServer]:
+    """Gemma 3 270M Q4_K_M on llama.cpp with the registry's argv (revision ``bench``), ready,
+    with a temporary work directory (its log, and whatever the benchmark keeps there).
 
     On a failure inside the block the engine log's tail goes to stderr; the server is stopped
-    by PID at the end.
+    by PID and the work directory removed at the end.
     """
     artifact = ensure_gemma_artifact(Settings.from_env().home)
     digest = digest_directory(artifact).digest
-    proc = start_llama(
-        artifact,
-        digest,
-        workdir / "engine.log",
-        revision="bench",
-        context_size=context_size,
-        max_batch_size=max_batch_size,
-    )
-    try:
-        startup_s = proc.wait_ready(get_engine("llama-cpp").readiness_path, timeout_s=180)
-        yield GemmaServer(proc, digest, startup_s)
-    except Exception:
-        sys.stderr.write(proc.log_text()[-3000:])
-        raise
-    finally:
-        proc.stop()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        proc = start_llama(
+            artifact,
+            digest,
+            workdir / "engine.log",
+            revision="bench",
+            context_size=context_size,
+            max_batch_size=max_batch_size,
+        )
+        try:
+            startup_s = proc.wait_ready(get_engine("llama-cpp").readiness_path, timeout_s=180)
+            yield GemmaServer(proc, digest, startup_s, workdir)
+        except Exception:
+            sys.stderr.write(proc.log_text()[-3000:])
+            raise
+        finally:
+            proc.stop()

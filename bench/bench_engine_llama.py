@@ -18,9 +18,7 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 from _engine import PROMPT, gemma_server
@@ -75,7 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     n, max_tokens = (3, 8) if args.quick else (20, 32)
 
-    with tempfile.TemporaryDirectory() as tmp, gemma_server(Path(tmp), context_size=1024) as server:
+    with gemma_server(context_size=1024) as server:
         startup = server.startup_s
         cold_ttft, _, _ = streamed(server.url, max_tokens)
         stream_runs = [streamed(server.url, max_tokens) for _ in range(n)]

@@ -21,9 +21,7 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from _engine import gemma_server
 
@@ -84,10 +82,7 @@ def main() -> int:
     args = parser.parse_args()
     rounds = 2 if args.quick else 5
     suite = load_suite(EXAMPLE_SUITE)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        gemma_server(Path(tmp), context_size=512, max_batch_size=1) as server,
-    ):
+    with gemma_server(context_size=512, max_batch_size=1) as server:
         url = server.url
         bare(url, suite)  # warm-up: the engine's first requests load its caches
         bare_s, eval_s, passed = [], [], 0

@@ -18,9 +18,7 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from _engine import gemma_server
 
@@ -48,19 +46,16 @@ def main() -> int:
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
     suite = load_suite(EXAMPLE_SUITE)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        gemma_server(Path(tmp), context_size=512, max_batch_size=1) as server,
-    ):
+    with gemma_server(context_size=512, max_batch_size=1) as server:
         url = server.url
         target = BaselineTarget(
             url=url, digest=server.digest, engine="llama-cpp", revision="bench", version="1.0.0"
         )
-        warm = BaselineCache(Path(tmp) / "warm")
+        warm = BaselineCache(server.workdir / "warm")
         check(url, suite, target, warm)  # warm-up; fills the warm cache
         uncached, cached = [], []
         for i in range(rounds):
-            uncached.append(check(url, suite, target, BaselineCache(Path(tmp) / f"cold{i}")))
+            uncached.append(check(url, suite, target, BaselineCache(server.workdir / f"cold{i}")))
             cached.append(check(url, suite, target, warm))
     u, c = statistics.median(uncached), statistics.median(cached)
     print(

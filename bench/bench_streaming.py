@@ -27,9 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 from _engine import PROMPT, gemma_server, wait_ready
@@ -146,18 +144,15 @@ def main() -> int:
 
     gw_port = free_port()
     gateway = f"http://127.0.0.1:{gw_port}"
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        gemma_server(Path(tmp), context_size=CONTEXT) as server,
-    ):
+    with gemma_server(context_size=CONTEXT) as server:
         base = server.url
-        routes = Path(tmp) / "routes.json"
+        routes = server.workdir / "routes.json"
         rev = {"revision": "bench", "version": "1.0.0", "url": base, "weight": 100,
                "engine": "llama-cpp", "context_size": CONTEXT}  # fmt: skip
         routes.write_text(json.dumps({"models": {GEMMA_MODEL: {"revisions": [rev]}}}))
         gw_argv = [sys.executable, "-m", "llm_platform.serving.gateway", "--routes", str(routes),
                    "--namespace", "bench", "--port", str(gw_port)]  # fmt: skip
-        with open(Path(tmp) / "gateway.log", "wb") as log:
+        with open(server.workdir / "gateway.log", "wb") as log:
             proc = subprocess.Popen(
                 gw_argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -166,7 +161,9 @@ def main() -> int:
                 ttfts = ttft_phase(base, gateway, ttft_pairs)
                 d_rate, g_rate = throughput_phase(base, gateway, n, max_tokens)
             except Exception:
-                sys.stderr.write((Path(tmp) / "gateway.log").read_text(errors="replace")[-2000:])
+                sys.stderr.write(
+                    (server.workdir / "gateway.log").read_text(errors="replace")[-2000:]
+                )
                 raise
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
