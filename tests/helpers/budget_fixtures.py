@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.prom_fixtures import PrometheusProcess, backfill
 
@@ -51,6 +52,14 @@ class Timeline:
     error_ratio: Callable[[int], float] = field(default_factory=lambda: constant(0.001))
     down: Callable[[int], float] = field(default_factory=lambda: constant(0.0))
     labels: dict[str, str] = field(default_factory=dict)
+
+
+def revision_history(
+    model: str, revision: str, seconds: int, namespace: str = "production", **shape: Any
+) -> Timeline:
+    """``model``'s history in ``namespace`` over the last ``seconds``, its series labelled with
+    ``revision``; ``shape`` sets ``rps``, ``error_ratio`` or ``down``."""
+    return Timeline(model, namespace, seconds, labels={"revision": revision}, **shape)
 
 
 def _labels(items: dict[str, str]) -> str:
