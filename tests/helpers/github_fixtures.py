@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
@@ -119,11 +118,3 @@ class FakeGitHub:
             self.server.server_close()
         if self.thread is not None:
             self.thread.join(timeout=5)
-
-
-def closed_port_url() -> str:
-    """A loopback URL where nothing listens (the port was free a moment ago)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"

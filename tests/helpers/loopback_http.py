@@ -3,6 +3,7 @@ served from a daemon thread for the length of a ``with`` block."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -45,3 +46,11 @@ class LoopbackServer:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=10)
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (the port was free a moment ago)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
