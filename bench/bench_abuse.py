@@ -35,10 +35,7 @@ from llm_platform.targets.local.processes import free_port
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from bench_gateway import PAYLOAD, wait_port  # noqa: E402
-
-from llm_platform.endpoint_tests.checks import completion_problem, percentile  # noqa: E402
-from llm_platform.endpoint_tests.transport import Transport  # noqa: E402
+from bench_gateway import PAYLOAD, latency_samples, wait_port  # noqa: E402
 
 SLOW_CONNECTIONS = 3
 HEAD = b"POST /tiny/v1/completions HTTP/1.1\r\nhost: bench\r\n"
@@ -116,23 +113,9 @@ def abuse(port: int, stop: Any, closed: Any, statuses: Any, ready: Any) -> None:
 
 async def _latency(url: str, seconds: float) -> tuple[float, float, int]:
     """Sequential completions for ``seconds``; returns (p50 ms, p95 ms, count)."""
-    transport = Transport(url, timeout_s=30)
-    body = json.dumps(PAYLOAD).encode()
-    samples = []
     end = time.perf_counter() + seconds
-    try:
-        while time.perf_counter() < end:
-            t0 = time.perf_counter()
-            status, resp = await transport.request("POST", "/v1/completions", body)
-            samples.append((time.perf_counter() - t0) * 1000)
-            if problem := completion_problem(status, resp):
-                raise RuntimeError(f"{url}: {problem}")
-    finally:
-        await transport.aclose()
-    samples.sort()
-    p50, p95 = percentile(samples, 50), percentile(samples, 95)
-    assert p50 is not None and p95 is not None
-    return p50, p95, len(samples)
+    body = json.dumps(PAYLOAD).encode()
+    return await latency_samples(url, body, lambda _: time.perf_counter() < end)
 
 
 def measure(url: str, seconds: float) -> tuple[float, float, int]:

@@ -14,13 +14,13 @@ Usage: .venv/bin/python bench/bench_approvals.py [--quick] [--repeat R]
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from _timing import median_s, sized_args
 
 from llm_platform.config import parse_environment_config
 from llm_platform.demo.signing import DEMO_MODEL_OWNER, ensure_demo_signers
@@ -65,20 +65,17 @@ def build(root: Path, n: int) -> tuple[Path, Path]:
     return repo, trust_root
 
 
-def median_s(fn: Callable[[], bool], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def counted(fn: Callable[[], bool]) -> Callable[[], None]:
+    """``fn`` as a timed call that fails unless the approval counts."""
+
+    def call() -> None:
         assert fn(), "the approval was expected to count"
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
+    return call
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="30 commits instead of 150")
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+    args = sized_args(__doc__, quick="30 commits instead of 150", repeat=5)
     n = 30 if args.quick else 150
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -114,8 +111,8 @@ def main() -> None:
             return claim
 
         for label, i in (("newest", n - 1), ("oldest", 0)):
-            ours = median_s(verified(i), args.repeat)
-            base = median_s(baseline(i), args.repeat)
+            ours = median_s(counted(verified(i)), args.repeat)
+            base = median_s(counted(baseline(i)), args.repeat)
             print(
                 f"{label} entry of {n}: verified {ours * 1000:.0f} ms, unverified claim "
                 f"{base * 1000:.0f} ms, ratio verified/baseline {ours / base:.1f}x"

@@ -16,23 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
-from _engine import PROMPT, wait_ready
+from _engine import PROMPT, gemma_server
 
-from llm_platform.common.digest import digest_directory
-from llm_platform.demo.gemma import GEMMA_MODEL, ensure_gemma_artifact
-from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
-from llm_platform.settings import Settings
-from llm_platform.targets.local.processes import free_port
+from llm_platform.demo.gemma import GEMMA_MODEL
+from llm_platform.serving.engines import local_threads
 
 
 def streamed(base: str, max_tokens: int) -> tuple[float, float, int]:
@@ -81,44 +73,18 @@ def main() -> int:
     args = parser.parse_args()
     n, max_tokens = (3, 8) if args.quick else (20, 32)
 
-    home = Settings.from_env().home
-    artifact = ensure_gemma_artifact(home)
-    digest = digest_directory(artifact).digest
-    port = free_port()
-    settings = LaunchSettings(
-        model=GEMMA_MODEL,
-        version="1.0.0",
-        revision="bench",
-        artifact=artifact,
-        digest=digest,
-        port=port,
-        context_size=1024,
-    )
-    engine = get_engine("llama-cpp")
-    argv = launch_argv(engine.name, settings, python=sys.executable)
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "engine.log", "wb") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            wait_ready(base + engine.readiness_path, proc)
-            startup = time.perf_counter() - t0
-            cold_ttft, _, _ = streamed(base, max_tokens)
-            stream_runs = [streamed(base, max_tokens) for _ in range(n)]
-            buffer_runs = [buffered(base, max_tokens) for _ in range(n)]
-        except Exception:
-            sys.stderr.write((Path(tmp) / "engine.log").read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+    with gemma_server(context_size=1024) as server:
+        startup = server.startup_s
+        cold_ttft, _, _ = streamed(server.url, max_tokens)
+        stream_runs = [streamed(server.url, max_tokens) for _ in range(n)]
+        buffer_runs = [buffered(server.url, max_tokens) for _ in range(n)]
 
     ttft = p50([r[0] for r in stream_runs])
     decode = p50([r[1] for r in stream_runs])
     whole = p50([r[0] for r in buffer_runs])
     buffered_rate = p50([r[1] for r in buffer_runs])
     print(
-        f"llama.cpp (llama-cpp-python) serving {GEMMA_MODEL} Q4_K_M, {settings.threads} "
+        f"llama.cpp (llama-cpp-python) serving {GEMMA_MODEL} Q4_K_M, {local_threads()} "
         f"threads, {n} sequential requests x {max_tokens} tokens"
     )
     print(f"  startup (spawn + digest check + load -> ready): {startup:.2f} s")

@@ -19,25 +19,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from _engine import wait_ready
+from _engine import gemma_server
 
-from llm_platform.common.digest import digest_directory
 from llm_platform.config.eval_suite import EvalSuite, load_suite
-from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL, ensure_gemma_artifact
+from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL
 from llm_platform.endpoint_tests.transport import Transport
 from llm_platform.evals import judge_quality, run_suite
 from llm_platform.evals.runner import DEFAULT_CONCURRENCY, api_of, request_body, score_case
-from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
-from llm_platform.settings import Settings
-from llm_platform.targets.local.processes import free_port
 
 
 async def _bare(url: str, suite: EvalSuite) -> None:
@@ -90,46 +82,15 @@ def main() -> int:
     args = parser.parse_args()
     rounds = 2 if args.quick else 5
     suite = load_suite(EXAMPLE_SUITE)
-    artifact = ensure_gemma_artifact(Settings.from_env().home)
-    port = free_port()
-    settings = LaunchSettings(
-        model=GEMMA_MODEL,
-        version="1.0.0",
-        revision="bench",
-        artifact=artifact,
-        digest=digest_directory(artifact).digest,
-        port=port,
-        context_size=512,
-        max_batch_size=1,
-    )
-    engine = get_engine("llama-cpp")
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open(Path(tmp) / "engine.log", "wb")  # noqa: SIM115 - closed below
-        proc = subprocess.Popen(
-            launch_argv(engine.name, settings, python=sys.executable),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_ready(url + engine.readiness_path, proc)
-            bare(url, suite)  # warm-up: the engine's first requests load its caches
-            bare_s, eval_s, passed = [], [], 0
-            for _ in range(rounds):
-                bare_s.append(bare(url, suite))
-                seconds, passed = evaluated(url, suite)
-                eval_s.append(seconds)
-            outputs = {
-                r.id: r.output for r in run_suite(url, model=GEMMA_MODEL, suite=suite).results
-            }
-        except Exception:
-            sys.stderr.write((Path(tmp) / "engine.log").read_text(errors="replace")[-2000:])
-            raise
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-            log.close()
+    with gemma_server(context_size=512, max_batch_size=1) as server:
+        url = server.url
+        bare(url, suite)  # warm-up: the engine's first requests load its caches
+        bare_s, eval_s, passed = [], [], 0
+        for _ in range(rounds):
+            bare_s.append(bare(url, suite))
+            seconds, passed = evaluated(url, suite)
+            eval_s.append(seconds)
+        outputs = {r.id: r.output for r in run_suite(url, model=GEMMA_MODEL, suite=suite).results}
     b, e = statistics.median(bare_s), statistics.median(eval_s)
     per_case = scoring_cost_us(suite, outputs, 20 if args.quick else 100)
     print(

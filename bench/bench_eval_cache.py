@@ -16,24 +16,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from _engine import wait_ready
+from _engine import gemma_server
 
-from llm_platform.common.digest import digest_directory
 from llm_platform.config.eval_suite import EvalSuite, load_suite
-from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL, ensure_gemma_artifact
+from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL
 from llm_platform.evals.baseline_cache import BaselineCache
 from llm_platform.evals.quality_check import BaselineTarget, evaluate_quality
-from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
-from llm_platform.settings import Settings
-from llm_platform.targets.local.processes import free_port
 
 
 def check(url: str, suite: EvalSuite, target: BaselineTarget, cache: BaselineCache) -> float:
@@ -54,47 +46,17 @@ def main() -> int:
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
     suite = load_suite(EXAMPLE_SUITE)
-    artifact = ensure_gemma_artifact(Settings.from_env().home)
-    digest = digest_directory(artifact).digest
-    port = free_port()
-    settings = LaunchSettings(
-        model=GEMMA_MODEL,
-        version="1.0.0",
-        revision="bench",
-        artifact=artifact,
-        digest=digest,
-        port=port,
-        context_size=512,
-        max_batch_size=1,
-    )
-    engine = get_engine("llama-cpp")
-    url = f"http://127.0.0.1:{port}"
-    target = BaselineTarget(
-        url=url, digest=digest, engine=engine.name, revision="bench", version="1.0.0"
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open(Path(tmp) / "engine.log", "wb")  # noqa: SIM115 - closed below
-        proc = subprocess.Popen(
-            launch_argv(engine.name, settings, python=sys.executable),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    with gemma_server(context_size=512, max_batch_size=1) as server:
+        url = server.url
+        target = BaselineTarget(
+            url=url, digest=server.digest, engine="llama-cpp", revision="bench", version="1.0.0"
         )
-        try:
-            wait_ready(url + engine.readiness_path, proc)
-            warm = BaselineCache(Path(tmp) / "warm")
-            check(url, suite, target, warm)  # warm-up; fills the warm cache
-            uncached, cached = [], []
-            for i in range(rounds):
-                uncached.append(check(url, suite, target, BaselineCache(Path(tmp) / f"cold{i}")))
-                cached.append(check(url, suite, target, warm))
-        except Exception:
-            sys.stderr.write((Path(tmp) / "engine.log").read_text(errors="replace")[-2000:])
-            raise
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-            log.close()
+        warm = BaselineCache(server.workdir / "warm")
+        check(url, suite, target, warm)  # warm-up; fills the warm cache
+        uncached, cached = [], []
+        for i in range(rounds):
+            uncached.append(check(url, suite, target, BaselineCache(server.workdir / f"cold{i}")))
+            cached.append(check(url, suite, target, warm))
     u, c = statistics.median(uncached), statistics.median(cached)
     print(
         f"output_quality re-check: {len(suite.cases)}-case suite on llama.cpp {GEMMA_MODEL} "

@@ -53,17 +53,9 @@ from llm_platform.slo.recheck import RECHECK_CHECK  # noqa: E402
 from resources.git_repo import ModelsRepoResource  # noqa: E402
 from resources.prometheus import PrometheusResource  # noqa: E402
 from sensors.schedules import build_slo_recheck_schedule  # noqa: E402
-from tests.helpers.budget_fixtures import Timeline, during, start  # noqa: E402
+from tests.helpers.budget_fixtures import Timeline, during, production_yaml, start  # noqa: E402
 from tests.helpers.prom_fixtures import aligned_now  # noqa: E402
 
-PRODUCTION_YAML = """environment: production
-namespace: production
-deployment:
-  strategy: blue-green
-slo:
-  window: 1h
-  min_requests: 100
-"""
 HOUR, MIN = 3600, 60
 
 
@@ -126,7 +118,7 @@ def main() -> None:
         t0 = time.perf_counter()
         repo = build_repo(tmp / "repo", n)
         (repo / "config").mkdir()
-        (repo / "config/production.yaml").write_text(PRODUCTION_YAML)
+        (repo / "config/production.yaml").write_text(production_yaml("min_requests: 100"))
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "production")
         sha = git(repo, "rev-parse", "HEAD")

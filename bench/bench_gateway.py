@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from llm_platform.targets.local.processes import free_port
@@ -52,13 +53,14 @@ def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"port {port} not ready")
 
 
-async def latency(url: str, n: int, model: str = "tiny") -> tuple[float, float]:
-    """Sequential requests; returns (p50 ms, p95 ms)."""
+async def latency_samples(
+    url: str, body: bytes, more: Callable[[int], bool]
+) -> tuple[float, float, int]:
+    """Sequential completions while ``more(requests so far)``; returns (p50 ms, p95 ms, count)."""
     transport = Transport(url, timeout_s=30)
-    body = json.dumps({**PAYLOAD, "model": model}).encode()
-    samples = []
+    samples: list[float] = []
     try:
-        for _ in range(n):
+        while more(len(samples)):
             t0 = time.perf_counter()
             status, resp = await transport.request("POST", "/v1/completions", body)
             samples.append((time.perf_counter() - t0) * 1000)
@@ -69,6 +71,13 @@ async def latency(url: str, n: int, model: str = "tiny") -> tuple[float, float]:
     samples.sort()
     p50, p95 = percentile(samples, 50), percentile(samples, 95)
     assert p50 is not None and p95 is not None
+    return p50, p95, len(samples)
+
+
+async def latency(url: str, n: int, model: str = "tiny") -> tuple[float, float]:
+    """``n`` sequential requests; returns (p50 ms, p95 ms)."""
+    body = json.dumps({**PAYLOAD, "model": model}).encode()
+    p50, p95, _ = await latency_samples(url, body, lambda done: done < n)
     return p50, p95
 
 

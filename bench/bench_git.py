@@ -12,13 +12,14 @@ Run: ``.venv/bin/python bench/bench_git.py [--quick] [--repeat N]``
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from _timing import sized_args
 
 from llm_platform.gitops import GitRepo
 
@@ -120,10 +121,7 @@ def run_interleaved(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 instead of 10,000 models")
-    parser.add_argument("--repeat", type=int, default=30)
-    args = parser.parse_args()
+    args = sized_args(__doc__, quick="1,000 instead of 10,000 models", repeat=30)
     big = 1_000 if args.quick else 10_000
     with tempfile.TemporaryDirectory(prefix="bench-git-") as tmp:
         suites = [make_timers(Path(tmp) / "small", 100), make_timers(Path(tmp) / "big", big)]

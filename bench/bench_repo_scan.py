@@ -11,14 +11,12 @@ Run: ``.venv/bin/python bench/bench_repo_scan.py [--quick] [--repeat N]``
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from _timing import median_s, sized_args
 
 from llm_platform.config.schema import Source
 from llm_platform.gitops import GitRepo
@@ -54,33 +52,21 @@ def _read_all(root: Path) -> None:
             path.read_bytes()
 
 
-def _time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     """Build the repo, time each scan, print seconds and the ratio to the baseline read."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="30 models instead of 300")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = sized_args(__doc__, quick="30 models instead of 300", repeat=3)
     n_models = 30 if args.quick else 300
     with tempfile.TemporaryDirectory(prefix="bench-repo-scan-") as tmp:
         root = Path(tmp)
         build_repo(root, n_models)
         repo = GitRepo(str(root))
         source = Source(type="local", uri="models/model-0001")
-        base = _time(lambda: _read_all(root), args.repeat)
+        base = median_s(lambda: _read_all(root), args.repeat)
         rows = {
             "read every file (baseline)": base,
-            "scan_directory (scan --repo)": _time(lambda: scan_directory(root), args.repeat),
-            "scan_commit, whole commit": _time(lambda: scan_commit(repo, "main"), args.repeat),
-            "scan_model_commit, one model": _time(
+            "scan_directory (scan --repo)": median_s(lambda: scan_directory(root), args.repeat),
+            "scan_commit, whole commit": median_s(lambda: scan_commit(repo, "main"), args.repeat),
+            "scan_model_commit, one model": median_s(
                 lambda: scan_model_commit(repo, "main", "model-0001", source), args.repeat
             ),
         }

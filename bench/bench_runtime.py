@@ -87,27 +87,25 @@ def main() -> None:
         try:
             runtime.ensure_environments(["staging"])  # gateway start is not part of apply
             direct, applied = [], []
+
+            def deploy(i: int) -> None:
+                """Apply model ``m{i}`` at one stable revision and wait until it serves."""
+                runtime.apply(
+                    DeploymentSpec(
+                        env="staging",
+                        model=f"m{i}",
+                        revisions=[rev("r1", digest, art, 100, "stable")],
+                    )
+                )
+                runtime.wait_ready("staging", f"m{i}", timeout_s=60)
+
             for i in range(reps):
                 direct.append(direct_start(art, digest))
                 t0 = time.perf_counter()
-                runtime.apply(
-                    DeploymentSpec(
-                        env="staging",
-                        model=f"m{i}",
-                        revisions=[rev("r1", digest, art, 100, "stable")],
-                    )
-                )
-                runtime.wait_ready("staging", f"m{i}", timeout_s=60)
+                deploy(i)
                 applied.append(time.perf_counter() - t0)
             for i in range(reps, n_deployments):
-                runtime.apply(
-                    DeploymentSpec(
-                        env="staging",
-                        model=f"m{i}",
-                        revisions=[rev("r1", digest, art, 100, "stable")],
-                    )
-                )
-                runtime.wait_ready("staging", f"m{i}", timeout_s=60)
+                deploy(i)
             passes = []
             for _ in range(10):
                 t0 = time.perf_counter()

@@ -20,12 +20,13 @@ import pickle
 import struct
 import sys
 import tempfile
-import time
 import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _timing import best_s
 
 
 def _fake_torch_rebuild() -> Callable[..., Any]:
@@ -94,15 +95,6 @@ def build(root: Path, tensors: int, storage_mb: int, sparse_gb: int) -> None:
     (root / "config.json").write_text(json.dumps({"architectures": ["Llama"]}))
 
 
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small directory, fewer repeats")
@@ -121,8 +113,8 @@ def main() -> None:
         baseline = scan_directory_path(str(root))
         assert report.safe, report.bad_files()
         assert baseline.infected_files == 0 and not baseline.scan_err
-        ours = _best(lambda: scan_path(root), repeat)
-        theirs = _best(lambda: scan_directory_path(str(root)), repeat)
+        ours = best_s(lambda: scan_path(root), repeat)
+        theirs = best_s(lambda: scan_directory_path(str(root)), repeat)
     print(
         f"directory: data.pkl with {tensors} tensors, {storage_mb} MiB storages, "
         f"{sparse_gb} GiB sparse safetensors, tokenizer.json (50k vocab)"

@@ -9,12 +9,9 @@ measured in the same run.
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,19 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dagster as dg  # noqa: E402
 from _repo import build_repo, git, touch_models  # noqa: E402
+from _timing import median_s, sized_args  # noqa: E402
 
 from definitions import build_defs  # noqa: E402
 from llm_platform.settings import Settings  # noqa: E402
 from sensors.git_push import git_push_sensor  # noqa: E402
-
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from tests.helpers.sensor_fixtures import sensor_tick  # noqa: E402
 
 
 def measure(root: Path, n: int, repeat: int) -> tuple[float, float]:
@@ -50,18 +40,11 @@ def measure(root: Path, n: int, repeat: int) -> tuple[float, float]:
         instance.add_dynamic_partitions("models", [f"model-{i:05d}" for i in range(n)])
 
         def tick() -> None:
-            with dg.build_sensor_context(
-                instance=instance,
-                instance_ref=instance.get_ref(),
-                definitions=defs,
-                cursor=base,
-                resources=dict(defs.resources or {}),
-            ) as ctx:
-                result = git_push_sensor.evaluate_tick(ctx)
+            result = sensor_tick(git_push_sensor, defs, instance, base)
             assert len(result.run_requests) == 3, result.run_requests
 
         tick()  # warm-up
-        t_tick = median_time(tick, repeat)
+        t_tick = median_s(tick, repeat)
 
     def bare() -> None:
         subprocess.run(
@@ -70,15 +53,12 @@ def measure(root: Path, n: int, repeat: int) -> tuple[float, float]:
             capture_output=True,
         )
 
-    t_bare = median_time(bare, repeat)
+    t_bare = median_s(bare, repeat)
     return t_tick, t_bare
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1,000 instead of 10,000 models")
-    ap.add_argument("--repeat", type=int, default=7)
-    args = ap.parse_args()
+    args = sized_args(__doc__, quick="1,000 instead of 10,000 models", repeat=7)
     big = 1_000 if args.quick else 10_000
     with tempfile.TemporaryDirectory() as tmp:
         small_tick, small_bare = measure(Path(tmp), 100, args.repeat)

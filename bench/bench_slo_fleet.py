@@ -10,7 +10,6 @@ Run: ``.venv/bin/python bench/bench_slo_fleet.py [--quick]`` (quick: 200 models,
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -18,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _timing import sized_args  # noqa: E402
 
 from llm_platform.config import SLOObjectives  # noqa: E402
 from llm_platform.slo import PrometheusClient, evaluate_fleet  # noqa: E402
@@ -45,10 +46,12 @@ def seed_check(client: PrometheusClient, model: str, at: datetime) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 models instead of 1,000")
-    parser.add_argument("--repeat", type=int, default=3, help="fleet runs (best is reported)")
-    args = parser.parse_args()
+    args = sized_args(
+        __doc__,
+        quick="200 models instead of 1,000",
+        repeat=3,
+        repeat_help="fleet runs (best is reported)",
+    )
     n = 200 if args.quick else 1000
     scenarios = [
         Scenario(f"model-{i:04d}", NS, error_ratio=0.05 if i % 10 == 0 else 0.001) for i in range(n)

@@ -27,20 +27,17 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
-from _engine import PROMPT, wait_ready
+from _engine import PROMPT, gemma_server, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 
-from llm_platform.common.digest import digest_directory
-from llm_platform.demo.gemma import GEMMA_MODEL, ensure_gemma_artifact
-from llm_platform.serving.engines import LaunchSettings, get_engine, launch_argv
+from llm_platform.demo.gemma import GEMMA_MODEL
+from llm_platform.serving.engines import local_threads
 from llm_platform.serving.metrics import TIME_TO_FIRST_TOKEN
-from llm_platform.settings import Settings
 from llm_platform.targets.local.processes import free_port
+from tests.helpers.sse_fixtures import read_completion_stream
 
 
 def streamed(client: httpx.Client, url: str, max_tokens: int) -> tuple[float, float]:
@@ -48,25 +45,17 @@ def streamed(client: httpx.Client, url: str, max_tokens: int) -> tuple[float, fl
     body = {"prompt": PROMPT, "max_tokens": max_tokens, "stream": True, "temperature": 0}
     body["model"] = GEMMA_MODEL
     t0 = time.perf_counter()
-    first, chunks, done = None, 0, False
     with client.stream("POST", url, json=body) as response:
         response.raise_for_status()
-        for line in response.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                done = True
-                continue
-            choices = json.loads(data).get("choices") or [{}]
-            if choices[0].get("text"):
-                chunks += 1
-                first = first if first is not None else time.perf_counter() - t0
+        chunks, done, first = read_completion_stream(response, t0)
     elapsed = time.perf_counter() - t0
     if first is None or not done:
         raise RuntimeError(f"bad stream from {url}: first={first} done={done}")
     return first, chunks / elapsed
 
+
+#: The engine's context window (tokens) for both phases.
+CONTEXT = 1024
 
 #: The first content chunk of a completion stream: a non-empty ``text`` (llama-cpp-python's JSON).
 CONTENT = re.compile(rb'"text": ?"[^"]')
@@ -153,58 +142,39 @@ def main() -> int:
     args = parser.parse_args()
     ttft_pairs, n, max_tokens = (40, 10, 16) if args.quick else (200, 20, 32)
 
-    artifact = ensure_gemma_artifact(Settings.from_env().home)
-    port, gw_port = free_port(), free_port()
-    settings = LaunchSettings(
-        model=GEMMA_MODEL,
-        version="1.0.0",
-        revision="bench",
-        artifact=artifact,
-        digest=digest_directory(artifact).digest,
-        port=port,
-        context_size=1024,
-    )
-    engine = get_engine("llama-cpp")
-    base, gateway = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gw_port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        routes = Path(tmp) / "routes.json"
+    gw_port = free_port()
+    gateway = f"http://127.0.0.1:{gw_port}"
+    with gemma_server(context_size=CONTEXT) as server:
+        base = server.url
+        routes = server.workdir / "routes.json"
         rev = {"revision": "bench", "version": "1.0.0", "url": base, "weight": 100,
-               "engine": engine.name, "context_size": settings.context_size}  # fmt: skip
+               "engine": "llama-cpp", "context_size": CONTEXT}  # fmt: skip
         routes.write_text(json.dumps({"models": {GEMMA_MODEL: {"revisions": [rev]}}}))
         gw_argv = [sys.executable, "-m", "llm_platform.serving.gateway", "--routes", str(routes),
                    "--namespace", "bench", "--port", str(gw_port)]  # fmt: skip
-        logs = {name: open(Path(tmp) / f"{name}.log", "wb") for name in ("engine", "gateway")}  # noqa: SIM115
-        procs = [
-            subprocess.Popen(
-                argv, stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True
+        with open(server.workdir / "gateway.log", "wb") as log:
+            proc = subprocess.Popen(
+                gw_argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-            for name, argv in (
-                ("engine", launch_argv(engine.name, settings, python=sys.executable)),
-                ("gateway", gw_argv),
-            )
-        ]
-        try:
-            wait_ready(gateway + "/-/health", procs[1])
-            wait_ready(base + engine.readiness_path, procs[0])
-            ttfts = ttft_phase(base, gateway, ttft_pairs)
-            d_rate, g_rate = throughput_phase(base, gateway, n, max_tokens)
-        except Exception:
-            for name in logs:
-                sys.stderr.write((Path(tmp) / f"{name}.log").read_text(errors="replace")[-2000:])
-            raise
-        finally:
-            for proc in procs:
+            try:
+                wait_ready(gateway + "/-/health", proc)
+                ttfts = ttft_phase(base, gateway, ttft_pairs)
+                d_rate, g_rate = throughput_phase(base, gateway, n, max_tokens)
+            except Exception:
+                sys.stderr.write(
+                    (server.workdir / "gateway.log").read_text(errors="replace")[-2000:]
+                )
+                raise
+            finally:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
-            for fh in logs.values():
-                fh.close()
 
     d_ttft, g_ttft = statistics.median(ttfts["d_ttft"]), statistics.median(ttfts["g_ttft"])
     pairs = zip(ttfts["g_ttft"], ttfts["d_ttft"], strict=True)
     paired = statistics.median(g - d for g, d in pairs)
     err = ttfts["err"]
     print(
-        f"llama.cpp serving {GEMMA_MODEL} Q4_K_M ({settings.threads} threads), alternating "
+        f"llama.cpp serving {GEMMA_MODEL} Q4_K_M ({local_threads()} threads), alternating "
         f"direct / through the gateway; load average {os.getloadavg()[0]:.1f}"
     )
     print(f"TTFT: {ttft_pairs} pairs of one-token streams (raw-socket client)")

@@ -13,16 +13,15 @@ Usage: .venv/bin/python bench/bench_validate.py [--quick] [--repeat N]
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
 import yaml
+from _timing import best_s, sized_args
 
 from llm_platform.config import validate_paths
 
@@ -125,20 +124,18 @@ def bare_load(config_path: Path) -> object:
 
 
 def timed(label: str, func: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
+    best = best_s(func, repeat)
     print(f"  {label:<46} {best:8.3f} s")
     return best
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 files instead of 10,000")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs for (a) and (c)")
-    args = parser.parse_args()
+    args = sized_args(
+        __doc__,
+        quick="1,000 files instead of 10,000",
+        repeat=3,
+        repeat_help="best of N runs for (a) and (c)",
+    )
     count = 1_000 if args.quick else 10_000
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
         root = Path(tmp)

@@ -20,6 +20,7 @@ from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.registry import ModelRegistry, open_store
 from llm_platform.settings import Settings
 from tests.helpers.models_repo import ModelsRepo
+from tests.helpers.registry_fixtures import record_meta
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -56,13 +57,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                 weights,
                 name="alpha",
                 version=f"1.0.{i}",
-                source_uri="local:w",
-                commit_sha=sha,
-                config_hash="h",
-                kfp_run_id="r",
-                kfp_run_url=None,
-                scan_summary={},
-                scan_safe=True,
+                **(record_meta("local:w") | {"commit_sha": sha}),
             )
             .record.digest
         )
@@ -182,41 +177,28 @@ def test_refreshed_after_a_production_change_and_hourly(world) -> None:
     start = datetime(2026, 11, 2, 10, 5, tzinfo=UTC)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("models", ["alpha"])
-        first = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, evaluation_time=start
-        )
-        assert first.get_num_requested(key) == 0
-        idle = dg.evaluate_automation_conditions(
-            defs=defs,
-            instance=instance,
-            cursor=first.cursor,
-            evaluation_time=start + timedelta(minutes=5),
-        )
-        assert idle.get_num_requested(key) == 0
+        cursor = None
+
+        def requested_at(minutes: int) -> int:
+            """Runs of the delivery metrics the automation asks for ``minutes`` after 10:05."""
+            nonlocal cursor
+            result = dg.evaluate_automation_conditions(
+                defs=defs,
+                instance=instance,
+                cursor=cursor,
+                evaluation_time=start + timedelta(minutes=minutes),
+            )
+            cursor = result.cursor
+            return result.get_num_requested(key)
+
+        assert requested_at(0) == 0
+        assert requested_at(5) == 0  # idle
         instance.report_runless_asset_event(
             dg.AssetMaterialization(asset_key=PRODUCTION_DEPLOYMENT, partition="alpha")
         )
-        promoted = dg.evaluate_automation_conditions(
-            defs=defs,
-            instance=instance,
-            cursor=idle.cursor,
-            evaluation_time=start + timedelta(minutes=10),
-        )
-        assert promoted.get_num_requested(key) == 1
-        handled = dg.evaluate_automation_conditions(
-            defs=defs,
-            instance=instance,
-            cursor=promoted.cursor,
-            evaluation_time=start + timedelta(minutes=15),
-        )
-        assert handled.get_num_requested(key) == 0
-        hourly = dg.evaluate_automation_conditions(
-            defs=defs,
-            instance=instance,
-            cursor=handled.cursor,
-            evaluation_time=start + timedelta(minutes=56),  # 11:01, past the 11:00 tick
-        )
-        assert hourly.get_num_requested(key) == 1
+        assert requested_at(10) == 1  # promoted
+        assert requested_at(15) == 0  # handled
+        assert requested_at(56) == 1  # 11:01, past the 11:00 tick
 
 
 def test_cli_without_the_models_repo_shows_the_rest(world, monkeypatch: pytest.MonkeyPatch) -> None:

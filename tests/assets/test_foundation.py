@@ -5,6 +5,10 @@ How the Definitions load and what they wire: ``test_definitions_wiring.py``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dagster as dg
 
 from assets.model_config import model_config
@@ -14,17 +18,11 @@ from resources.git_repo import ModelsRepoResource
 from resources.github import CommitStatusResource
 from sensors.git_push import git_push_sensor
 from tests.helpers.models_repo import ModelsRepo, repo_settings
+from tests.helpers.sensor_fixtures import sensor_tick
 
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
-    with dg.build_sensor_context(
-        instance=instance,
-        instance_ref=instance.get_ref(),
-        definitions=defs,
-        cursor=cursor,
-        resources=dict(defs.resources or {}),
-    ) as ctx:  # exits the instance it enters for the resources
-        return git_push_sensor.evaluate_tick(ctx)
+    return sensor_tick(git_push_sensor, defs, instance, cursor)
 
 
 def _partitions(instance: dg.DagsterInstance) -> set[str]:
@@ -38,6 +36,19 @@ def _apply_partition_requests(instance: dg.DagsterInstance, result) -> None:
         else:
             for key in req.partition_keys:
                 instance.delete_dynamic_partition(req.partitions_def_name, key)
+
+
+@contextmanager
+def _after_first_tick(
+    models_repo: ModelsRepo, tmp_path: Path
+) -> Iterator[tuple[dg.Definitions, dg.DagsterInstance, str | None]]:
+    """The Definitions on ``models_repo`` and an instance that has run the sensor's first tick
+    (its partitions added); yields them and that tick's cursor."""
+    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
+    with dg.instance_for_test() as instance:
+        first = _tick(defs, instance, None)
+        _apply_partition_requests(instance, first)
+        yield defs, instance, first.cursor
 
 
 def test_first_tick_processes_all_models_and_adds_partitions(models_repo, tmp_path):
@@ -63,13 +74,10 @@ def test_first_tick_processes_all_models_and_adds_partitions(models_repo, tmp_pa
 
 
 def test_push_touching_one_model_requests_exactly_that_model(models_repo, tmp_path):
-    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
-    with dg.instance_for_test() as instance:
-        first = _tick(defs, instance, None)
-        _apply_partition_requests(instance, first)
+    with _after_first_tick(models_repo, tmp_path) as (defs, instance, cursor):
         models_repo.write_model("alpha", version="1.1.0")
         head = models_repo.commit("bump alpha")
-        second = _tick(defs, instance, first.cursor)
+        second = _tick(defs, instance, cursor)
         assert [r.partition_key for r in second.run_requests] == ["alpha"]
         assert second.run_requests[0].run_key == f"alpha:{head}"
         assert second.cursor == head
@@ -81,14 +89,11 @@ def test_push_touching_one_model_requests_exactly_that_model(models_repo, tmp_pa
 
 
 def test_deleted_model_partition_removed_new_model_added_same_tick(models_repo, tmp_path):
-    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
-    with dg.instance_for_test() as instance:
-        first = _tick(defs, instance, None)
-        _apply_partition_requests(instance, first)
+    with _after_first_tick(models_repo, tmp_path) as (defs, instance, cursor):
         models_repo.git("rm", "-rq", "models/beta")
         models_repo.write_model("gamma")
         models_repo.commit("drop beta, add gamma")
-        second = _tick(defs, instance, first.cursor)
+        second = _tick(defs, instance, cursor)
         assert [r.partition_key for r in second.run_requests] == ["gamma"]
         reqs = second.dynamic_partitions_requests
         adds = [
@@ -109,13 +114,10 @@ def test_deleted_model_partition_removed_new_model_added_same_tick(models_repo, 
 
 
 def test_force_push_triggers_full_rescan_instead_of_failing(models_repo, tmp_path):
-    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
-    with dg.instance_for_test() as instance:
-        first = _tick(defs, instance, None)
-        _apply_partition_requests(instance, first)
+    with _after_first_tick(models_repo, tmp_path) as (defs, instance, cursor):
         models_repo.write_model("alpha", version="2.0.0")
         lost = models_repo.commit("to be rewritten")
-        mid = _tick(defs, instance, first.cursor)
+        mid = _tick(defs, instance, cursor)
         assert mid.cursor == lost
         models_repo.git("reset", "-q", "--hard", "HEAD~1")
         models_repo.write_model("beta", version="3.0.0")
@@ -128,14 +130,11 @@ def test_force_push_triggers_full_rescan_instead_of_failing(models_repo, tmp_pat
 
 
 def test_environment_config_change_runs_every_model(models_repo, tmp_path):
-    defs = build_defs(repo_settings(models_repo, tmp_path / "h"))
-    with dg.instance_for_test() as instance:
-        first = _tick(defs, instance, None)
-        _apply_partition_requests(instance, first)
+    with _after_first_tick(models_repo, tmp_path) as (defs, instance, cursor):
         text = (models_repo.path / "config/staging.yaml").read_text()
         models_repo.write("config/staging.yaml", text.replace("max_replicas: 5", "max_replicas: 6"))
         models_repo.commit("staging: more replicas")
-        result = _tick(defs, instance, first.cursor)
+        result = _tick(defs, instance, cursor)
         assert sorted(r.partition_key for r in result.run_requests) == ["alpha", "beta"]
 
 

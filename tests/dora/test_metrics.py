@@ -27,6 +27,7 @@ from llm_platform.promotion import Ledger, LedgerEvent
 from llm_platform.registry import ModelRegistry
 from llm_platform.registry.local_store import LocalDirStore
 from tests.helpers.gitops_fixtures import WorkRepo, git
+from tests.helpers.registry_fixtures import record_meta
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = T0 + timedelta(days=30)
@@ -208,13 +209,7 @@ def test_inputs_from_ledger_registry_and_git(tmp_path: Path) -> None:
             weights,
             name="llama",
             version="1.0.0",
-            source_uri="local:weights",
-            commit_sha=sha,
-            config_hash="h",
-            kfp_run_id="r",
-            kfp_run_url=None,
-            scan_summary={},
-            scan_safe=True,
+            **(record_meta("local:weights") | {"commit_sha": sha}),
         )
         .record
     )

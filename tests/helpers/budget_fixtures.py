@@ -13,10 +13,21 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.prom_fixtures import PrometheusProcess, backfill
 
 STEP = 60
+
+
+def production_yaml(slo_line: str) -> str:
+    """``config/production.yaml`` for these histories: blue-green, judged over a 1 h window,
+    plus the one ``slo`` setting ``slo_line`` (e.g. ``"min_requests: 100"``)."""
+    return (
+        "environment: production\nnamespace: production\n"
+        "deployment:\n  strategy: blue-green\n"
+        f"slo:\n  window: 1h\n  {slo_line}\n"
+    )
 
 
 def constant(value: float) -> Callable[[int], float]:
@@ -41,6 +52,14 @@ class Timeline:
     error_ratio: Callable[[int], float] = field(default_factory=lambda: constant(0.001))
     down: Callable[[int], float] = field(default_factory=lambda: constant(0.0))
     labels: dict[str, str] = field(default_factory=dict)
+
+
+def revision_history(
+    model: str, revision: str, seconds: int, namespace: str = "production", **shape: Any
+) -> Timeline:
+    """``model``'s history in ``namespace`` over the last ``seconds``, its series labelled with
+    ``revision``; ``shape`` sets ``rps``, ``error_ratio`` or ``down``."""
+    return Timeline(model, namespace, seconds, labels={"revision": revision}, **shape)
 
 
 def _labels(items: dict[str, str]) -> str:

@@ -35,26 +35,25 @@ VALID_ENV: dict[str, Any] = {
 }
 
 
-def model_dict(**changes: Any) -> dict[str, Any]:
-    """A deep copy of VALID_MODEL with top-level keys replaced (None value = delete)."""
-    data = copy.deepcopy(VALID_MODEL)
+def _changed(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with top-level keys replaced (None value = delete)."""
+    data = copy.deepcopy(base)
     for key, value in changes.items():
         if value is None:
             data.pop(key, None)
         else:
             data[key] = value
     return data
+
+
+def model_dict(**changes: Any) -> dict[str, Any]:
+    """A deep copy of VALID_MODEL with top-level keys replaced (None value = delete)."""
+    return _changed(VALID_MODEL, changes)
 
 
 def env_dict(**changes: Any) -> dict[str, Any]:
     """A deep copy of VALID_ENV with top-level keys replaced (None value = delete)."""
-    data = copy.deepcopy(VALID_ENV)
-    for key, value in changes.items():
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    return data
+    return _changed(VALID_ENV, changes)
 
 
 def to_yaml(data: dict[str, Any]) -> bytes:

@@ -103,18 +103,27 @@ class EngineProcess:
         self._fh.close()
 
 
-def start_llama(artifact: Path, digest: str, log: Path, *, model: str = GEMMA) -> EngineProcess:
+def start_llama(
+    artifact: Path,
+    digest: str,
+    log: Path,
+    *,
+    model: str = GEMMA,
+    revision: str = "r1",
+    context_size: int = CONTEXT,
+    max_batch_size: int | None = 1,
+) -> EngineProcess:
     """Start llama.cpp on ``artifact`` with exactly the argv the registry builds."""
     port = free_port()
     settings = LaunchSettings(
         model=model,
         version="1.0.0",
-        revision="r1",
+        revision=revision,
         artifact=artifact,
         digest=digest,
         port=port,
-        context_size=CONTEXT,
-        max_batch_size=1,
+        context_size=context_size,
+        max_batch_size=max_batch_size,
     )
     return EngineProcess(launch_argv(None, settings, python=sys.executable), log, port)
 

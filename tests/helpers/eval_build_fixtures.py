@@ -4,7 +4,6 @@ tests serve them with llama.cpp), and a counting proxy to see who asks a server.
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ from llm_platform.config.eval_suite import EvalSuite, load_suite
 from llm_platform.demo.gemma import EXAMPLE_SUITE
 from llm_platform.evals.builds import damage_tensors, requantize, with_chat_template
 from tests.helpers.engine_fixtures import require_llama_cpp
+from tests.helpers.loopback_http import LoopbackServer, QuietHandler
 
 #: A ChatML template (another family's): a re-export with the wrong template.
 CHATML_TEMPLATE = (
@@ -55,7 +55,7 @@ def gemma_q2k_chatml(gemma_artifact: Path, tmp_path_factory: pytest.TempPathFact
     return out.parent
 
 
-class CountingProxy:
+class CountingProxy(LoopbackServer):
     """A loopback HTTP proxy to ``upstream`` that counts the requests it gets; the first
     ``fail_first`` are answered 503 (a revision briefly out of rotation) instead of forwarded."""
 
@@ -66,16 +66,14 @@ class CountingProxy:
         self._lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 with proxy._lock:
                     proxy.requests += 1
                     refuse = proxy.requests <= proxy.fail_first
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if refuse:
-                    self.send_response(503)
-                    self.send_header("content-length", "0")
-                    self.end_headers()
+                    self.reply(503)
                     return
                 r = httpx.post(
                     proxy.upstream + self.path,
@@ -83,23 +81,7 @@ class CountingProxy:
                     headers={"content-type": "application/json"},
                     timeout=120,
                 )
-                self.send_response(r.status_code)
-                self.send_header("content-type", r.headers.get("content-type", "text/plain"))
-                self.send_header("content-length", str(len(r.content)))
-                self.end_headers()
-                self.wfile.write(r.content)
+                content_type = r.headers.get("content-type", "text/plain")
+                self.reply(r.status_code, r.content, {"content-type": content_type})
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> CountingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)

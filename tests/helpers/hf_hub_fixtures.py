@@ -180,12 +180,10 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             parts = path.strip("/").split("/")
             if parts[:2] == ["api", "models"] and len(parts) >= 6:
                 repo_id, kind, revision = "/".join(parts[2:4]), parts[4], "/".join(parts[5:])
-                repo = hub.repos.get(repo_id)
-                if repo is None:
-                    return self._error(404, "RepoNotFound", "Repository not found", body=body)
-                commit = repo.resolve(revision)
-                if commit is None:
-                    return self._error(404, "RevisionNotFound", "Invalid rev id", body=body)
+                found = self._commit(repo_id, revision, body)
+                if found is None:
+                    return None
+                repo, commit = found
                 files = repo.commits[commit]
                 if kind == "revision":
                     time.sleep(repo.stall_s)
@@ -207,13 +205,24 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             data = json.dumps(value).encode()
             self._send(200, data, {"Content-Type": "application/json"}, body=body)
 
-        def _resolve(self, repo_id: str, revision: str, rel: str, body: bool) -> None:
+        def _commit(self, repo_id: str, revision: str, body: bool) -> tuple[FakeRepo, str] | None:
+            """The repo and the commit ``revision`` names there; None once a 404 has answered
+            an unknown repo or revision."""
             repo = hub.repos.get(repo_id)
             if repo is None:
-                return self._error(404, "RepoNotFound", "Repository not found", body=body)
+                self._error(404, "RepoNotFound", "Repository not found", body=body)
+                return None
             commit = repo.resolve(revision)
             if commit is None:
-                return self._error(404, "RevisionNotFound", "Invalid rev id", body=body)
+                self._error(404, "RevisionNotFound", "Invalid rev id", body=body)
+                return None
+            return repo, commit
+
+        def _resolve(self, repo_id: str, revision: str, rel: str, body: bool) -> None:
+            found = self._commit(repo_id, revision, body)
+            if found is None:
+                return None
+            repo, commit = found
             if repo.gated and self.headers.get("Authorization") != f"Bearer {GATED_TOKEN}":
                 message = f"Access to model {repo_id} is restricted: you must be authenticated"
                 return self._error(401, "GatedRepo", message, body=body)

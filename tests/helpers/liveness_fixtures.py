@@ -6,7 +6,6 @@ short liveness timeout, so a test sees within seconds whether a busy replica is 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import httpx
 from llm_platform.targets.base import DeploymentSpec, RevisionSpec
 from llm_platform.targets.local.local import LocalRuntime
 from tests.helpers.engine_fixtures import GEMMA
+from tests.helpers.sse_fixtures import read_completion_stream
 
 READY_TIMEOUT_S = 150.0
 
@@ -101,23 +101,11 @@ def stream_completion(
         "min_tokens": max_tokens,
     }
     start = time.perf_counter()
-    ttft = None
-    tokens, done = 0, False
     with client.stream("POST", f"{endpoint}/v1/completions", json=body, timeout=300) as resp:
         if resp.status_code != 200:
             resp.read()
             return resp.status_code, 0, False, None
-        for line in resp.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                done = True
-                continue
-            choices = json.loads(data).get("choices") or [{}]
-            if choices[0].get("text"):
-                tokens += 1
-                ttft = ttft if ttft is not None else time.perf_counter() - start
+        tokens, done, ttft = read_completion_stream(resp, start)
     return 200, tokens, done, ttft
 
 

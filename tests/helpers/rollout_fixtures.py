@@ -71,6 +71,13 @@ def current(runtime: LocalRuntime, model: str) -> DeploymentStatus:
     return status
 
 
+def endpoint_of(runtime: LocalRuntime, model: str) -> str:
+    """The gateway endpoint of the model's deployment in production (it must have one)."""
+    endpoint = current(runtime, model).endpoint
+    assert endpoint is not None
+    return endpoint
+
+
 def weights(runtime: LocalRuntime, model: str) -> dict[str, int]:
     """Traffic weight per revision of the model in production."""
     return {r.revision: r.weight for r in current(runtime, model).revisions}

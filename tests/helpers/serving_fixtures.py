@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.common.digest import digest_directory
 from llm_platform.targets.local.processes import free_port
+from tests.helpers.loopback_http import LoopbackServer, QuietHandler
 
 Reply = tuple[int, bytes]
 
@@ -210,33 +211,17 @@ def metric_samples(url: str, name: str, model: str | None = None) -> dict[tuple[
     return out
 
 
-class MetricsServer:
+class MetricsServer(LoopbackServer):
     """A real HTTP server on 127.0.0.1 serving whatever ``text`` holds."""
 
     def __init__(self) -> None:
         self.text = ""
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                body = outer.text.encode()
-                self.send_response(200 if self.path == "/metrics" else 404)
-                self.send_header("content-type", "text/plain; version=0.0.4")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                status = 200 if self.path == "/metrics" else 404
+                content_type = {"content-type": "text/plain; version=0.0.4"}
+                self.reply(status, outer.text.encode(), content_type)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> MetricsServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)

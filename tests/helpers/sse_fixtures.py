@@ -13,6 +13,8 @@ from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 from tests.helpers.serving_fixtures import completion_body
 
 #: How long a stalled handler waits before giving up on its own (close() releases it earlier).
@@ -237,3 +239,23 @@ class _QuietServer(ThreadingHTTPServer):
 
 def _event(obj: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def read_completion_stream(
+    response: httpx.Response, start: float
+) -> tuple[int, bool, float | None]:
+    """Read a streamed completion to its end: (content events, ended with ``[DONE]``, seconds
+    from ``start`` (a ``time.perf_counter()`` reading) to the first content event)."""
+    first, events, done = None, 0, False
+    for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            done = True
+            continue
+        choices = json.loads(data).get("choices") or [{}]
+        if choices[0].get("text"):
+            events += 1
+            first = first if first is not None else time.perf_counter() - start
+    return events, done, first

@@ -4,13 +4,14 @@ webhook, recording every message it receives."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.helpers.loopback_http import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -39,27 +40,12 @@ class SlackServer:
 def slack_server() -> Iterator[SlackServer]:
     state: SlackServer
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server API)
             length = int(self.headers.get("Content-Length", "0"))
             state.received.append((self.path, json.loads(self.rfile.read(length))))
-            payload = state.reply.encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(state.status, state.reply.encode(), {"Content-Type": "text/plain"})
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state = SlackServer(server=server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(Handler) as loopback:
+        state = SlackServer(server=loopback.server)
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

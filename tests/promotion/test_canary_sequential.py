@@ -7,10 +7,8 @@ test advances the counters as a gateway under load would (the analysis' ``sleep`
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -29,6 +27,7 @@ from llm_platform.promotion.metric_sources import GatewayMetricsSource
 from llm_platform.promotion.rollout import plan_from_environment
 from llm_platform.promotion.sequential import PairedSamples, expand_buckets, sequential_analysis
 from llm_platform.serving.metrics import LATENCY_BUCKETS
+from tests.helpers.loopback_http import LoopbackServer, QuietHandler
 from tests.helpers.serving_fixtures import MetricsServer
 
 TARGET = AnalysisTarget(
@@ -223,7 +222,7 @@ cases:
         suite_prompts("cases: [\n")
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A real HTTP server counting POSTs and their labels."""
 
     def __init__(self) -> None:
@@ -231,29 +230,22 @@ class Recorder:
         self.labels: list[str | None] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 body = self.rfile.read(int(self.headers["content-length"]))
                 outer.bodies.append(body)
                 outer.labels.append(self.headers.get(TRAFFIC_HEADER))
-                self.send_response(200)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                self.reply(200, b"{}")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/m"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
 
 def test_analysis_traffic_is_labelled_rate_limited_and_stops():
-    rec = Recorder()
-    try:
+    with Recorder() as rec:
         t0 = time.monotonic()
-        with AnalysisTraffic(rec.url, "m", rps=20, max_duration_s=30, prompts=["p1", "p2"]) as t:
+        with AnalysisTraffic(
+            f"{rec.url}/m", "m", rps=20, max_duration_s=30, prompts=["p1", "p2"]
+        ) as t:
             time.sleep(1.0)
         elapsed = time.monotonic() - t0
         count = len(rec.bodies)
@@ -265,13 +257,10 @@ def test_analysis_traffic_is_labelled_rate_limited_and_stops():
         assert all(b'"user":"canary-analysis"' in b.replace(b" ", b"") for b in rec.bodies)
         assert {b'"prompt":"p1"' in b.replace(b" ", b"") for b in rec.bodies} == {True, False}
         # bounded by its own deadline too
-        with AnalysisTraffic(rec.url, "m", rps=20, max_duration_s=1.0) as t2:
+        with AnalysisTraffic(f"{rec.url}/m", "m", rps=20, max_duration_s=1.0) as t2:
             time.sleep(2.5)
         assert 1 <= t2.sent <= 20 * 1.0 + 4
         builtin = [b.decode() for b in rec.bodies[count:]]
         assert builtin and all(any(p in b for p in BUILTIN_PROMPTS) for b in builtin)
-    finally:
-        rec.server.shutdown()
-        rec.server.server_close()
     with pytest.raises(ValueError, match="rps must be > 0"):
-        AnalysisTraffic(rec.url, "m", rps=0, max_duration_s=1)
+        AnalysisTraffic(f"{rec.url}/m", "m", rps=0, max_duration_s=1)

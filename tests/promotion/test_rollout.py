@@ -25,6 +25,7 @@ from tests.helpers.rollout_fixtures import (
     ENV,
     Artifacts,
     current,
+    endpoint_of,
     first,
     plan,
     production_stack,
@@ -58,8 +59,7 @@ def test_blue_green_switches_under_traffic_without_failed_requests(
 ) -> None:
     blue = first(runtime, "bg-ok", artifacts, "blue-green")
     assert blue.new_spec.color == "blue"
-    endpoint = current(runtime, "bg-ok").endpoint
-    assert endpoint is not None
+    endpoint = endpoint_of(runtime, "bg-ok")
     with Traffic(endpoint, "bg-ok", max_requests=5000) as traffic:
         traffic.wait_for(blue.new_revision, 5)
         result = execute_rollout(runtime, plan("bg-ok", artifacts, "2.0.0", "blue-green"))
@@ -96,8 +96,7 @@ def test_rolling_update_replaces_the_revision_under_traffic(
     runtime: LocalRuntime, artifacts: Artifacts
 ) -> None:
     old = first(runtime, "roll", artifacts, "rolling-update")
-    endpoint = current(runtime, "roll").endpoint
-    assert endpoint is not None
+    endpoint = endpoint_of(runtime, "roll")
     with Traffic(endpoint, "roll", max_requests=5000) as traffic:
         traffic.wait_for(old.new_revision, 5)
         result = execute_rollout(runtime, plan("roll", artifacts, "2.0.0", "rolling-update"))
@@ -114,8 +113,7 @@ def test_blue_green_bad_revision_fails_smoke_and_rolls_back(
     runtime: LocalRuntime, artifacts: Artifacts
 ) -> None:
     blue = first(runtime, "bg-bad", artifacts, "blue-green")
-    endpoint = current(runtime, "bg-bad").endpoint
-    assert endpoint is not None
+    endpoint = endpoint_of(runtime, "bg-bad")
     bad = plan("bg-bad", artifacts, "2.0.0", "blue-green", error_rate=1.0)
     with Traffic(endpoint, "bg-bad", max_requests=5000) as traffic:
         traffic.wait_for(blue.new_revision, 5)
@@ -151,8 +149,7 @@ def test_bad_canary_fails_analysis_and_rolls_back(
     runtime: LocalRuntime, artifacts: Artifacts
 ) -> None:
     stable = first(runtime, "can-bad", artifacts, "canary")
-    endpoint = current(runtime, "can-bad").endpoint
-    assert endpoint is not None
+    endpoint = endpoint_of(runtime, "can-bad")
     bad = plan(
         "can-bad",
         artifacts,
@@ -255,8 +252,7 @@ def test_healthy_canary_is_promoted_on_prometheus_analysis(
     runtime: LocalRuntime, artifacts: Artifacts, stack: tuple[Path, StackInfo]
 ) -> None:
     stable = first(runtime, "can-ok", artifacts, "canary")
-    endpoint = current(runtime, "can-ok").endpoint
-    assert endpoint is not None
+    endpoint = endpoint_of(runtime, "can-ok")
     good = plan(
         "can-ok",
         artifacts,
@@ -294,8 +290,8 @@ def test_rollback_restores_previous_digest_running_or_redeployed(
     first(runtime, "rb", artifacts, "blue-green")
     promoted = execute_rollout(runtime, plan("rb", artifacts, "2.0.0", "blue-green"))
     assert promoted.outcome == "promoted" and promoted.previous_spec is not None
-    endpoint = current(runtime, "rb").endpoint
-    assert endpoint is not None and served_digest(current(runtime, "rb")) == artifacts.d2
+    endpoint = endpoint_of(runtime, "rb")
+    assert served_digest(current(runtime, "rb")) == artifacts.d2
 
     # Previous revision still running: traffic goes back to it at once.
     with Traffic(endpoint, "rb", max_requests=5000) as traffic:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from llm_platform.registration.sources import materialize_source
 from llm_platform.registry import LocalDirStore, ModelRegistry
 from resources.artifact_store import LocalArtifactStore
 from resources.registrar import LocalKfpRegistrarResource
+from tests.helpers.loopback_http import closed_port_url
 from tests.helpers.paths import DEMO_WEIGHTS, REPO_ROOT
 from tests.helpers.registry_fixtures import MALICIOUS_PICKLE, model_config, store_mtimes
 
@@ -36,13 +37,10 @@ def test_kfp_local_registers_demo_model_then_reuses_it(tmp_path: Path) -> None:
     registrar = LocalKfpRegistrarResource(pipeline_root=str(tmp_path / "kfp"))
     config = model_config("tiny-shakespeare", "1.0.0", "local", "weights/tiny-shakespeare")
 
-    result = registrar.register(
-        artifact_store=store,
-        config=config,
-        models_repo_dir=MODELS_REPO,
-        commit_sha="a" * 40,
-        run_id="dagster-run-1",
+    register = partial(
+        registrar.register, artifact_store=store, config=config, models_repo_dir=MODELS_REPO
     )
+    result = register(commit_sha="a" * 40, run_id="dagster-run-1")
     record = result.record
     assert record.digest == digest_directory(DEMO_MODEL).digest
     assert record.commit_sha == "a" * 40
@@ -62,13 +60,7 @@ def test_kfp_local_registers_demo_model_then_reuses_it(tmp_path: Path) -> None:
     assert registry.get_attachment(record, "scan-report.sarif") is not None
 
     before = store_mtimes(tmp_path / "store")
-    again = registrar.register(
-        artifact_store=store,
-        config=config,
-        models_repo_dir=MODELS_REPO,
-        commit_sha="b" * 40,
-        run_id="dagster-run-2",
-    )
+    again = register(commit_sha="b" * 40, run_id="dagster-run-2")
     assert again.reused and again.record == record
     assert again.kfp_run_id != result.kfp_run_id
     assert store_mtimes(tmp_path / "store") == before
@@ -102,16 +94,10 @@ def test_unsafe_artifact_fails_at_scan_step_and_writes_no_record(tmp_path: Path)
     assert list((tmp_path / "kfp" / "runs").iterdir()) == []
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_offline_huggingface_fails_fast_with_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
     started = time.monotonic()
     with pytest.raises(
         SourceError, match=r"huggingface source org/tiny is not reachable \(offline\)"

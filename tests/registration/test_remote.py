@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 from resources.artifact_store import S3ArtifactStore
 from resources.github import CommitStatusResource
 from resources.registrar import RemoteKfpRegistrarResource
+from tests.helpers.loopback_http import QuietHandler
 from tests.helpers.registry_fixtures import moto_server, s3_resource, set_aws_env
 from tests.helpers.security_fixtures import malicious_pickle
 
@@ -47,17 +48,9 @@ class FakeKfp:
         self.polls = 0
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _reply(self, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
             def do_GET(self) -> None:
                 fake.requests.append(("GET", self.path, self.headers.get("Authorization")))

@@ -31,7 +31,8 @@ from resources.notifier import NotifierResource
 from resources.prometheus import PrometheusResource
 from resources.runtime import LocalRuntimeResource
 from tests.conftest import ModelsRepo
-from tests.helpers.github_fixtures import FakeGitHub, closed_port_url
+from tests.helpers.github_fixtures import FakeGitHub
+from tests.helpers.loopback_http import closed_port_url
 from tests.helpers.prom_fixtures import Scenario, aligned_now, p95_from, start_with_history
 
 TOKEN = "ghp_test0123456789abcdefSECRET"

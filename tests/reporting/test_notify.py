@@ -5,7 +5,6 @@ No ``from __future__ import annotations``: dagster reads the asset's parameter a
 
 import json
 import logging
-import socket
 from typing import Any
 
 import dagster as dg
@@ -17,6 +16,7 @@ from llm_platform.reporting.channels.base import NotificationError
 from llm_platform.reporting.channels.log import LogNotifier
 from llm_platform.reporting.channels.slack import SlackNotifier, render_blocks
 from resources.notifier import NotifierResource
+from tests.helpers.loopback_http import closed_port_url
 from tests.helpers.webhook_fixtures import SlackServer
 
 HOOK = "notify"
@@ -31,12 +31,6 @@ def event(kind: str, **kw: Any) -> LedgerEvent:
     )
     data.update(kw)
     return LedgerEvent.model_validate(data)
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _assert_secret_absent(*texts: str) -> None:
@@ -142,7 +136,7 @@ def test_slack_failure_names_status_never_url(
 
 def test_slack_unreachable_names_error_never_url(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    url = f"http://127.0.0.1:{_closed_port()}{SECRET_PATH}"
+    url = f"{closed_port_url()}{SECRET_PATH}"
     notifier = SlackNotifier(url, timeout=2)
     with pytest.raises(NotificationError, match="request failed") as info:
         notifier.notify(event("check_failed"))

@@ -28,6 +28,7 @@ from llm_platform.slo import profile_for_engine
 from llm_platform.targets.base import DeploymentSpec, EngineRefused, RevisionSpec
 from llm_platform.targets.local.layout import Commands, Layout
 from llm_platform.targets.local.local import LocalRuntime
+from tests.helpers.loopback_http import LoopbackServer, QuietHandler
 
 DIGEST = "b" * 64
 
@@ -184,32 +185,20 @@ def test_scrape_targets_follow_the_engines_metrics_path(monkeypatch: pytest.Monk
 
 
 def test_replicas_are_health_checked_on_their_engines_readiness_path(tmp_path: Path) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from llm_platform.targets.local.state import ObservedState, ProcessRecord
     from llm_platform.targets.local.supervision import Supervisor
 
-    class OnlyWrapperHealth(BaseHTTPRequestHandler):  # like our llama.cpp wrapper
+    class OnlyWrapperHealth(QuietHandler):  # like our llama.cpp wrapper
         def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/health" else 404)
-            self.end_headers()
+            self.reply(200 if self.path == "/health" else 404)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OnlyWrapperHealth)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
+    with LoopbackServer(OnlyWrapperHealth) as server:
         observed = ObservedState()
         for key, path in (("s/g/llama", get_engine("llama-cpp").readiness_path), ("s/g/b", None)):
-            rec = ProcessRecord(pid=1, port=port)
+            rec = ProcessRecord(pid=1, port=server.port)
             rec.health_path = path or "/v1/models"
             observed.revisions[key] = rec
         Supervisor(tmp_path).check_health(observed)
         assert observed.revisions["s/g/llama"].healthy
         assert not observed.revisions["s/g/b"].healthy  # "/v1/models" is a 404 there
-    finally:
-        server.shutdown()
-        server.server_close()

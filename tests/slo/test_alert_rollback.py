@@ -23,7 +23,13 @@ from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource
 from resources.prometheus import PrometheusResource
 from sensors.promotion import production_rollback_sensor
-from tests.helpers.budget_fixtures import Timeline, constant, during, write
+from tests.helpers.budget_fixtures import (
+    constant,
+    during,
+    production_yaml,
+    revision_history,
+    write,
+)
 from tests.helpers.models_repo import ModelsRepo
 from tests.helpers.prom_fixtures import PrometheusProcess, aligned_now, backfill
 from tests.helpers.promotion_fixtures import promote_twice
@@ -31,41 +37,18 @@ from tests.helpers.promotion_fixtures import promote_twice
 pytestmark = pytest.mark.integration
 
 MIN = 60
-PRODUCTION_YAML = """\
-environment: production
-namespace: production
-deployment:
-  strategy: blue-green
-slo:
-  window: 1h
-  error_rate: 0.01
-"""
 #: model -> its serving revision. "burning" fails 20 % of requests (20x its budget) for 90
 #: minutes; "moved-on" burned the same way on r1, but r2 serves now; "healthy" never burns.
 SERVING = {"burning": "burning-r2", "moved-on": "moved-on-r2", "healthy": "healthy-r1"}
 TIMELINES = [
-    Timeline(
-        "burning",
-        "production",
-        3 * 3600,
-        error_ratio=during(90 * MIN, -1, 0.2, 0.001),
-        labels={"revision": "burning-r2"},
+    revision_history(
+        "burning", "burning-r2", 3 * 3600, error_ratio=during(90 * MIN, -1, 0.2, 0.001)
     ),
-    Timeline(
-        "moved-on",
-        "production",
-        3 * 3600,
-        error_ratio=during(90 * MIN, -1, 0.2, 0.001),
-        labels={"revision": "moved-on-r1"},
+    revision_history(
+        "moved-on", "moved-on-r1", 3 * 3600, error_ratio=during(90 * MIN, -1, 0.2, 0.001)
     ),
-    Timeline("moved-on", "production", 3 * 3600, labels={"revision": "moved-on-r2"}),
-    Timeline(
-        "healthy",
-        "production",
-        3 * 3600,
-        error_ratio=constant(0.001),
-        labels={"revision": "healthy-r1"},
-    ),
+    revision_history("moved-on", "moved-on-r2", 3 * 3600),
+    revision_history("healthy", "healthy-r1", 3 * 3600, error_ratio=constant(0.001)),
 ]
 
 
@@ -98,7 +81,7 @@ def test_only_the_serving_revisions_alerts_ask_for_a_rollback() -> None:
 
 @pytest.fixture
 def repo(models_repo: ModelsRepo) -> ModelsRepo:
-    models_repo.write("config/production.yaml", PRODUCTION_YAML)
+    models_repo.write("config/production.yaml", production_yaml("error_rate: 0.01"))
     for name in SERVING:
         models_repo.write_model(name)
     models_repo.commit("production fleet")

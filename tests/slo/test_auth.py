@@ -13,10 +13,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -28,6 +26,7 @@ from llm_platform.slo import PrometheusError, evaluate
 from llm_platform.slo.endpoint import PrometheusAuthConfigError, auth_headers, connect
 from resources.prometheus import PrometheusResource
 from tests.helpers.config_fixtures import env_dict, model_dict, to_yaml
+from tests.helpers.loopback_http import LoopbackServer, QuietHandler
 from tests.helpers.prom_fixtures import PrometheusProcess, Scenario, aligned_now, start_with_history
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Promethe
     prom.stop()
 
 
-class _BearerProxy(BaseHTTPRequestHandler):
+class _BearerProxy(QuietHandler):
     """401 without the right bearer token; otherwise forwards the GET to Prometheus."""
 
     def do_GET(self) -> None:  # noqa: N802
@@ -61,27 +60,15 @@ class _BearerProxy(BaseHTTPRequestHandler):
             with httpx.Client(trust_env=False, timeout=10) as client:
                 upstream = client.get(server.upstream + self.path)  # type: ignore[attr-defined]
             status, body = upstream.status_code, upstream.content
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(status, body, {"Content-Type": "application/json"})
 
 
 @pytest.fixture()
 def proxy(history: tuple[PrometheusProcess, int]) -> Iterator[tuple[str, list[dict[str, str]]]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _BearerProxy)
-    server.upstream = history[0].url  # type: ignore[attr-defined]
-    server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", server.seen  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with LoopbackServer(_BearerProxy) as loopback:
+        loopback.server.upstream = history[0].url  # type: ignore[attr-defined]
+        loopback.server.seen = []  # type: ignore[attr-defined]
+        yield loopback.url, loopback.server.seen  # type: ignore[attr-defined]
 
 
 def _at(history: tuple[PrometheusProcess, int]) -> datetime:

@@ -34,7 +34,7 @@ from resources.prometheus import PrometheusResource
 from sensors.fleet_recheck import FleetRecheck, run_fleet_recheck
 from sensors.promotion import production_rollback_sensor
 from sensors.schedules import build_slo_recheck_schedule
-from tests.helpers.budget_fixtures import Timeline, during, start
+from tests.helpers.budget_fixtures import during, production_yaml, revision_history, start
 from tests.helpers.models_repo import ModelsRepo
 from tests.helpers.prom_fixtures import PrometheusProcess, aligned_now
 from tests.helpers.promotion_fixtures import promote_twice
@@ -43,15 +43,6 @@ pytestmark = pytest.mark.integration
 
 HOUR, MIN = 3600, 60
 FUTURE_S = 20 * MIN
-PRODUCTION_YAML = """\
-environment: production
-namespace: production
-deployment:
-  strategy: blue-green
-slo:
-  window: 1h
-  min_requests: 100
-"""
 EXPECTED = {  # model -> the re-check's action
     "healthy": "none",
     "fast": "rollback",
@@ -61,38 +52,18 @@ EXPECTED = {  # model -> the re-check's action
 }
 #: The retired revision of "healthy" failed everything; the serving one must be judged alone.
 TIMELINES = [
-    Timeline("healthy", "production", 12 * HOUR, labels={"revision": "healthy-r2"}),
-    Timeline(
-        "healthy",
-        "production",
-        12 * HOUR,
-        error_ratio=lambda age: 0.5,
-        rps=0.05,
-        labels={"revision": "healthy-r1"},
-    ),
-    Timeline(
-        "fast",
-        "production",
-        12 * HOUR,
-        error_ratio=during(90 * MIN, -1, 0.2, 0.001),
-        labels={"revision": "fast-r1"},
-    ),
-    Timeline(
-        "slow",
-        "production",
-        12 * HOUR,
-        error_ratio=during(7 * HOUR, -1, 0.08, 0.001),
-        labels={"revision": "slow-r1"},
-    ),
-    Timeline(
+    revision_history("healthy", "healthy-r2", 12 * HOUR),
+    revision_history("healthy", "healthy-r1", 12 * HOUR, error_ratio=lambda age: 0.5, rps=0.05),
+    revision_history("fast", "fast-r1", 12 * HOUR, error_ratio=during(90 * MIN, -1, 0.2, 0.001)),
+    revision_history("slow", "slow-r1", 12 * HOUR, error_ratio=during(7 * HOUR, -1, 0.08, 0.001)),
+    revision_history(
         "spike",
-        "production",
+        "spike-r1",
         12 * HOUR,
         error_ratio=during(FUTURE_S + 20 * MIN, FUTURE_S + 10 * MIN, 1.0, 0.0),
-        labels={"revision": "spike-r1"},
     ),
-    Timeline("slow-latency", "production", 12 * HOUR, labels={"revision": "slow-latency-r1"}),
-    Timeline("staged", "staging", 1 * HOUR, labels={"revision": "staged-r1"}),
+    revision_history("slow-latency", "slow-latency-r1", 12 * HOUR),
+    revision_history("staged", "staged-r1", 1 * HOUR, "staging"),
 ]
 
 
@@ -109,7 +80,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusP
 
 
 def _repo(models_repo: ModelsRepo) -> str:
-    models_repo.write("config/production.yaml", PRODUCTION_YAML)
+    models_repo.write("config/production.yaml", production_yaml("min_requests: 100"))
     for name in [*EXPECTED, "staged"]:
         models_repo.write_model(name)
     text = (models_repo.path / "models/slow-latency/model.yaml").read_text()

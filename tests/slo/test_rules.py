@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hypothesis import given
@@ -25,6 +23,7 @@ from llm_platform.slo import (
     overall,
 )
 from llm_platform.slo.profiles import check_window, quote_label_value, selector
+from tests.helpers.loopback_http import LoopbackServer, QuietHandler
 
 OBJ = SLOObjectives(
     window="24h", availability=0.999, latency_p95_ms=2000, error_rate=0.01, min_requests=1000
@@ -188,18 +187,11 @@ def test_window_rule_is_the_config_schemas() -> None:
         assert check_window(window) == window == SLOObjectives(window=window).window
 
 
-class _Reply(BaseHTTPRequestHandler):
+class _Reply(QuietHandler):
     """Answers every GET with the status and body configured on the server."""
 
     def do_GET(self) -> None:  # noqa: N802
-        status, body = self.server.reply  # type: ignore[attr-defined]
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(*self.server.reply)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -218,17 +210,10 @@ class _Reply(BaseHTTPRequestHandler):
     ],
 )
 def test_http_errors_and_odd_answers_raise(status: int, body: bytes, needle: str) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Reply)
-    server.reply = (status, body)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with LoopbackServer(_Reply) as loopback:
+        loopback.server.reply = (status, body)  # type: ignore[attr-defined]
+        url = loopback.url
         with PrometheusClient(url, timeout=5) as client, pytest.raises(PrometheusError) as err:
             evaluate(client, model="m", namespace="ns", objectives=OBJ, at=AT)
         assert needle in str(err.value) and url in str(err.value)
         assert client.queries_issued == 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,24 +22,9 @@ from tests.helpers.runtime_fixtures import (
     pid_alive,
     revision,
     spec,
-    teardown_home,
 )
-from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("artifact") / "tiny"
-    return out, build_artifact(out)
-
-
-@pytest.fixture()
-def home(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "rt-home"
-    yield root
-    assert teardown_home(root) == [], "stack down left processes behind"
 
 
 def test_concurrent_restaging_of_two_models_keeps_both_routed(

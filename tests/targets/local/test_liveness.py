@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,20 +17,12 @@ from tests.helpers.runtime_fixtures import (
     pid_alive,
     revision,
     spec,
-    teardown_home,
 )
 from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 LIVENESS_S = 3.0
-
-
-@pytest.fixture()
-def home(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "home"
-    yield root
-    assert teardown_home(root) == [], "processes were left behind"
 
 
 def test_stopped_server_is_killed_restarted_and_in_flight_requests_fail_fast(

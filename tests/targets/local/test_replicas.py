@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +21,6 @@ from tests.helpers.runtime_fixtures import (
     pids_mentioning,
     revision,
     spec,
-    teardown_home,
     wait_until,
 )
 from tests.helpers.serving_fixtures import build_artifact
@@ -30,13 +28,6 @@ from tests.helpers.serving_fixtures import build_artifact
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 ENV = "staging"
-
-
-@pytest.fixture()
-def home(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "home"
-    yield root
-    assert teardown_home(root) == [], "processes were left behind"
 
 
 def two_versions(root: Path) -> tuple[tuple[Path, str], tuple[Path, str]]:

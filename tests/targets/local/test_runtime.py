@@ -26,15 +26,8 @@ from tests.helpers.runtime_fixtures import (
     teardown_home,
     wait_until,
 )
-from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("artifact") / "tiny"
-    return out, build_artifact(out)
 
 
 @pytest.fixture(scope="module")

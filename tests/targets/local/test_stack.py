@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,19 +19,11 @@ from tests.helpers.runtime_fixtures import (
     revision,
     spec,
     stack_cli,
-    teardown_home,
     wait_until,
 )
 from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
-
-
-@pytest.fixture()
-def home(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "home"
-    yield root
-    assert teardown_home(root) == [], "processes were left behind"
 
 
 def prom_up(prometheus_url: str, model: str, env: str) -> list[str]:

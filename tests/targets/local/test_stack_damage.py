@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,18 +18,10 @@ from tests.helpers.runtime_fixtures import (
     revision,
     spec,
     stack_cli,
-    teardown_home,
 )
 from tests.helpers.serving_fixtures import build_artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-@pytest.fixture()
-def home(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "home"
-    yield root
-    assert teardown_home(root) == [], "processes were left behind"
 
 
 def gateway_pids(home: Path) -> dict[str, list[int]]:

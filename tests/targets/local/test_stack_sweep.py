@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,18 +21,10 @@ from tests.helpers.runtime_fixtures import (
     pid_alive,
     pids_mentioning,
     stack_cli,
-    teardown_home,
     wait_until,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-
-@pytest.fixture()
-def home(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "home"
-    yield root
-    assert teardown_home(root) == [], "processes were left behind"
 
 
 def test_down_stops_a_llama_replica_whose_every_record_is_damaged(
