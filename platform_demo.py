@@ -60,6 +60,7 @@ from assets.names import (
     TAG_TRIGGER,
 )
 from definitions import build_defs
+from llm_platform.artifact_store import open_store
 from llm_platform.cli.metrics_cmd import report_table
 from llm_platform.cli.options import PIPE_WIDTH
 from llm_platform.config.environments import PRODUCTION
@@ -87,7 +88,6 @@ from llm_platform.demo.traffic import Traffic
 from llm_platform.dora.metrics import DeliveryReport
 from llm_platform.promotion import Ledger
 from llm_platform.promotion.deployment_record import DeploymentRecord
-from llm_platform.registry import open_store
 from llm_platform.settings import Settings
 from llm_platform.targets.local.local import LocalRuntime
 from llm_platform.targets.local.stack import StackInfo

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from _artifacts import META, make_file, size_arguments
 
+from llm_platform.artifact_store import DigestCache, LocalDirStore, ModelRegistry
 from llm_platform.common.digest import digest_directory
-from llm_platform.registry import DigestCache, LocalDirStore, ModelRegistry
 
 
 def timed(fn):  # type: ignore[no-untyped-def]

@@ -36,13 +36,13 @@ import dagster as dg  # noqa: E402
 import httpx  # noqa: E402
 
 from assets.names import PRODUCTION_DEPLOYMENT  # noqa: E402
+from llm_platform.artifact_store import open_store  # noqa: E402
 from llm_platform.common.digest import digest_directory  # noqa: E402
 from llm_platform.config import effective_slo  # noqa: E402
 from llm_platform.config.environments import PRODUCTION  # noqa: E402
 from llm_platform.config.slo_rules_source import load_checkout, rules_for  # noqa: E402
 from llm_platform.demo.traffic import Traffic  # noqa: E402
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent  # noqa: E402
-from llm_platform.registry import open_store  # noqa: E402
 from llm_platform.slo import DEFAULT_PROFILE, PrometheusClient  # noqa: E402
 from llm_platform.slo.alerts import rollback_alerts_query  # noqa: E402
 from llm_platform.slo.recheck import RecheckTarget, evaluate_production_fleet  # noqa: E402

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from _artifacts import META, make_file, size_arguments
 
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry
 from llm_platform.common.digest import digest_directory
-from llm_platform.registry import LocalDirStore, ModelRegistry
 from llm_platform.targets.kubernetes.storage_initializer import MODULE
 
 

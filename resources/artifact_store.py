@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from llm_platform.registry import LocalDirStore, ModelRegistry, ObjectStore, S3Store
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry, ObjectStore, S3Store
 
 
 class ArtifactStoreResource(dg.ConfigurableResource, ABC):

@@ -13,6 +13,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from llm_platform.artifact_store import (
+    ModelRegistry,
+    RegistryError,
+    StoreError,
+    open_store,
+)
 from llm_platform.cli.home_defaults import cli_trust_root
 from llm_platform.cli.options import (
     EnvOption,
@@ -29,12 +35,6 @@ from llm_platform.config import ConfigError
 from llm_platform.config.at_commit import environment_config_at
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion import ApprovalDecision, check_approval
-from llm_platform.registry import (
-    ModelRegistry,
-    RegistryError,
-    StoreError,
-    open_store,
-)
 from llm_platform.settings import MODELS_BRANCH_ENV, Settings
 
 approvals_app = typer.Typer(help="Verified promotion approvals.", no_args_is_help=True)

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from llm_platform.artifact_store.store import ObjectStore
+from llm_platform.artifact_store.uri import open_store
 from llm_platform.cli.options import FormatOption, OutputFormat, fail, table_console
 from llm_platform.common.errors import EXIT_FAIL, EXIT_OK, PlatformError
 from llm_platform.promotion.ledger import AliasTarget, Ledger, LedgerEvent
-from llm_platform.registry.store import ObjectStore
-from llm_platform.registry.uri import open_store
 from llm_platform.settings import Settings
 
 _KIND_STYLE = {

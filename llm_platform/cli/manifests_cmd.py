@@ -14,6 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from llm_platform.artifact_store import ModelRegistry, RegistryError, StoreError, open_store
+from llm_platform.artifact_store.records import files_prefix
 from llm_platform.cli.options import (
     EnvOption,
     ModelOption,
@@ -28,8 +30,6 @@ from llm_platform.config import ConfigError, load_environment, load_model_config
 from llm_platform.config.applicability import serving_replicas
 from llm_platform.config.schema import ModelConfig
 from llm_platform.promotion.revisions import revision_name
-from llm_platform.registry import ModelRegistry, RegistryError, StoreError, open_store
-from llm_platform.registry.records import files_prefix
 from llm_platform.serving.engines import EngineError
 from llm_platform.serving.engines.selection import resolve_serving
 from llm_platform.settings import Settings

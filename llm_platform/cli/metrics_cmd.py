@@ -17,6 +17,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from llm_platform.artifact_store import ModelRegistry
 from llm_platform.cli.history_cmd import _open
 from llm_platform.cli.options import FormatOption, OutputFormat, fail, table_console
 from llm_platform.common.errors import EXIT_OK, PlatformError
@@ -25,7 +26,6 @@ from llm_platform.dora.metrics import DeliveryReport
 from llm_platform.dora.sources import production_delivery_report
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import Ledger
-from llm_platform.registry import ModelRegistry
 from llm_platform.settings import Settings
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llm_platform.artifact_store.uri import open_store
 from llm_platform.cli.options import (
     EnvOption,
     FormatOption,
@@ -34,7 +35,6 @@ from llm_platform.config import (
     model_config_path,
 )
 from llm_platform.promotion.ledger import Ledger
-from llm_platform.registry.uri import open_store
 from llm_platform.settings import Settings
 from llm_platform.slo import PROFILES, PrometheusError, SLOVerdict, evaluate, profile_for_engine
 from llm_platform.slo.endpoint import connect, resolve_prometheus_url

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.artifact_store import ModelRegistry
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.dora.metrics import DeliveryReport, delivery_report
 from llm_platform.gitops import GitError, GitRepo
 from llm_platform.promotion.ledger import Ledger, LedgerError, LedgerEvent
-from llm_platform.registry import ModelRegistry
 
 
 class DeliveryInputs(BaseModel):

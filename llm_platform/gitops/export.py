@@ -13,6 +13,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from llm_platform.artifact_store.artifact_io import check_artifact_size, copy_stream
 from llm_platform.common.digest import CHUNK_SIZE
 from llm_platform.gitops.files import normalise_path
 from llm_platform.gitops.runner import (
@@ -22,7 +23,6 @@ from llm_platform.gitops.runner import (
     git_env,
     run_git,
 )
-from llm_platform.registry.artifact_io import check_artifact_size, copy_stream
 
 # git loads a blob below core.bigFileThreshold (512 MiB by default) whole into memory before
 # archiving it; above the threshold it streams. Weights files are always streamed.

@@ -6,7 +6,7 @@ Per model, the ledger keeps *aliases* in MLflow's sense (``staging``, ``producti
 ``held``: a canary left at its share, its analysis inconclusive) with
 their evidence.
 
-Layout inside an :class:`~llm_platform.registry.store.ObjectStore`::
+Layout inside an :class:`~llm_platform.artifact_store.store.ObjectStore`::
 
     _ledger/<model>/events/<UTC yyyymmddThhmmss.ffffffZ>-<uuid4 hex>.json   one immutable event
     _ledger/<model>/aliases.json                                            current aliases
@@ -31,9 +31,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llm_platform.artifact_store.store import ObjectStore
 from llm_platform.common.dns_label import is_dns_label
 from llm_platform.common.errors import PlatformError
-from llm_platform.registry.store import ObjectStore
 
 LEDGER_PREFIX = "_ledger"
 PREVIOUS_SUFFIX = "-previous"

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from llm_platform.artifact_store.records import RegistryRecord
 from llm_platform.config import EnvironmentConfig, ModelConfig
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion.deployment_record import DeploymentRecord
 from llm_platform.promotion.ledger import Ledger, LedgerEvent
 from llm_platform.promotion.tables import Markdown
-from llm_platform.registry.records import RegistryRecord
 from llm_platform.reporting.commit_status import CommitStatus
 from llm_platform.targets.base import Runtime
 

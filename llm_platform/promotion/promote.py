@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from llm_platform.artifact_store.records import RegistryRecord
 from llm_platform.common.gate_item import GateItem
 from llm_platform.common.ui_numbers import round_seconds
 from llm_platform.config import EnvironmentConfig, ModelConfig, effective_slo
@@ -34,7 +35,6 @@ from llm_platform.promotion.ports import (
 )
 from llm_platform.promotion.rollout import RolloutPlan, plan_from_environment
 from llm_platform.promotion.tables import gate_table, steps_table
-from llm_platform.registry.records import RegistryRecord
 from llm_platform.reporting.commit_status import promotion_refused, rollout_result
 from llm_platform.slo import PrometheusError
 from llm_platform.targets.base import Runtime

@@ -1,4 +1,5 @@
-"""Model registration: the KFP v2 pipeline, source resolution and the two registrars."""
+"""Model registration: the KFP v2 pipeline that fetches, scans and registers a model into the
+artifact store (:mod:`llm_platform.artifact_store`), source resolution and the two registrars."""
 
 from llm_platform.registration.outcome import (
     ArtifactUnsafeError,

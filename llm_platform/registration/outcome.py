@@ -8,9 +8,9 @@ import uuid
 
 from pydantic import BaseModel
 
+from llm_platform.artifact_store.records import RegistryRecord
+from llm_platform.artifact_store.registry import ModelRegistry
 from llm_platform.common.errors import PlatformError
-from llm_platform.registry.records import RegistryRecord
-from llm_platform.registry.registry import ModelRegistry
 from llm_platform.security import ScanReport
 
 

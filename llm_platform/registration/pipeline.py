@@ -6,7 +6,7 @@
   JSON and SARIF output artifacts, and fails the task when the artifact is unsafe, after
   keeping the report in the artifact store under ``registration_id`` (the verdict as data).
 - ``register-artifact`` stores the files content-addressed and writes the registry record last
-  (:class:`llm_platform.registry.ModelRegistry`); it returns the outcome as JSON.
+  (:class:`llm_platform.artifact_store.ModelRegistry`); it returns the outcome as JSON.
 
 Component bodies are self-contained (imports inside) and import ``llm_platform``: locally the
 SubprocessRunner runs them in this virtualenv; on a cluster ``image`` must contain this package.

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llm_platform.artifact_store.records import RegistryRecord
+from llm_platform.artifact_store.registry import ModelRegistry
 from llm_platform.common.errors import PlatformError
 from llm_platform.common.ui_numbers import MAX_CHECK_DESCRIPTION, round_seconds
 from llm_platform.config import ModelConfig, model_config_path
@@ -28,8 +30,6 @@ from llm_platform.registration.outcome import (
     RegistrationResult,
 )
 from llm_platform.registration.registrars import Registrar
-from llm_platform.registry.records import RegistryRecord
-from llm_platform.registry.registry import ModelRegistry
 from llm_platform.security.repo_scan import RepoScanReport, scan_model_commit
 
 #: What the UI shows as the run URL of a registration without a KFP UI (kfp.local).

@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llm_platform.artifact_store.registry import ModelRegistry, RegisterOutcome
+from llm_platform.artifact_store.store import ObjectStore
+from llm_platform.artifact_store.uri import open_store
 from llm_platform.registration.outcome import (
     RegistrationError,
     RegistrationResult,
@@ -28,9 +31,6 @@ from llm_platform.registration.outcome import (
 )
 from llm_platform.registration.sources import SourceError, local_source_path
 from llm_platform.registration.steps import ERROR_NOTE, SCAN_REPORT_ATTACHMENT
-from llm_platform.registry.registry import ModelRegistry, RegisterOutcome
-from llm_platform.registry.store import ObjectStore
-from llm_platform.registry.uri import open_store
 from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 
 if TYPE_CHECKING:

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llm_platform.artifact_store.registry import ModelRegistry
+from llm_platform.artifact_store.store import ObjectStore
+from llm_platform.artifact_store.uri import open_store
 from llm_platform.registration.outcome import (
     RegistrationError,
     RegistrationResult,
@@ -20,9 +23,6 @@ from llm_platform.registration.outcome import (
 )
 from llm_platform.registration.registrars import Registrar, source_of
 from llm_platform.registration.steps import SCAN_REPORT_ATTACHMENT
-from llm_platform.registry.registry import ModelRegistry
-from llm_platform.registry.store import ObjectStore
-from llm_platform.registry.uri import open_store
 from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 
 if TYPE_CHECKING:

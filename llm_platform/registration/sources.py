@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from llm_platform.artifact_store.artifact_io import check_artifact_size, link_or_copy
 from llm_platform.config.source_paths import local_source_problem
 from llm_platform.registration.source_errors import SourceError, SourceNotAllowedError
-from llm_platform.registry.artifact_io import check_artifact_size, link_or_copy
 
 SOURCE_TYPES = ("local", "s3", "huggingface")
 

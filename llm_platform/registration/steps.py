@@ -5,8 +5,8 @@ kfp.local reports a failed task only as "task failed"; each step therefore leave
 :class:`~llm_platform.registration.registrars.LocalKfpRegistrar` puts into its error message.
 Outcomes the caller acts on travel as data, not text: an unsafe artifact's scan report is
 written to the artifact store under the registration id
-(:meth:`~llm_platform.registry.registry.ModelRegistry.record_rejection`), where either registrar
-reads it back after the run failed.
+(:meth:`~llm_platform.artifact_store.registry.ModelRegistry.record_rejection`), where either
+registrar reads it back after the run failed.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import json
 import os
 from pathlib import Path
 
+from llm_platform.artifact_store.digest_cache import DigestCache
+from llm_platform.artifact_store.registry import ModelRegistry
+from llm_platform.artifact_store.uri import open_store
 from llm_platform.common.digest import ArtifactManifest, digest_directory
 from llm_platform.common.errors import PlatformError
 from llm_platform.registration.sources import materialize_source
-from llm_platform.registry.digest_cache import DigestCache
-from llm_platform.registry.registry import ModelRegistry
-from llm_platform.registry.uri import open_store
 
 ERROR_NOTE = "error.txt"
 SCAN_REPORT_ATTACHMENT = "scan-report.json"

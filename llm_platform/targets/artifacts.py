@@ -16,8 +16,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from llm_platform.artifact_store import ObjectStore, StoreError, open_store
 from llm_platform.common.digest import DigestError, digest_directory
-from llm_platform.registry import ObjectStore, StoreError, open_store
 from llm_platform.targets.base import RuntimeErrorBase
 
 StoreOpener = Callable[[str], ObjectStore]
@@ -34,7 +34,7 @@ class ArtifactCache:
 
     Args:
         root: the cache directory (``home/artifact-cache``).
-        opener: opens the store a URI names (default: ``llm_platform.registry.open_store``,
+        opener: opens the store a URI names (default: ``llm_platform.artifact_store.open_store``,
             S3 credentials from the standard ``AWS_*`` variables).
     """
 

@@ -9,8 +9,8 @@ import pytest
 
 from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT
 from assets.production import production_deployment
+from llm_platform.artifact_store import open_store
 from llm_platform.promotion import Ledger
-from llm_platform.registry import open_store
 from resources.capacity import KubernetesCapacityResource
 from tests.helpers.kube_emulator_fixtures import node, pod, running_cluster
 from tests.helpers.promotion_fixtures import approve, make_platform, prepare_repo

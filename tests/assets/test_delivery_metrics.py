@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from assets.names import DELIVERY_METRICS, PRODUCTION_DEPLOYMENT
 from definitions import build_defs
+from llm_platform.artifact_store import ModelRegistry, open_store
 from llm_platform.cli import _register, app
 from llm_platform.promotion import Ledger, LedgerEvent
-from llm_platform.registry import ModelRegistry, open_store
 from llm_platform.settings import Settings
 from tests.helpers.models_repo import ModelsRepo
 from tests.helpers.registry_fixtures import record_meta

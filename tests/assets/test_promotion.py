@@ -14,8 +14,8 @@ import pytest
 
 from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT, TAG_PARTITION
 from assets.staging import staging_deployment
+from llm_platform.artifact_store import open_store
 from llm_platform.promotion import Ledger
-from llm_platform.registry import open_store
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY
 from sensors.promotion import production_rollback_sensor
 from tests.helpers.promotion_fixtures import (

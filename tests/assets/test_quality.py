@@ -21,11 +21,11 @@ from assets.names import (
 from assets.quality import output_quality
 from assets.registered_model import registered_model
 from assets.staging import staging_deployment
+from llm_platform.artifact_store import open_store
 from llm_platform.demo.gemma import EXAMPLE_SUITE, GEMMA_MODEL, render_gemma_model_yaml
 from llm_platform.evals.baseline_cache import baseline_cache_root
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.gate import checks_item
-from llm_platform.registry import open_store
 from llm_platform.targets.base import DeploymentSpec
 from llm_platform.targets.local.local import LocalRuntime
 from resources.artifact_store import LocalArtifactStore

@@ -14,8 +14,8 @@ from assets.names import CHECK_INTEGRATION_TESTS, STAGING_DEPLOYMENT
 from assets.registered_model import registered_model
 from assets.slo_checks import staging_slo_checks
 from assets.staging import staging_deployment
+from llm_platform.artifact_store import open_store
 from llm_platform.promotion import Ledger
-from llm_platform.registry import open_store
 from llm_platform.slo import OBJECTIVES
 from resources.artifact_store import LocalArtifactStore
 from resources.git_repo import ModelsRepoResource

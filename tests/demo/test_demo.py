@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from definitions import build_defs
+from llm_platform.artifact_store.uri import open_store
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import Ledger
 from llm_platform.promotion.rollback_hold import (
@@ -18,7 +19,6 @@ from llm_platform.promotion.rollback_hold import (
     rollback_hold_item,
     rolled_back_digest,
 )
-from llm_platform.registry.uri import open_store
 from llm_platform.settings import Settings
 from platform_demo import LLAMA
 from sensors.git_push import git_push_sensor

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from llm_platform.artifact_store.local_store import LocalDirStore
 from llm_platform.demo.quality import BROKEN_VERSION
 from llm_platform.demo.report import failure_text, lost_cases, quality_summary
 from llm_platform.demo.story import GEMMA, LLAMA, MISTRAL, CheckSeen, expectations
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
 from llm_platform.promotion.deployment_record import DeploymentRecord
-from llm_platform.registry.local_store import LocalDirStore
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 LOST = "| case | candidate | production |\n|---|---|---|\n| capital | Lyon | Paris |\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llm_platform.artifact_store.local_store import LocalDirStore
 from llm_platform.dora.incidents import IncidentAnnouncer
 from llm_platform.promotion import Ledger, LedgerEvent
-from llm_platform.registry.local_store import LocalDirStore
 from llm_platform.slo.announce import Announcement
 
 

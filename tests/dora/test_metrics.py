@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from llm_platform.artifact_store import ModelRegistry
+from llm_platform.artifact_store.local_store import LocalDirStore
 from llm_platform.dora.format import (
     format_hours,
     markdown_table,
@@ -24,8 +26,6 @@ from llm_platform.dora.metrics import (
 from llm_platform.dora.sources import delivery_inputs
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import Ledger, LedgerEvent
-from llm_platform.registry import ModelRegistry
-from llm_platform.registry.local_store import LocalDirStore
 from tests.helpers.gitops_fixtures import WorkRepo, git
 from tests.helpers.registry_fixtures import record_meta
 

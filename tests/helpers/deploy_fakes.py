@@ -9,14 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from llm_platform.artifact_store.local_store import LocalDirStore
+from llm_platform.artifact_store.records import RegistryRecord
 from llm_platform.config import model_config_path, parse_environment_config, parse_model_config
 from llm_platform.endpoint_tests import SuiteReport
 from llm_platform.endpoint_tests.models import LoadResult, TestResult
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion.ledger import Ledger, LedgerEvent
 from llm_platform.promotion.ports import Collaborators, RepoReaders
-from llm_platform.registry.local_store import LocalDirStore
-from llm_platform.registry.records import RegistryRecord
 from llm_platform.reporting.commit_status import CommitStatus
 from llm_platform.slo.endpoint import PrometheusNotConfigured
 from llm_platform.targets.base import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llm_platform.registry import LocalDirStore, ModelRegistry, RegistryRecord
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry, RegistryRecord
 from llm_platform.targets.base import RevisionSpec
 from llm_platform.targets.kubernetes.placement import Placement
 from tests.helpers.config_fixtures import env_dict, model_dict, to_yaml

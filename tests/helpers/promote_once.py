@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+from llm_platform.artifact_store import open_store
 from llm_platform.promotion import Ledger
 from llm_platform.promotion.exclusive import PromotionInProgress, roll_out_and_record
 from llm_platform.promotion.rollout import RolloutPlan
-from llm_platform.registry import open_store
 from llm_platform.targets.local.local import LocalRuntime
 
 MODEL = "gemma-3-270m"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry
 from llm_platform.cli import _register, app
-from llm_platform.registry import LocalDirStore, ModelRegistry
 from llm_platform.settings import HOME_ENV, TRUSTED_SIGNERS_ENV
 from tests.helpers.approvals_world import DIGEST, OTHER, World
 from tests.helpers.registry_fixtures import record_meta

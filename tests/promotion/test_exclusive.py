@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from llm_platform.artifact_store import open_store
 from llm_platform.promotion import Ledger
 from llm_platform.promotion.exclusive import PromotionInProgress, lock_path, promotion_lock
-from llm_platform.registry import open_store
 from tests.helpers.engine_fixtures import GEMMA, require_llama_cpp
 from tests.helpers.paths import REPO_ROOT
 from tests.helpers.runtime_fixtures import teardown_home, wait_until

@@ -17,9 +17,9 @@ import typer
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
+from llm_platform.artifact_store import LocalDirStore, ObjectStore, S3Store
 from llm_platform.cli import history_cmd
 from llm_platform.promotion import AliasTarget, Ledger, LedgerError, LedgerEvent
-from llm_platform.registry import LocalDirStore, ObjectStore, S3Store
 from llm_platform.targets.local.processes import free_port
 
 BUCKET = "ledger-test"

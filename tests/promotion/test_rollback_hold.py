@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from llm_platform.artifact_store import LocalDirStore
 from llm_platform.gitops import GitRepo
 from llm_platform.gitops.changeset import CommitInfo
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
@@ -17,7 +18,6 @@ from llm_platform.promotion.rollback_hold import (
     rollback_hold_item,
     rolled_back_digest,
 )
-from llm_platform.registry import LocalDirStore
 from tests.helpers.models_repo import ModelsRepo
 
 D1, D2, D3 = "a1" * 32, "b2" * 32, "c3" * 32

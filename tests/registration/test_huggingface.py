@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry
+from llm_platform.artifact_store.artifact_io import ArtifactTooLargeError
 from llm_platform.common.digest import digest_directory
 from llm_platform.registration import LocalKfpRegistrar, SourceError
 from llm_platform.registration.huggingface import (
@@ -20,8 +22,6 @@ from llm_platform.registration.huggingface import (
     parse_hf_uri,
 )
 from llm_platform.registration.sources import materialize_source
-from llm_platform.registry import LocalDirStore, ModelRegistry
-from llm_platform.registry.artifact_io import ArtifactTooLargeError
 from llm_platform.security import scan_path
 from tests.helpers.hf_hub_fixtures import GATED_TOKEN, FakeHub, FakeRepo, fake_hub
 from tests.helpers.registry_fixtures import MALICIOUS_PICKLE, model_config, store_mtimes

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry
 from llm_platform.common.digest import digest_directory
 from llm_platform.registration import (
     ArtifactUnsafeError,
@@ -18,7 +19,6 @@ from llm_platform.registration import (
     SourceNotAllowedError,
 )
 from llm_platform.registration.sources import materialize_source
-from llm_platform.registry import LocalDirStore, ModelRegistry
 from resources.artifact_store import LocalArtifactStore
 from resources.registrar import LocalKfpRegistrarResource
 from tests.helpers.loopback_http import closed_port_url

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_platform.artifact_store.records import RegistryRecord
 from llm_platform.config import ModelConfig, model_config_path, parse_model_config
 from llm_platform.gitops import GitRepo
 from llm_platform.registration import ArtifactUnsafeError, RegistrationError, RegistrationResult
@@ -26,7 +27,6 @@ from llm_platform.registration.register import (
     register_model,
     scan_model_files,
 )
-from llm_platform.registry.records import RegistryRecord
 from llm_platform.security import scan_path
 from tests.helpers.models_repo import ModelsRepo
 from tests.helpers.repo_scan_fixtures import plant_secrets

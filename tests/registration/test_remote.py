@@ -19,10 +19,10 @@ import pytest
 import safetensors.numpy
 from dagster_aws.s3 import S3Resource
 
+from llm_platform.artifact_store import ModelRegistry
 from llm_platform.config import ModelConfig
 from llm_platform.registration import ArtifactUnsafeError, RegistrationError, RemoteKfpRegistrar
 from llm_platform.registration.steps import fetch_step, register_step, scan_step
-from llm_platform.registry import ModelRegistry
 from llm_platform.settings import DEFAULT_MAX_ARTIFACT_BYTES
 from resources.artifact_store import S3ArtifactStore
 from resources.github import CommitStatusResource

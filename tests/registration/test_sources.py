@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry
 from llm_platform.common.errors import ConfigurationError
 from llm_platform.config import validate_report
 from llm_platform.registration import (
@@ -18,7 +19,6 @@ from llm_platform.registration import (
 )
 from llm_platform.registration.sources import local_source_path
 from llm_platform.registration.steps import fetch_step
-from llm_platform.registry import LocalDirStore, ModelRegistry
 from llm_platform.settings import (
     ALLOWED_SOURCE_PATHS_ENV,
     Settings,

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from llm_platform.artifact_store import LocalDirStore
+from llm_platform.artifact_store.artifact_io import ArtifactTooLargeError
 from llm_platform.common.digest import hash_file
 from llm_platform.common.errors import ConfigurationError
 from llm_platform.gitops import GitRepo
 from llm_platform.registration import LocalKfpRegistrar, RegistrationError
 from llm_platform.registration.registrars import RUNS_DIR
 from llm_platform.registration.sources import materialize_source
-from llm_platform.registry import LocalDirStore
-from llm_platform.registry.artifact_io import ArtifactTooLargeError
 from llm_platform.settings import (
     DEFAULT_MAX_ARTIFACT_BYTES,
     MAX_ARTIFACT_BYTES_ENV,

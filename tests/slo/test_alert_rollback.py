@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from assets.names import PRODUCTION_DEPLOYMENT
+from llm_platform.artifact_store import open_store
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.config.slo_rules_source import load_checkout, rules_for
 from llm_platform.promotion import Ledger
-from llm_platform.registry import open_store
 from llm_platform.slo.alerts import FiringAlert, parse_alerts, rollback_alerts_query, rollbacks
 from llm_platform.slo.prom import PromSample
 from llm_platform.slo.rules import rules_yaml

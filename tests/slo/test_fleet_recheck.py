@@ -20,11 +20,11 @@ from assets.names import (
     TAG_PARTITION,
 )
 from assets.recheck_record import FLEET_RECHECK_KEY, fleet_recheck, record_request
+from llm_platform.artifact_store import open_store
 from llm_platform.config import effective_slo, parse_environment_config, parse_model_config
 from llm_platform.config.environments import PRODUCTION
 from llm_platform.gitops import GitRepo
 from llm_platform.promotion import Ledger
-from llm_platform.registry import open_store
 from llm_platform.slo import PrometheusClient, evaluate
 from llm_platform.slo.budgets import evaluate_budgets
 from llm_platform.slo.recheck import RECHECK_CHECK, outcome

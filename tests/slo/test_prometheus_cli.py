@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from llm_platform.artifact_store import LocalDirStore
 from llm_platform.promotion import AliasTarget, Ledger, LedgerEvent
-from llm_platform.registry import LocalDirStore
 from llm_platform.targets.local.processes import free_port
 from tests.helpers.config_fixtures import env_dict, model_dict, to_yaml, write_repo
 from tests.helpers.prom_fixtures import PrometheusProcess, Scenario, history_prometheus

@@ -13,6 +13,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.artifact_store import RegistryRecord, StoreError, open_store
+from llm_platform.artifact_store.records import RECORD_FILE
 from llm_platform.common.repo_layout import environment_config_path
 from llm_platform.config import (
     ConfigError,
@@ -23,8 +25,6 @@ from llm_platform.config import (
 )
 from llm_platform.config.at_commit import environment_config_at, model_config_at
 from llm_platform.gitops import GitError, GitRepo
-from llm_platform.registry import RegistryRecord, StoreError, open_store
-from llm_platform.registry.records import RECORD_FILE
 from llm_platform.targets.base import InvalidDeploymentSpec, RevisionSpec
 from llm_platform.targets.kubernetes.placement import Placement
 

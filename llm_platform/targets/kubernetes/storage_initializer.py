@@ -21,8 +21,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_platform.artifact_store.records import FILES_PREFIX_PATTERN
 from llm_platform.common.digest import DigestError, digest_directory
-from llm_platform.registry.records import FILES_PREFIX_PATTERN
 from llm_platform.targets.artifacts import ArtifactCache, ArtifactUnavailable
 
 MODULE = "llm_platform.targets.kubernetes.storage_initializer"

@@ -65,7 +65,7 @@ class LocalRuntime(Runtime):
         commands: argv builders of the data-plane processes (default: this interpreter).
         drain_timeout_s: how long to wait for gateways to drop a revision before stopping it.
         store_opener: opens the artifact store a revision's ``artifact_uri`` names (default:
-            ``llm_platform.registry.open_store``).
+            ``llm_platform.artifact_store.open_store``).
         liveness_timeout_s: a server (or gateway) that stops answering health checks this long
             is killed and restarted.
     """

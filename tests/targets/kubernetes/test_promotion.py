@@ -27,8 +27,8 @@ from kubernetes import client
 
 from assets.names import PRODUCTION_DEPLOYMENT, STAGING_DEPLOYMENT, TAG_PARTITION
 from definitions import build_defs
+from llm_platform.artifact_store import open_store
 from llm_platform.promotion import Ledger
-from llm_platform.registry import open_store
 from llm_platform.settings import PROMETHEUS_URL_ENV, TRUSTED_SIGNERS_ENV, Settings
 from llm_platform.slo import PrometheusClient
 from llm_platform.slo.deployment_profile import METRIC_PROFILE_KEY

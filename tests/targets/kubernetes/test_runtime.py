@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from llm_platform.artifact_store import RegistryRecord
 from llm_platform.promotion.rollout import rollback
-from llm_platform.registry import RegistryRecord
 from llm_platform.targets.base import (
     DeploymentNotFound,
     DeploymentNotReady,

@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from llm_platform.artifact_store import ModelRegistry, RegistryRecord, S3Store
 from llm_platform.common.digest import digest_directory
-from llm_platform.registry import ModelRegistry, RegistryRecord, S3Store
 from llm_platform.targets.base import DeploymentSpec, InvalidDeploymentSpec
 from llm_platform.targets.kubernetes.image import PLATFORM_IMAGE_ENV
 from llm_platform.targets.kubernetes.kserve import artifact_stores, storage_container

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from llm_platform.artifact_store import LocalDirStore, ModelRegistry
 from llm_platform.common.digest import digest_directory
-from llm_platform.registry import LocalDirStore, ModelRegistry
 from llm_platform.targets.artifacts import ArtifactCache, ArtifactUnavailable
 from llm_platform.targets.local.local import LocalRuntime
 from tests.helpers.runtime_fixtures import WRONG_DIGEST, revision, spec

@@ -4,7 +4,7 @@ Registration order (crash safety): hash the source -> if a matching record alrea
 stop (nothing is uploaded) -> store every file, each hash-verified against the manifest ->
 write ``record.json`` -> move the ``latest.json`` pointer. A crash anywhere before the record
 leaves files but no record; the next registration re-stores them and completes. See
-:mod:`llm_platform.registry.records` for the key layout.
+:mod:`llm_platform.artifact_store.records` for the key layout.
 """
 
 from __future__ import annotations
@@ -14,16 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from llm_platform.common.digest import (
-    SHA256_HEX_LENGTH,
-    ArtifactManifest,
-    bare_digest,
-    digest_directory,
-    manifest_digest,
-)
-from llm_platform.common.errors import PlatformError
-from llm_platform.registry.digest_cache import DigestCache
-from llm_platform.registry.records import (
+from llm_platform.artifact_store.digest_cache import DigestCache
+from llm_platform.artifact_store.records import (
     RECORD_FILE,
     RegistryRecord,
     attachment_key,
@@ -34,7 +26,15 @@ from llm_platform.registry.records import (
     rejection_key,
     utc_now_iso,
 )
-from llm_platform.registry.store import ObjectNotFoundError, ObjectStore
+from llm_platform.artifact_store.store import ObjectNotFoundError, ObjectStore
+from llm_platform.common.digest import (
+    SHA256_HEX_LENGTH,
+    ArtifactManifest,
+    bare_digest,
+    digest_directory,
+    manifest_digest,
+)
+from llm_platform.common.errors import PlatformError
 
 #: The shortest digest prefix that may stand for a registered digest.
 MIN_DIGEST_PREFIX = 8

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from dagster_aws.s3 import S3Resource
 
+from llm_platform.artifact_store import ModelRegistry, S3Store, open_store
 from llm_platform.common.digest import FileEntry, digest_directory
 from llm_platform.registration.sources import SourceError, materialize_source
-from llm_platform.registry import ModelRegistry, S3Store, open_store
 from resources.artifact_store import S3ArtifactStore
 from tests.helpers.registry_fixtures import moto_server, record_meta
 from tests.helpers.registry_fixtures import s3_resource as make_s3_resource

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from llm_platform.registry.local_store import LocalDirStore
-from llm_platform.registry.s3_store import S3Store
-from llm_platform.registry.store import ObjectStore, StoreError
+from llm_platform.artifact_store.local_store import LocalDirStore
+from llm_platform.artifact_store.s3_store import S3Store
+from llm_platform.artifact_store.store import ObjectStore, StoreError
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

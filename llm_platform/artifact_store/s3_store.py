@@ -15,8 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from llm_platform.artifact_store.store import (
+    ObjectNotFoundError,
+    ObjectStore,
+    StoreError,
+    check_key,
+)
 from llm_platform.common.digest import CHUNK_SIZE, FileEntry
-from llm_platform.registry.store import ObjectNotFoundError, ObjectStore, StoreError, check_key
 
 
 class _HashingReader:

@@ -1,8 +1,9 @@
 """The object store interface the model registry is built on: keys to immutable byte blobs.
 
-Two implementations exist: :class:`~llm_platform.registry.local_store.LocalDirStore` (a
-directory) and :class:`~llm_platform.registry.s3_store.S3Store` (a bucket + key prefix through a
-boto3 client). Keys are relative POSIX paths (``a/b/c``); the store maps them onto its root.
+Two implementations exist: :class:`~llm_platform.artifact_store.local_store.LocalDirStore` (a
+directory) and :class:`~llm_platform.artifact_store.s3_store.S3Store` (a bucket + key prefix
+through a boto3 client). Keys are relative POSIX paths (``a/b/c``); the store maps them onto
+its root.
 
 Every write is atomic per key: a reader sees either the previous object or the complete new one,
 never a partial file. Files are hashed while they are written, so a store never holds bytes that
@@ -16,9 +17,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
+from llm_platform.artifact_store.artifact_io import SparseWriter
 from llm_platform.common.digest import CHUNK_SIZE, FileEntry
 from llm_platform.common.errors import PlatformError
-from llm_platform.registry.artifact_io import SparseWriter
 
 
 class StoreError(PlatformError):

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from llm_platform.common.digest import FileEntry, digest_directory
-from llm_platform.registry import (
+from llm_platform.artifact_store import (
     DigestCache,
     LocalDirStore,
     ModelRegistry,
@@ -19,7 +18,8 @@ from llm_platform.registry import (
     StoreError,
     open_store,
 )
-from llm_platform.registry.records import record_key
+from llm_platform.artifact_store.records import record_key
+from llm_platform.common.digest import FileEntry, digest_directory
 from tests.helpers.registry_fixtures import record_meta
 
 META: dict[str, Any] = record_meta("local:weights")

@@ -14,10 +14,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from llm_platform.artifact_store.artifact_io import SparseWriter
+from llm_platform.artifact_store.store import (
+    ObjectNotFoundError,
+    ObjectStore,
+    StoreError,
+    check_key,
+)
 from llm_platform.common.digest import CHUNK_SIZE, FileEntry
 from llm_platform.common.fsutil import atomic_write_bytes, fsync_dir
-from llm_platform.registry.artifact_io import SparseWriter
-from llm_platform.registry.store import ObjectNotFoundError, ObjectStore, StoreError, check_key
 
 
 class LocalDirStore(ObjectStore):

@@ -1,6 +1,6 @@
 """Registry records (one per registered model version and content digest) and the key layout.
 
-Layout inside an :class:`~llm_platform.registry.store.ObjectStore`::
+Layout inside an :class:`~llm_platform.artifact_store.store.ObjectStore`::
 
     <name>/<version>/<digest>/files/<relative path>   the artifact's files, content-addressed
     <name>/<version>/<digest>/<attachment>            e.g. scan-report.json, scan-report.sarif
@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, field_validator
 
+from llm_platform.artifact_store.store import StoreError
 from llm_platform.common.digest import SHA256_HEX_PATTERN, FileEntry
 from llm_platform.common.dns_label import DNS_LABEL_PATTERN
-from llm_platform.registry.store import StoreError
 
 _NAME = re.compile(DNS_LABEL_PATTERN)
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+\-]*$")
