@@ -1,28 +1,10 @@
 """Headless end-to-end run of llm-platform on the embedded defaults (``make demo``).
 
-Does what the Dagster daemon would do, step by step, on a persistent DAGSTER_HOME (so that
-``make dev`` afterwards shows every run, check and materialization in the UI):
-
-1. create the demo models repo and start the embedded stack (Prometheus, gateways, controller);
-2. tick ``git_push_sensor``: one partition and one run per model (validate → register → stage);
-   ``mistral-7b`` is staged with injected latency, so its latency SLO holds it in staging;
-   ``gemma-3-270m`` (a real GGUF, weights outside git) is served by llama.cpp and staged with
-   streaming and chat tests and a time-to-first-token check;
-3. alice approves ``llama-3-1-8b`` and ``gemma-3-270m`` in ``approvals/<model>.yaml`` (commits
-   SSH-signed with her key, which is in the demo's trust root ``LLM_PLATFORM_TRUSTED_SIGNERS``):
-   the sensor reacts, staging is re-checked and ``promotion_automation`` promotes them;
-4. ``llama-3-1-8b`` 1.1.0 (new weights) is pushed by bob, approved by alice and promoted with
-   shadow traffic: copies of production requests go to 1.1.0, the sequential judge decides on
-   the pairs, then a blue-green switch;
-5. a fault is injected into production under steady traffic: the SLO rules' page alert fires
-   in the embedded Prometheus and ``production_rollback_sensor`` (ticked at the daemon's
-   interval) rolls production back to 1.0.0 on its own; the production checks record the
-   incident; the measured fault -> rollback time is printed;
-6. ``gemma-3-270m`` 1.1.0, the packaged weights re-quantized to Q2_K right here, is pushed by
-   bob: as fast as 1.0.0, but ``output_quality`` (the example suite on staging vs production)
-   finds the lost answers and holds it in staging, while production keeps 1.0.0;
-7. ``delivery_metrics`` is refreshed and its table (what ``llm-platform metrics`` prints) ends
-   the demo.
+Does what the Dagster daemon would do, step by step (one function per step below), on a
+persistent DAGSTER_HOME, so that ``make dev`` afterwards shows every run, check and
+materialization in the UI. The story it tells, and checks at the end (exit 1 when a step did
+not end as told), is "What make demo shows" in the README; the Dagster-free parts (the repo
+changes, the story's expectations, the tables, the traffic) are in :mod:`llm_platform.demo`.
 """
 
 from __future__ import annotations
