@@ -82,11 +82,15 @@ def test_forty_concurrent_streams_to_one_replica_all_complete_queued(
 
 @pytest.fixture()
 def small_queue_gateway(gemma: tuple[LocalRuntime, str, str, int], tmp_path: Path) -> Iterator[str]:
-    """A gateway of its own over the same replica: one slot, one waiting request, 3 s wait."""
+    """A gateway of its own over the same replica: one slot, one waiting request, 3 s wait.
+
+    Every request is held 6 s (injected latency, inside its slot) before it is proxied, so the
+    slot stays busy past the wait however fast the machine generates."""
     _, _, replica, _ = gemma
     routes = tmp_path / "routes.json"
     route = {"revision": "g1", "version": "1.0.0", "color": "stable", "url": replica,
-             "weight": 100, "slots": 1, "engine": "llama-cpp", "context_size": 512}  # fmt: skip
+             "weight": 100, "slots": 1, "engine": "llama-cpp", "context_size": 512,
+             "faults": {"latency_ms": 6000}}  # fmt: skip
     routes.write_text(json.dumps({"models": {GEMMA: {"revisions": [route]}}}))
     port = free_port()
     argv = [sys.executable, "-m", "llm_platform.serving.gateway", "--routes", str(routes),
